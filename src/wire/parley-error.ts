@@ -11,7 +11,11 @@ export class ParleyError extends Error {
   readonly details: unknown;
   readonly retryAfterMs: number | undefined;
 
-  constructor(code: ErrorCode, message: string, options: { details?: unknown; retryAfterMs?: number; cause?: unknown } = {}) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options: { details?: unknown; retryAfterMs?: number; cause?: unknown } = {},
+  ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.details = options.details;

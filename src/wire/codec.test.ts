@@ -1,0 +1,81 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { codecByName, codecForFlags, jsonCodec, msgpackCodec } from './codec.js';
+import { FrameFlag } from './frame.js';
+
+describe('msgpack codec', () => {
+  it('round-trips Buffer, Uint8Array, Date, BigInt and Map', () => {
+    const value = {
+      buf: Buffer.from([1, 2, 3]),
+      bytes: new Uint8Array([4, 5]),
+      date: new Date('2026-01-02T03:04:05.678Z'),
+      small: 42n,
+      negative: -7n,
+      huge: 2n ** 100n,
+      map: new Map<unknown, unknown>([
+        [1, 'one'],
+        ['k', { nested: new Map([['x', [new Date(0)]]]) }],
+      ]),
+      list: [new Map([[true, null]])],
+      plain: { a: 1, b: 'two', c: [1.5, null, false] },
+    };
+    const out = msgpackCodec.decode(msgpackCodec.encode(value)) as typeof value;
+    assert.deepEqual([...out.buf], [1, 2, 3]);
+    assert.ok(out.bytes instanceof Uint8Array);
+    assert.deepEqual([...out.bytes], [4, 5]);
+    assert.ok(out.date instanceof Date);
+    assert.equal(out.date.toISOString(), value.date.toISOString());
+    assert.equal(out.small, 42n);
+    assert.equal(out.negative, -7n);
+    assert.equal(out.huge, 2n ** 100n);
+    assert.ok(out.map instanceof Map);
+    assert.equal(out.map.get(1), 'one');
+    const nested = (out.map.get('k') as { nested: Map<string, Date[]> }).nested;
+    assert.ok(nested instanceof Map);
+    assert.ok(nested.get('x')![0] instanceof Date);
+    assert.ok(out.list[0] instanceof Map);
+    assert.deepEqual(out.plain, value.plain);
+    assert.equal(Object.getPrototypeOf(out.plain), Object.prototype);
+  });
+
+  it('round-trips arbitrary JSON-like values (property)', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (v) => {
+        assert.deepEqual(msgpackCodec.decode(msgpackCodec.encode(v)), v);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('throws (does not crash) on random bytes', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 1, maxLength: 64 }), (bytes) => {
+        try {
+          msgpackCodec.decode(bytes);
+        } catch (e) {
+          assert.ok(e instanceof Error);
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
+
+describe('json codec', () => {
+  it('round-trips JSON values and flags itself', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (v) => {
+        assert.deepEqual(jsonCodec.decode(jsonCodec.encode(v)), JSON.parse(JSON.stringify(v)));
+      }),
+      { numRuns: 200 },
+    );
+    assert.equal(codecForFlags(FrameFlag.JSON), jsonCodec);
+    assert.equal(codecForFlags(0), msgpackCodec);
+  });
+
+  it('rejects invalid UTF-8 and names unknown codecs', () => {
+    assert.throws(() => jsonCodec.decode(new Uint8Array([0xff, 0xfe])));
+    assert.throws(() => codecByName('xml' as 'json'), /unknown codec 'xml'/);
+  });
+});

@@ -1,0 +1,106 @@
+import { addExtension, Packr } from 'msgpackr';
+import { FrameFlag } from './frame.js';
+
+/**
+ * A body codec. Encoding is chosen per node; every frame says which codec its body uses
+ * (FrameFlag.JSON), so a node decodes whatever its peers send.
+ */
+export interface Codec {
+  readonly name: CodecName;
+  /** The frame flag bits that announce this codec. */
+  readonly flag: number;
+  encode(value: unknown): Uint8Array;
+  decode(bytes: Uint8Array): unknown;
+}
+
+export type CodecName = 'msgpack' | 'json';
+
+/** MessagePack extension type that carries a JS Map as a flat [k1, v1, k2, v2, ...] array. */
+export const MAP_EXTENSION_TYPE = 0x4d;
+
+/**
+ * msgpackr writes every Map as a plain MessagePack map, which decodes as an object. To make
+ * Map round-trip we wrap Maps (found by a cheap pre-scan) in MapBox, which has an extension.
+ */
+class MapBox {
+  constructor(readonly entries: unknown[]) {}
+}
+addExtension({
+  Class: MapBox,
+  type: MAP_EXTENSION_TYPE,
+  write: (box: MapBox) => box.entries,
+  read: (flat: unknown[]) => {
+    const map = new Map();
+    for (let i = 0; i + 1 < flat.length; i += 2) map.set(flat[i], flat[i + 1]);
+    return map;
+  },
+});
+
+function containsMap(value: unknown, depth: number): boolean {
+  if (value === null || typeof value !== 'object' || depth > 64) return false;
+  if (value instanceof Map) return true;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (containsMap(value[i], depth + 1)) return true;
+    return false;
+  }
+  if (value.constructor !== Object) return false;
+  for (const k in value) if (containsMap((value as Record<string, unknown>)[k], depth + 1)) return true;
+  return false;
+}
+
+function boxMaps(value: unknown): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  if (value instanceof Map) {
+    const flat: unknown[] = [];
+    for (const [k, v] of value) flat.push(boxMaps(k), boxMaps(v));
+    return new MapBox(flat);
+  }
+  if (Array.isArray(value)) return value.map(boxMaps);
+  if (value.constructor !== Object) return value;
+  const out: Record<string, unknown> = {};
+  for (const k in value) out[k] = boxMaps((value as Record<string, unknown>)[k]);
+  return out;
+}
+
+const packr = new Packr({
+  useRecords: false,
+  mapsAsObjects: true,
+  useBigIntExtension: true,
+  int64AsType: 'bigint',
+  moreTypes: true,
+});
+
+export const msgpackCodec: Codec = {
+  name: 'msgpack',
+  flag: 0,
+  encode(value) {
+    return packr.pack(containsMap(value, 0) ? boxMaps(value) : value);
+  },
+  decode(bytes) {
+    return bytes.length === 0 ? undefined : packr.unpack(bytes);
+  },
+};
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+export const jsonCodec: Codec = {
+  name: 'json',
+  flag: FrameFlag.JSON,
+  encode(value) {
+    return Buffer.from(JSON.stringify(value ?? null), 'utf8');
+  },
+  decode(bytes) {
+    return bytes.length === 0 ? undefined : JSON.parse(utf8.decode(bytes));
+  },
+};
+
+export function codecByName(name: CodecName): Codec {
+  if (name === 'msgpack') return msgpackCodec;
+  if (name === 'json') return jsonCodec;
+  throw new TypeError(`unknown codec '${name as string}': use 'msgpack' or 'json'`);
+}
+
+/** The codec a received frame's body was encoded with. */
+export function codecForFlags(flags: number): Codec {
+  return flags & FrameFlag.JSON ? jsonCodec : msgpackCodec;
+}

@@ -1,0 +1,166 @@
+import { type Frame, HEADER_AFTER_LENGTH, HEADER_SIZE, isPacketType, PROTOCOL_VERSION, packetName } from './frame.js';
+
+/** Why the decoder refused the stream. After an error the decoder is dead: close the connection. */
+export type FrameErrorKind = 'oversized' | 'undersized' | 'version' | 'unknown-type';
+
+export class FrameError extends Error {
+  override readonly name = 'FrameError';
+  constructor(
+    readonly kind: FrameErrorKind,
+    message: string,
+    /** For 'version': the version the peer speaks. */
+    readonly peerVersion?: number,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Incremental frame decoder: push byte chunks as they arrive, get whole frames back.
+ *
+ * Invariants:
+ * - buffered bytes never exceed maxFrameSize + HEADER_SIZE + the size of the last chunk pushed:
+ *   a length field above the limit is rejected before any body byte is kept;
+ * - a frame's buffer is allocated only once its length has been validated;
+ * - once an error has been thrown, every later push throws the same error.
+ */
+export class FrameDecoder {
+  private chunks: Uint8Array[] = [];
+  private buffered = 0;
+  private failed: FrameError | undefined;
+
+  constructor(private readonly maxFrameSize: number) {}
+
+  /**
+   * Feeds a chunk and takes ownership of it; returns the frames it completed (possibly none).
+   * Frame bodies are views into the chunks: decode them before the next push. Throws FrameError.
+   */
+  push(chunk: Uint8Array): Frame[] {
+    if (this.failed) throw this.failed;
+    if (chunk.length === 0) return [];
+    const frames: Frame[] = [];
+    let data: Uint8Array;
+    if (this.buffered === 0) {
+      data = chunk;
+    } else {
+      this.chunks.push(chunk);
+      this.buffered += chunk.length;
+      // Only join once a whole frame (or at least its header) may be present.
+      const need = this.neededBytes();
+      if (need === undefined || this.buffered < need) return frames;
+      data = this.joinBuffered();
+    }
+    let offset = 0;
+    while (data.length - offset >= 4) {
+      const length = readU32(data, offset);
+      this.validateLength(length, data, offset);
+      const total = 4 + length;
+      if (data.length - offset < total) break;
+      frames.push(this.readFrame(data, offset, length));
+      offset += total;
+    }
+    const rest = data.length - offset;
+    if (rest === 0) {
+      this.chunks = [];
+      this.buffered = 0;
+    } else {
+      // Keep the remainder as a view: push() takes ownership of its chunks (the caller must not
+      // reuse their memory; Node's socket chunks are never reused).
+      const tail = data.subarray(offset);
+      this.chunks = [tail];
+      this.buffered = rest;
+    }
+    return frames;
+  }
+
+  /** Bytes currently held waiting for the rest of a frame. */
+  get pendingBytes(): number {
+    return this.buffered;
+  }
+
+  private neededBytes(): number | undefined {
+    if (this.buffered < 4) return undefined;
+    const head = this.buffered >= 4 && this.chunks[0]!.length >= 4 ? this.chunks[0]! : this.peek(4);
+    const length = readU32(head, 0);
+    this.validateLength(length, head, 0);
+    return 4 + length;
+  }
+
+  private peek(n: number): Uint8Array {
+    const out = new Uint8Array(n);
+    let filled = 0;
+    for (const c of this.chunks) {
+      const take = Math.min(n - filled, c.length);
+      out.set(c.subarray(0, take), filled);
+      filled += take;
+      if (filled === n) break;
+    }
+    return out;
+  }
+
+  private joinBuffered(): Uint8Array {
+    const out = new Uint8Array(this.buffered);
+    let at = 0;
+    for (const c of this.chunks) {
+      out.set(c, at);
+      at += c.length;
+    }
+    this.chunks = [];
+    return out;
+  }
+
+  private validateLength(length: number, data: Uint8Array, offset: number): void {
+    if (length > this.maxFrameSize) {
+      this.fail(
+        new FrameError(
+          'oversized',
+          `frame of ${length} bytes exceeds the maximum frame size of ${this.maxFrameSize} bytes; raise maxFrameSize on both nodes or send smaller payloads`,
+        ),
+      );
+    }
+    if (length < HEADER_AFTER_LENGTH) {
+      this.fail(
+        new FrameError('undersized', `frame length ${length} is shorter than the ${HEADER_AFTER_LENGTH}-byte header`),
+      );
+    }
+    // The version byte follows the length; check it as soon as it is there so that a peer of
+    // another version is told so before we wait for its (possibly differently sized) frame.
+    if (data.length - offset >= 5) {
+      const version = data[offset + 4]!;
+      if (version !== PROTOCOL_VERSION) {
+        this.fail(
+          new FrameError(
+            'version',
+            `peer speaks Parley protocol version ${version}, this node speaks version ${PROTOCOL_VERSION}; run the same Parley major version on both nodes`,
+            version,
+          ),
+        );
+      }
+    }
+  }
+
+  private readFrame(data: Uint8Array, offset: number, length: number): Frame {
+    const type = data[offset + 5]!;
+    if (!isPacketType(type)) {
+      this.fail(new FrameError('unknown-type', `unknown packet type ${packetName(type)}`));
+    }
+    return {
+      version: data[offset + 4]!,
+      type,
+      flags: data[offset + 6]!,
+      stream: readU32(data, offset + 7),
+      body: data.subarray(offset + HEADER_SIZE, offset + 4 + length),
+    };
+  }
+
+  private fail(err: FrameError): never {
+    this.failed = err;
+    this.chunks = [];
+    this.buffered = 0;
+    throw err;
+  }
+}
+
+function readU32(data: Uint8Array, offset: number): number {
+  return ((data[offset]! << 24) | (data[offset + 1]! << 16) | (data[offset + 2]! << 8) | data[offset + 3]!) >>> 0;
+}

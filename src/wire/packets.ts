@@ -1,0 +1,213 @@
+import { ParleyError } from './parley-error.js';
+import { codeFromNumber, type ErrorCode, StatusCode } from './status.js';
+
+/**
+ * Packet bodies: their shapes on the wire, and parsers that check what a peer sent.
+ * Every parser throws ParleyError('INVALID_ARGUMENT') on a malformed body; a body from a peer
+ * is never trusted to have the right types. Tuples (arrays) keep the hot packets small.
+ */
+
+export type Meta = Record<string, unknown>;
+
+/** What a node tells its peers about itself (HELLO, INFO, discovery). */
+export interface NodeInfo {
+  readonly id: string;
+  /** host:port it listens on, or null for a node that only dials out (e.g. a CLI client). */
+  readonly address: string | null;
+  /** Changes every time the process starts: tells a restart apart from a reconnect. */
+  readonly incarnation: string;
+  /** Bumped every time services change. */
+  readonly version: number;
+  readonly services: readonly ServiceInfo[];
+  readonly meta: Meta;
+}
+
+export interface ServiceInfo {
+  readonly name: string;
+  readonly actions: readonly string[];
+  /** Event subscriptions: pattern and group. */
+  readonly events: readonly { readonly pattern: string; readonly group: string }[];
+}
+
+/** HELLO, always JSON-encoded so a peer of any codec can read it. */
+export interface HelloBody {
+  readonly protocol: number;
+  readonly codec: string;
+  readonly maxFrameSize: number;
+  readonly node: NodeInfo;
+  /** Room for authentication (token, signature); not interpreted yet. */
+  readonly auth?: unknown;
+}
+
+export interface RequestBody {
+  readonly action: string;
+  readonly params: unknown;
+  readonly meta: Meta | null;
+  /** Remaining budget in ms when the request was sent; 0 = no deadline. */
+  readonly timeoutMs: number;
+}
+
+export interface OnewayBody {
+  readonly action: string;
+  readonly params: unknown;
+  readonly meta: Meta | null;
+}
+
+export interface EventBody {
+  readonly name: string;
+  readonly payload: unknown;
+  /** Groups that must each see it once on the receiver; null = every local handler (broadcast). */
+  readonly groups: readonly string[] | null;
+  /** Per (sender, receiver) sequence number, from 1 for each sender incarnation. */
+  readonly seq: number;
+  readonly meta: Meta | null;
+}
+
+export interface ErrorBody {
+  readonly code: ErrorCode;
+  readonly message: string;
+  readonly details: unknown;
+  readonly retryAfterMs: number | undefined;
+}
+
+export interface GoodbyeBody {
+  readonly code: ErrorCode | 'OK';
+  readonly reason: string;
+}
+
+export interface GossipEntry {
+  readonly id: string;
+  readonly address: string;
+  readonly incarnation: string;
+}
+
+function invalid(what: string): never {
+  throw new ParleyError('INVALID_ARGUMENT', `malformed ${what} packet from peer`);
+}
+
+function isMeta(v: unknown): v is Meta | null {
+  return v === null || v === undefined || (typeof v === 'object' && !Array.isArray(v));
+}
+
+export const encodeRequest = (b: RequestBody): unknown[] => [b.action, b.params, b.meta, b.timeoutMs];
+export function parseRequest(v: unknown): RequestBody {
+  if (!Array.isArray(v) || typeof v[0] !== 'string' || !isMeta(v[2]) || typeof v[3] !== 'number') invalid('REQUEST');
+  return { action: v[0], params: v[1], meta: (v[2] as Meta | null) ?? null, timeoutMs: v[3] };
+}
+
+export const encodeOneway = (b: OnewayBody): unknown[] => [b.action, b.params, b.meta];
+export function parseOneway(v: unknown): OnewayBody {
+  if (!Array.isArray(v) || typeof v[0] !== 'string' || !isMeta(v[2])) invalid('ONEWAY');
+  return { action: v[0], params: v[1], meta: (v[2] as Meta | null) ?? null };
+}
+
+export const encodeEvent = (b: EventBody): unknown[] => [b.name, b.payload, b.groups, b.seq, b.meta];
+export function parseEvent(v: unknown): EventBody {
+  if (
+    !Array.isArray(v) ||
+    typeof v[0] !== 'string' ||
+    !(v[2] === null || (Array.isArray(v[2]) && v[2].every((g) => typeof g === 'string'))) ||
+    typeof v[3] !== 'number' ||
+    !isMeta(v[4])
+  )
+    invalid('EVENT');
+  return { name: v[0], payload: v[1], groups: v[2] as string[] | null, seq: v[3], meta: (v[4] as Meta | null) ?? null };
+}
+
+export function encodeError(err: ParleyError): unknown[] {
+  const out: unknown[] = [StatusCode[err.code], err.message, err.details ?? null];
+  if (err.retryAfterMs !== undefined) out.push(err.retryAfterMs);
+  return out;
+}
+export function parseError(v: unknown): ErrorBody {
+  if (!Array.isArray(v) || typeof v[0] !== 'number' || typeof v[1] !== 'string') invalid('RESPONSE error');
+  return {
+    code: codeFromNumber(v[0]),
+    message: v[1],
+    details: v[2] ?? undefined,
+    retryAfterMs: typeof v[3] === 'number' ? v[3] : undefined,
+  };
+}
+export function errorFromBody(b: ErrorBody): ParleyError {
+  return new ParleyError(
+    b.code,
+    b.message,
+    b.retryAfterMs === undefined ? { details: b.details } : { details: b.details, retryAfterMs: b.retryAfterMs },
+  );
+}
+
+function isServiceInfo(v: unknown): v is ServiceInfo {
+  if (typeof v !== 'object' || v === null) return false;
+  const s = v as Record<string, unknown>;
+  return (
+    typeof s.name === 'string' &&
+    Array.isArray(s.actions) &&
+    s.actions.every((a) => typeof a === 'string') &&
+    Array.isArray(s.events) &&
+    s.events.every(
+      (e) =>
+        typeof e === 'object' &&
+        e !== null &&
+        typeof (e as Record<string, unknown>).pattern === 'string' &&
+        typeof (e as Record<string, unknown>).group === 'string',
+    )
+  );
+}
+
+export function parseNodeInfo(v: unknown): NodeInfo {
+  if (typeof v !== 'object' || v === null) invalid('node info');
+  const n = v as Record<string, unknown>;
+  if (
+    typeof n.id !== 'string' ||
+    n.id.length === 0 ||
+    !(n.address === null || typeof n.address === 'string') ||
+    typeof n.incarnation !== 'string' ||
+    typeof n.version !== 'number' ||
+    !Array.isArray(n.services) ||
+    !n.services.every(isServiceInfo) ||
+    !isMeta(n.meta)
+  )
+    invalid('node info');
+  return {
+    id: n.id,
+    address: n.address as string | null,
+    incarnation: n.incarnation,
+    version: n.version,
+    services: n.services as ServiceInfo[],
+    meta: (n.meta as Meta | null) ?? {},
+  };
+}
+
+export function parseHello(v: unknown): HelloBody {
+  if (typeof v !== 'object' || v === null) invalid('HELLO');
+  const h = v as Record<string, unknown>;
+  if (typeof h.protocol !== 'number' || typeof h.codec !== 'string' || typeof h.maxFrameSize !== 'number')
+    invalid('HELLO');
+  return {
+    protocol: h.protocol,
+    codec: h.codec,
+    maxFrameSize: h.maxFrameSize,
+    node: parseNodeInfo(h.node),
+    auth: h.auth,
+  };
+}
+
+export function parseGoodbye(v: unknown): GoodbyeBody {
+  if (typeof v !== 'object' || v === null) return { code: 'OK', reason: 'peer said goodbye' };
+  const g = v as Record<string, unknown>;
+  const code = typeof g.code === 'string' ? (g.code as ErrorCode | 'OK') : 'OK';
+  return { code, reason: typeof g.reason === 'string' ? g.reason : 'peer said goodbye' };
+}
+
+export const encodeGossip = (entries: readonly GossipEntry[]): unknown[] =>
+  entries.map((e) => [e.id, e.address, e.incarnation]);
+export function parseGossip(v: unknown): GossipEntry[] {
+  if (!Array.isArray(v)) invalid('GOSSIP');
+  const out: GossipEntry[] = [];
+  for (const e of v) {
+    if (!Array.isArray(e) || typeof e[0] !== 'string' || typeof e[1] !== 'string' || typeof e[2] !== 'string')
+      invalid('GOSSIP');
+    out.push({ id: e[0], address: e[1], incarnation: e[2] });
+  }
+  return out;
+}
