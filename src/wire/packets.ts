@@ -211,3 +211,8 @@ export function parseGossip(v: unknown): GossipEntry[] {
   }
   return out;
 }
+
+/** GOODBYE bodies are JSON in every version, so any peer can read why it was sent away. */
+export function encodeGoodbye(body: GoodbyeBody): Uint8Array {
+  return Buffer.from(JSON.stringify(body), 'utf8');
+}

@@ -1,0 +1,48 @@
+import type { Frame, PacketType } from '../wire/frame.js';
+
+/** Who the peer is according to its TLS certificate (mTLS), when there is one. */
+export interface PeerIdentity {
+  /** Subject common name. */
+  readonly commonName: string | undefined;
+  /** Subject alternative names as Node prints them, e.g. "DNS:a, IP Address:127.0.0.1". */
+  readonly subjectAltName: string | undefined;
+  readonly fingerprint256: string;
+  /** True when the certificate chains to a trusted CA. */
+  readonly authorized: boolean;
+}
+
+export interface ConnectionHandlers {
+  /** Called for each whole frame, in arrival order. The body is only valid during the call. */
+  onFrame(frame: Frame): void;
+  /** Called once when the connection is gone; `error` says why when it was not a clean close. */
+  onClose(error: Error | undefined): void;
+}
+
+/**
+ * A framed, ordered, reliable byte stream to one peer. Writes are batched and flushed once per
+ * event-loop turn (or at once past a size threshold).
+ *
+ * Invariant: after onClose has been called no frame is delivered and send() throws UNAVAILABLE.
+ */
+export interface Connection {
+  readonly id: number;
+  /** True when this side dialed. */
+  readonly outbound: boolean;
+  readonly remoteAddress: string;
+  readonly peerIdentity: PeerIdentity | undefined;
+  /** Bytes accepted by send() and not yet handed to the OS. */
+  readonly pendingBytes: number;
+  readonly closed: boolean;
+  setHandlers(handlers: ConnectionHandlers): void;
+  /**
+   * Queues a frame. Throws ParleyError RESOURCE_EXHAUSTED when the outbound queue is full and
+   * UNAVAILABLE when the connection is closed; in both cases nothing was queued.
+   */
+  send(type: PacketType, flags: number, stream: number, body: Uint8Array): void;
+  /** Writes queued frames now. */
+  flush(): void;
+  /** Flushes what is queued, then closes. */
+  close(): void;
+  /** Closes at once, dropping what is queued. */
+  destroy(error?: Error): void;
+}

@@ -1,0 +1,146 @@
+import type { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
+import { type Frame, HEADER_SIZE, type PacketType } from '../wire/frame.js';
+import { FrameBatch } from '../wire/frame-batch.js';
+import { FrameDecoder } from '../wire/frame-decoder.js';
+import { ParleyError } from '../wire/parley-error.js';
+import type { Connection, ConnectionHandlers, PeerIdentity } from './connection.js';
+import type { OutboundLimits } from './transport.js';
+
+/** A batch larger than this is written at once instead of waiting for the end of the turn. */
+const FLUSH_THRESHOLD = 64 * 1024;
+
+let nextConnectionId = 1;
+
+const noHandlers: ConnectionHandlers = { onFrame() {}, onClose() {} };
+
+/**
+ * A Connection over a Node socket (plain TCP or TLS).
+ *
+ * Writes: frames are appended to a FrameBatch and written with one socket.write per event-loop
+ * turn (setImmediate), or at once when the batch passes FLUSH_THRESHOLD.
+ * Backpressure: queued bytes (batch + socket.writableLength) are bounded by maxOutboundBytes.
+ * Reads: a FrameDecoder; a malformed or oversized frame destroys this connection only.
+ */
+export class SocketConnection implements Connection {
+  readonly id = nextConnectionId++;
+  readonly remoteAddress: string;
+  private handlers: ConnectionHandlers = noHandlers;
+  private readonly batch = new FrameBatch();
+  private readonly decoder: FrameDecoder;
+  private flushScheduled = false;
+  private isClosed = false;
+  private closeError: Error | undefined;
+
+  constructor(
+    private readonly socket: Socket,
+    readonly outbound: boolean,
+    private readonly limits: OutboundLimits,
+  ) {
+    this.remoteAddress = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+    this.decoder = new FrameDecoder(limits.maxFrameSize);
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', (err) => {
+      this.closeError ??= err;
+    });
+    socket.on('close', () => this.finish());
+  }
+
+  get peerIdentity(): PeerIdentity | undefined {
+    if (!(this.socket instanceof TLSSocket)) return undefined;
+    const cert = this.socket.getPeerCertificate();
+    if (!cert || Object.keys(cert).length === 0) return undefined;
+    const cn = cert.subject?.CN;
+    return {
+      commonName: Array.isArray(cn) ? cn[0] : cn,
+      subjectAltName: cert.subjectaltname,
+      fingerprint256: cert.fingerprint256,
+      authorized: this.socket.authorized,
+    };
+  }
+
+  get pendingBytes(): number {
+    return this.batch.byteLength + this.socket.writableLength;
+  }
+
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
+  setHandlers(handlers: ConnectionHandlers): void {
+    this.handlers = handlers;
+  }
+
+  send(type: PacketType, flags: number, stream: number, body: Uint8Array): void {
+    if (this.isClosed || this.socket.destroyed) {
+      throw new ParleyError('UNAVAILABLE', `connection to ${this.remoteAddress} is closed`);
+    }
+    const size = HEADER_SIZE + body.length;
+    if (size - 4 > this.limits.maxFrameSize) {
+      throw new ParleyError(
+        'RESOURCE_EXHAUSTED',
+        `message of ${body.length} bytes exceeds the maximum frame size of ${this.limits.maxFrameSize} bytes; send less data per message or raise maxFrameSize on both nodes`,
+      );
+    }
+    if (this.pendingBytes + size > this.limits.maxOutboundBytes) {
+      throw new ParleyError(
+        'RESOURCE_EXHAUSTED',
+        `outbound queue to ${this.remoteAddress} is full (${this.pendingBytes} bytes queued, limit ${this.limits.maxOutboundBytes}); the peer is slow or the network is congested — retry later`,
+      );
+    }
+    this.batch.append(type, flags, stream, body);
+    if (this.batch.byteLength >= FLUSH_THRESHOLD) this.flush();
+    else if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(this.scheduledFlush);
+    }
+  }
+
+  private readonly scheduledFlush = (): void => {
+    this.flushScheduled = false;
+    this.flush();
+  };
+
+  flush(): void {
+    if (this.batch.byteLength === 0 || this.socket.destroyed) return;
+    this.socket.write(this.batch.take());
+  }
+
+  close(): void {
+    if (this.isClosed) return;
+    this.flush();
+    this.socket.end();
+    // A peer that never finishes its side must not keep the socket forever.
+    setTimeout(() => this.socket.destroy(), 2000).unref();
+  }
+
+  destroy(error?: Error): void {
+    if (error) this.closeError ??= error;
+    this.socket.destroy();
+    this.finish();
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.isClosed) return;
+    let frames: Frame[];
+    try {
+      frames = this.decoder.push(chunk);
+    } catch (err) {
+      this.destroy(err as Error);
+      return;
+    }
+    for (const frame of frames) {
+      if (this.isClosed) return;
+      this.handlers.onFrame(frame);
+    }
+  }
+
+  private finish(): void {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    const handlers = this.handlers;
+    this.handlers = noHandlers;
+    handlers.onClose(this.closeError);
+  }
+}

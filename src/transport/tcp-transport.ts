@@ -1,0 +1,117 @@
+import net from 'node:net';
+import tls from 'node:tls';
+import { ParleyError } from '../wire/parley-error.js';
+import type { Connection } from './connection.js';
+import { SocketConnection } from './socket-connection.js';
+import type { TlsOptions } from './tls-options.js';
+import type { OutboundLimits, Transport } from './transport.js';
+
+export interface TcpTransportOptions extends OutboundLimits {
+  readonly host: string;
+  /** 0 = an ephemeral port; null = do not listen (dial out only). */
+  readonly port: number | null;
+  readonly tls?: TlsOptions | undefined;
+  readonly connectTimeoutMs?: number;
+}
+
+/** The embedded default transport: TCP, optionally TLS or mutual TLS. */
+export class TcpTransport implements Transport {
+  private server: net.Server | undefined;
+  private readonly sockets = new Set<net.Socket>();
+
+  constructor(private readonly options: TcpTransportOptions) {}
+
+  async listen(onAccept: (connection: Connection) => void): Promise<string | null> {
+    const { port, host, tls: tlsOptions } = this.options;
+    if (port === null) return null;
+    const accept = (socket: net.Socket) => {
+      this.track(socket);
+      onAccept(new SocketConnection(socket, false, this.options));
+    };
+    const server = tlsOptions
+      ? tls.createServer(
+          {
+            cert: tlsOptions.cert,
+            key: tlsOptions.key,
+            ca: tlsOptions.ca as tls.TlsOptions['ca'],
+            requestCert: tlsOptions.mutual === true,
+            rejectUnauthorized: tlsOptions.mutual === true,
+          },
+          accept,
+        )
+      : net.createServer(accept);
+    // Failed TLS handshakes (e.g. a client without a valid certificate under mTLS) end here.
+    server.on('tlsClientError', () => {});
+    server.on('error', () => {});
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error) =>
+        reject(new ParleyError('UNAVAILABLE', `cannot listen on ${host}:${port}: ${err.message}`));
+      server.once('error', onError);
+      server.listen(port, host, () => {
+        server.off('error', onError);
+        resolve();
+      });
+    });
+    const bound = server.address() as net.AddressInfo;
+    return `${host.includes(':') ? `[${host}]` : host}:${bound.port}`;
+  }
+
+  dial(address: string): Promise<Connection> {
+    const { host, port } = parseAddress(address);
+    const tlsOptions = this.options.tls;
+    const timeoutMs = this.options.connectTimeoutMs ?? 5000;
+    return new Promise((resolve, reject) => {
+      const socket = tlsOptions
+        ? tls.connect({
+            host,
+            port,
+            cert: tlsOptions.cert,
+            key: tlsOptions.key,
+            ca: tlsOptions.ca as tls.ConnectionOptions['ca'],
+            rejectUnauthorized: true,
+            ...(tlsOptions.checkServerIdentity === false ? { checkServerIdentity: () => undefined } : {}),
+          })
+        : net.connect({ host, port });
+      const readyEvent = tlsOptions ? 'secureConnect' : 'connect';
+      const timer = setTimeout(() => socket.destroy(new Error(`timed out after ${timeoutMs} ms`)), timeoutMs);
+      const onError = (err: Error) => {
+        clearTimeout(timer);
+        socket.destroy();
+        reject(new ParleyError('UNAVAILABLE', `cannot connect to ${address}: ${err.message}`, { cause: err }));
+      };
+      socket.once('error', onError);
+      socket.once(readyEvent, () => {
+        clearTimeout(timer);
+        socket.off('error', onError);
+        this.track(socket);
+        resolve(new SocketConnection(socket, true, this.options));
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  /** Destroys every socket this transport made (a hard stop). */
+  destroyAll(): void {
+    for (const s of this.sockets) s.destroy();
+  }
+
+  private track(socket: net.Socket): void {
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
+  }
+}
+
+export function parseAddress(address: string): { host: string; port: number } {
+  const m = /^\[?([^\]]*?)\]?:(\d{1,5})$/.exec(address);
+  const port = m ? Number(m[2]) : Number.NaN;
+  if (!m || !m[1] || !(port > 0 && port < 65536)) {
+    throw new ParleyError('INVALID_ARGUMENT', `bad address '${address}': expected host:port, e.g. 127.0.0.1:7401`);
+  }
+  return { host: m[1], port };
+}
