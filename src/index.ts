@@ -1,1 +1,29 @@
-export const x: number = 1;
+/**
+ * Parley: distributed communication for TypeScript.
+ * The public API: nodes and services, errors, and the lower layers for those who extend Parley.
+ */
+
+export { type Balancer, RoundRobinBalancer } from './node/balancer.js';
+export type { CallOptions, Context, EmitOptions, EventContext } from './node/context.js';
+export type { Discovery, DiscoveryHost } from './node/discovery/discovery.js';
+export { PeerToPeerDiscovery } from './node/discovery/peer-to-peer.js';
+export type { ActionInvoke, CallHandler, Middleware, OutgoingCall } from './node/middleware.js';
+export { createNode, ParleyNode, type PeerView } from './node/node.js';
+export type { NodeStatus } from './node/node-service.js';
+export type { NodeOptions } from './node/options.js';
+export {
+  type ActionHandler,
+  type ActionOptions,
+  type AnyContract,
+  type ContractOf,
+  defineService,
+  type EventHandler,
+  type ServiceDefinition,
+} from './node/service.js';
+export type { PeerIdentity } from './transport/connection.js';
+export { createConsoleLogger, type Logger, type LogLevel, silentLogger } from './transport/logger.js';
+export { MemoryNetwork, MemoryTransport } from './transport/memory-transport.js';
+export type { TlsOptions } from './transport/tls-options.js';
+export type { Meta } from './wire/packets.js';
+export { ParleyError } from './wire/parley-error.js';
+export { type ErrorCode, StatusCode } from './wire/status.js';

@@ -1,0 +1,111 @@
+import type { NodeInfo } from '../wire/packets.js';
+import { compilePattern } from './event-pattern.js';
+
+export interface RemoteSubscriber {
+  readonly nodeId: string;
+  readonly group: string;
+}
+
+interface RemoteNode {
+  info: NodeInfo;
+  /** Connected and not leaving: may be routed to. */
+  available: boolean;
+  readonly since: number;
+}
+
+/**
+ * What the other nodes offer, as learned by discovery. Lookups on the call path are one Map get
+ * of a prebuilt array; indexes are rebuilt on change, which is rare.
+ *
+ * Invariant: nodesFor(a) lists exactly the available nodes whose info has action a.
+ */
+export class Catalog {
+  private readonly nodes = new Map<string, RemoteNode>();
+  private actionIndex = new Map<string, string[]>();
+  private subscriptions: { nodeId: string; group: string; matches: (e: string) => boolean }[] = [];
+  private readonly subscriberCache = new Map<string, RemoteSubscriber[]>();
+  private readonly listeners = new Set<() => void>();
+
+  upsert(info: NodeInfo, available: boolean): void {
+    const existing = this.nodes.get(info.id);
+    if (existing) {
+      existing.info = info;
+      existing.available = available;
+    } else {
+      this.nodes.set(info.id, { info, available, since: Date.now() });
+    }
+    this.rebuild();
+  }
+
+  setAvailable(nodeId: string, available: boolean): void {
+    const node = this.nodes.get(nodeId);
+    if (!node || node.available === available) return;
+    node.available = available;
+    this.rebuild();
+  }
+
+  remove(nodeId: string): boolean {
+    const removed = this.nodes.delete(nodeId);
+    if (removed) this.rebuild();
+    return removed;
+  }
+
+  get(nodeId: string): { info: NodeInfo; available: boolean; since: number } | undefined {
+    return this.nodes.get(nodeId);
+  }
+
+  all(): { info: NodeInfo; available: boolean; since: number }[] {
+    return [...this.nodes.values()];
+  }
+
+  isAvailable(nodeId: string): boolean {
+    return this.nodes.get(nodeId)?.available === true;
+  }
+
+  /** Available nodes offering `action` (do not mutate the array). */
+  nodesFor(action: string): readonly string[] {
+    return this.actionIndex.get(action) ?? EMPTY;
+  }
+
+  /** Subscriptions of available nodes matching `event` (do not mutate the array). */
+  subscribersOf(event: string): readonly RemoteSubscriber[] {
+    let subs = this.subscriberCache.get(event);
+    if (!subs) {
+      subs = this.subscriptions.filter((s) => s.matches(event)).map(({ nodeId, group }) => ({ nodeId, group }));
+      if (this.subscriberCache.size > 10_000) this.subscriberCache.clear();
+      this.subscriberCache.set(event, subs);
+    }
+    return subs;
+  }
+
+  /** Called after every change; returns a function that unsubscribes. */
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private rebuild(): void {
+    const index = new Map<string, string[]>();
+    const subs: typeof this.subscriptions = [];
+    const sorted = [...this.nodes.values()].sort((a, b) => (a.info.id < b.info.id ? -1 : 1));
+    for (const node of sorted) {
+      if (!node.available) continue;
+      for (const service of node.info.services) {
+        for (const action of service.actions) {
+          const full = `${service.name}.${action}`;
+          const list = index.get(full);
+          if (list) list.push(node.info.id);
+          else index.set(full, [node.info.id]);
+        }
+        for (const e of service.events)
+          subs.push({ nodeId: node.info.id, group: e.group, matches: compilePattern(e.pattern) });
+      }
+    }
+    this.actionIndex = index;
+    this.subscriptions = subs;
+    this.subscriberCache.clear();
+    for (const l of [...this.listeners]) l();
+  }
+}
+
+const EMPTY: readonly string[] = Object.freeze([]);

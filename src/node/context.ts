@@ -1,0 +1,152 @@
+import type { PeerIdentity } from '../transport/connection.js';
+import type { Meta } from '../wire/packets.js';
+import { ParleyError } from '../wire/parley-error.js';
+
+/** Options of one call. */
+export interface CallOptions {
+  /** Deadline in ms from now. Default: the remaining budget of the calling context, else the action's or node's default. */
+  readonly timeout?: number;
+  readonly signal?: AbortSignal;
+  /** Call this node, bypassing balancing. */
+  readonly nodeId?: string;
+  readonly meta?: Meta;
+  /** The context this call is made from (set by ctx.call): inherits deadline, signal and meta. */
+  readonly parent?: Context;
+  /** Options read by middlewares (traffic policies). */
+  readonly [option: string]: unknown;
+}
+
+export interface EmitOptions {
+  readonly meta?: Meta;
+  readonly parent?: Context | EventContext;
+}
+
+/** What a handler's context can do: the node's messaging API, untyped. */
+export interface Messenger {
+  call(action: string, params?: unknown, options?: CallOptions): Promise<unknown>;
+  send(action: string, params?: unknown, options?: CallOptions): void;
+  emit(event: string, payload?: unknown, options?: EmitOptions): Promise<void>;
+  broadcast(event: string, payload?: unknown, options?: EmitOptions): Promise<void>;
+}
+
+/**
+ * The context of one action invocation. The AbortController behind `signal` is created only
+ * when a handler reads `signal`, so handlers that ignore cancellation cost nothing.
+ *
+ * Invariant: once aborted, `signal.aborted` stays true and `signal.reason` is a ParleyError.
+ */
+export class Context {
+  private controller: AbortController | undefined;
+  private abortReason: ParleyError | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private done = false;
+
+  constructor(
+    private readonly messenger: Messenger,
+    /** This node. */
+    readonly nodeId: string,
+    /** The node that made the call (this node for local calls). */
+    readonly callerId: string,
+    readonly action: string,
+    readonly meta: Meta,
+    /** Absolute deadline (epoch ms), or undefined for none. */
+    readonly deadline: number | undefined,
+    private readonly parentSignal: AbortSignal | undefined,
+    /** The caller's TLS certificate identity, when connected with mutual TLS. */
+    readonly peerIdentity: PeerIdentity | undefined,
+  ) {}
+
+  /** Aborted when the caller cancels, the deadline passes, or the node stops. */
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      const controller = new AbortController();
+      this.controller = controller;
+      if (this.abortReason) controller.abort(this.abortReason);
+      else {
+        const parent = this.parentSignal;
+        if (parent) {
+          if (parent.aborted) controller.abort(toParleyError(parent.reason));
+          else parent.addEventListener('abort', () => this.abort(toParleyError(parent.reason)), { once: true });
+        }
+        if (this.deadline !== undefined && !this.done) {
+          const left = this.deadline - Date.now();
+          const expire = () =>
+            this.abort(new ParleyError('DEADLINE_EXCEEDED', `deadline of action '${this.action}' passed`));
+          if (left <= 0) expire();
+          else {
+            this.timer = setTimeout(expire, left);
+            this.timer.unref();
+          }
+        }
+      }
+    }
+    return this.controller.signal;
+  }
+
+  /** Milliseconds left before the deadline (Infinity when there is none). */
+  get remainingMs(): number {
+    return this.deadline === undefined ? Number.POSITIVE_INFINITY : Math.max(0, this.deadline - Date.now());
+  }
+
+  get aborted(): boolean {
+    return this.abortReason !== undefined || this.parentSignal?.aborted === true;
+  }
+
+  abort(reason: ParleyError): void {
+    if (this.abortReason) return;
+    this.abortReason = reason;
+    clearTimeout(this.timer);
+    this.controller?.abort(reason);
+  }
+
+  /** Called by the node when the handler has finished. */
+  finish(): void {
+    this.done = true;
+    clearTimeout(this.timer);
+  }
+
+  /** A nested call: inherits the remaining deadline, cancellation and meta. */
+  call(action: string, params?: unknown, options: CallOptions = {}): Promise<unknown> {
+    return this.messenger.call(action, params, { ...options, parent: this });
+  }
+
+  send(action: string, params?: unknown, options: CallOptions = {}): void {
+    this.messenger.send(action, params, { ...options, parent: this });
+  }
+
+  emit(event: string, payload?: unknown, options: EmitOptions = {}): Promise<void> {
+    return this.messenger.emit(event, payload, { ...options, parent: this });
+  }
+
+  broadcast(event: string, payload?: unknown, options: EmitOptions = {}): Promise<void> {
+    return this.messenger.broadcast(event, payload, { ...options, parent: this });
+  }
+}
+
+/** The context of one event delivery. */
+export interface EventContext {
+  readonly nodeId: string;
+  /** The node that emitted the event. */
+  readonly callerId: string;
+  readonly event: string;
+  readonly group: string;
+  readonly meta: Meta;
+  /** The sender's sequence number for this receiver (0 for local deliveries). */
+  readonly seq: number;
+  /** Events from this sender that never arrived just before this one (a gap after a reconnect). */
+  readonly missed: number;
+  call(action: string, params?: unknown, options?: CallOptions): Promise<unknown>;
+  emit(event: string, payload?: unknown, options?: EmitOptions): Promise<void>;
+  broadcast(event: string, payload?: unknown, options?: EmitOptions): Promise<void>;
+}
+
+export function toParleyError(reason: unknown): ParleyError {
+  if (reason instanceof ParleyError) return reason;
+  if (reason instanceof Error && reason.name === 'AbortError')
+    return new ParleyError('CANCELLED', 'the call was cancelled');
+  if (reason === undefined) return new ParleyError('CANCELLED', 'the call was cancelled');
+  return new ParleyError(
+    'CANCELLED',
+    `the call was cancelled: ${reason instanceof Error ? reason.message : String(reason)}`,
+  );
+}

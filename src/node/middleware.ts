@@ -1,0 +1,35 @@
+import type { Meta } from '../wire/packets.js';
+import type { CallOptions, Context } from './context.js';
+import type { LocalAction } from './local-services.js';
+
+/** One outgoing call as it travels down the caller-side pipeline. */
+export interface OutgoingCall {
+  readonly action: string;
+  readonly params: unknown;
+  readonly options: CallOptions;
+  /** Merged meta (parent context's, then the call's). */
+  readonly meta: Meta | null;
+  /** Absolute deadline (epoch ms) or undefined. */
+  readonly deadline: number | undefined;
+  readonly signal: AbortSignal | undefined;
+  /** Nodes not to pick (e.g. tried by an earlier attempt). */
+  readonly exclude?: ReadonlySet<string>;
+  /** Set by the dispatcher: the node the call was sent to. */
+  target?: string;
+}
+
+export type CallHandler = (call: OutgoingCall) => Promise<unknown>;
+export type ActionInvoke = (params: unknown, ctx: Context) => unknown;
+
+/**
+ * A middleware wraps the caller-side call path and/or local action handlers. Wrapping happens
+ * once — the call chain when the node is created, a handler when its service is added — never
+ * per call.
+ */
+export interface Middleware {
+  readonly name: string;
+  /** Wraps every outgoing call. `next` picks a node and sends (or runs locally). */
+  call?(next: CallHandler): CallHandler;
+  /** Wraps one local action's handler (server side). */
+  action?(next: ActionInvoke, action: Omit<LocalAction, 'invoke'>): ActionInvoke;
+}

@@ -1,0 +1,47 @@
+import type { Logger, LogLevel } from '../transport/logger.js';
+import type { TlsOptions } from '../transport/tls-options.js';
+import type { Transport } from '../transport/transport.js';
+import type { CodecName } from '../wire/codec.js';
+import type { Meta } from '../wire/packets.js';
+import type { Balancer } from './balancer.js';
+import type { Discovery } from './discovery/discovery.js';
+import type { Middleware } from './middleware.js';
+
+export interface NodeOptions {
+  /** Unique node id. Default: `<hostname>-<pid>-<random>`. */
+  readonly id?: string;
+  /** Host to listen on (default 127.0.0.1). */
+  readonly host?: string;
+  /** Port to listen on; 0 = ephemeral (default); null = do not listen (a client that only dials out). */
+  readonly port?: number | null;
+  /** Addresses (host:port) of nodes to join through (peer-to-peer discovery). */
+  readonly seeds?: readonly string[];
+  /** Body codec this node sends with (default 'msgpack'); it reads both. */
+  readonly codec?: CodecName;
+  readonly tls?: TlsOptions;
+  /** Published to other nodes (e.g. zone, weight). */
+  readonly meta?: Meta;
+  /** Default deadline of a call in ms when neither caller nor action gives one (default 30000; 0 = none). */
+  readonly requestTimeout?: number;
+  /** How long stop() waits for in-flight work (default 10000 ms). */
+  readonly drainTimeout?: number;
+  /** Idle time before a keepalive PING (default 1000 ms). */
+  readonly keepaliveInterval?: number;
+  /** Silence after which a connection is declared dead (default 5000 ms). */
+  readonly idleTimeout?: number;
+  /** How long a lost node is redialed before it is forgotten (default 5000 ms). */
+  readonly failureTimeout?: number;
+  /** Gossip period of peer-to-peer discovery (default 1000 ms). */
+  readonly gossipInterval?: number;
+  /** Largest frame accepted or sent (default 16 MiB). */
+  readonly maxFrameSize?: number;
+  /** Bytes queued towards one peer before calls fail with RESOURCE_EXHAUSTED (default 64 MiB). */
+  readonly maxOutboundBytes?: number;
+  readonly logger?: Logger | LogLevel;
+  readonly middlewares?: readonly Middleware[];
+  readonly balancer?: Balancer;
+  /** Replaces peer-to-peer discovery (seeds are then ignored). */
+  readonly discovery?: Discovery;
+  /** Replaces the TCP transport (e.g. MemoryTransport in tests). */
+  readonly transport?: Transport;
+}
