@@ -1,0 +1,17 @@
+/** A performance target checked against a ratio or value measured in the same run. */
+import { formatTable } from './table.js';
+
+export interface TargetCheck {
+  target: string;
+  /** What was measured, already formatted (e.g. '0.81× (112,000 / 138,000 calls/s)'). */
+  measured: string;
+  /** undefined when it could not be measured (a system missing or failing). */
+  met: boolean | undefined;
+}
+
+export function formatTargets(checks: TargetCheck[]): string {
+  return formatTable(
+    ['target', 'measured', 'result'],
+    checks.map((c) => [c.target, c.measured, c.met === undefined ? 'not measured' : c.met ? 'met' : 'MISSED']),
+  );
+}

@@ -1,0 +1,22 @@
+/**
+ * The compared systems by name. Each peer module is imported only when asked for, so a process running one system
+ * does not load (or pay memory for) the others.
+ */
+import type { PeerSystem } from './peer-system.js';
+
+const LOADERS: Record<string, () => Promise<PeerSystem>> = {
+  parley: async () => (await import('./parley.js')).parley,
+  bare: async () => (await import('./bare-echo.js')).bareEcho,
+  moleculer: async () => (await import('./moleculer.js')).moleculer,
+  nats: async () => (await import('./nats.js')).nats,
+  grpc: async () => (await import('./grpc.js')).grpcJs,
+};
+
+/** All system names, Parley first (ratios are taken against it). */
+export const SYSTEM_NAMES: readonly string[] = Object.keys(LOADERS);
+
+export function loadPeerSystem(name: string): Promise<PeerSystem> {
+  const load = LOADERS[name];
+  if (!load) throw new Error(`unknown system '${name}' (known: ${SYSTEM_NAMES.join(', ')})`);
+  return load();
+}
