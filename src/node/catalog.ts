@@ -24,6 +24,7 @@ export class Catalog {
   private actionIndex = new Map<string, string[]>();
   private subscriptions: { nodeId: string; group: string; matches: (e: string) => boolean }[] = [];
   private readonly subscriberCache = new Map<string, RemoteSubscriber[]>();
+  private readonly allSubscriberCache = new Map<string, RemoteSubscriber[]>();
   private readonly listeners = new Set<() => void>();
 
   upsert(info: NodeInfo, available: boolean): void {
@@ -69,11 +70,24 @@ export class Catalog {
 
   /** Subscriptions of available nodes matching `event` (do not mutate the array). */
   subscribersOf(event: string): readonly RemoteSubscriber[] {
-    let subs = this.subscriberCache.get(event);
+    return this.lookup(this.subscriberCache, event, true);
+  }
+
+  /** Subscriptions matching `event` of every known node, reachable or not (broadcast counts them). */
+  allSubscribersOf(event: string): readonly RemoteSubscriber[] {
+    return this.lookup(this.allSubscriberCache, event, false);
+  }
+
+  private lookup(cache: Map<string, RemoteSubscriber[]>, event: string, availableOnly: boolean): RemoteSubscriber[] {
+    let subs = cache.get(event);
     if (!subs) {
-      subs = this.subscriptions.filter((s) => s.matches(event)).map(({ nodeId, group }) => ({ nodeId, group }));
-      if (this.subscriberCache.size > 10_000) this.subscriberCache.clear();
-      this.subscriberCache.set(event, subs);
+      subs = [];
+      for (const s of this.subscriptions) {
+        if (s.matches(event) && (!availableOnly || this.nodes.get(s.nodeId)?.available))
+          subs.push({ nodeId: s.nodeId, group: s.group });
+      }
+      if (cache.size > 10_000) cache.clear();
+      cache.set(event, subs);
     }
     return subs;
   }
@@ -89,8 +103,10 @@ export class Catalog {
     const subs: typeof this.subscriptions = [];
     const sorted = [...this.nodes.values()].sort((a, b) => (a.info.id < b.info.id ? -1 : 1));
     for (const node of sorted) {
-      if (!node.available) continue;
       for (const service of node.info.services) {
+        for (const e of service.events)
+          subs.push({ nodeId: node.info.id, group: e.group, matches: compilePattern(e.pattern) });
+        if (!node.available) continue;
         for (const action of service.actions) {
           const full = `${service.name}.${action}`;
           const list = index.get(full);
@@ -104,6 +120,7 @@ export class Catalog {
     this.actionIndex = index;
     this.subscriptions = subs;
     this.subscriberCache.clear();
+    this.allSubscriberCache.clear();
     for (const l of [...this.listeners]) l();
   }
 }

@@ -255,7 +255,7 @@ export class ParleyNode<C extends ContractShape = AnyContract> implements Messen
     validateEventName(event);
     const meta = mergeMeta(options.parent?.meta, options.meta);
     const nodes = new Set<string>();
-    for (const s of this.catalog.subscribersOf(event)) nodes.add(s.nodeId);
+    for (const s of this.catalog.allSubscribersOf(event)) nodes.add(s.nodeId);
     for (const nodeId of nodes) this.sendEvent(nodeId, event, payload, null, meta);
     if (this.local.matching(event).length > 0) this.deliverLocal(event, payload, meta, null, this.id, 0, 0);
   }
@@ -872,7 +872,6 @@ export class ParleyNode<C extends ContractShape = AnyContract> implements Messen
         );
         resolve();
       }, timeoutMs);
-      timer.unref();
       const check = () => {
         if (this.inFlight === 0 && this.pending.size === 0) {
           clearTimeout(timer);

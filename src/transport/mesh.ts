@@ -160,10 +160,9 @@ export class Mesh {
     this.stopped = true;
     clearInterval(this.timer);
     for (const p of this.peers.values()) clearTimeout(p.reconnectTimer);
-    await this.options.transport.close();
+    const listening = this.options.transport.close();
     for (const c of [...this.connections.keys()]) c.close();
-    // Give the close handshakes a moment; sockets that linger are destroyed by their connection.
-    await new Promise((r) => setTimeout(r, 20));
+    await listening;
   }
 
   private async dial(address: string): Promise<string> {

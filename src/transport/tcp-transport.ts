@@ -90,10 +90,18 @@ export class TcpTransport implements Transport {
     });
   }
 
-  async close(): Promise<void> {
+  /**
+   * Stops listening and resolves once every socket is closed. Owners close their connections
+   * (flushing them first); sockets still open after `graceMs` are destroyed.
+   */
+  async close(graceMs = 2000): Promise<void> {
     const server = this.server;
     this.server = undefined;
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+    const closed = server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
+    const timer = setTimeout(() => this.destroyAll(), graceMs);
+    timer.unref();
+    await closed;
+    clearTimeout(timer);
   }
 
   /** Destroys every socket this transport made (a hard stop). */
