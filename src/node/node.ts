@@ -377,8 +377,14 @@ export class ParleyNode<C extends ContractShape = AnyContract> implements Messen
     }
     if (deadline === undefined && !call.signal) {
       return Promise.resolve(result).then(
-        (v) => (ctx.finish(), v),
-        (e) => (ctx.finish(), Promise.reject(ParleyError.from(e))),
+        (v) => {
+          ctx.finish();
+          return v;
+        },
+        (e) => {
+          ctx.finish();
+          throw ParleyError.from(e);
+        },
       );
     }
     return new Promise((resolve, reject) => {

@@ -118,7 +118,7 @@ export class TcpTransport implements Transport {
 export function parseAddress(address: string): { host: string; port: number } {
   const m = /^\[?([^\]]*?)\]?:(\d{1,5})$/.exec(address);
   const port = m ? Number(m[2]) : Number.NaN;
-  if (!m || !m[1] || !(port > 0 && port < 65536)) {
+  if (!m?.[1] || !(port > 0 && port < 65536)) {
     throw new ParleyError('INVALID_ARGUMENT', `bad address '${address}': expected host:port, e.g. 127.0.0.1:7401`);
   }
   return { host: m[1], port };
