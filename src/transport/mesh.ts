@@ -300,7 +300,7 @@ export class Mesh {
     if (current && !restarted) {
       // Two connections to one peer: keep the one dialed by the smaller id, on both sides.
       const dialer = (c: Connection) => (c.outbound ? this.options.localId : peerId);
-      const winner = Math.min(this.options.localId, peerId);
+      const winner = this.options.localId < peerId ? this.options.localId : peerId;
       const keepNew = dialer(state.connection) === winner && dialer(current) !== winner;
       const loser = keepNew ? current : state.connection;
       if (keepNew) peer.connection = state.connection;
