@@ -1,8 +1,9 @@
 import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
-import { type Frame, HEADER_SIZE, type PacketType } from '../wire/frame.js';
+import { type Frame, FrameFlag, HEADER_SIZE, PacketType } from '../wire/frame.js';
 import { FrameBatch } from '../wire/frame-batch.js';
-import { FrameDecoder } from '../wire/frame-decoder.js';
+import { FrameDecoder, FrameError } from '../wire/frame-decoder.js';
+import { encodeGoodbye } from '../wire/packets.js';
 import { ParleyError } from '../wire/parley-error.js';
 import type { Connection, ConnectionHandlers, PeerIdentity } from './connection.js';
 import type { OutboundLimits } from './transport.js';
@@ -127,13 +128,29 @@ export class SocketConnection implements Connection {
     try {
       frames = this.decoder.push(chunk);
     } catch (err) {
-      this.destroy(err as Error);
+      this.refuse(err as Error);
       return;
     }
     for (const frame of frames) {
       if (this.isClosed) return;
       this.handlers.onFrame(frame);
     }
+  }
+
+  /** Tells the peer why (a GOODBYE it can read whatever its version), then closes. */
+  private refuse(err: Error): void {
+    this.closeError ??= err;
+    const kind = err instanceof FrameError ? err.kind : undefined;
+    const code =
+      kind === 'version' ? 'FAILED_PRECONDITION' : kind === 'oversized' ? 'RESOURCE_EXHAUSTED' : 'INVALID_ARGUMENT';
+    try {
+      this.send(PacketType.GOODBYE, FrameFlag.JSON, 0, encodeGoodbye({ code, reason: err.message }));
+    } catch {
+      // closed already
+    }
+    this.socket.pause();
+    this.close();
+    this.finish();
   }
 
   private finish(): void {
