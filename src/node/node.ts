@@ -75,7 +75,8 @@ export class ParleyNode<C extends ContractShape = AnyContract> implements Messen
   private readonly callChain: CallHandler;
   private readonly inbound = new Map<string, Map<number, Context>>();
   private readonly forgetTimers = new Map<string, NodeJS.Timeout>();
-  private readonly groupCounters = new Map<string, number>();
+  /** Per event name: the groups subscribed and their nodes (see planEmit). */
+  private readonly emitPlans = new Map<string, EmitGroup[]>();
   private inFlight = 0;
   private drainWaiters: (() => void)[] = [];
   private infoVersion = 1;
@@ -123,6 +124,7 @@ export class ParleyNode<C extends ContractShape = AnyContract> implements Messen
       if (m.call) chain = m.call(chain);
     }
     this.callChain = chain;
+    this.catalog.onChange(() => this.emitPlans.clear());
     this.local.add(createNodeService(this), this.wrapAction);
   }
 
@@ -141,6 +143,7 @@ export class ParleyNode<C extends ContractShape = AnyContract> implements Messen
       throw new ParleyError('FAILED_PRECONDITION', `cannot add service '${definition?.name}': node is ${this.state}`);
     }
     this.local.add(definition, this.wrapAction);
+    this.emitPlans.clear();
     if (this.state === 'running') {
       this.announce();
       void this.runHook(definition, 'started');
@@ -151,6 +154,7 @@ export class ParleyNode<C extends ContractShape = AnyContract> implements Messen
   /** Unregisters a service; the other nodes stop routing to it here. */
   removeService(name: string): boolean {
     const removed = this.local.remove(name);
+    this.emitPlans.clear();
     if (removed && this.state === 'running') this.announce();
     return removed !== undefined;
   }
@@ -230,24 +234,36 @@ export class ParleyNode<C extends ContractShape = AnyContract> implements Messen
     this.mesh.send(target, PacketType.ONEWAY, this.codec.flag, 0, body);
   }
 
-  /** Delivers an event to exactly one handler per subscribed group (balanced across nodes). */
+  /**
+   * Delivers an event to exactly one handler per subscribed group (balanced across nodes). Rejects
+   * with RESOURCE_EXHAUSTED when a target's outbound queue is full (that delivery is lost, and the
+   * receiver sees the gap in its sequence numbers).
+   */
   async emit(event: string, payload?: unknown, options: EmitOptions = {}): Promise<void> {
-    validateEventName(event);
+    const plan = this.emitPlans.get(event) ?? this.planEmit(event);
+    if (plan.length === 0) return;
     const meta = mergeMeta(options.parent?.meta, options.meta);
-    // group -> candidate nodes
-    const groups = new Map<string, string[]>();
-    for (const s of this.local.matching(event)) addTo(groups, s.group, this.id);
-    for (const s of this.catalog.subscribersOf(event)) addTo(groups, s.group, s.nodeId);
-    if (groups.size === 0) return;
+    if (plan.length === 1) {
+      const only = plan[0]!;
+      const target = only.local ? this.id : only.nodes[only.next++ % only.nodes.length]!;
+      if (target === this.id) this.deliverLocal(event, payload, meta, only.groupList, this.id, 0, 0);
+      else this.sendEvent(target, event, payload, only.groupList, meta);
+      return;
+    }
     const perNode = new Map<string, string[]>();
-    for (const [group, nodes] of groups) {
-      const chosen = nodes.includes(this.id) ? this.id : this.pickForGroup(event, group, nodes);
-      addTo(perNode, chosen, group);
+    for (const g of plan) addTo(perNode, g.local ? this.id : g.nodes[g.next++ % g.nodes.length]!, g.group);
+    let failure: ParleyError | undefined;
+    for (const [nodeId, groups] of perNode) {
+      if (nodeId === this.id) this.deliverLocal(event, payload, meta, groups, this.id, 0, 0);
+      else {
+        try {
+          this.sendEvent(nodeId, event, payload, groups, meta);
+        } catch (err) {
+          failure ??= err as ParleyError;
+        }
+      }
     }
-    for (const [nodeId, nodeGroups] of perNode) {
-      if (nodeId === this.id) this.deliverLocal(event, payload, meta, nodeGroups, this.id, 0, 0);
-      else this.sendEvent(nodeId, event, payload, nodeGroups, meta);
-    }
+    if (failure) throw failure;
   }
 
   /** Delivers an event to every matching handler on every node. */
@@ -256,8 +272,31 @@ export class ParleyNode<C extends ContractShape = AnyContract> implements Messen
     const meta = mergeMeta(options.parent?.meta, options.meta);
     const nodes = new Set<string>();
     for (const s of this.catalog.allSubscribersOf(event)) nodes.add(s.nodeId);
-    for (const nodeId of nodes) this.sendEvent(nodeId, event, payload, null, meta);
+    let failure: ParleyError | undefined;
+    for (const nodeId of nodes) {
+      try {
+        this.sendEvent(nodeId, event, payload, null, meta);
+      } catch (err) {
+        failure ??= err as ParleyError;
+      }
+    }
     if (this.local.matching(event).length > 0) this.deliverLocal(event, payload, meta, null, this.id, 0, 0);
+    if (failure) throw failure;
+  }
+
+  /** Groups subscribed to `event` anywhere, with their candidate nodes; cached until membership changes. */
+  private planEmit(event: string): EmitGroup[] {
+    validateEventName(event);
+    const groups = new Map<string, string[]>();
+    for (const s of this.local.matching(event)) addTo(groups, s.group, this.id);
+    for (const s of this.catalog.subscribersOf(event)) addTo(groups, s.group, s.nodeId);
+    const plan: EmitGroup[] = [];
+    for (const [group, nodes] of groups) {
+      plan.push({ group, groupList: [group], nodes, local: nodes.includes(this.id), next: 0 });
+    }
+    if (this.emitPlans.size > 10_000) this.emitPlans.clear();
+    this.emitPlans.set(event, plan);
+    return plan;
   }
 
   /** Resolves once every named action can be called (locally or on a connected node). */
@@ -466,13 +505,7 @@ export class ParleyNode<C extends ContractShape = AnyContract> implements Messen
     return ms > 0 ? Date.now() + ms : undefined;
   }
 
-  private pickForGroup(event: string, group: string, nodes: string[]): string {
-    const key = `${group}\u0000${event}`;
-    const n = this.groupCounters.get(key) ?? 0;
-    this.groupCounters.set(key, n + 1);
-    return nodes[n % nodes.length]!;
-  }
-
+  /** Sends one EVENT; throws RESOURCE_EXHAUSTED when the queue to the node is full. */
   private sendEvent(nodeId: string, event: string, payload: unknown, groups: string[] | null, meta: Meta | null): void {
     const seq = this.sequences.next(nodeId);
     if (!this.mesh.isConnected(nodeId)) return; // counted in seq: the receiver sees the gap
@@ -480,7 +513,8 @@ export class ParleyNode<C extends ContractShape = AnyContract> implements Messen
     try {
       this.mesh.send(nodeId, PacketType.EVENT, this.codec.flag, 0, body);
     } catch (err) {
-      this.logger.warn(`event '${event}' to node '${nodeId}' was dropped: ${(err as Error).message}`);
+      if (ParleyError.is(err, 'UNAVAILABLE')) return;
+      throw err;
     }
   }
 
@@ -692,15 +726,20 @@ export class ParleyNode<C extends ContractShape = AnyContract> implements Messen
   }
 
   private onEvent(peerId: string, frame: Frame): void {
-    this.safely(peerId, 'EVENT', () => {
-      const event = parseEvent(codecForFlags(frame.flags).decode(frame.body));
-      const incarnation = this.catalog.get(peerId)?.info.incarnation ?? '';
-      const missed = this.sequences.receive(peerId, incarnation, event.seq);
-      if (missed > 0) this.logger.warn(`missed ${missed} event(s) from '${peerId}' before seq ${event.seq}`);
-      this.deliverLocal(event.name, event.payload, event.meta, event.groups, peerId, event.seq, missed);
-    });
+    let event: ReturnType<typeof parseEvent>;
+    try {
+      event = parseEvent(codecForFlags(frame.flags).decode(frame.body));
+    } catch (err) {
+      this.logger.warn(`dropped a malformed EVENT packet from '${peerId}': ${(err as Error).message}`);
+      return;
+    }
+    const incarnation = this.catalog.get(peerId)?.info.incarnation ?? '';
+    const missed = this.sequences.receive(peerId, incarnation, event.seq);
+    if (missed > 0) this.logger.warn(`missed ${missed} event(s) from '${peerId}' before seq ${event.seq}`);
+    this.deliverLocal(event.name, event.payload, event.meta, event.groups, peerId, event.seq, missed);
   }
 
+  /** Runs the local handlers an event is for: all matching (groups = null) or one per listed group. */
   private deliverLocal(
     event: string,
     payload: unknown,
@@ -710,25 +749,21 @@ export class ParleyNode<C extends ContractShape = AnyContract> implements Messen
     seq: number,
     missed: number,
   ): void {
-    const seen = new Set<string>();
-    for (const sub of this.local.matching(event)) {
+    const subs = this.local.matching(event);
+    let served: string[] | undefined;
+    for (const sub of subs) {
       if (groups !== null) {
-        // Balanced: one handler per listed group on this node.
-        if (!groups.includes(sub.group) || seen.has(sub.group)) continue;
-        seen.add(sub.group);
+        if (!groups.includes(sub.group)) continue;
+        if (groups.length === 1) {
+          if (served) continue;
+          served = groups as string[];
+        } else {
+          served ??= [];
+          if (served.includes(sub.group)) continue;
+          served.push(sub.group);
+        }
       }
-      const ctx: EventContext = {
-        nodeId: this.id,
-        callerId: senderId,
-        event,
-        group: sub.group,
-        meta: meta ?? {},
-        seq,
-        missed,
-        call: (a, p, o) => this.call(a, p, o),
-        emit: (e, p, o) => this.emit(e, p, { ...o, parent: ctx }),
-        broadcast: (e, p, o) => this.broadcast(e, p, { ...o, parent: ctx }),
-      };
+      const ctx = new DeliveredEvent(this, this.id, senderId, event, sub.group, meta ?? EMPTY_META, seq, missed);
       try {
         const r = sub.handler(payload, ctx);
         if (isThenable(r)) (r as Promise<unknown>).then(undefined, (err) => this.eventFailed(event, sub.service, err));
@@ -913,6 +948,44 @@ export class ParleyNode<C extends ContractShape = AnyContract> implements Messen
 }
 
 const EMPTY = new Uint8Array(0);
+const EMPTY_META: Meta = Object.freeze({}) as Meta;
+
+interface EmitGroup {
+  readonly group: string;
+  /** [group], allocated once. */
+  readonly groupList: string[];
+  readonly nodes: readonly string[];
+  /** This node has a handler in the group: it takes the event itself. */
+  readonly local: boolean;
+  /** Round-robin position among `nodes`. */
+  next: number;
+}
+
+/** The context of one event delivery (a class: one allocation, methods on the prototype). */
+class DeliveredEvent implements EventContext {
+  constructor(
+    private readonly node: Messenger,
+    readonly nodeId: string,
+    readonly callerId: string,
+    readonly event: string,
+    readonly group: string,
+    readonly meta: Meta,
+    readonly seq: number,
+    readonly missed: number,
+  ) {}
+
+  call(action: string, params?: unknown, options: CallOptions = {}): Promise<unknown> {
+    return this.node.call(action, params, { ...options, meta: mergeMeta(this.meta, options.meta) ?? undefined });
+  }
+
+  emit(event: string, payload?: unknown, options: EmitOptions = {}): Promise<void> {
+    return this.node.emit(event, payload, { ...options, parent: this });
+  }
+
+  broadcast(event: string, payload?: unknown, options: EmitOptions = {}): Promise<void> {
+    return this.node.broadcast(event, payload, { ...options, parent: this });
+  }
+}
 
 function mergeMeta(parent: Meta | undefined, own: Meta | undefined): Meta | null {
   if (!parent || Object.keys(parent).length === 0) return own ?? null;
