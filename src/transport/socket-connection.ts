@@ -32,6 +32,7 @@ export class SocketConnection implements Connection {
   private flushScheduled = false;
   private isClosed = false;
   private closeError: Error | undefined;
+  private identity: PeerIdentity | undefined | null = null;
 
   constructor(
     private readonly socket: Socket,
@@ -48,7 +49,13 @@ export class SocketConnection implements Connection {
     socket.on('close', () => this.finish());
   }
 
+  /** The peer's certificate identity (TLS only); read once, a connection's certificate never changes. */
   get peerIdentity(): PeerIdentity | undefined {
+    if (this.identity === null) this.identity = this.readPeerIdentity();
+    return this.identity;
+  }
+
+  private readPeerIdentity(): PeerIdentity | undefined {
     if (!(this.socket instanceof TLSSocket)) return undefined;
     const cert = this.socket.getPeerCertificate();
     if (!cert || Object.keys(cert).length === 0) return undefined;
