@@ -161,7 +161,10 @@ function targetChecks(cells: EventCell[]): TargetCheck[] {
 export async function run(args: string[]): Promise<void> {
   const options = parseBenchOptions(args, { concurrency: [1], payloads: [16] });
   const cpuProfile = options.cpuProfileDir ? { dir: options.cpuProfileDir, systems: [REFERENCE] } : undefined;
-  const started = await startSystems(options.systems, cpuProfile ? { cpuProfile } : {});
+  const started = await startSystems(options.systems, {
+    ...(cpuProfile ? { cpuProfile } : {}),
+    ...(options.pin ? { pin: { server: 1, client: 0 } } : {}),
+  });
   printRunHeader('events', options, started);
   let cells: EventCell[];
   try {

@@ -200,7 +200,10 @@ function targetChecks(cells: RpcCell[], options: BenchOptions, started: StartedS
 export async function run(args: string[]): Promise<void> {
   const options = parseBenchOptions(args, { concurrency: [1, 100, 1000], payloads: [16, 1024] });
   const cpuProfile = options.cpuProfileDir ? { dir: options.cpuProfileDir, systems: [REFERENCE] } : undefined;
-  const started = await startSystems(options.systems, cpuProfile ? { cpuProfile } : {});
+  const started = await startSystems(options.systems, {
+    ...(cpuProfile ? { cpuProfile } : {}),
+    ...(options.pin ? { pin: { server: 1, client: 0 } } : {}),
+  });
   printRunHeader('rpc', options, started);
   let cells: RpcCell[];
   try {

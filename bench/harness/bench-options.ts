@@ -8,7 +8,12 @@
  *   --rounds N          repeat every cell N times, systems interleaved (default 1); the best round is reported
  *   --json              also print the results as one JSON document
  *   --cpu-prof DIR      write V8 CPU profiles of the Parley processes into DIR and summarise them
+ *   --no-pin            do not pin processes. By default (2+ CPUs and taskset present) every server runs on CPU 1
+ *                       and every client on CPU 0, so a request always crosses cores; unpinned, the scheduler
+ *                       sometimes co-locates the pair and c=1 latency becomes bimodal (~100 µs vs ~200 µs here).
  */
+import { spawnSync } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import { SYSTEM_NAMES } from '../peers/registry.js';
 
 export interface BenchOptions {
@@ -20,6 +25,7 @@ export interface BenchOptions {
   rounds: number;
   json: boolean;
   cpuProfileDir: string | undefined;
+  pin: boolean;
 }
 
 function numberList(value: string, flag: string): number[] {
@@ -43,6 +49,7 @@ export function parseBenchOptions(
     rounds: 1,
     json: false,
     cpuProfileDir: undefined,
+    pin: availableParallelism() >= 2 && spawnSync('taskset', ['-V']).status === 0,
   };
   for (let i = 0; i < args.length; i++) {
     const flag = args[i]!;
@@ -78,6 +85,9 @@ export function parseBenchOptions(
         break;
       case '--json':
         options.json = true;
+        break;
+      case '--no-pin':
+        options.pin = false;
         break;
       case '--cpu-prof':
         options.cpuProfileDir = value();

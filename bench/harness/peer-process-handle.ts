@@ -25,6 +25,8 @@ export interface SpawnOptions {
   /** Write a V8 CPU profile of this child into the directory (node --cpu-prof). */
   cpuProfileDir?: string;
   startTimeoutMs?: number;
+  /** Pin the child to this CPU with taskset (Linux); taskset execs node, so the pid stays the child's. */
+  pinCpu?: number;
 }
 
 export class PeerProcessHandle {
@@ -59,7 +61,11 @@ export class PeerProcessHandle {
       );
     }
     const args = [...nodeArgs, ENTRY, system, role, ...(address ? [address] : [])];
-    const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    const [command, commandArgs] =
+      options.pinCpu === undefined
+        ? [process.execPath, args]
+        : ['taskset', ['-c', String(options.pinCpu), process.execPath, ...args]];
+    const child = spawn(command, commandArgs, { stdio: ['pipe', 'pipe', 'pipe'] });
     live.add(child);
     return new Promise<PeerProcessHandle>((resolve, reject) => {
       let handle: PeerProcessHandle | undefined;

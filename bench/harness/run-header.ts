@@ -19,7 +19,8 @@ export function printRunHeader(benchmark: string, options: BenchOptions, started
   console.log(`command: npm run bench -- ${benchmark} ${process.argv.slice(3).join(' ')}`.trimEnd());
   console.log(
     `cells: warm-up ${options.warmupMs / 1000} s + ${options.durationMs / 1000} s measured; rounds ${options.rounds}` +
-      (options.rounds > 1 ? ' (best round shown)' : ''),
+      (options.rounds > 1 ? ' (best round shown)' : '') +
+      (options.pin ? '; servers pinned to cpu 1, clients to cpu 0' : '; processes not pinned'),
   );
   for (const system of started.running) console.log(`  ${system.name}: ${system.description}`);
   for (const note of started.notes) console.log(`  NOTE ${note}`);

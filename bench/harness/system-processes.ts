@@ -4,7 +4,7 @@
  * is sampled `idleSampleMs` after it reported ready, before any client connects.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { installChildCleanup, PeerProcessHandle, PeerStartError } from './peer-process-handle.js';
+import { installChildCleanup, PeerProcessHandle, PeerStartError, type SpawnOptions } from './peer-process-handle.js';
 import { readRssBytes } from './process-stats.js';
 
 export interface RunningSystem {
@@ -26,6 +26,8 @@ export interface StartOptions {
   idleSampleMs?: number;
   /** Systems whose processes get a CPU profile written into this directory. */
   cpuProfile?: { dir: string; systems: string[] };
+  /** Pin every server to CPU `server` and every client to CPU `client` (see bench-options --pin). */
+  pin?: { server: number; client: number };
 }
 
 export async function startSystems(names: string[], options: StartOptions = {}): Promise<StartedSystems> {
@@ -33,12 +35,14 @@ export async function startSystems(names: string[], options: StartOptions = {}):
   const idleSampleMs = options.idleSampleMs ?? 2000;
   const notes: string[] = [];
   const servers: { name: string; handle: PeerProcessHandle; readyAt: number }[] = [];
-  const profileDir = (name: string) =>
-    options.cpuProfile?.systems.includes(name) ? { cpuProfileDir: options.cpuProfile.dir } : {};
+  const spawnOptions = (name: string, role: 'server' | 'client'): SpawnOptions => ({
+    ...(options.cpuProfile?.systems.includes(name) ? { cpuProfileDir: options.cpuProfile.dir } : {}),
+    ...(options.pin ? { pinCpu: options.pin[role] } : {}),
+  });
 
   for (const name of names) {
     try {
-      const handle = await PeerProcessHandle.spawn(name, 'server', undefined, profileDir(name));
+      const handle = await PeerProcessHandle.spawn(name, 'server', undefined, spawnOptions(name, 'server'));
       servers.push({ name, handle, readyAt: Date.now() });
     } catch (err) {
       notes.push(`${name}: skipped — ${(err as Error).message}`);
@@ -55,7 +59,7 @@ export async function startSystems(names: string[], options: StartOptions = {}):
   const running: RunningSystem[] = [];
   for (const { name, handle } of servers) {
     try {
-      const client = await PeerProcessHandle.spawn(name, 'client', handle.address, profileDir(name));
+      const client = await PeerProcessHandle.spawn(name, 'client', handle.address, spawnOptions(name, 'client'));
       running.push({
         name,
         description: handle.description,
