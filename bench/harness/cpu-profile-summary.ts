@@ -24,10 +24,14 @@ export interface SelfTime {
   name: string;
   location: string;
   selfMs: number;
+  /** Share of the busy (non-idle) time of the process. */
   percent: number;
 }
 
-/** Self time per function (summed over all nodes with the same name and location), highest first. */
+/**
+ * Self time per function (summed over all nodes with the same name and location), highest first, excluding the
+ * '(idle)' pseudo-function (time spent waiting in the event loop).
+ */
 export function selfTimes(profile: CpuProfile): SelfTime[] {
   const byNode = new Map<number, ProfileNode>(profile.nodes.map((n) => [n.id, n]));
   const selfUs = new Map<string, { name: string; location: string; us: number }>();
@@ -35,7 +39,7 @@ export function selfTimes(profile: CpuProfile): SelfTime[] {
   for (let i = 0; i < profile.samples.length; i++) {
     const node = byNode.get(profile.samples[i]!);
     const delta = profile.timeDeltas[i + 1] ?? 0; // a sample's duration is the gap to the next sample
-    if (!node) continue;
+    if (!node || node.callFrame.functionName === '(idle)') continue;
     totalUs += delta;
     const frame = node.callFrame;
     const file = frame.url.replace(/^file:\/\//, '').replace(/^.*\/(dist|node_modules)\//, '$1/');
@@ -53,7 +57,7 @@ export function selfTimes(profile: CpuProfile): SelfTime[] {
 
 function table(rows: SelfTime[]): string {
   return formatTable(
-    ['function', 'self ms', 'self %', 'location'],
+    ['function', 'self ms', '% of busy', 'location'],
     rows.map((r) => [r.name, r.selfMs.toFixed(0), r.percent.toFixed(1), r.location]),
   );
 }
@@ -67,9 +71,15 @@ export function printCpuProfileSummary(dir: string, system: string, top = 15): v
   for (const file of files.sort()) {
     const profile = JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile;
     const times = selfTimes(profile);
-    console.log(`\nCPU profile ${join(dir, file)} — top self time, all code`);
+    const busyMs = times.reduce((sum, t) => sum + t.selfMs, 0);
+    const parley = times.filter((t) => t.location.startsWith('dist/src/'));
+    const parleyMs = parley.reduce((sum, t) => sum + t.selfMs, 0);
+    console.log(
+      `\nCPU profile ${join(dir, file)}: busy ${busyMs.toFixed(0)} ms over the process lifetime, ` +
+        `${((parleyMs / busyMs) * 100).toFixed(1)} % of it in Parley code (dist/src). Top self time, all code:`,
+    );
     console.log(table(times.slice(0, top)));
-    console.log(`\n${file} — top self time in Parley code (dist/src)`);
-    console.log(table(times.filter((t) => t.location.startsWith('dist/src/')).slice(0, top)));
+    console.log(`\n${file}: top self time in Parley code (dist/src)`);
+    console.log(table(parley.slice(0, top)));
   }
 }

@@ -4,7 +4,9 @@
  * A peer's `emit` returns either `undefined` (accepted synchronously, nothing to wait for) or a promise that
  * settles when the system is ready for more (a write callback, a drain, a flush round-trip). At most `window`
  * such promises are outstanding; the sender also yields to the event loop (setImmediate) every `yieldEvery`
- * sends, so timers, socket writes and reads scheduled as macrotasks still run. Throughput is measured at the receiver, not here.
+ * sends, so timers, socket writes and reads scheduled as macrotasks still run. A rejected emit (e.g. a full
+ * outbound queue) counts as an error, not as sent, and makes the sender yield before sending more.
+ * Throughput is measured at the receiver, not here.
  */
 export type EmitFn = () => Promise<void> | undefined;
 
@@ -35,11 +37,14 @@ export async function runEventFlood(emit: EmitFn, options: EventFloodOptions): P
   let firstError: string | undefined;
   let outstanding = 0;
   let wakeSender: (() => void) | undefined;
+  let backOff = false;
 
   const settle = (err?: unknown) => {
     outstanding--;
     if (err !== undefined) {
       errors++;
+      sent--;
+      backOff = true;
       firstError ??= (err as Error)?.message ?? String(err);
     }
     // Hysteresis: wake the sender only when half the window is free, so it sends in batches.
@@ -77,7 +82,8 @@ export async function runEventFlood(emit: EmitFn, options: EventFloodOptions): P
         sinceYield = 0;
       }
     }
-    if (sinceYield >= yieldEvery) {
+    if (sinceYield >= yieldEvery || backOff) {
+      backOff = false;
       sinceYield = 0;
       await yieldToLoop();
     }

@@ -2,9 +2,9 @@
  * Parley: one node serving `bench.echo` and `bench.tick`, one client node seeded with the server's address;
  * TCP on loopback, MessagePack (Parley's default codec), logger at 'error' (a benchmark does not log).
  *
- * Note for the events benchmark: `emit` resolves at once and drops (with a warning) when the outbound queue to the
- * peer is full (maxOutboundBytes); it gives the sender no backpressure signal, so the flood runs at the sender's
- * pace and any overflow shows up in the "lost" column.
+ * Note for the events benchmark: `emit` resolves once the event is queued and rejects with RESOURCE_EXHAUSTED
+ * when the outbound queue to the peer is full (maxOutboundBytes); that rejection is its only backpressure signal,
+ * so the flood runs at the sender's pace and rejected emits are reported as send errors (not counted as sent).
  */
 import { createNode } from '../../src/index.js';
 import type { PeerClient, PeerServer, PeerSystem } from './peer-system.js';
