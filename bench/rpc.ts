@@ -160,12 +160,15 @@ function throughputTarget(cells: RpcCell[], payloadBytes: number, peer: string, 
   const parley = find(cells, REFERENCE, payloadBytes, 100);
   const other = find(cells, peer, payloadBytes, 100);
   const target = `calls/s at c=100, ${payloadBytes} B: parley ≥ ${atLeast}× ${peer}`;
-  if (!parley || !other) return { target, measured: 'n/a', met: undefined };
+  const bare = find(cells, 'bare', payloadBytes, 100);
+  const ceiling = bare && other && peer !== 'bare' ? formatRatio(bare.callsPerSec / other.callsPerSec) : '';
+  if (!parley || !other) return { target, measured: 'n/a', met: undefined, ceiling };
   const ratio = parley.callsPerSec / other.callsPerSec;
   return {
     target,
     measured: `${formatRatio(ratio)} (${formatCount(parley.callsPerSec)} / ${formatCount(other.callsPerSec)})`,
     met: ratio >= atLeast,
+    ceiling,
   };
 }
 
@@ -177,14 +180,17 @@ function targetChecks(cells: RpcCell[], options: BenchOptions, started: StartedS
     checks.push(throughputTarget(cells, payloadBytes, 'grpc', 25));
     const parley = find(cells, REFERENCE, payloadBytes, 1);
     const moleculer = find(cells, 'moleculer', payloadBytes, 1);
+    const bare = find(cells, 'bare', payloadBytes, 1);
     const target = `p50 at c=1, ${payloadBytes} B: parley ≤ 0.5× moleculer`;
-    if (!parley || !moleculer) checks.push({ target, measured: 'n/a', met: undefined });
+    const ceiling = bare && moleculer ? formatRatio(bare.p50Us / moleculer.p50Us) : '';
+    if (!parley || !moleculer) checks.push({ target, measured: 'n/a', met: undefined, ceiling });
     else {
       const ratio = parley.p50Us / moleculer.p50Us;
       checks.push({
         target,
         measured: `${formatRatio(ratio)} (${formatMicros(parley.p50Us)} µs / ${formatMicros(moleculer.p50Us)} µs)`,
         met: ratio <= 0.5,
+        ceiling,
       });
     }
   }

@@ -7,11 +7,18 @@ export interface TargetCheck {
   measured: string;
   /** undefined when it could not be measured (a system missing or failing). */
   met: boolean | undefined;
+  /** The same ratio for the bare echo in place of Parley: what no framework on this machine could beat. */
+  ceiling?: string;
 }
 
 export function formatTargets(checks: TargetCheck[]): string {
   return formatTable(
-    ['target', 'measured', 'result'],
-    checks.map((c) => [c.target, c.measured, c.met === undefined ? 'not measured' : c.met ? 'met' : 'MISSED']),
+    ['target', 'measured', 'result', "bare echo in parley's place"],
+    checks.map((c) => [
+      c.target,
+      c.measured,
+      c.met === undefined ? 'not measured' : c.met ? 'met' : 'MISSED',
+      c.ceiling ?? '',
+    ]),
   );
 }
