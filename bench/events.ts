@@ -11,9 +11,9 @@
  * "event" is a unary call with an empty reply (shown for completeness).
  */
 import { type BenchOptions, parseBenchOptions } from './harness/bench-options.js';
+import { CpuMeter } from './harness/cpu-meter.js';
 import { printCpuProfileSummary } from './harness/cpu-profile-summary.js';
 import type { FloodSample } from './harness/event-flood.js';
-import { readCpuSeconds } from './harness/process-stats.js';
 import { printRunHeader } from './harness/run-header.js';
 import {
   type RunningSystem,
@@ -48,6 +48,8 @@ export interface EventCell {
   error?: string;
   serverCpuPct?: number;
   clientCpuPct?: number;
+  /** Server + client CPU time per delivered event (µs); excludes any broker process (nats-server). */
+  cpuUsPerEvent?: number;
 }
 
 async function measureCell(system: RunningSystem, payloadBytes: number, round: number, options: BenchOptions) {
@@ -56,9 +58,8 @@ async function measureCell(system: RunningSystem, payloadBytes: number, round: n
     cell.error = 'process no longer running';
     return cell;
   }
-  const t0 = Date.now();
-  const serverCpu = readCpuSeconds(system.server.pid);
-  const clientCpu = readCpuSeconds(system.client.pid);
+  const cpu = new CpuMeter(system.server.pid, system.client.pid);
+  let deliveredInCell = 0;
   try {
     const counting = system.server.request<CountResult>('count', {
       warmupMs: options.warmupMs,
@@ -72,18 +73,18 @@ async function measureCell(system: RunningSystem, payloadBytes: number, round: n
     const drained = await system.server.request<{ total: number; quiet: boolean }>('drain', {});
     cell.deliveredPerSec = count.eventsPerSec;
     cell.sentPerSec = flood.sent / flood.seconds;
+    deliveredInCell = drained.total - count.base;
     cell.lost = flood.sent > 0 ? Math.max(0, 1 - (drained.total - count.base) / flood.sent) : undefined;
     if (flood.errors > 0) cell.error = `${flood.errors} send errors, first: ${flood.firstError}`;
   } catch (err) {
     cell.error = (err as Error).message;
   }
-  const seconds = (Date.now() - t0) / 1000;
-  const serverAfter = readCpuSeconds(system.server.pid);
-  const clientAfter = readCpuSeconds(system.client.pid);
-  if (serverCpu !== undefined && serverAfter !== undefined)
-    cell.serverCpuPct = ((serverAfter - serverCpu) / seconds) * 100;
-  if (clientCpu !== undefined && clientAfter !== undefined)
-    cell.clientCpuPct = ((clientAfter - clientCpu) / seconds) * 100;
+  const used = cpu.read();
+  if (used) {
+    cell.serverCpuPct = used.serverPct;
+    cell.clientCpuPct = used.clientPct;
+    if (deliveredInCell > 0) cell.cpuUsPerEvent = (used.totalSeconds * 1e6) / deliveredInCell;
+  }
   return cell;
 }
 
@@ -129,6 +130,7 @@ function printTables(cells: EventCell[], options: BenchOptions, systems: string[
         cell?.lost === undefined ? 'n/a' : `${(cell.lost * 100).toFixed(1)}%`,
         cell?.serverCpuPct === undefined ? 'n/a' : cell.serverCpuPct.toFixed(0),
         cell?.clientCpuPct === undefined ? 'n/a' : cell.clientCpuPct.toFixed(0),
+        cell?.cpuUsPerEvent === undefined ? 'n/a' : cell.cpuUsPerEvent.toFixed(2),
         formatRatio(
           reference?.deliveredPerSec && cell?.deliveredPerSec
             ? reference.deliveredPerSec / cell.deliveredPerSec
@@ -141,7 +143,10 @@ function printTables(cells: EventCell[], options: BenchOptions, systems: string[
       `\nEvents, ${payloadBytes}-byte payload, delivered at the receiver (${options.durationMs / 1000} s window)`,
     );
     console.log(
-      formatTable(['system', 'delivered/s', 'sent/s', 'lost', 'srv cpu%', 'cli cpu%', 'parley÷sys', 'note'], rows),
+      formatTable(
+        ['system', 'delivered/s', 'sent/s', 'lost', 'srv cpu%', 'cli cpu%', 'cpu µs/event', 'parley÷sys', 'note'],
+        rows,
+      ),
     );
   }
 }

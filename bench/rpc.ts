@@ -11,8 +11,8 @@
 
 import { type BenchOptions, parseBenchOptions } from './harness/bench-options.js';
 import type { RpcSample } from './harness/closed-loop.js';
+import { CpuMeter } from './harness/cpu-meter.js';
 import { printCpuProfileSummary } from './harness/cpu-profile-summary.js';
-import { readCpuSeconds } from './harness/process-stats.js';
 import { printRunHeader } from './harness/run-header.js';
 import {
   type RunningSystem,
@@ -37,10 +37,8 @@ export interface RpcCell {
   /** CPU used during the cell (warm-up included), as % of one core. */
   serverCpuPct?: number;
   clientCpuPct?: number;
-}
-
-function cpuPercent(before: number | undefined, after: number | undefined, seconds: number): number | undefined {
-  return before === undefined || after === undefined ? undefined : ((after - before) / seconds) * 100;
+  /** Server + client CPU time per completed call (µs); excludes any broker process (nats-server). */
+  cpuUsPerCall?: number;
 }
 
 async function measureCell(
@@ -53,9 +51,7 @@ async function measureCell(
     result.error = 'process no longer running';
     return result;
   }
-  const t0 = Date.now();
-  const serverCpu = readCpuSeconds(system.server.pid);
-  const clientCpu = readCpuSeconds(system.client.pid);
+  const cpu = new CpuMeter(system.server.pid, system.client.pid);
   try {
     result.sample = await system.client.request<RpcSample>('rpc', {
       payloadBytes: cell.payloadBytes,
@@ -66,11 +62,13 @@ async function measureCell(
   } catch (err) {
     result.error = (err as Error).message;
   }
-  const seconds = (Date.now() - t0) / 1000;
-  const serverPct = cpuPercent(serverCpu, readCpuSeconds(system.server.pid), seconds);
-  const clientPct = cpuPercent(clientCpu, readCpuSeconds(system.client.pid), seconds);
-  if (serverPct !== undefined) result.serverCpuPct = serverPct;
-  if (clientPct !== undefined) result.clientCpuPct = clientPct;
+  const used = cpu.read();
+  if (used) {
+    result.serverCpuPct = used.serverPct;
+    result.clientCpuPct = used.clientPct;
+    const completed = result.sample?.completedInCell ?? 0;
+    if (completed > 0) result.cpuUsPerCall = (used.totalSeconds * 1e6) / completed;
+  }
   return result;
 }
 
@@ -131,6 +129,7 @@ function printTables(cells: RpcCell[], options: BenchOptions, systems: string[])
           s ? formatCount(s.errors) : '',
           cell?.serverCpuPct === undefined ? 'n/a' : cell.serverCpuPct.toFixed(0),
           cell?.clientCpuPct === undefined ? 'n/a' : cell.clientCpuPct.toFixed(0),
+          cell?.cpuUsPerCall === undefined ? 'n/a' : cell.cpuUsPerCall.toFixed(1),
           formatRatio(reference && s ? reference.callsPerSec / s.callsPerSec : undefined),
           formatRatio(reference && s ? reference.p50Us / s.p50Us : undefined),
         ]);
@@ -147,6 +146,7 @@ function printTables(cells: RpcCell[], options: BenchOptions, systems: string[])
           'errors',
           'srv cpu%',
           'cli cpu%',
+          'cpu µs/call',
           'parley÷sys calls/s',
           'parley÷sys p50',
         ],

@@ -17,6 +17,8 @@ export interface ClosedLoopOptions {
 export interface RpcSample {
   calls: number;
   errors: number;
+  /** Calls completed during the whole cell, warm-up included (for CPU cost per call). */
+  completedInCell: number;
   seconds: number;
   callsPerSec: number;
   p50Us: number;
@@ -32,6 +34,7 @@ export async function runClosedLoop(call: () => Promise<unknown>, options: Close
   const measureFrom = start + options.warmupMs;
   const measureUntil = measureFrom + options.durationMs;
   let errors = 0;
+  let completedInCell = 0;
   let firstError: string | undefined;
   let stopped = false;
 
@@ -46,6 +49,7 @@ export async function runClosedLoop(call: () => Promise<unknown>, options: Close
         firstError ??= (err as Error)?.message ?? String(err);
       }
       const t1 = performance.now();
+      completedInCell++;
       if (t1 >= measureUntil) {
         stopped = true;
         return;
@@ -71,6 +75,7 @@ export async function runClosedLoop(call: () => Promise<unknown>, options: Close
   const sample: RpcSample = {
     calls: histogram.count,
     errors,
+    completedInCell,
     seconds,
     callsPerSec: histogram.count / seconds,
     p50Us: histogram.percentileMicros(0.5),
