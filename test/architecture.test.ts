@@ -44,7 +44,8 @@ describe('architecture', () => {
         const spec = m[1]!;
         if (spec.startsWith('.')) {
           const target = relative(root, resolve(dirname(file), spec)).split('/')[0]!;
-          if (!allowed.includes(target.replace(/\.js$/, ''))) violations.push(`${relative(root, file)} imports ${spec}`);
+          if (!allowed.includes(target.replace(/\.js$/, '')))
+            violations.push(`${relative(root, file)} imports ${spec}`);
         } else if (BENCH_ONLY_PACKAGES.some((p) => spec === p || spec.startsWith(`${p}/`))) {
           violations.push(`${relative(root, file)} imports benchmark-only package ${spec}`);
         }
