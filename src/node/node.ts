@@ -163,11 +163,12 @@ export class ParleyNode<C extends ContractShape = AnyContract> implements Messen
     if (this.state !== 'created') throw new ParleyError('FAILED_PRECONDITION', `node '${this.id}' was already started`);
     this.state = 'starting';
     this.startedAt = Date.now();
-    this.listenAddress = await this.mesh.start({
+    const bound = await this.mesh.start({
       onPeerUp: (peerId, hello) => this.onPeerUp(peerId, hello),
       onPeerDown: (peerId, graceful, reason) => this.onPeerDown(peerId, graceful, reason),
       onFrame: (peerId, frame) => this.onFrame(peerId, frame),
     });
+    this.listenAddress = bound === null ? null : (this.options.advertise ?? bound);
     await this.discovery.start(this.discoveryHost());
     this.state = 'running';
     for (const d of this.local.definitions()) await this.runHook(d, 'started');

@@ -14,6 +14,11 @@ export interface NodeOptions {
   readonly host?: string;
   /** Port to listen on; 0 = ephemeral (default); null = do not listen (a client that only dials out). */
   readonly port?: number | null;
+  /**
+   * The host:port other nodes should dial, when it differs from the listen address (e.g. the node
+   * listens on 0.0.0.0 or behind NAT). Default: the listen address.
+   */
+  readonly advertise?: string;
   /** Addresses (host:port) of nodes to join through (peer-to-peer discovery). */
   readonly seeds?: readonly string[];
   /** Body codec this node sends with (default 'msgpack'); it reads both. */
