@@ -1,0 +1,213 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import net from 'node:net';
+import { createInterface } from 'node:readline';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const BIN = fileURLToPath(new URL('../../../bin/parley', import.meta.url));
+const FIXTURE = fileURLToPath(new URL('./test-fixture-services.js', import.meta.url));
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function run(args: string[], timeoutMs = 20_000): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`parley ${args.join(' ')} did not finish in ${timeoutMs} ms; stderr: ${stderr}`));
+    }, timeoutMs);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** Starts a long-running parley process and resolves once a stdout line matches `ready`. */
+function start(
+  args: string[],
+  ready: RegExp,
+): Promise<{ child: ChildProcess; match: RegExpExecArray; lines: string[] }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const lines: string[] = [];
+    let stderr = '';
+    child.stderr!.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => reject(new Error(`not ready in time; stderr: ${stderr}`)), 20_000);
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      lines.push(line);
+      const m = ready.exec(line);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ child, match: m, lines });
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`exited with ${code} before ready; stderr: ${stderr}`)));
+  });
+}
+
+function exitOf(child: ChildProcess): Promise<number | null> {
+  if (child.exitCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+}
+
+/** Three consecutive free ports. */
+async function freePortBase(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * 40_000);
+    const servers: net.Server[] = [];
+    try {
+      for (let i = 0; i < 3; i++) {
+        const s = net.createServer();
+        await new Promise<void>((resolve, reject) => {
+          s.once('error', reject);
+          s.listen(base + i, '127.0.0.1', () => resolve());
+        });
+        servers.push(s);
+      }
+      return base;
+    } catch {
+      // taken: try another base
+    } finally {
+      await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+    }
+  }
+  throw new Error('no free ports');
+}
+
+describe('parley node + call/emit/status', () => {
+  let server: ChildProcess;
+  let seed: string;
+  before(async () => {
+    const started = await start(['node', FIXTURE, '--id', 'fx', '--log-level', 'warn'], /listening on (\S+)/);
+    server = started.child;
+    seed = started.match[1]!;
+  });
+  after(async () => {
+    server.kill('SIGTERM');
+    assert.equal(await exitOf(server), 0, 'parley node exits 0 after SIGTERM');
+  });
+
+  it('call prints the result as JSON', async () => {
+    const r = await run(['call', 'fixture.add', '{"a":2,"b":40}', '--seed', seed]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout), 42);
+  });
+
+  it('an unknown action exits 1 with NOT_FOUND on stderr', async () => {
+    const r = await run(['call', 'fixture.nope', '--seed', seed]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^NOT_FOUND: .*fixture\.nope/);
+  });
+
+  it('a handler error is printed as CODE: message', async () => {
+    const r = await run(['call', 'fixture.denied', '--seed', seed]);
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr.trim(), 'PERMISSION_DENIED: not for you');
+  });
+
+  it('status --json lists the node and its services', async () => {
+    const r = await run(['status', '--seed', seed, '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const status = JSON.parse(r.stdout) as { nodes: { id: string; state: string; services: string[] }[] };
+    assert.deepEqual(
+      status.nodes.map((n) => [n.id, n.state, n.services]),
+      [['fx', 'running', ['fixture']]],
+    );
+  });
+
+  it('status prints a table', async () => {
+    const r = await run(['status', '--seed', seed]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^NODE\s+ADDRESS\s+STATE/);
+    assert.match(r.stdout, /fx\s+127\.0\.0\.1:\d+\s+running/);
+  });
+
+  it('emit and broadcast exit 0', async () => {
+    assert.equal((await run(['emit', 'some.event', '{"x":1}', '--seed', seed])).code, 0);
+    assert.equal((await run(['broadcast', 'some.event', '--seed', seed])).code, 0);
+  });
+
+  it('an unreachable seed exits 1 with UNAVAILABLE', async () => {
+    const base = await freePortBase();
+    const r = await run(['call', 'a.b', '--seed', `127.0.0.1:${base}`, '--timeout', '500']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^UNAVAILABLE: cannot reach/);
+  });
+});
+
+describe('parley usage errors', () => {
+  for (const args of [
+    ['frobnicate'],
+    ['call'],
+    ['call', 'a.b', '{bad', '--seed', 'h:1'],
+    ['call', 'a.b', '--seed', 'nope'],
+    ['status', '--wat'],
+    ['node'],
+  ]) {
+    it(`parley ${args.join(' ')} exits 2 with a one-line error and the usage`, async () => {
+      const r = await run(args);
+      assert.equal(r.code, 2);
+      assert.match(r.stderr, /^parley/);
+      assert.match(r.stderr, /usage: parley/);
+    });
+  }
+
+  it('--help prints usage and exits 0 for every command', async () => {
+    for (const command of ['up', 'node', 'call', 'emit', 'broadcast', 'status']) {
+      const r = await run([command, '--help']);
+      assert.equal(r.code, 0, command);
+      assert.match(r.stdout, new RegExp(`usage: parley ${command}`));
+    }
+    assert.match((await run(['--help'])).stdout, /Commands:/);
+  });
+});
+
+describe('parley up', () => {
+  it('starts 3 nodes, serves calls and events across them, and exits 0 on SIGINT', async () => {
+    const base = await freePortBase();
+    const up = await start(['up', '--port-base', String(base)], /Press Ctrl-C to stop/);
+    try {
+      const seed = `127.0.0.1:${base}`;
+      const add = await run(['call', 'math.add', '{"a":1,"b":2}', '--seed', seed]);
+      assert.equal(JSON.parse(add.stdout), 3);
+      const hello = await run(['call', 'greeter.hello', '{"name":"Ada"}', '--seed', seed]);
+      assert.match(JSON.parse(hello.stdout), /^Hello, Ada!/);
+      const order = await run(['call', 'orders.create', '{"item":"pen","qty":3,"price":2}', '--seed', seed]);
+      const { id } = JSON.parse(order.stdout) as { id: string };
+      // The event flow crosses processes: orders (demo-1) -> billing (demo-2) -> notifier (demo-3).
+      const deadline = Date.now() + 10_000;
+      while (!up.lines.some((l) => l.includes('invoice.issued') && l.includes(id) && l.includes('"total":6'))) {
+        assert.ok(Date.now() < deadline, `no invoice event for ${id}; output:\n${up.lines.join('\n')}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.ok(up.lines.some((l) => l.startsWith('[demo-3] event order.created') && l.includes(id)));
+    } finally {
+      up.child.kill('SIGINT');
+    }
+    assert.equal(await exitOf(up.child), 0);
+    assert.ok(up.lines.includes('all nodes stopped'));
+  });
+
+  it('fails with a clear message when a port is taken', async () => {
+    const base = await freePortBase();
+    const blocker = net.createServer();
+    await new Promise<void>((r) => blocker.listen(base + 1, '127.0.0.1', () => r()));
+    try {
+      const r = await run(['up', '--port-base', String(base), '--for', '5']);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /--port-base/);
+    } finally {
+      blocker.close();
+    }
+  });
+});

@@ -1,0 +1,90 @@
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { createNode } from '../../node/node.js';
+import type { ServiceDefinition } from '../../node/service.js';
+import { intFlag, parseCommandArgs, seedsFlag } from '../args.js';
+import { reportError } from '../output.js';
+import { UsageError } from '../usage-error.js';
+
+export const NODE_USAGE = `usage: parley node <module> [--port N] [--host H] [--seed host:port]... [--id ID] [--log-level L]
+
+Runs the services a JavaScript module exports (default export: one service definition or an array)
+on a new node, until SIGINT or SIGTERM, then stops gracefully.
+
+  --port N        port to listen on (default 0: any free port)
+  --host H        host to listen on (default 127.0.0.1)
+  --seed host:port  a node to join through (repeatable, or comma-separated)
+  --id ID         node id (default: hostname-pid-random)
+  --log-level L   debug | info | warn | error | silent (default info)`;
+
+const LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;
+
+export async function loadServices(modulePath: string): Promise<ServiceDefinition[]> {
+  const url = pathToFileURL(resolve(process.cwd(), modulePath)).href;
+  let mod: { default?: unknown };
+  try {
+    mod = await import(url);
+  } catch (err) {
+    throw new UsageError(`cannot load module '${modulePath}': ${(err as Error).message}`, NODE_USAGE);
+  }
+  const exported = mod.default;
+  const list = Array.isArray(exported) ? exported : exported === undefined ? [] : [exported];
+  const services = list.filter(
+    (s): s is ServiceDefinition =>
+      typeof s === 'object' && s !== null && typeof (s as ServiceDefinition).name === 'string',
+  );
+  if (services.length === 0 || services.length !== list.length) {
+    throw new UsageError(
+      `module '${modulePath}' must default-export a service definition ({ name, actions, events }) or an array of them`,
+      NODE_USAGE,
+    );
+  }
+  return services;
+}
+
+export async function runNode(argv: readonly string[]): Promise<number> {
+  const { positionals, flags } = parseCommandArgs(
+    argv,
+    {
+      port: { type: 'string' },
+      host: { type: 'string' },
+      seed: { type: 'string', multiple: true },
+      id: { type: 'string' },
+      'log-level': { type: 'string' },
+    },
+    NODE_USAGE,
+    { min: 1, max: 1 },
+  );
+  if (flags.help) {
+    process.stdout.write(`${NODE_USAGE}\n`);
+    return 0;
+  }
+  const level = (flags['log-level'] as string | undefined) ?? 'info';
+  if (!(LEVELS as readonly string[]).includes(level))
+    throw new UsageError(`--log-level must be one of ${LEVELS.join(', ')}`, NODE_USAGE);
+  const services = await loadServices(positionals[0]!);
+  const node = createNode({
+    ...(flags.id ? { id: flags.id as string } : {}),
+    host: (flags.host as string | undefined) ?? '127.0.0.1',
+    port: intFlag(flags.port, 'port', NODE_USAGE, 0, 65535) ?? 0,
+    seeds: seedsFlag(flags.seed, NODE_USAGE),
+    logger: level as (typeof LEVELS)[number],
+  });
+  for (const s of services) node.addService(s);
+  try {
+    await node.start();
+  } catch (err) {
+    return reportError(err);
+  }
+  process.stdout.write(
+    `parley node ${node.id} listening on ${node.address} (services: ${services.map((s) => s.name).join(', ')})\n`,
+  );
+  await new Promise<void>((resolveStop) => {
+    const stop = () => resolveStop();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  await node.stop();
+  process.stdout.write(`parley node ${node.id} stopped\n`);
+  return 0;
+}

@@ -1,0 +1,51 @@
+import { CALL_USAGE, runCall } from './commands/call.js';
+import { BROADCAST_USAGE, EMIT_USAGE, runEmit } from './commands/emit.js';
+import { NODE_USAGE, runNode } from './commands/node.js';
+import { runStatus, STATUS_USAGE } from './commands/status.js';
+import { runUp, UP_USAGE } from './commands/up.js';
+import { UsageError } from './usage-error.js';
+
+export const MAIN_USAGE = `usage: parley <command> [options]
+
+Commands:
+  up          start a local demo cluster of 3 nodes (what npm start runs)
+  node        run the services a module exports on a new node
+  call        call an action and print its result as JSON
+  emit        emit an event (one handler per group)
+  broadcast   broadcast an event (every handler)
+  status      list the nodes of a mesh with their services and health
+
+Run 'parley <command> --help' for a command's options.`;
+
+const COMMANDS: Record<string, { run: (argv: readonly string[]) => Promise<number>; usage: string }> = {
+  up: { run: runUp, usage: UP_USAGE },
+  node: { run: runNode, usage: NODE_USAGE },
+  call: { run: runCall, usage: CALL_USAGE },
+  emit: { run: (a) => runEmit(a, 'emit'), usage: EMIT_USAGE },
+  broadcast: { run: (a) => runEmit(a, 'broadcast'), usage: BROADCAST_USAGE },
+  status: { run: runStatus, usage: STATUS_USAGE },
+};
+
+/** Runs the CLI and returns the exit code: 0 success, 1 failure, 2 bad usage. */
+export async function main(argv: readonly string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(`${MAIN_USAGE}\n`);
+    return command === undefined ? 2 : 0;
+  }
+  const entry = COMMANDS[command];
+  if (!entry) {
+    process.stderr.write(`parley: unknown command '${command}'\n${MAIN_USAGE}\n`);
+    return 2;
+  }
+  try {
+    return await entry.run(rest);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`parley ${command}: ${err.message}\n${err.usage}\n`);
+      return 2;
+    }
+    process.stderr.write(`parley ${command}: ${(err as Error).stack ?? String(err)}\n`);
+    return 1;
+  }
+}
