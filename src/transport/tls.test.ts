@@ -1,0 +1,230 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { Context } from '../node/context.js';
+import { createNode, type ParleyNode } from '../node/node.js';
+import { ParleyError } from '../wire/parley-error.js';
+
+function hasOpenssl(): boolean {
+  try {
+    execFileSync('openssl', ['version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+interface Pki {
+  ca: string;
+  rogueCa: string;
+  server: { cert: string; key: string };
+  client: { cert: string; key: string };
+  rogue: { cert: string; key: string };
+}
+
+/** A CA, a server and a client certificate signed by it, and a rogue CA with its own client certificate. */
+function makePki(dir: string): Pki {
+  const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+  const ca = (name: string) => {
+    ssl(
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      `${name}.key`,
+      '-out',
+      `${name}.crt`,
+      '-days',
+      '2',
+      '-subj',
+      `/CN=${name}`,
+    );
+  };
+  const leaf = (name: string, signer: string) => {
+    writeFileSync(
+      join(dir, `${name}.ext`),
+      'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n',
+    );
+    ssl(
+      'req',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      `${name}.key`,
+      '-out',
+      `${name}.csr`,
+      '-subj',
+      `/CN=${name}`,
+    );
+    ssl(
+      'x509',
+      '-req',
+      '-in',
+      `${name}.csr`,
+      '-CA',
+      `${signer}.crt`,
+      '-CAkey',
+      `${signer}.key`,
+      '-CAcreateserial',
+      '-out',
+      `${name}.crt`,
+      '-days',
+      '2',
+      '-extfile',
+      `${name}.ext`,
+    );
+  };
+  ca('parley-test-ca');
+  ca('rogue-ca');
+  leaf('server-node', 'parley-test-ca');
+  leaf('client-node', 'parley-test-ca');
+  leaf('rogue-node', 'rogue-ca');
+  const read = (f: string) => readFileSync(join(dir, f), 'utf8');
+  return {
+    ca: read('parley-test-ca.crt'),
+    rogueCa: read('rogue-ca.crt'),
+    server: { cert: read('server-node.crt'), key: read('server-node.key') },
+    client: { cert: read('client-node.crt'), key: read('client-node.key') },
+    rogue: { cert: read('rogue-node.crt'), key: read('rogue-node.key') },
+  };
+}
+
+const skip = hasOpenssl() ? false : 'openssl not found on this machine: TLS tests need it to make certificates';
+
+describe('TLS and mutual TLS', { skip }, () => {
+  let dir: string;
+  let pki: Pki;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'parley-tls-'));
+    pki = makePki(dir);
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  async function server(mutual: boolean): Promise<ParleyNode> {
+    const node = createNode({ id: 'tls-server', logger: 'silent', tls: { ...pki.server, ca: pki.ca, mutual } });
+    node.addService({
+      name: 'secure',
+      actions: {
+        whoami: (_p: unknown, ctx: Context) => ({
+          cn: ctx.peerIdentity?.commonName ?? null,
+          authorized: ctx.peerIdentity?.authorized ?? null,
+        }),
+      },
+    });
+    await node.start();
+    return node;
+  }
+
+  it('calls work over TLS with a CA-signed server certificate', async () => {
+    const s = await server(false);
+    const c = createNode({
+      id: 'tls-client',
+      logger: 'silent',
+      port: null,
+      seeds: [s.address!],
+      tls: { ...pki.client, ca: pki.ca },
+    });
+    await c.start();
+    try {
+      await c.waitFor('secure.whoami', 5000);
+      const r = (await c.call('secure.whoami')) as { cn: string | null };
+      assert.equal(r.cn, null, 'without mTLS the server does not ask for the client certificate');
+    } finally {
+      await c.stop();
+      await s.stop();
+    }
+  });
+
+  it('a client that does not trust the server CA cannot connect', async () => {
+    const s = await server(false);
+    const c = createNode({
+      id: 'tls-untrusting',
+      logger: 'silent',
+      port: null,
+      seeds: [s.address!],
+      tls: { ...pki.rogue, ca: pki.rogueCa },
+    });
+    await c.start();
+    try {
+      await assert.rejects(c.waitFor('secure.whoami', 1500), (e: unknown) => ParleyError.is(e, 'DEADLINE_EXCEEDED'));
+    } finally {
+      await c.stop();
+      await s.stop();
+    }
+  });
+
+  it('with mTLS the handler sees the client certificate identity', async () => {
+    const s = await server(true);
+    const c = createNode({
+      id: 'mtls-client',
+      logger: 'silent',
+      port: null,
+      seeds: [s.address!],
+      tls: { ...pki.client, ca: pki.ca },
+    });
+    await c.start();
+    try {
+      await c.waitFor('secure.whoami', 5000);
+      assert.deepEqual(await c.call('secure.whoami'), { cn: 'client-node', authorized: true });
+    } finally {
+      await c.stop();
+      await s.stop();
+    }
+  });
+
+  it('with mTLS a client whose certificate is from another CA is refused and the server keeps serving', async () => {
+    const s = await server(true);
+    const rogue = createNode({
+      id: 'rogue',
+      logger: 'silent',
+      port: null,
+      seeds: [s.address!],
+      tls: { ...pki.rogue, ca: pki.ca },
+    });
+    await rogue.start();
+    const good = createNode({
+      id: 'good',
+      logger: 'silent',
+      port: null,
+      seeds: [s.address!],
+      tls: { ...pki.client, ca: pki.ca },
+    });
+    try {
+      await assert.rejects(rogue.waitFor('secure.whoami', 1500), (e: unknown) =>
+        ParleyError.is(e, 'DEADLINE_EXCEEDED'),
+      );
+      assert.equal(
+        rogue.nodes().some((n) => n.id === 'tls-server'),
+        false,
+        'the rogue never completed a handshake',
+      );
+      await good.start();
+      await good.waitFor('secure.whoami', 5000);
+      assert.deepEqual(await good.call('secure.whoami'), { cn: 'client-node', authorized: true });
+    } finally {
+      await rogue.stop();
+      await good.stop();
+      await s.stop();
+    }
+  });
+
+  it('with mTLS a plain TCP client (no TLS at all) cannot connect', async () => {
+    const s = await server(true);
+    const plain = createNode({ id: 'plain', logger: 'silent', port: null, seeds: [s.address!] });
+    await plain.start();
+    try {
+      await assert.rejects(plain.waitFor('secure.whoami', 1500), (e: unknown) =>
+        ParleyError.is(e, 'DEADLINE_EXCEEDED'),
+      );
+    } finally {
+      await plain.stop();
+      await s.stop();
+    }
+  });
+});
