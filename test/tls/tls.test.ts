@@ -4,9 +4,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { Context } from '../node/context.js';
-import { createNode, type ParleyNode } from '../node/node.js';
-import { ParleyError } from '../wire/parley-error.js';
+import type { Context } from '../../src/node/context.js';
+import { createNode, type ParleyNode } from '../../src/node/node.js';
+import { ParleyError } from '../../src/wire/parley-error.js';
 
 function hasOpenssl(): boolean {
   try {
