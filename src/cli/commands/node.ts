@@ -4,6 +4,7 @@ import { createNode } from '../../node/node.js';
 import type { ServiceDefinition } from '../../node/service.js';
 import { intFlag, parseCommandArgs, seedsFlag } from '../args.js';
 import { reportError } from '../output.js';
+import { untilStopSignal } from '../stop-signals.js';
 import { UsageError } from '../usage-error.js';
 
 export const NODE_USAGE = `usage: parley node <module> [--port N] [--host H] [--seed host:port]... [--id ID] [--log-level L]
@@ -79,11 +80,7 @@ export async function runNode(argv: readonly string[]): Promise<number> {
   process.stdout.write(
     `parley node ${node.id} listening on ${node.address} (services: ${services.map((s) => s.name).join(', ')})\n`,
   );
-  await new Promise<void>((resolveStop) => {
-    const stop = () => resolveStop();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-  });
+  await untilStopSignal();
   await node.stop();
   process.stdout.write(`parley node ${node.id} stopped\n`);
   return 0;

@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { intFlag, parseCommandArgs } from '../args.js';
+import { untilStopSignal } from '../stop-signals.js';
 
 export const UP_USAGE = `usage: parley up [--port-base N] [--for seconds]
 
@@ -41,11 +42,12 @@ export async function runUp(argv: readonly string[]): Promise<number> {
 
   const nodes: DemoNode[] = [];
   let stopping = false;
-  const stopSignal = new Promise<string>((resolve) => {
-    process.once('SIGINT', () => resolve('SIGINT'));
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    if (forSeconds !== undefined) setTimeout(() => resolve(`--for ${forSeconds}`), forSeconds * 1000).unref();
-  });
+  const stopSignal = Promise.race([
+    untilStopSignal(() => process.stdout.write('already stopping: waiting for the nodes to finish\n')),
+    new Promise<string>((resolve) => {
+      if (forSeconds !== undefined) setTimeout(() => resolve(`--for ${forSeconds}`), forSeconds * 1000).unref();
+    }),
+  ]);
 
   for (let i = 1; i <= 3; i++) {
     const id = `demo-${i}`;
