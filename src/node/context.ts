@@ -39,6 +39,7 @@ export class Context {
   private controller: AbortController | undefined;
   private abortReason: ParleyError | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private onParentAbort: (() => void) | undefined;
   private done = false;
 
   constructor(
@@ -66,7 +67,11 @@ export class Context {
         const parent = this.parentSignal;
         if (parent) {
           if (parent.aborted) controller.abort(toParleyError(parent.reason));
-          else parent.addEventListener('abort', () => this.abort(toParleyError(parent.reason)), { once: true });
+          else if (!this.done) {
+            // Removed in finish(): a long-lived parent signal must not collect one listener per call.
+            this.onParentAbort = () => this.abort(toParleyError(parent.reason));
+            parent.addEventListener('abort', this.onParentAbort, { once: true });
+          }
         }
         if (this.deadline !== undefined && !this.done) {
           const left = this.deadline - Date.now();
@@ -103,6 +108,10 @@ export class Context {
   finish(): void {
     this.done = true;
     clearTimeout(this.timer);
+    if (this.onParentAbort) {
+      this.parentSignal?.removeEventListener('abort', this.onParentAbort);
+      this.onParentAbort = undefined;
+    }
   }
 
   /** A nested call: inherits the remaining deadline, cancellation and meta. */

@@ -390,3 +390,50 @@ describe('limits', () => {
     }
   });
 });
+
+describe('context lifetime', () => {
+  it('local calls sharing one long-lived signal do not pile up abort listeners', async () => {
+    const nodes = await startCluster([
+      [{ name: 'l', actions: { touch: (_p: unknown, ctx: Context) => ctx.signal.aborted } }],
+    ]);
+    try {
+      const controller = new AbortController();
+      const { EventEmitter } = await import('node:events');
+      for (let i = 0; i < 50; i++)
+        assert.equal(await nodes[0]!.call('l.touch', {}, { signal: controller.signal }), false);
+      assert.equal(EventEmitter.getEventListeners(controller.signal, 'abort').length, 0);
+    } finally {
+      await stopAll(nodes);
+    }
+  });
+});
+
+describe('a restarted peer', () => {
+  it('fails the calls that were waiting on its previous incarnation', async () => {
+    const memory = new MemoryNetwork();
+    const nodes = await startCluster([[], [{ name: 's', actions: { hang: () => new Promise(() => {}) } }]], {
+      memory,
+      drainTimeout: 50,
+      idleTimeout: 60_000,
+    });
+    const [caller, server] = nodes as [ParleyNode, ParleyNode];
+    let replacement: ParleyNode | undefined;
+    try {
+      const call = caller.call('s.hang', {}, { timeout: 60_000 });
+      await waitUntil(() => server.stats().inFlight === 1);
+      // A new process with the same id (a new incarnation) dials in while the old connection still looks alive.
+      const { MemoryTransport } = await import('../transport/memory-transport.js');
+      replacement = createNode({
+        id: 'n2',
+        logger: 'silent',
+        transport: new MemoryTransport(memory, { maxFrameSize: 1 << 20, maxOutboundBytes: 1 << 24 }),
+        seeds: [caller.address!],
+      });
+      await replacement.start();
+      await assert.rejects(call, isCode('UNAVAILABLE', /restarted/));
+    } finally {
+      await replacement?.stop();
+      await stopAll(nodes);
+    }
+  });
+});

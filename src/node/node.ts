@@ -827,7 +827,22 @@ export class ParleyNode<C extends ContractShape = AnyContract> implements Messen
     clearTimeout(this.forgetTimers.get(peerId));
     this.forgetTimers.delete(peerId);
     const previous = this.catalog.get(peerId);
-    if (previous && previous.info.incarnation !== hello.node.incarnation) this.sequences.resetSent(peerId);
+    if (previous && previous.info.incarnation !== hello.node.incarnation) {
+      // The peer restarted: whatever it was doing for us, and we for it, is gone.
+      this.sequences.resetSent(peerId);
+      this.pending.failPeer(
+        peerId,
+        (action) =>
+          new ParleyError(
+            'UNAVAILABLE',
+            `node '${peerId}' restarted before answering '${action}'; the action may or may not have run`,
+          ),
+      );
+      const calls = this.inbound.get(peerId);
+      if (calls)
+        for (const ctx of calls.values()) ctx.abort(new ParleyError('CANCELLED', `caller '${peerId}' restarted`));
+      this.inbound.delete(peerId);
+    }
     this.catalog.upsert(hello.node, this.state !== 'stopping');
     this.logger.debug(`node '${peerId}' is up at ${hello.node.address ?? '(client)'}`);
     this.discovery.peerUp?.(peerId);
