@@ -1,4 +1,5 @@
 import type { NodeInfo } from '../wire/packets.js';
+import type { Endpoint } from './balancer.js';
 import { compilePattern } from './event-pattern.js';
 
 export interface RemoteSubscriber {
@@ -17,11 +18,11 @@ interface RemoteNode {
  * What the other nodes offer, as learned by discovery. Lookups on the call path are one Map get
  * of a prebuilt array; indexes are rebuilt on change, which is rare.
  *
- * Invariant: nodesFor(a) lists exactly the available nodes whose info has action a.
+ * Invariant: endpointsFor(a) lists exactly the available nodes whose info has action a.
  */
 export class Catalog {
   private readonly nodes = new Map<string, RemoteNode>();
-  private actionIndex = new Map<string, string[]>();
+  private actionIndex = new Map<string, Endpoint[]>();
   private subscriptions: { nodeId: string; group: string; matches: (e: string) => boolean }[] = [];
   private readonly subscriberCache = new Map<string, RemoteSubscriber[]>();
   private readonly allSubscriberCache = new Map<string, RemoteSubscriber[]>();
@@ -63,8 +64,8 @@ export class Catalog {
     return this.nodes.get(nodeId)?.available === true;
   }
 
-  /** Available nodes offering `action` (do not mutate the array). */
-  nodesFor(action: string): readonly string[] {
+  /** Available nodes offering `action`, as endpoints (prebuilt: do not mutate). */
+  endpointsFor(action: string): readonly Endpoint[] {
     return this.actionIndex.get(action) ?? EMPTY;
   }
 
@@ -99,10 +100,11 @@ export class Catalog {
   }
 
   private rebuild(): void {
-    const index = new Map<string, string[]>();
+    const index = new Map<string, Endpoint[]>();
     const subs: typeof this.subscriptions = [];
     const sorted = [...this.nodes.values()].sort((a, b) => (a.info.id < b.info.id ? -1 : 1));
     for (const node of sorted) {
+      const endpoint: Endpoint = { nodeId: node.info.id, meta: node.info.meta };
       for (const service of node.info.services) {
         for (const e of service.events)
           subs.push({ nodeId: node.info.id, group: e.group, matches: compilePattern(e.pattern) });
@@ -110,8 +112,8 @@ export class Catalog {
         for (const action of service.actions) {
           const full = `${service.name}.${action}`;
           const list = index.get(full);
-          if (list) list.push(node.info.id);
-          else index.set(full, [node.info.id]);
+          if (list) list.push(endpoint);
+          else index.set(full, [endpoint]);
         }
         for (const e of service.events)
           subs.push({ nodeId: node.info.id, group: e.group, matches: compilePattern(e.pattern) });
@@ -125,4 +127,4 @@ export class Catalog {
   }
 }
 
-const EMPTY: readonly string[] = Object.freeze([]);
+const EMPTY: readonly Endpoint[] = Object.freeze([]);

@@ -1,5 +1,5 @@
 import type { PeerIdentity } from '../transport/connection.js';
-import type { Meta } from '../wire/packets.js';
+import type { Meta, RequestOptions } from '../wire/packets.js';
 import { ParleyError } from '../wire/parley-error.js';
 
 /** Options of one call. */
@@ -10,6 +10,10 @@ export interface CallOptions {
   /** Call this node, bypassing balancing. */
   readonly nodeId?: string;
   readonly meta?: Meta;
+  /** The serving node runs calls with the same key at most once within its idempotency window. */
+  readonly idempotencyKey?: string;
+  /** 0 = critical … 3 = sheddable (default 1): a loaded server sheds the highest numbers first. */
+  readonly priority?: number;
   /** The context this call is made from (set by ctx.call): inherits deadline, signal and meta. */
   readonly parent?: Context;
   /** Options read by middlewares (traffic policies). */
@@ -55,7 +59,17 @@ export class Context {
     private readonly parentSignal: AbortSignal | undefined,
     /** The caller's TLS certificate identity, when connected with mutual TLS. */
     readonly peerIdentity: PeerIdentity | undefined,
+    /** Per-call options sent by the caller (idempotency key, priority). */
+    readonly options: RequestOptions = {},
   ) {}
+
+  get idempotencyKey(): string | undefined {
+    return this.options.idempotencyKey;
+  }
+
+  get priority(): number | undefined {
+    return this.options.priority;
+  }
 
   /** Aborted when the caller cancels, the deadline passes, or the node stops. */
   get signal(): AbortSignal {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { MemoryNetwork } from '../transport/memory-transport.js';
 import { ParleyError } from '../wire/parley-error.js';
+import type { Balancer } from './balancer.js';
 import type { Context, EventContext } from './context.js';
 import { createNode, type ParleyNode } from './node.js';
 import { startCluster, stopAll, waitUntil } from './test-cluster.js';
@@ -433,6 +434,97 @@ describe('a restarted peer', () => {
       await assert.rejects(call, isCode('UNAVAILABLE', /restarted/));
     } finally {
       await replacement?.stop();
+      await stopAll(nodes);
+    }
+  });
+});
+
+describe('hooks for traffic policies', () => {
+  it('a balancer sees endpoints with their metadata and every remote attempt’s start and outcome', async () => {
+    const seen: {
+      picked: { id: string; zone: unknown }[];
+      starts: string[];
+      ends: { id: string; ok: boolean; code?: string }[];
+    } = {
+      picked: [],
+      starts: [],
+      ends: [],
+    };
+    const balancer: Balancer = {
+      pick: (candidates) => {
+        const chosen = candidates.find((c) => c.meta.zone === 'b') ?? candidates[0]!;
+        seen.picked.push({ id: chosen.nodeId, zone: chosen.meta.zone });
+        return chosen;
+      },
+      onStart: (e) => seen.starts.push(e.nodeId),
+      onEnd: (e, _call, outcome) =>
+        seen.ends.push({ id: e.nodeId, ok: outcome.ok, ...(outcome.code ? { code: outcome.code } : {}) }),
+    };
+    const a = createNode({ id: 'za', meta: { zone: 'a' }, logger: 'silent' });
+    a.addService({
+      name: 'z',
+      actions: {
+        ok: () => 'a',
+        fail: () => {
+          throw new ParleyError('ABORTED', 'no');
+        },
+      },
+    });
+    await a.start();
+    const b = createNode({ id: 'zb', meta: { zone: 'b' }, seeds: [a.address!], logger: 'silent' });
+    b.addService({
+      name: 'z',
+      actions: {
+        ok: () => 'b',
+        fail: () => {
+          throw new ParleyError('ABORTED', 'no');
+        },
+      },
+    });
+    await b.start();
+    const caller = createNode({ id: 'zc', seeds: [a.address!], balancer, logger: 'silent' });
+    await caller.start();
+    try {
+      await waitUntil(() => caller.nodes().filter((n) => n.connected).length === 3);
+      assert.equal(await caller.call('z.ok'), 'b');
+      await assert.rejects(caller.call('z.fail'), isCode('ABORTED'));
+      assert.deepEqual(seen.picked, [
+        { id: 'zb', zone: 'b' },
+        { id: 'zb', zone: 'b' },
+      ]);
+      assert.deepEqual(seen.starts, ['zb', 'zb']);
+      assert.deepEqual(seen.ends, [
+        { id: 'zb', ok: true },
+        { id: 'zb', ok: false, code: 'ABORTED' },
+      ]);
+    } finally {
+      await stopAll([caller, b, a]);
+    }
+  });
+
+  it('an idempotency key and a priority travel with the call to the handler', async () => {
+    const nodes = await startCluster([
+      [
+        {
+          name: 'o',
+          actions: {
+            opts: (_p: unknown, ctx: Context) => ({ key: ctx.idempotencyKey ?? null, priority: ctx.priority ?? null }),
+          },
+        },
+      ],
+      [],
+    ]);
+    try {
+      assert.deepEqual(await nodes[1]!.call('o.opts', {}, { idempotencyKey: 'pay-42', priority: 3 }), {
+        key: 'pay-42',
+        priority: 3,
+      });
+      assert.deepEqual(await nodes[1]!.call('o.opts', {}), { key: null, priority: null });
+      assert.deepEqual(await nodes[0]!.call('o.opts', {}, { idempotencyKey: 'local' }), {
+        key: 'local',
+        priority: null,
+      });
+    } finally {
       await stopAll(nodes);
     }
   });

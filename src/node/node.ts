@@ -23,9 +23,10 @@ import {
   parseNodeInfo,
   parseOneway,
   parseRequest,
+  type RequestOptions,
 } from '../wire/packets.js';
 import { ParleyError } from '../wire/parley-error.js';
-import { type Balancer, RoundRobinBalancer } from './balancer.js';
+import { type Balancer, type Endpoint, RoundRobinBalancer } from './balancer.js';
 import { Catalog } from './catalog.js';
 import { type CallOptions, Context, type EmitOptions, type EventContext, type Messenger } from './context.js';
 import type { Discovery, DiscoveryHost } from './discovery/discovery.js';
@@ -223,7 +224,10 @@ export class ParleyNode<C extends ContractShape = AnyContract> implements Messen
   /** One-way message: runs the action somewhere without waiting for it or its result. */
   send(action: string, params?: unknown, options: CallOptions = {}): void {
     const meta = mergeMeta(options.parent?.meta, options.meta);
-    const target = options.nodeId ?? this.route(action, undefined);
+    const target =
+      options.nodeId ??
+      this.route(action, { action, params, options, meta, deadline: undefined, signal: undefined })?.nodeId ??
+      this.id;
     if (target === this.id) {
       const local = this.local.action(action);
       if (!local) throw notFound(action, this.id);
@@ -303,13 +307,14 @@ export class ParleyNode<C extends ContractShape = AnyContract> implements Messen
   /** Resolves once every named action can be called (locally or on a connected node). */
   waitFor(actions: string | readonly string[], timeoutMs = 10_000): Promise<void> {
     const names = typeof actions === 'string' ? [actions] : actions;
-    const ready = () => names.every((a) => this.local.action(a) !== undefined || this.catalog.nodesFor(a).length > 0);
+    const ready = () =>
+      names.every((a) => this.local.action(a) !== undefined || this.catalog.endpointsFor(a).length > 0);
     if (ready()) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         off();
         const missing = names.filter(
-          (a) => this.local.action(a) === undefined && this.catalog.nodesFor(a).length === 0,
+          (a) => this.local.action(a) === undefined && this.catalog.endpointsFor(a).length === 0,
         );
         reject(new ParleyError('DEADLINE_EXCEEDED', `no node offers ${missing.join(', ')} after ${timeoutMs} ms`));
       }, timeoutMs);
@@ -358,27 +363,46 @@ export class ParleyNode<C extends ContractShape = AnyContract> implements Messen
 
   /** The end of the call chain: choose the node, then run locally or send. */
   private dispatch(call: OutgoingCall): Promise<unknown> {
-    let target: string;
+    let endpoint: Endpoint | null;
     try {
-      target = call.options.nodeId ?? this.route(call.action, call);
+      endpoint = call.options.nodeId === undefined ? this.route(call.action, call) : null;
     } catch (err) {
       return Promise.reject(err);
     }
+    const target = call.options.nodeId ?? endpoint?.nodeId ?? this.id;
     call.target = target;
     if (target === this.id) {
       const local = this.local.action(call.action);
       if (!local) return Promise.reject(notFound(call.action, this.id));
       return this.invokeLocal(local, call);
     }
+    if (endpoint && (this.balancer.onStart || this.balancer.onEnd)) return this.invokeObserved(endpoint, call);
     return this.invokeRemote(target, call);
   }
 
-  private route(action: string, call: OutgoingCall | undefined): string {
-    const exclude = call?.exclude;
-    if (this.local.action(action) && !exclude?.has(this.id)) return this.id;
-    let candidates = this.catalog.nodesFor(action);
+  /** A remote call whose start and end the balancer wants to see (in-flight counts, latency). */
+  private invokeObserved(endpoint: Endpoint, call: OutgoingCall): Promise<unknown> {
+    const started = performance.now();
+    this.balancer.onStart?.(endpoint, call);
+    return this.invokeRemote(endpoint.nodeId, call).then(
+      (value) => {
+        this.balancer.onEnd?.(endpoint, call, { ok: true, latencyMs: performance.now() - started });
+        return value;
+      },
+      (err: ParleyError) => {
+        this.balancer.onEnd?.(endpoint, call, { ok: false, latencyMs: performance.now() - started, code: err.code });
+        throw err;
+      },
+    );
+  }
+
+  /** The endpoint to send to, or null to run locally; throws NOT_FOUND / UNAVAILABLE when there is none. */
+  private route(action: string, call: OutgoingCall): Endpoint | null {
+    const exclude = call.exclude;
+    if (this.local.action(action) && !exclude?.has(this.id)) return null;
+    let candidates = this.catalog.endpointsFor(action);
     if (exclude && exclude.size > 0) {
-      const filtered = candidates.filter((n) => !exclude.has(n));
+      const filtered = candidates.filter((e) => !exclude.has(e.nodeId));
       if (filtered.length > 0) candidates = filtered;
     }
     if (candidates.length === 0) {
@@ -396,12 +420,22 @@ export class ParleyNode<C extends ContractShape = AnyContract> implements Messen
         `no node offers action '${action}'; check the name or start a node that serves it`,
       );
     }
-    return this.balancer.pick(action, candidates, call ?? ({ action } as OutgoingCall));
+    return this.balancer.pick(candidates, call);
   }
 
   private invokeLocal(local: LocalAction, call: OutgoingCall): Promise<unknown> {
     const deadline = call.deadline ?? this.defaultDeadline(local);
-    const ctx = new Context(this, this.id, this.id, call.action, call.meta ?? {}, deadline, call.signal, undefined);
+    const ctx = new Context(
+      this,
+      this.id,
+      this.id,
+      call.action,
+      call.meta ?? {},
+      deadline,
+      call.signal,
+      undefined,
+      requestOptions(call.options) ?? NO_OPTIONS,
+    );
     let result: unknown;
     try {
       if (call.signal?.aborted)
@@ -476,7 +510,13 @@ export class ParleyNode<C extends ContractShape = AnyContract> implements Messen
     let body: Uint8Array;
     try {
       body = this.encode(
-        encodeRequest({ action: call.action, params: call.params, meta: call.meta, timeoutMs }),
+        encodeRequest({
+          action: call.action,
+          params: call.params,
+          meta: call.meta,
+          timeoutMs,
+          options: requestOptions(call.options),
+        }),
         `params of '${call.action}'`,
       );
     } catch (err) {
@@ -600,6 +640,7 @@ export class ParleyNode<C extends ContractShape = AnyContract> implements Messen
       deadline,
       undefined,
       this.mesh.peerIdentity(peerId),
+      request.options ?? NO_OPTIONS,
     );
     let calls = this.inbound.get(peerId);
     if (!calls) this.inbound.set(peerId, (calls = new Map()));
@@ -965,6 +1006,17 @@ export class ParleyNode<C extends ContractShape = AnyContract> implements Messen
 
 const EMPTY = new Uint8Array(0);
 const EMPTY_META: Meta = Object.freeze({}) as Meta;
+const NO_OPTIONS: RequestOptions = Object.freeze({});
+
+/** The options of a call that travel to the serving node, or null when there are none. */
+function requestOptions(options: CallOptions): RequestOptions | null {
+  const { idempotencyKey, priority } = options;
+  if (idempotencyKey === undefined && priority === undefined) return null;
+  return {
+    ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
+    ...(priority === undefined ? {} : { priority }),
+  };
+}
 
 interface EmitGroup {
   readonly group: string;

@@ -17,8 +17,15 @@ const roundTrip = (v: unknown) => msgpackCodec.decode(msgpackCodec.encode(v));
 
 describe('packets', () => {
   it('round-trips a request', () => {
-    const body = { action: 'math.add', params: { a: 1, b: 2 }, meta: { user: 'u1' }, timeoutMs: 250 };
+    const body = { action: 'math.add', params: { a: 1, b: 2 }, meta: { user: 'u1' }, timeoutMs: 250, options: null };
     assert.deepEqual(parseRequest(roundTrip(encodeRequest(body))), body);
+    assert.equal(encodeRequest(body).length, 4, 'no options: the short tuple');
+    const withOptions = { ...body, options: { idempotencyKey: 'k-1', priority: 3 } };
+    assert.deepEqual(parseRequest(roundTrip(encodeRequest(withOptions))), withOptions);
+    assert.throws(
+      () => parseRequest(['a', null, null, 0, { k: 5 }]),
+      (e: unknown) => ParleyError.is(e, 'INVALID_ARGUMENT'),
+    );
   });
 
   it('round-trips an error with code, details and retry-after', () => {

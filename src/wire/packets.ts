@@ -45,6 +45,16 @@ export interface RequestBody {
   readonly meta: Meta | null;
   /** Remaining budget in ms when the request was sent; 0 = no deadline. */
   readonly timeoutMs: number;
+  /** Per-call options the serving side acts on; null when none is set. */
+  readonly options: RequestOptions | null;
+}
+
+/** Options of one call that travel with it to the serving node. */
+export interface RequestOptions {
+  /** Calls with the same key run at most once within the server's idempotency window. */
+  readonly idempotencyKey?: string;
+  /** 0 = critical … 3 = sheddable: a loaded server sheds the highest numbers first. */
+  readonly priority?: number;
 }
 
 export interface OnewayBody {
@@ -89,10 +99,33 @@ function isMeta(v: unknown): v is Meta | null {
   return v === null || v === undefined || (typeof v === 'object' && !Array.isArray(v));
 }
 
-export const encodeRequest = (b: RequestBody): unknown[] => [b.action, b.params, b.meta, b.timeoutMs];
+export function encodeRequest(b: RequestBody): unknown[] {
+  if (b.options === null) return [b.action, b.params, b.meta, b.timeoutMs];
+  const o: Record<string, unknown> = {};
+  if (b.options.idempotencyKey !== undefined) o.k = b.options.idempotencyKey;
+  if (b.options.priority !== undefined) o.p = b.options.priority;
+  return [b.action, b.params, b.meta, b.timeoutMs, o];
+}
 export function parseRequest(v: unknown): RequestBody {
   if (!Array.isArray(v) || typeof v[0] !== 'string' || !isMeta(v[2]) || typeof v[3] !== 'number') invalid('REQUEST');
-  return { action: v[0], params: v[1], meta: (v[2] as Meta | null) ?? null, timeoutMs: v[3] };
+  return {
+    action: v[0],
+    params: v[1],
+    meta: (v[2] as Meta | null) ?? null,
+    timeoutMs: v[3],
+    options: parseRequestOptions(v[4]),
+  };
+}
+function parseRequestOptions(v: unknown): RequestOptions | null {
+  if (v === undefined || v === null) return null;
+  if (typeof v !== 'object' || Array.isArray(v)) invalid('REQUEST options');
+  const o = v as Record<string, unknown>;
+  if ((o.k !== undefined && typeof o.k !== 'string') || (o.p !== undefined && typeof o.p !== 'number'))
+    invalid('REQUEST options');
+  const out: { idempotencyKey?: string; priority?: number } = {};
+  if (o.k !== undefined) out.idempotencyKey = o.k as string;
+  if (o.p !== undefined) out.priority = o.p as number;
+  return out;
 }
 
 export const encodeOneway = (b: OnewayBody): unknown[] => [b.action, b.params, b.meta];
