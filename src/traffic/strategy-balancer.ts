@@ -1,0 +1,78 @@
+import type { CallOutcome, Endpoint, Balancer as NodeBalancer } from '../node/balancer.js';
+import type { OutgoingCall } from '../node/middleware.js';
+import type { Balancer, PickRequest } from './balancer.js';
+import { BALANCER_NAMES, type BalancerName, type BalancerOptions, createBalancer } from './balancer-factory.js';
+
+export interface StrategyBalancerOptions {
+  /** The strategy when neither the call nor its action names one (default 'round-robin'). */
+  readonly strategy?: BalancerName;
+  /** Strategy per action name, e.g. `{ 'cache.get': 'hash' }`. */
+  readonly actions?: Readonly<Record<string, BalancerName>>;
+  /** Options passed to every strategy (clock, random, ewma, hash key source, locality). */
+  readonly balancer?: BalancerOptions;
+}
+
+/**
+ * The node's balancer, running the strategy each call asks for: the call's `strategy` option,
+ * else the action's configured one, else the default. A call can also give `hashKey` for the
+ * `hash` strategy. Each (strategy, action) pair has its own strategy instance, so in-flight counts
+ * and latency averages are per action: a slow action on a node does not make it look slow for a
+ * fast one.
+ *
+ *   createNode({ balancer: new StrategyBalancer({ strategy: 'ewma', actions: { 'cache.get': 'hash' } }) })
+ *   node.call('user.get', { id }, { strategy: 'hash', hashKey: id })
+ */
+export class StrategyBalancer implements NodeBalancer {
+  private readonly instances = new Map<string, Balancer>();
+
+  constructor(private readonly options: StrategyBalancerOptions = {}) {
+    for (const name of [options.strategy, ...Object.values(options.actions ?? {})]) {
+      if (name !== undefined) assertStrategy(name);
+    }
+  }
+
+  pick(candidates: readonly Endpoint[], call: OutgoingCall): Endpoint {
+    return this.instanceFor(call).pick(candidates, pickRequest(call)) ?? candidates[0]!;
+  }
+
+  onStart(endpoint: Endpoint, call: OutgoingCall): void {
+    this.instanceFor(call).onStart?.(endpoint);
+  }
+
+  onEnd(endpoint: Endpoint, call: OutgoingCall, outcome: CallOutcome): void {
+    this.instanceFor(call).onEnd?.(endpoint, outcome);
+  }
+
+  private instanceFor(call: OutgoingCall): Balancer {
+    const requested = call.options.strategy;
+    if (requested !== undefined) assertStrategy(requested);
+    const name =
+      (requested as BalancerName | undefined) ??
+      this.options.actions?.[call.action] ??
+      this.options.strategy ??
+      'round-robin';
+    const key = `${name}\u0000${call.action}`;
+    let instance = this.instances.get(key);
+    if (!instance) {
+      instance = createBalancer(name, this.options.balancer);
+      this.instances.set(key, instance);
+    }
+    return instance;
+  }
+}
+
+function pickRequest(call: OutgoingCall): PickRequest {
+  const key = call.options.hashKey;
+  return {
+    params: call.params,
+    ...(call.meta ? { meta: call.meta } : {}),
+    ...(typeof key === 'string' ? { key } : key === undefined ? {} : { key: String(key) }),
+    ...(call.exclude ? { exclude: call.exclude } : {}),
+  };
+}
+
+function assertStrategy(name: unknown): asserts name is BalancerName {
+  if (!(BALANCER_NAMES as readonly unknown[]).includes(name)) {
+    throw new TypeError(`unknown balancing strategy '${String(name)}'; use one of ${BALANCER_NAMES.join(', ')}`);
+  }
+}
