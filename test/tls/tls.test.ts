@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Context } from '../../src/node/context.js';
 import { createNode, type ParleyNode } from '../../src/node/node.js';
+import type { TlsOptions } from '../../src/transport/tls-options.js';
 import { ParleyError } from '../../src/wire/parley-error.js';
 
 function hasOpenssl(): boolean {
@@ -121,110 +122,73 @@ describe('TLS and mutual TLS', { skip }, () => {
     return node;
   }
 
-  it('calls work over TLS with a CA-signed server certificate', async () => {
-    const s = await server(false);
+  /** Starts a server (mTLS or not) and a client node with `clientTls`, runs `fn`, stops both. */
+  async function withPair(
+    mutual: boolean,
+    clientId: string,
+    clientTls: TlsOptions | undefined,
+    fn: (client: ParleyNode, server: ParleyNode) => Promise<void>,
+  ): Promise<void> {
+    const s = await server(mutual);
     const c = createNode({
-      id: 'tls-client',
+      id: clientId,
       logger: 'silent',
       port: null,
       seeds: [s.address!],
-      tls: { ...pki.client, ca: pki.ca },
+      ...(clientTls ? { tls: clientTls } : {}),
     });
     await c.start();
     try {
+      await fn(c, s);
+    } finally {
+      await c.stop();
+      await s.stop();
+    }
+  }
+
+  const cannotConnect = (c: ParleyNode) =>
+    assert.rejects(c.waitFor('secure.whoami', 1500), (e: unknown) => ParleyError.is(e, 'DEADLINE_EXCEEDED'));
+
+  it('calls work over TLS with a CA-signed server certificate', () =>
+    withPair(false, 'tls-client', { ...pki.client, ca: pki.ca }, async (c) => {
       await c.waitFor('secure.whoami', 5000);
       const r = (await c.call('secure.whoami')) as { cn: string | null };
       assert.equal(r.cn, null, 'without mTLS the server does not ask for the client certificate');
-    } finally {
-      await c.stop();
-      await s.stop();
-    }
-  });
+    }));
 
-  it('a client that does not trust the server CA cannot connect', async () => {
-    const s = await server(false);
-    const c = createNode({
-      id: 'tls-untrusting',
-      logger: 'silent',
-      port: null,
-      seeds: [s.address!],
-      tls: { ...pki.rogue, ca: pki.rogueCa },
-    });
-    await c.start();
-    try {
-      await assert.rejects(c.waitFor('secure.whoami', 1500), (e: unknown) => ParleyError.is(e, 'DEADLINE_EXCEEDED'));
-    } finally {
-      await c.stop();
-      await s.stop();
-    }
-  });
+  it('a client that does not trust the server CA cannot connect', () =>
+    withPair(false, 'tls-untrusting', { ...pki.rogue, ca: pki.rogueCa }, cannotConnect));
 
-  it('with mTLS the handler sees the client certificate identity', async () => {
-    const s = await server(true);
-    const c = createNode({
-      id: 'mtls-client',
-      logger: 'silent',
-      port: null,
-      seeds: [s.address!],
-      tls: { ...pki.client, ca: pki.ca },
-    });
-    await c.start();
-    try {
+  it('with mTLS the handler sees the client certificate identity', () =>
+    withPair(true, 'mtls-client', { ...pki.client, ca: pki.ca }, async (c) => {
       await c.waitFor('secure.whoami', 5000);
       assert.deepEqual(await c.call('secure.whoami'), { cn: 'client-node', authorized: true });
-    } finally {
-      await c.stop();
-      await s.stop();
-    }
-  });
+    }));
 
-  it('with mTLS a client whose certificate is from another CA is refused and the server keeps serving', async () => {
-    const s = await server(true);
-    const rogue = createNode({
-      id: 'rogue',
-      logger: 'silent',
-      port: null,
-      seeds: [s.address!],
-      tls: { ...pki.rogue, ca: pki.ca },
-    });
-    await rogue.start();
-    const good = createNode({
-      id: 'good',
-      logger: 'silent',
-      port: null,
-      seeds: [s.address!],
-      tls: { ...pki.client, ca: pki.ca },
-    });
-    try {
-      await assert.rejects(rogue.waitFor('secure.whoami', 1500), (e: unknown) =>
-        ParleyError.is(e, 'DEADLINE_EXCEEDED'),
-      );
+  it('with mTLS a client whose certificate is from another CA is refused and the server keeps serving', () =>
+    withPair(true, 'rogue', { ...pki.rogue, ca: pki.ca }, async (rogue, s) => {
+      await cannotConnect(rogue);
       assert.equal(
         rogue.nodes().some((n) => n.id === 'tls-server'),
         false,
         'the rogue never completed a handshake',
       );
+      const good = createNode({
+        id: 'good',
+        logger: 'silent',
+        port: null,
+        seeds: [s.address!],
+        tls: { ...pki.client, ca: pki.ca },
+      });
       await good.start();
-      await good.waitFor('secure.whoami', 5000);
-      assert.deepEqual(await good.call('secure.whoami'), { cn: 'client-node', authorized: true });
-    } finally {
-      await rogue.stop();
-      await good.stop();
-      await s.stop();
-    }
-  });
+      try {
+        await good.waitFor('secure.whoami', 5000);
+        assert.deepEqual(await good.call('secure.whoami'), { cn: 'client-node', authorized: true });
+      } finally {
+        await good.stop();
+      }
+    }));
 
-  it('with mTLS a plain TCP client (no TLS at all) cannot connect', async () => {
-    const s = await server(true);
-    const plain = createNode({ id: 'plain', logger: 'silent', port: null, seeds: [s.address!] });
-    await plain.start();
-    try {
-      await assert.rejects(plain.waitFor('secure.whoami', 1500), (e: unknown) =>
-        ParleyError.is(e, 'DEADLINE_EXCEEDED'),
-      );
-    } finally {
-      await plain.stop();
-      await s.stop();
-    }
-  });
+  it('with mTLS a plain TCP client (no TLS at all) cannot connect', () =>
+    withPair(true, 'plain', undefined, cannotConnect));
 });
