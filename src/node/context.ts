@@ -173,3 +173,10 @@ export function toParleyError(reason: unknown): ParleyError {
     `the call was cancelled: ${reason instanceof Error ? reason.message : String(reason)}`,
   );
 }
+
+/** The meta a call or event carries: the parent context's, overridden by its own. */
+export function mergeMeta(parent: Meta | undefined, own: Meta | undefined): Meta | null {
+  if (!parent || Object.keys(parent).length === 0) return own ?? null;
+  if (!own) return parent;
+  return { ...parent, ...own };
+}

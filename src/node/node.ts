@@ -7,8 +7,6 @@ import { DEFAULT_MAX_OUTBOUND_BYTES } from '../transport/transport.js';
 import { type Codec, codecByName, codecForFlags } from '../wire/codec.js';
 import { DEFAULT_MAX_FRAME_SIZE, type Frame, FrameFlag, PacketType, PROTOCOL_VERSION } from '../wire/frame.js';
 import {
-  encodeError,
-  encodeEvent,
   encodeGossip,
   encodeOneway,
   encodeRequest,
@@ -18,27 +16,26 @@ import {
   type Meta,
   type NodeInfo,
   parseError,
-  parseEvent,
   parseGossip,
   parseNodeInfo,
-  parseOneway,
-  parseRequest,
   type RequestOptions,
 } from '../wire/packets.js';
 import { ParleyError } from '../wire/parley-error.js';
 import { type Balancer, type Endpoint, RoundRobinBalancer } from './balancer.js';
 import { Catalog } from './catalog.js';
-import { type CallOptions, Context, type EmitOptions, type EventContext, type Messenger } from './context.js';
+import { type CallOptions, Context, type EmitOptions, type Messenger, mergeMeta } from './context.js';
 import type { Discovery, DiscoveryHost } from './discovery/discovery.js';
 import { PeerToPeerDiscovery } from './discovery/peer-to-peer.js';
-import { validateEventName } from './event-pattern.js';
+import { EventRouter } from './event-router.js';
 import { EventSequences } from './event-sequences.js';
 import { type LocalAction, LocalServices } from './local-services.js';
 import type { CallHandler, Middleware, OutgoingCall } from './middleware.js';
 import { createNodeService } from './node-service.js';
 import type { NodeOptions } from './options.js';
 import { PendingCalls } from './pending-calls.js';
+import { notServed, RequestServer } from './request-server.js';
 import type { AnyContract, ContractShape, ServiceDefinition } from './service.js';
+import { isThenable } from './thenable.js';
 
 type NodeState = 'created' | 'starting' | 'running' | 'stopping' | 'stopped';
 
@@ -74,12 +71,9 @@ export class ParleyNode<C extends ContractShape = AnyContract> implements Messen
   private readonly balancer: Balancer;
   private readonly middlewares: readonly Middleware[];
   private readonly callChain: CallHandler;
-  private readonly inbound = new Map<string, Map<number, Context>>();
   private readonly forgetTimers = new Map<string, NodeJS.Timeout>();
-  /** Per event name: the groups subscribed and their nodes (see planEmit). */
-  private readonly emitPlans = new Map<string, EmitGroup[]>();
-  private inFlight = 0;
-  private drainWaiters: (() => void)[] = [];
+  private readonly events: EventRouter;
+  private readonly server: RequestServer;
   private infoVersion = 1;
   private state: NodeState = 'created';
   private startedAt = 0;
@@ -125,7 +119,17 @@ export class ParleyNode<C extends ContractShape = AnyContract> implements Messen
       if (m.call) chain = m.call(chain);
     }
     this.callChain = chain;
-    this.catalog.onChange(() => this.emitPlans.clear());
+    const parts = {
+      nodeId: this.id,
+      local: this.local,
+      mesh: this.mesh,
+      codec: this.codec,
+      logger: this.logger,
+      messenger: this,
+    };
+    this.events = new EventRouter({ ...parts, catalog: this.catalog, sequences: this.sequences });
+    this.server = new RequestServer(parts);
+    this.catalog.onChange(() => this.events.invalidate());
     this.local.add(createNodeService(this), this.wrapAction);
   }
 
@@ -144,7 +148,7 @@ export class ParleyNode<C extends ContractShape = AnyContract> implements Messen
       throw new ParleyError('FAILED_PRECONDITION', `cannot add service '${definition?.name}': node is ${this.state}`);
     }
     this.local.add(definition, this.wrapAction);
-    this.emitPlans.clear();
+    this.events.invalidate();
     if (this.state === 'running') {
       this.announce();
       void this.runHook(definition, 'started');
@@ -155,7 +159,7 @@ export class ParleyNode<C extends ContractShape = AnyContract> implements Messen
   /** Unregisters a service; the other nodes stop routing to it here. */
   removeService(name: string): boolean {
     const removed = this.local.remove(name);
-    this.emitPlans.clear();
+    this.events.invalidate();
     if (removed && this.state === 'running') this.announce();
     return removed !== undefined;
   }
@@ -192,7 +196,7 @@ export class ParleyNode<C extends ContractShape = AnyContract> implements Messen
     const drainMs = this.options.drainTimeout ?? 10_000;
     await this.drain(drainMs);
     const stopping = new ParleyError('UNAVAILABLE', `node '${this.id}' stopped before the call finished`);
-    for (const calls of this.inbound.values()) for (const ctx of calls.values()) ctx.abort(stopping);
+    this.server.abortAll(stopping);
     this.pending.failAll(() => stopping);
     for (const t of this.forgetTimers.values()) clearTimeout(t);
     await this.mesh.stop();
@@ -230,9 +234,9 @@ export class ParleyNode<C extends ContractShape = AnyContract> implements Messen
       this.id;
     if (target === this.id) {
       const local = this.local.action(action);
-      if (!local) throw notFound(action, this.id);
+      if (!local) throw notServed(action, this.id);
       const ctx = new Context(this, this.id, this.id, action, meta ?? {}, undefined, undefined, undefined);
-      queueMicrotask(() => this.runOneway(local, params, ctx));
+      queueMicrotask(() => this.server.runOneway(local, params, ctx));
       return;
     }
     const body = this.encode(encodeOneway({ action, params, meta }), `params of '${action}'`);
@@ -244,64 +248,13 @@ export class ParleyNode<C extends ContractShape = AnyContract> implements Messen
    * with RESOURCE_EXHAUSTED when a target's outbound queue is full (that delivery is lost, and the
    * receiver sees the gap in its sequence numbers).
    */
-  async emit(event: string, payload?: unknown, options: EmitOptions = {}): Promise<void> {
-    const plan = this.emitPlans.get(event) ?? this.planEmit(event);
-    if (plan.length === 0) return;
-    const meta = mergeMeta(options.parent?.meta, options.meta);
-    if (plan.length === 1) {
-      const only = plan[0]!;
-      const target = only.local ? this.id : only.nodes[only.next++ % only.nodes.length]!;
-      if (target === this.id) this.deliverLocal(event, payload, meta, only.groupList, this.id, 0, 0);
-      else this.sendEvent(target, event, payload, only.groupList, meta);
-      return;
-    }
-    const perNode = new Map<string, string[]>();
-    for (const g of plan) addTo(perNode, g.local ? this.id : g.nodes[g.next++ % g.nodes.length]!, g.group);
-    let failure: ParleyError | undefined;
-    for (const [nodeId, groups] of perNode) {
-      if (nodeId === this.id) this.deliverLocal(event, payload, meta, groups, this.id, 0, 0);
-      else {
-        try {
-          this.sendEvent(nodeId, event, payload, groups, meta);
-        } catch (err) {
-          failure ??= err as ParleyError;
-        }
-      }
-    }
-    if (failure) throw failure;
+  emit(event: string, payload?: unknown, options: EmitOptions = {}): Promise<void> {
+    return this.events.emit(event, payload, options);
   }
 
   /** Delivers an event to every matching handler on every node. */
-  async broadcast(event: string, payload?: unknown, options: EmitOptions = {}): Promise<void> {
-    validateEventName(event);
-    const meta = mergeMeta(options.parent?.meta, options.meta);
-    const nodes = new Set<string>();
-    for (const s of this.catalog.allSubscribersOf(event)) nodes.add(s.nodeId);
-    let failure: ParleyError | undefined;
-    for (const nodeId of nodes) {
-      try {
-        this.sendEvent(nodeId, event, payload, null, meta);
-      } catch (err) {
-        failure ??= err as ParleyError;
-      }
-    }
-    if (this.local.matching(event).length > 0) this.deliverLocal(event, payload, meta, null, this.id, 0, 0);
-    if (failure) throw failure;
-  }
-
-  /** Groups subscribed to `event` anywhere, with their candidate nodes; cached until membership changes. */
-  private planEmit(event: string): EmitGroup[] {
-    validateEventName(event);
-    const groups = new Map<string, string[]>();
-    for (const s of this.local.matching(event)) addTo(groups, s.group, this.id);
-    for (const s of this.catalog.subscribersOf(event)) addTo(groups, s.group, s.nodeId);
-    const plan: EmitGroup[] = [];
-    for (const [group, nodes] of groups) {
-      plan.push({ group, groupList: [group], nodes, local: nodes.includes(this.id), next: 0 });
-    }
-    if (this.emitPlans.size > 10_000) this.emitPlans.clear();
-    this.emitPlans.set(event, plan);
-    return plan;
+  broadcast(event: string, payload?: unknown, options: EmitOptions = {}): Promise<void> {
+    return this.events.broadcast(event, payload, options);
   }
 
   /** Resolves once every named action can be called (locally or on a connected node). */
@@ -351,7 +304,7 @@ export class ParleyNode<C extends ContractShape = AnyContract> implements Messen
   /** Counters for health displays. */
   stats(): { inFlight: number; pendingCalls: number; uptimeMs: number; state: NodeState; connections: number } {
     return {
-      inFlight: this.inFlight,
+      inFlight: this.server.inFlight,
       pendingCalls: this.pending.size,
       uptimeMs: this.startedAt ? Date.now() - this.startedAt : 0,
       state: this.state,
@@ -373,7 +326,7 @@ export class ParleyNode<C extends ContractShape = AnyContract> implements Messen
     call.target = target;
     if (target === this.id) {
       const local = this.local.action(call.action);
-      if (!local) return Promise.reject(notFound(call.action, this.id));
+      if (!local) return Promise.reject(notServed(call.action, this.id));
       return this.invokeLocal(local, call);
     }
     if (endpoint && (this.balancer.onStart || this.balancer.onEnd)) return this.invokeObserved(endpoint, call);
@@ -546,19 +499,6 @@ export class ParleyNode<C extends ContractShape = AnyContract> implements Messen
     return ms > 0 ? Date.now() + ms : undefined;
   }
 
-  /** Sends one EVENT; throws RESOURCE_EXHAUSTED when the queue to the node is full. */
-  private sendEvent(nodeId: string, event: string, payload: unknown, groups: string[] | null, meta: Meta | null): void {
-    const seq = this.sequences.next(nodeId);
-    if (!this.mesh.isConnected(nodeId)) return; // counted in seq: the receiver sees the gap
-    const body = this.encode(encodeEvent({ name: event, payload, groups, seq, meta }), `payload of event '${event}'`);
-    try {
-      this.mesh.send(nodeId, PacketType.EVENT, this.codec.flag, 0, body);
-    } catch (err) {
-      if (ParleyError.is(err, 'UNAVAILABLE')) return;
-      throw err;
-    }
-  }
-
   private encode(value: unknown, what: string): Uint8Array {
     try {
       return this.codec.encode(value);
@@ -575,22 +515,19 @@ export class ParleyNode<C extends ContractShape = AnyContract> implements Messen
   private onFrame(peerId: string, frame: Frame): void {
     switch (frame.type) {
       case PacketType.REQUEST:
-        this.onRequest(peerId, frame);
+        this.server.onRequest(peerId, frame);
         return;
       case PacketType.RESPONSE:
         this.onResponse(peerId, frame);
         return;
       case PacketType.ONEWAY:
-        this.onOneway(peerId, frame);
+        this.server.onOneway(peerId, frame);
         return;
       case PacketType.EVENT:
-        this.onEvent(peerId, frame);
+        this.events.receive(peerId, frame);
         return;
       case PacketType.CANCEL:
-        this.inbound
-          .get(peerId)
-          ?.get(frame.stream)
-          ?.abort(new ParleyError('CANCELLED', 'the caller cancelled the call'));
+        this.server.onCancel(peerId, frame.stream);
         return;
       case PacketType.GOODBYE:
         // The peer is stopping: route elsewhere now; its connection stays for replies.
@@ -612,108 +549,6 @@ export class ParleyNode<C extends ContractShape = AnyContract> implements Messen
     }
   }
 
-  private onRequest(peerId: string, frame: Frame): void {
-    const stream = frame.stream;
-    let request: ReturnType<typeof parseRequest>;
-    try {
-      request = parseRequest(codecForFlags(frame.flags).decode(frame.body));
-    } catch (err) {
-      this.respondError(
-        peerId,
-        stream,
-        new ParleyError('INVALID_ARGUMENT', `could not decode request: ${(err as Error).message}`),
-      );
-      return;
-    }
-    const local = this.local.action(request.action);
-    if (!local) {
-      this.respondError(peerId, stream, notFound(request.action, this.id));
-      return;
-    }
-    const deadline = request.timeoutMs > 0 ? Date.now() + request.timeoutMs : undefined;
-    const ctx = new Context(
-      this,
-      this.id,
-      peerId,
-      request.action,
-      request.meta ?? {},
-      deadline,
-      undefined,
-      this.mesh.peerIdentity(peerId),
-      request.options ?? NO_OPTIONS,
-    );
-    let calls = this.inbound.get(peerId);
-    if (!calls) this.inbound.set(peerId, (calls = new Map()));
-    calls.set(stream, ctx);
-    this.inFlight++;
-    let result: unknown;
-    try {
-      result = local.invoke(request.params, ctx);
-    } catch (err) {
-      this.finishInbound(peerId, stream, ctx, undefined, ParleyError.from(err));
-      return;
-    }
-    if (isThenable(result)) {
-      (result as Promise<unknown>).then(
-        (v) => this.finishInbound(peerId, stream, ctx, v, undefined),
-        (e) => this.finishInbound(peerId, stream, ctx, undefined, ParleyError.from(e)),
-      );
-    } else {
-      this.finishInbound(peerId, stream, ctx, result, undefined);
-    }
-  }
-
-  private finishInbound(
-    peerId: string,
-    stream: number,
-    ctx: Context,
-    value: unknown,
-    error: ParleyError | undefined,
-  ): void {
-    const calls = this.inbound.get(peerId);
-    if (calls?.get(stream) === ctx) calls.delete(stream);
-    ctx.finish();
-    // A cancelled caller is no longer waiting; a vanished one cannot be answered.
-    if (!ctx.aborted && this.mesh.isConnected(peerId)) {
-      if (error) this.respondError(peerId, stream, error);
-      else {
-        let body: Uint8Array;
-        try {
-          body = this.codec.encode(value);
-        } catch (err) {
-          this.respondError(
-            peerId,
-            stream,
-            new ParleyError('INTERNAL', `the result of '${ctx.action}' cannot be encoded: ${(err as Error).message}`),
-          );
-          body = EMPTY;
-        }
-        if (body !== EMPTY) this.respond(peerId, stream, this.codec.flag, body);
-      }
-    }
-    this.inFlight--;
-    if (this.inFlight === 0 && this.drainWaiters.length > 0) this.notifyDrain();
-  }
-
-  private respond(peerId: string, stream: number, flags: number, body: Uint8Array): void {
-    try {
-      this.mesh.send(peerId, PacketType.RESPONSE, flags, stream, body);
-    } catch (err) {
-      this.logger.debug(`could not answer '${peerId}': ${(err as Error).message}`);
-    }
-  }
-
-  private respondError(peerId: string, stream: number, error: ParleyError): void {
-    let body: Uint8Array;
-    try {
-      body = this.codec.encode(encodeError(error));
-    } catch {
-      // details that cannot be encoded are dropped rather than losing the error
-      body = this.codec.encode(encodeError(new ParleyError(error.code, error.message)));
-    }
-    this.respond(peerId, stream, this.codec.flag | FrameFlag.ERROR, body);
-  }
-
   private onResponse(peerId: string, frame: Frame): void {
     let value: unknown;
     let error: ParleyError | undefined;
@@ -725,100 +560,6 @@ export class ParleyNode<C extends ContractShape = AnyContract> implements Messen
       error = new ParleyError('INTERNAL', `could not decode the response from '${peerId}': ${(err as Error).message}`);
     }
     this.pending.settle(frame.stream, peerId, value, error);
-  }
-
-  private onOneway(peerId: string, frame: Frame): void {
-    this.safely(peerId, 'ONEWAY', () => {
-      const message = parseOneway(codecForFlags(frame.flags).decode(frame.body));
-      const local = this.local.action(message.action);
-      if (!local) {
-        this.logger.warn(`one-way message for unknown action '${message.action}' from '${peerId}' dropped`);
-        return;
-      }
-      const ctx = new Context(
-        this,
-        this.id,
-        peerId,
-        message.action,
-        message.meta ?? {},
-        undefined,
-        undefined,
-        this.mesh.peerIdentity(peerId),
-      );
-      this.runOneway(local, message.params, ctx);
-    });
-  }
-
-  private runOneway(local: LocalAction, params: unknown, ctx: Context): void {
-    this.inFlight++;
-    const done = (err?: unknown) => {
-      if (err !== undefined)
-        this.logger.warn(`one-way '${local.name}' failed: ${(err as Error)?.message ?? String(err)}`);
-      ctx.finish();
-      this.inFlight--;
-      if (this.inFlight === 0 && this.drainWaiters.length > 0) this.notifyDrain();
-    };
-    try {
-      const r = local.invoke(params, ctx);
-      if (isThenable(r)) (r as Promise<unknown>).then(() => done(), done);
-      else done();
-    } catch (err) {
-      done(err);
-    }
-  }
-
-  private onEvent(peerId: string, frame: Frame): void {
-    let event: ReturnType<typeof parseEvent>;
-    try {
-      event = parseEvent(codecForFlags(frame.flags).decode(frame.body));
-    } catch (err) {
-      this.logger.warn(`dropped a malformed EVENT packet from '${peerId}': ${(err as Error).message}`);
-      return;
-    }
-    const incarnation = this.catalog.get(peerId)?.info.incarnation ?? '';
-    const missed = this.sequences.receive(peerId, incarnation, event.seq);
-    if (missed > 0) this.logger.warn(`missed ${missed} event(s) from '${peerId}' before seq ${event.seq}`);
-    this.deliverLocal(event.name, event.payload, event.meta, event.groups, peerId, event.seq, missed);
-  }
-
-  /** Runs the local handlers an event is for: all matching (groups = null) or one per listed group. */
-  private deliverLocal(
-    event: string,
-    payload: unknown,
-    meta: Meta | null,
-    groups: readonly string[] | null,
-    senderId: string,
-    seq: number,
-    missed: number,
-  ): void {
-    const subs = this.local.matching(event);
-    let served: string[] | undefined;
-    for (const sub of subs) {
-      if (groups !== null) {
-        if (!groups.includes(sub.group)) continue;
-        if (groups.length === 1) {
-          if (served) continue;
-          served = groups as string[];
-        } else {
-          served ??= [];
-          if (served.includes(sub.group)) continue;
-          served.push(sub.group);
-        }
-      }
-      const ctx = new DeliveredEvent(this, this.id, senderId, event, sub.group, meta ?? EMPTY_META, seq, missed);
-      try {
-        const r = sub.handler(payload, ctx);
-        if (isThenable(r)) (r as Promise<unknown>).then(undefined, (err) => this.eventFailed(event, sub.service, err));
-      } catch (err) {
-        this.eventFailed(event, sub.service, err);
-      }
-    }
-  }
-
-  private eventFailed(event: string, service: string, err: unknown): void {
-    this.logger.warn(
-      `handler of event '${event}' in service '${service}' failed: ${(err as Error)?.message ?? String(err)}`,
-    );
   }
 
   private safely(peerId: string, what: string, fn: () => void): void {
@@ -879,10 +620,8 @@ export class ParleyNode<C extends ContractShape = AnyContract> implements Messen
             `node '${peerId}' restarted before answering '${action}'; the action may or may not have run`,
           ),
       );
-      const calls = this.inbound.get(peerId);
-      if (calls)
-        for (const ctx of calls.values()) ctx.abort(new ParleyError('CANCELLED', `caller '${peerId}' restarted`));
-      this.inbound.delete(peerId);
+      this.server.abortFrom(peerId, new ParleyError('CANCELLED', `caller '${peerId}' restarted`));
+      this.server.forget(peerId);
     }
     this.catalog.upsert(hello.node, this.state !== 'stopping');
     this.logger.debug(`node '${peerId}' is up at ${hello.node.address ?? '(client)'}`);
@@ -899,9 +638,7 @@ export class ParleyNode<C extends ContractShape = AnyContract> implements Messen
           `node '${peerId}' disconnected before answering '${action}' (${reason}); the action may or may not have run`,
         ),
     );
-    const calls = this.inbound.get(peerId);
-    if (calls)
-      for (const ctx of calls.values()) ctx.abort(new ParleyError('CANCELLED', `caller '${peerId}' disconnected`));
+    this.server.abortFrom(peerId, new ParleyError('CANCELLED', `caller '${peerId}' disconnected`));
     if (graceful) {
       this.forget(peerId);
       return;
@@ -922,7 +659,7 @@ export class ParleyNode<C extends ContractShape = AnyContract> implements Messen
   private forget(peerId: string): void {
     this.catalog.remove(peerId);
     this.mesh.forget(peerId);
-    this.inbound.delete(peerId);
+    this.server.forget(peerId);
     this.sequences.forget(peerId);
   }
 
@@ -961,38 +698,18 @@ export class ParleyNode<C extends ContractShape = AnyContract> implements Messen
     return invoke;
   };
 
-  private drain(timeoutMs: number): Promise<void> {
-    if (this.inFlight === 0 && this.pending.size === 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
+  /** Waits until no handler runs here and no own call is pending, or `timeoutMs` passes. */
+  private async drain(timeoutMs: number): Promise<void> {
+    const end = Date.now() + timeoutMs;
+    while (this.server.inFlight > 0 || this.pending.size > 0) {
+      if (Date.now() >= end) {
         this.logger.warn(
-          `stopping with ${this.inFlight} handler(s) and ${this.pending.size} call(s) still running after ${timeoutMs} ms`,
+          `stopping with ${this.server.inFlight} handler(s) and ${this.pending.size} call(s) still running after ${timeoutMs} ms`,
         );
-        resolve();
-      }, timeoutMs);
-      const check = () => {
-        if (this.inFlight === 0 && this.pending.size === 0) {
-          clearTimeout(timer);
-          resolve();
-        } else this.drainWaiters.push(check);
-      };
-      this.drainWaiters.push(check);
-      // Pending calls settle without touching inFlight: poll them cheaply.
-      const poll = setInterval(() => {
-        if (this.pending.size === 0 && this.inFlight === 0) {
-          clearInterval(poll);
-          this.notifyDrain();
-        }
-      }, 10);
-      poll.unref();
-      setTimeout(() => clearInterval(poll), timeoutMs).unref();
-    });
-  }
-
-  private notifyDrain(): void {
-    const waiters = this.drainWaiters;
-    this.drainWaiters = [];
-    for (const w of waiters) w();
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 10));
+    }
   }
 
   private async runHook(definition: ServiceDefinition, hook: 'started' | 'stopped'): Promise<void> {
@@ -1005,7 +722,6 @@ export class ParleyNode<C extends ContractShape = AnyContract> implements Messen
 }
 
 const EMPTY = new Uint8Array(0);
-const EMPTY_META: Meta = Object.freeze({}) as Meta;
 const NO_OPTIONS: RequestOptions = Object.freeze({});
 
 /** The options of a call that travel to the serving node, or null when there are none. */
@@ -1016,63 +732,6 @@ function requestOptions(options: CallOptions): RequestOptions | null {
     ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
     ...(priority === undefined ? {} : { priority }),
   };
-}
-
-interface EmitGroup {
-  readonly group: string;
-  /** [group], allocated once. */
-  readonly groupList: string[];
-  readonly nodes: readonly string[];
-  /** This node has a handler in the group: it takes the event itself. */
-  readonly local: boolean;
-  /** Round-robin position among `nodes`. */
-  next: number;
-}
-
-/** The context of one event delivery (a class: one allocation, methods on the prototype). */
-class DeliveredEvent implements EventContext {
-  constructor(
-    private readonly node: Messenger,
-    readonly nodeId: string,
-    readonly callerId: string,
-    readonly event: string,
-    readonly group: string,
-    readonly meta: Meta,
-    readonly seq: number,
-    readonly missed: number,
-  ) {}
-
-  call(action: string, params?: unknown, options: CallOptions = {}): Promise<unknown> {
-    return this.node.call(action, params, { ...options, meta: mergeMeta(this.meta, options.meta) ?? undefined });
-  }
-
-  emit(event: string, payload?: unknown, options: EmitOptions = {}): Promise<void> {
-    return this.node.emit(event, payload, { ...options, parent: this });
-  }
-
-  broadcast(event: string, payload?: unknown, options: EmitOptions = {}): Promise<void> {
-    return this.node.broadcast(event, payload, { ...options, parent: this });
-  }
-}
-
-function mergeMeta(parent: Meta | undefined, own: Meta | undefined): Meta | null {
-  if (!parent || Object.keys(parent).length === 0) return own ?? null;
-  if (!own) return parent;
-  return { ...parent, ...own };
-}
-
-function addTo(map: Map<string, string[]>, key: string, value: string): void {
-  const list = map.get(key);
-  if (!list) map.set(key, [value]);
-  else if (!list.includes(value)) list.push(value);
-}
-
-function isThenable(v: unknown): boolean {
-  return v !== null && typeof v === 'object' && typeof (v as { then?: unknown }).then === 'function';
-}
-
-function notFound(action: string, nodeId: string): ParleyError {
-  return new ParleyError('NOT_FOUND', `action '${action}' is not served by node '${nodeId}'; check the action name`);
 }
 
 function ctxReason(signal: AbortSignal | undefined): unknown {
