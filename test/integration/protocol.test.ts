@@ -1,0 +1,166 @@
+/**
+ * Protocol robustness against a running node process: connections that send garbage, a frame of
+ * another protocol version, an oversized length prefix, or packets out of order are closed, while
+ * a well-behaved node's calls to the same process keep working and the process stays alive.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { createNode, type ParleyNode } from '../../src/node/node.js';
+import { codecForFlags } from '../../src/wire/codec.js';
+import { FrameFlag, PacketType } from '../../src/wire/frame.js';
+import { StatusCode } from '../../src/wire/status.js';
+import { killAll, type NodeProcess, spawnNode, within } from './harness.js';
+import { RawConnection, rawFrame } from './raw-connection.js';
+
+const json = (v: unknown) => Buffer.from(JSON.stringify(v), 'utf8');
+
+function hello(id: string): Buffer {
+  return rawFrame({
+    type: PacketType.HELLO,
+    flags: FrameFlag.JSON,
+    body: json({
+      protocol: 1,
+      codec: 'json',
+      maxFrameSize: 16 * 1024 * 1024,
+      node: { id, address: null, incarnation: `${id}-1`, version: 1, services: [], meta: {} },
+      auth: null,
+    }),
+  });
+}
+
+describe('protocol robustness of a node process', () => {
+  const procs: NodeProcess[] = [];
+  let server: NodeProcess;
+  let client: ParleyNode;
+  let calling = true;
+  let calls: Promise<unknown[]>;
+
+  before(async () => {
+    server = await spawnNode({ id: 'target' }, procs);
+    client = createNode({ id: 'well-behaved', port: null, seeds: [server.address], logger: 'silent' });
+    await client.start();
+    await client.waitFor('svc.add', 10_000);
+    // A well-behaved caller keeps calling the same process throughout the attacks.
+    calls = (async () => {
+      const results: unknown[] = [];
+      for (let i = 0; calling; i++) {
+        results.push(await client.call('svc.add', { a: i, b: 1 }, { timeout: 5000 }).catch((err: unknown) => err));
+      }
+      return results;
+    })();
+  });
+
+  after(async () => {
+    calling = false;
+    await client?.stop();
+    await killAll(procs);
+  });
+
+  /** Opens a raw connection, sends `bytes` after the node's HELLO, and waits for the node to close it. */
+  async function attack(bytes: Buffer[], what: string): Promise<RawConnection> {
+    const raw = await RawConnection.open(server.address);
+    try {
+      for (const b of bytes) raw.write(b);
+      await within(raw.closed, 10_000, `the node closing the connection after ${what}`);
+      return raw;
+    } finally {
+      raw.destroy();
+    }
+  }
+
+  async function assertStillServing(): Promise<void> {
+    assert.equal(server.alive, true, `the node process is alive; stderr: ${server.stderr()}`);
+    assert.equal(await client.call('svc.add', { a: 2, b: 3 }, { timeout: 5000 }), 5);
+  }
+
+  it('garbage bytes close the connection', async () => {
+    await attack([Buffer.from('GET / HTTP/1.1\r\nHost: parley\r\n\r\n')], 'an HTTP request');
+    // A plausible length and version, then a packet type that does not exist.
+    const raw = await attack(
+      [rawFrame({ type: 0xee, body: Buffer.from('noise noise noise') })],
+      'an unknown packet type',
+    );
+    assert.equal(raw.goodbye()?.code, 'INVALID_ARGUMENT');
+    await attack([Buffer.from([0, 0, 0, 2, 1, 2])], 'a length shorter than the header');
+    await assertStillServing();
+  });
+
+  it('a frame with another protocol version closes the connection with FAILED_PRECONDITION', async () => {
+    const raw = await attack([rawFrame({ version: 99, type: PacketType.HELLO, body: json({}) })], 'version 99');
+    assert.equal(raw.goodbye()?.code, 'FAILED_PRECONDITION', 'the GOODBYE says why');
+    assert.match(raw.goodbye()!.reason, /version 99/);
+    await assertStillServing();
+  });
+
+  it('an oversized length prefix closes the connection before the body is read', async () => {
+    const raw = await attack(
+      [rawFrame({ length: 0xfffffff0, type: PacketType.REQUEST }), Buffer.alloc(64 * 1024, 7)],
+      'a 4 GiB length prefix',
+    );
+    assert.equal(raw.goodbye()?.code, 'RESOURCE_EXHAUSTED');
+    await assertStillServing();
+  });
+
+  it('a request before HELLO closes the connection', async () => {
+    const raw = await attack(
+      [
+        rawFrame({
+          type: PacketType.REQUEST,
+          flags: FrameFlag.JSON,
+          stream: 1,
+          body: json(['svc.add', { a: 1, b: 1 }, null, 0]),
+        }),
+      ],
+      'a REQUEST before HELLO',
+    );
+    assert.equal(raw.goodbye()?.code, 'INVALID_ARGUMENT');
+    assert.ok(!raw.frames.some((f) => f.type === PacketType.RESPONSE), 'the request was not served');
+    await assertStillServing();
+  });
+
+  it('after a valid handshake, an undecodable request body gets INVALID_ARGUMENT and a bad frame closes the connection', async () => {
+    const raw = await RawConnection.open(server.address);
+    try {
+      raw.write(hello('raw-peer'));
+      raw.write(
+        rawFrame({ type: PacketType.REQUEST, flags: FrameFlag.JSON, stream: 7, body: Buffer.from('{not json') }),
+      );
+      raw.write(
+        rawFrame({
+          type: PacketType.REQUEST,
+          flags: FrameFlag.JSON,
+          stream: 8,
+          body: json(['svc.add', { a: 40, b: 2 }, null, 0]),
+        }),
+      );
+      const deadline = Date.now() + 10_000;
+      while (raw.frames.filter((f) => f.type === PacketType.RESPONSE).length < 2 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const responses = raw.frames.filter((f) => f.type === PacketType.RESPONSE);
+      const bad = responses.find((f) => f.stream === 7);
+      assert.ok(bad, 'the undecodable request was answered');
+      assert.ok(bad.flags & FrameFlag.ERROR, 'with an error');
+      const [code, message] = codecForFlags(bad.flags).decode(bad.body) as [number, string];
+      assert.equal(code, StatusCode.INVALID_ARGUMENT, `error code ${code}: ${message}`);
+      const good = responses.find((f) => f.stream === 8);
+      assert.ok(good && !(good.flags & FrameFlag.ERROR), 'the connection still served the next request');
+      assert.equal(codecForFlags(good.flags).decode(good.body), 42);
+      // Now a frame that breaks framing itself.
+      raw.write(rawFrame({ version: 2, type: PacketType.PING }));
+      await within(raw.closed, 10_000, 'the node closing the handshaken connection');
+    } finally {
+      raw.destroy();
+    }
+    await assertStillServing();
+  });
+
+  it('the well-behaved caller never saw a failure', async () => {
+    calling = false;
+    const results = await within(calls, 10_000, 'the calling loop');
+    assert.ok(results.length > 0);
+    const failures = results.filter((r) => typeof r !== 'number');
+    assert.deepEqual(failures.map(String), [], 'no call failed');
+    assert.equal(server.alive, true);
+  });
+});
