@@ -54,7 +54,9 @@ export interface CircuitBreakerOptions {
 
 /** True when `err` is the rejection of an open (or saturated half-open) breaker. */
 export function isBrokenCircuit(err: unknown): err is ParleyError {
-  return ParleyError.is(err, 'UNAVAILABLE') && (err.details as { reason?: unknown } | undefined)?.reason === 'circuit-open';
+  return (
+    ParleyError.is(err, 'UNAVAILABLE') && (err.details as { reason?: unknown } | undefined)?.reason === 'circuit-open'
+  );
 }
 
 /**
@@ -195,12 +197,17 @@ export class CircuitBreaker implements Policy {
     } else if (to === 'closed') {
       this.#strategy.reset(this.#clock.now());
     }
-    if (from !== to) this.#onStateChange.fire({ breaker: this.name, from, to, ...(openMs === undefined ? {} : { openMs }) });
+    if (from !== to)
+      this.#onStateChange.fire({ breaker: this.name, from, to, ...(openMs === undefined ? {} : { openMs }) });
   }
 
   #rejection(retryInMs: number): ParleyError {
-    return new ParleyError('UNAVAILABLE', `circuit breaker '${this.name}' is open; calls are rejected until it recovers`, {
-      details: { reason: 'circuit-open', breaker: this.name, state: this.#state, retryInMs },
-    });
+    return new ParleyError(
+      'UNAVAILABLE',
+      `circuit breaker '${this.name}' is open; calls are rejected until it recovers`,
+      {
+        details: { reason: 'circuit-open', breaker: this.name, state: this.#state, retryInMs },
+      },
+    );
   }
 }

@@ -9,10 +9,11 @@ interface Bucket {
 }
 
 /**
- * Failure-rate and slow-call-rate over the last `windowMs`, kept in `windowMs / bucketMs` buckets.
+ * Failure-rate and slow-call-rate over the last `windowMs` (to bucket granularity: calls in buckets
+ * starting at or after `floor(now / bucketMs) · bucketMs − windowMs`), kept in `windowMs / bucketMs + 1` buckets.
  * A bucket older than the window is emptied (and its counts subtracted from the totals) when time
  * reaches it again, so memory is fixed and each record is O(buckets) at worst, O(1) usually.
- * Invariant: totals = sum of the buckets whose start is within (now − windowMs, now].
+ * Invariant: totals = sum of the buckets whose start is within [currentStart − windowMs, currentStart].
  */
 export class TimeWindow implements BreakerStrategy {
   readonly windowMs: number;
@@ -27,7 +28,8 @@ export class TimeWindow implements BreakerStrategy {
     this.windowMs = Math.max(1, options.windowMs ?? 10_000);
     this.bucketMs = Math.min(this.windowMs, Math.max(1, options.bucketMs ?? 1_000));
     this.#thresholds = options;
-    const n = Math.ceil(this.windowMs / this.bucketMs);
+    // One extra bucket: the current one is partly filled, so full coverage of windowMs needs n + 1.
+    const n = Math.ceil(this.windowMs / this.bucketMs) + 1;
     this.#buckets = Array.from({ length: n }, () => ({
       start: Number.NEGATIVE_INFINITY,
       calls: 0,

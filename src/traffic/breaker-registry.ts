@@ -1,0 +1,92 @@
+import type { Endpoint } from './balancer.js';
+import type { BreakerStrategy } from './breaker-strategy.js';
+import { CircuitBreaker, type CircuitBreakerOptions, type StateChange } from './circuit-breaker.js';
+import { Emitter, type Event } from './event.js';
+import { LruMap } from './lru-map.js';
+import { type ExecuteContext, type Policy, type PolicyContext, toPolicyContext } from './policy.js';
+
+/** The registry key of the breaker for an action on one node, or for the action as a whole. */
+export function breakerKey(action: string, nodeId?: string): string {
+  return nodeId === undefined ? action : `${action}@${nodeId}`;
+}
+
+/** Options of a breaker made by the registry: as CircuitBreakerOptions, but `strategy` is a factory (strategies hold state, one each). */
+export type RegistryBreakerOptions = Omit<CircuitBreakerOptions, 'name' | 'strategy'> & {
+  strategy?: () => BreakerStrategy;
+};
+
+export interface BreakerRegistryOptions {
+  /** Options for each new breaker (its `name` is the key); or a function of the key for per-key settings. */
+  breaker?: RegistryBreakerOptions | ((key: string) => RegistryBreakerOptions);
+  /** Breakers kept at most; the least recently used closed breaker goes first (default 10 000). */
+  maxBreakers?: number;
+}
+
+/**
+ * Circuit breakers by key, created on first use: one per (action, node) so a balancer can skip the
+ * nodes whose breaker is open, and/or one per action. Open breakers are never evicted while open
+ * (forgetting one would send traffic to a broken node at once); closed ones are dropped least
+ * recently used first when over `maxBreakers`.
+ */
+export class CircuitBreakerRegistry {
+  readonly #options: BreakerRegistryOptions;
+  readonly #breakers: LruMap<string, CircuitBreaker>;
+  readonly #maxBreakers: number;
+  readonly #onStateChange = new Emitter<StateChange>();
+  /** State changes of every breaker in the registry. */
+  readonly onStateChange: Event<StateChange> = this.#onStateChange.event;
+
+  constructor(options: BreakerRegistryOptions = {}) {
+    this.#options = options;
+    this.#maxBreakers = options.maxBreakers ?? 10_000;
+    // The LRU's own bound is a backstop only; `#evictClosed` keeps the size, sparing open breakers.
+    this.#breakers = new LruMap({ maxSize: this.#maxBreakers * 2 });
+  }
+
+  get size(): number {
+    return this.#breakers.size;
+  }
+
+  get(key: string): CircuitBreaker {
+    let breaker = this.#breakers.get(key);
+    if (!breaker) {
+      const o = this.#options.breaker;
+      const { strategy, ...rest } = (typeof o === 'function' ? o(key) : o) ?? {};
+      breaker = new CircuitBreaker({ ...rest, name: key, strategy: strategy?.() });
+      breaker.onStateChange((e) => this.#onStateChange.fire(e));
+      this.#breakers.set(key, breaker);
+      if (this.#breakers.size > this.#maxBreakers) this.#evictClosed();
+    }
+    return breaker;
+  }
+
+  /** True when the breaker for `key` exists and is open (rejecting without probing). Never creates one. */
+  isOpen(key: string): boolean {
+    return this.#breakers.peek(key)?.isOpen() ?? false;
+  }
+
+  /**
+   * The candidates whose (action, node) breaker is not open. When every breaker is open, returns
+   * the empty list: the caller should fail fast (UNAVAILABLE) rather than hammer broken nodes.
+   */
+  filter(candidates: readonly Endpoint[], action: string): Endpoint[] {
+    return candidates.filter((e) => !this.isOpen(breakerKey(action, e.nodeId)));
+  }
+
+  /** A policy that runs each call through the breaker chosen by `keyOf(ctx)` (e.g. per action). */
+  policy(keyOf: (ctx: PolicyContext) => string): Policy {
+    return {
+      execute: <T>(fn: (ctx: PolicyContext) => Promise<T>, context?: ExecuteContext): Promise<T> => {
+        const ctx = toPolicyContext(context);
+        return this.get(keyOf(ctx)).execute(fn, ctx);
+      },
+    };
+  }
+
+  #evictClosed(): void {
+    for (const [key, breaker] of this.#breakers.entries()) {
+      if (this.#breakers.size <= this.#maxBreakers) return;
+      if (breaker.state === 'closed') this.#breakers.delete(key);
+    }
+  }
+}
