@@ -1,0 +1,196 @@
+/**
+ * Harder failures across processes: a frozen node (SIGSTOP), a caller that dies mid-call, a
+ * cancellation that must cross two hops, a node restarted under the same id, a duplicate id, and
+ * payloads and concurrency large enough to fill the pipes.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { createNode, type ParleyNode } from '../../src/node/node.js';
+import type { NodeOptions } from '../../src/node/options.js';
+import { ParleyError } from '../../src/wire/parley-error.js';
+import type { SeenAbort } from './fixtures/node-process.js';
+import { killAll, type NodeProcess, spawnNode, until, within } from './harness.js';
+
+async function startClient(id: string, seed: string, options: Partial<NodeOptions> = {}): Promise<ParleyNode> {
+  const client = createNode({
+    id,
+    port: null,
+    seeds: [seed],
+    logger: 'silent',
+    failureTimeout: 1000,
+    gossipInterval: 200,
+    ...options,
+  });
+  await client.start();
+  return client;
+}
+
+/** Runs `fn` with fresh processes and a client, and always cleans up. */
+async function withCluster(
+  fn: (procs: NodeProcess[], track: (c: ParleyNode) => ParleyNode) => Promise<void>,
+): Promise<void> {
+  const procs: NodeProcess[] = [];
+  const clients: ParleyNode[] = [];
+  try {
+    await fn(procs, (c) => {
+      clients.push(c);
+      return c;
+    });
+  } finally {
+    await Promise.all(clients.map((c) => c.stop()));
+    await killAll(procs);
+  }
+}
+
+const abortsAt = (c: ParleyNode, id: string) => c.call('svc.aborts', {}, { nodeId: id }) as Promise<SeenAbort[]>;
+const sleepingAt = (c: ParleyNode, id: string) => c.call('svc.sleeping', {}, { nodeId: id }) as Promise<string[]>;
+
+describe('resilience across processes', () => {
+  it('a frozen node (SIGSTOP): calls to it fail with UNAVAILABLE after the idle timeout instead of hanging; it recovers after SIGCONT', () =>
+    withCluster(async (procs, track) => {
+      const a = await spawnNode({ id: 'f1' }, procs);
+      const b = await spawnNode({ id: 'f2', seeds: [a.address], failureTimeout: 5000 }, procs);
+      const c = track(
+        await startClient('f-client', a.address, { idleTimeout: 1000, keepaliveInterval: 200, failureTimeout: 5000 }),
+      );
+      await until(() => c.nodes().filter((n) => n.connected).length === 3, 'the client to meet f1 and f2');
+      const pending = c.call('svc.sleep', { ms: 100 }, { nodeId: 'f2', timeout: 60_000 }).catch((e: unknown) => e);
+      b.child.kill('SIGSTOP');
+      try {
+        const outcome = await within(pending, 10_000, 'a call to the frozen node');
+        // The call may have finished before the freeze; if not, it must fail UNAVAILABLE.
+        assert.ok(outcome === 'f2' || ParleyError.is(outcome, 'UNAVAILABLE'), `ended with ${String(outcome)}`);
+        const frozen = c.call('svc.whoami', {}, { nodeId: 'f2', timeout: 60_000 }).catch((e: unknown) => e);
+        const r = await within(frozen, 10_000, 'a call sent to the frozen node');
+        assert.ok(ParleyError.is(r, 'UNAVAILABLE'), `a call to the frozen node ended with ${String(r)}`);
+        await until(() => !c.nodes().some((n) => n.id === 'f2' && n.connected), 'the client to mark f2 down');
+        const who = await Promise.all(Array.from({ length: 10 }, () => c.call('svc.whoami', {}, { timeout: 5000 })));
+        assert.deepEqual([...new Set(who)], ['f1'], 'balanced calls avoid the frozen node');
+      } finally {
+        b.child.kill('SIGCONT');
+      }
+      await until(() => c.nodes().some((n) => n.id === 'f2' && n.connected), 'f2 to be back after SIGCONT', 15_000);
+      assert.equal(await c.call('svc.whoami', {}, { nodeId: 'f2', timeout: 5000 }), 'f2');
+    }));
+
+  it('cancelling a call cancels the nested call it made on a third process', () =>
+    withCluster(async (procs, track) => {
+      const a = await spawnNode({ id: 'n1' }, procs);
+      await spawnNode({ id: 'n2', seeds: [a.address] }, procs);
+      const c = track(await startClient('n-client', a.address));
+      await until(() => c.nodes().filter((n) => n.connected).length === 3, 'the client to meet n1 and n2');
+      const token = 'two-hops';
+      const controller = new AbortController();
+      const call = c
+        .call(
+          'svc.nested',
+          { target: 'svc.sleep', params: { ms: 60_000, token }, nodeId: 'n2' },
+          { nodeId: 'n1', signal: controller.signal, timeout: 60_000 },
+        )
+        .catch((e: unknown) => e);
+      await until(async () => (await sleepingAt(c, 'n2')).includes(token), 'the inner handler to start on n2');
+      controller.abort();
+      assert.ok(ParleyError.is(await within(call, 5000, 'the cancelled call'), 'CANCELLED'));
+      await until(
+        async () => (await abortsAt(c, 'n2')).some((x) => x.token === token),
+        'the inner handler on n2 to abort',
+      );
+    }));
+
+  it('when the caller’s process dies, the handlers it started elsewhere are aborted', () =>
+    withCluster(async (procs, track) => {
+      const a = await spawnNode({ id: 'c1' }, procs);
+      const middle = await spawnNode({ id: 'c2', seeds: [a.address] }, procs);
+      const c = track(await startClient('c-client', a.address));
+      await until(() => c.nodes().filter((n) => n.connected).length === 3, 'the client to meet c1 and c2');
+      const token = 'orphan';
+      // c-client → c2.nested → c1.sleep; then c2 (the caller of c1.sleep) is SIGKILLed.
+      const call = c
+        .call(
+          'svc.nested',
+          { target: 'svc.sleep', params: { ms: 60_000, token }, nodeId: 'c1' },
+          { nodeId: 'c2', timeout: 60_000 },
+        )
+        .catch((e: unknown) => e);
+      await until(async () => (await sleepingAt(c, 'c1')).includes(token), 'the handler to start on c1');
+      middle.child.kill('SIGKILL');
+      const r = await within(call, 10_000, 'the call to the killed middle node');
+      assert.ok(ParleyError.is(r, 'UNAVAILABLE'), `ended with ${String(r)}`);
+      await until(
+        async () => (await abortsAt(c, 'c1')).some((x) => x.token === token),
+        'c1 to abort the orphaned handler',
+      );
+      assert.equal((await abortsAt(c, 'c1')).find((x) => x.token === token)?.code, 'CANCELLED');
+      assert.deepEqual(await sleepingAt(c, 'c1'), []);
+    }));
+
+  it('a node restarted under the same id is called again; calls pending on the old process fail', () =>
+    withCluster(async (procs, track) => {
+      const a = await spawnNode({ id: 'r1' }, procs);
+      const old = await spawnNode({ id: 'r2', seeds: [a.address], failureTimeout: 10_000 }, procs);
+      const c = track(await startClient('r-client', a.address, { failureTimeout: 10_000 }));
+      await until(() => c.nodes().filter((n) => n.connected).length === 3, 'the client to meet r1 and r2');
+      const pending = c.call('svc.sleep', { ms: 60_000 }, { nodeId: 'r2', timeout: 60_000 }).catch((e: unknown) => e);
+      await until(async () => (await sleepingAt(c, 'r2')).length === 1, 'the call to run on r2');
+      old.child.kill('SIGKILL');
+      assert.ok(ParleyError.is(await within(pending, 10_000, 'the call pending on r2'), 'UNAVAILABLE'));
+      const reborn = await spawnNode({ id: 'r2', seeds: [a.address] }, procs);
+      assert.notEqual(reborn.address, old.address);
+      await until(
+        () => c.nodes().some((n) => n.id === 'r2' && n.connected && n.address === reborn.address),
+        'the client to meet the new r2',
+      );
+      assert.equal(await c.call('svc.whoami', {}, { nodeId: 'r2', timeout: 5000 }), 'r2');
+      assert.deepEqual(await sleepingAt(c, 'r2'), [], 'it is the new process');
+    }));
+
+  it('a second process with a running node’s id is refused and the first keeps serving', () =>
+    withCluster(async (procs, track) => {
+      const a = await spawnNode({ id: 'u1' }, procs);
+      const first = await spawnNode({ id: 'u2', seeds: [a.address] }, procs);
+      const c = track(await startClient('u-client', a.address));
+      await until(() => c.nodes().filter((n) => n.connected).length === 3, 'the client to meet u1 and u2');
+      const impostor = await spawnNode({ id: 'u2', seeds: [a.address] }, procs);
+      // For a while after the impostor joined, u1 must keep the first u2 and calls to u2 must keep working
+      // (docs/PROTOCOL.md: the newcomer is refused with ALREADY_EXISTS).
+      for (let i = 0; i < 15; i++) {
+        const [view, served] = await Promise.all([
+          c.call('$node.nodes', {}, { nodeId: 'u1' }) as Promise<{ id: string; address: string | null }[]>,
+          c.call('svc.sleep', { ms: 100 }, { nodeId: 'u2', timeout: 5000 }).catch((e: unknown) => e),
+        ]);
+        const u2 = view.find((v) => v.id === 'u2');
+        assert.equal(
+          u2?.address,
+          first.address,
+          `poll ${i}: u1 took the impostor (${impostor.address}) for u2 (${first.address})`,
+        );
+        assert.equal(served, 'u2', `poll ${i}: a call to u2 ended with ${String(served)}`);
+      }
+      assert.equal(a.alive && first.alive, true);
+    }));
+
+  it('large payloads and many concurrent calls cross processes intact', () =>
+    withCluster(async (procs, track) => {
+      const a = await spawnNode({ id: 'b1' }, procs);
+      await spawnNode({ id: 'b2', seeds: [a.address] }, procs);
+      const c = track(await startClient('b-client', a.address, { maxFrameSize: 4 * 1024 * 1024 }));
+      await until(() => c.nodes().filter((n) => n.connected).length === 3, 'the client to meet b1 and b2');
+      const big = 'x'.repeat(2 * 1024 * 1024);
+      assert.equal(await c.call('svc.add', { a: big, b: '!' }, { nodeId: 'b2', timeout: 10_000 }), `${big}!`);
+      await assert.rejects(
+        c.call('svc.add', { a: 'y'.repeat(5 * 1024 * 1024), b: '' }, { nodeId: 'b2' }),
+        (e: unknown) => ParleyError.is(e, 'RESOURCE_EXHAUSTED'),
+        'a message larger than the frame limit fails on the sender',
+      );
+      const n = 2000;
+      const results = await within(
+        Promise.all(Array.from({ length: n }, (_, i) => c.call('svc.add', { a: i, b: i }, { timeout: 20_000 }))),
+        30_000,
+        `${n} concurrent calls`,
+      );
+      assert.deepEqual(
+        results,
+        Array.from({ length: n }, (_, i) => 2 * i),
+      );
+    }));
+});
