@@ -170,4 +170,60 @@ describe('node failure', () => {
       await killAll(procs);
     }
   });
+
+  it('graceful stop (SIGTERM) finishes the event handlers it started and loses no emitted event', async () => {
+    const procs: NodeProcess[] = [];
+    let client: ParleyNode | undefined;
+    try {
+      const a = await spawnNode({ id: 'e1', slowEvents: 200 }, procs);
+      const b = await spawnNode({ id: 'e2', seeds: [a.address], slowEvents: 200 }, procs);
+      client = await startClient('e-client', a.address);
+      const c = client;
+      await until(() => c.nodes().filter((n) => n.connected).length === 3, 'the client to meet e1 and e2');
+      await c.waitFor('slow.progress');
+      type Progress = { received: number[]; completed: number[] };
+      const progress = (id: string) => c.call('slow.progress', {}, { nodeId: id }) as Promise<Progress>;
+
+      let emitting = true;
+      let emitted = 0;
+      const emitter = (async () => {
+        while (emitting) {
+          await c.emit('slow.tick', { i: emitted++ });
+          await new Promise((r) => setTimeout(r, 5));
+        }
+      })();
+      await until(async () => (await progress('e2')).received.length >= 5, 'e2 to be handling events');
+      b.child.kill('SIGTERM');
+      const exit = await within(b.exited, 15_000, 'e2 stopping');
+      assert.deepEqual(exit, { code: 0, signal: null }, `e2 stopped cleanly; stderr: ${b.stderr()}`);
+      const atExit = emitted;
+      await until(() => emitted >= atExit + 10, 'a few more emits after e2 stopped');
+      emitting = false;
+      await within(emitter, 10_000, 'the emitter');
+
+      const final = b.messages.find(
+        (m): m is { final: { slow: Progress } } => typeof m === 'object' && m !== null && 'final' in m,
+      );
+      assert.ok(final, `e2 printed its final report; stdout: ${JSON.stringify(b.messages)}`);
+      const e2 = final.final.slow;
+
+      let e1: Progress = { received: [], completed: [] };
+      await until(async () => {
+        e1 = await progress('e1');
+        return e1.received.length + e2.received.length >= emitted && e1.completed.length === e1.received.length;
+      }, 'every emitted event to be handled').catch(() => {});
+      const handled = [...e1.received, ...e2.received].sort((x, y) => x - y);
+      const lost = Array.from({ length: emitted }, (_, i) => i).filter((i) => !handled.includes(i));
+      const twice = handled.filter((i, k) => handled[k - 1] === i);
+      const cutOff = e2.received.filter((i) => !e2.completed.includes(i));
+      assert.deepEqual(
+        { lost, twice, cutOff },
+        { lost: [], twice: [], cutOff: [] },
+        `of ${emitted} events: e1 received ${e1.received.length}, e2 received ${e2.received.length} and completed ${e2.completed.length} before it exited`,
+      );
+    } finally {
+      await client?.stop();
+      await killAll(procs);
+    }
+  });
 });

@@ -19,6 +19,8 @@ export interface NodeProcess {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** Everything the process wrote to stderr so far (for failure messages). */
   stderr(): string;
+  /** JSON lines the process printed after its ready line (e.g. its final report on SIGTERM). */
+  readonly messages: readonly unknown[];
   readonly alive: boolean;
 }
 
@@ -43,8 +45,17 @@ export function spawnNode(config: FixtureConfig, live: NodeProcess[] = []): Prom
       clearTimeout(timer);
       reject(new Error(`node ${config.id} exited (${code ?? signal}) before it was ready; stderr: ${stderr}`));
     });
-    createInterface({ input: child.stdout! }).once('line', (line) => {
+    const messages: unknown[] = [];
+    const lines = createInterface({ input: child.stdout! });
+    lines.once('line', (line) => {
       clearTimeout(timer);
+      lines.on('line', (more) => {
+        try {
+          messages.push(JSON.parse(more));
+        } catch {
+          messages.push(more);
+        }
+      });
       let address: string;
       try {
         address = (JSON.parse(line) as { ready: string }).ready;
@@ -59,6 +70,7 @@ export function spawnNode(config: FixtureConfig, live: NodeProcess[] = []): Prom
         child,
         exited,
         stderr: () => stderr,
+        messages,
         get alive() {
           return child.exitCode === null && child.signalCode === null;
         },
