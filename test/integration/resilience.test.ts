@@ -193,4 +193,56 @@ describe('resilience across processes', () => {
         Array.from({ length: n }, (_, i) => 2 * i),
       );
     }));
+
+  it('events dropped because the sender’s queue was full are reported to the receiver as missed', () =>
+    withCluster(async (procs, track) => {
+      const sink = await spawnNode({ id: 'q1', ticks: true }, procs);
+      // A tiny outbound queue: a burst of emits in one tick overflows it.
+      const c = track(await startClient('q-client', sink.address, { maxOutboundBytes: 16 * 1024 }));
+      await c.waitFor('svc.events');
+      await until(
+        () => c.nodes().some((n) => n.id === 'q1' && n.services.some((s) => s.name === 'ticks')),
+        'q1’s ticks',
+      );
+      const n = 200;
+      const filler = 'z'.repeat(1024);
+      const burst = await Promise.allSettled(Array.from({ length: n }, (_, i) => c.emit('tick.burst', { i, filler })));
+      const rejected = burst.filter((r) => r.status === 'rejected');
+      assert.ok(rejected.length > 0, 'the burst overflowed the 16 KiB queue');
+      for (const r of rejected) assert.ok(ParleyError.is((r as PromiseRejectedResult).reason, 'RESOURCE_EXHAUSTED'));
+      // One more, after the queue drained, so that a drop at the end of the burst shows as a gap too.
+      await until(async () => {
+        try {
+          await c.emit('tick.burst', { i: n, filler: '' });
+          return true;
+        } catch {
+          return false;
+        }
+      }, 'the queue to drain');
+      type Seen = { payload: { i: number }; seq: number; missed: number };
+      let got: Seen[] = [];
+      await until(
+        async () =>
+          (got = (await c.call('svc.events', { event: 'tick.burst' }, { nodeId: 'q1' })) as Seen[]).some(
+            (e) => e.payload.i === n,
+          ),
+        'the last event at q1',
+      );
+      const delivered = got.map((e) => e.payload.i);
+      const dropped = Array.from({ length: n }, (_, i) => i).filter((i) => !delivered.includes(i));
+      assert.equal(dropped.length, rejected.length, 'exactly the rejected emits are missing');
+      assert.deepEqual(
+        delivered,
+        [...delivered].sort((x, y) => x - y),
+        'the others arrived in order',
+      );
+      assert.equal(
+        got.reduce((sum, e) => sum + e.missed, 0),
+        rejected.length,
+        'the receiver was told how many it missed',
+      );
+      for (let k = 1; k < got.length; k++) {
+        assert.equal(got[k]!.seq, got[k - 1]!.seq + 1 + got[k]!.missed, `seq and missed agree at delivery ${k}`);
+      }
+    }));
 });
