@@ -16,6 +16,8 @@ export interface RateLimitOptions {
   readonly key?: (call: CallInfo) => string;
   /** Keys remembered at most (least recently used are forgotten first; default 10 000). */
   readonly maxKeys?: number;
+  /** Keys unused this long are forgotten, ms (default: only the count bound). A forgotten key starts with a fresh limiter. */
+  readonly idleTtlMs?: number;
   readonly clock?: Clock;
 }
 
@@ -29,7 +31,15 @@ export class RateLimitPolicy implements Policy {
 
   constructor(private readonly options: RateLimitOptions) {
     this.clock = options.clock ?? systemTimer;
-    this.limiters = new LruMap({ maxSize: options.maxKeys ?? 10_000 });
+    this.limiters = new LruMap({
+      maxSize: options.maxKeys ?? 10_000,
+      ...(options.idleTtlMs === undefined ? {} : { idleTtlMs: options.idleTtlMs, clock: this.clock }),
+    });
+  }
+
+  /** Keys currently tracked (for tests and metrics). */
+  get trackedKeys(): number {
+    return this.limiters.size;
   }
 
   async execute<T>(fn: (ctx: PolicyContext) => Promise<T>, context?: ExecuteContext): Promise<T> {

@@ -77,4 +77,21 @@ describe('RateLimitPolicy', () => {
     clock.advance(1000);
     assert.equal(await call('ann'), 'ok');
   });
+
+  it('bounds the keys it tracks by count and by idle time', async () => {
+    const clock = new FakeClock();
+    const policy = new RateLimitPolicy({
+      name: 'per-caller',
+      clock,
+      limiter: () => new Gcra(1, 1),
+      key: (c) => c.callerNodeId ?? '',
+      maxKeys: 5,
+      idleTtlMs: 1000,
+    });
+    for (let i = 0; i < 20; i++) await policy.execute(async () => {}, { call: { callerNodeId: `n${i}` } });
+    assert.equal(policy.trackedKeys, 5);
+    clock.advance(1000);
+    await policy.execute(async () => {}, { call: { callerNodeId: 'x' } });
+    assert.equal(policy.trackedKeys, 1);
+  });
 });

@@ -1,0 +1,71 @@
+// Public surface of traffic/: balancing strategies and resilience policies. See docs/TRAFFIC.md.
+export { abortError, delay, linkedController } from './abort.js';
+export { type Backoff, constantBackoff, type ExponentialBackoffOptions, exponentialBackoff } from './backoff.js';
+export {
+  type Balancer,
+  type CallOutcome,
+  type Endpoint,
+  type PickRequest,
+  untried,
+  weightOf,
+} from './balancer.js';
+export { BALANCER_NAMES, type BalancerName, type BalancerOptions, createBalancer } from './balancer-factory.js';
+export { type BreakerRegistryOptions, breakerKey, CircuitBreakerRegistry } from './breaker-registry.js';
+export type { BreakerStrategy, CallSample, RateThresholds } from './breaker-strategy.js';
+export { type BulkheadOptions, BulkheadPolicy } from './bulkhead.js';
+export {
+  CircuitBreaker,
+  type CircuitBreakerOptions,
+  type CircuitState,
+  DEFAULT_FAILURE_CODES,
+  isBrokenCircuit,
+  type StateChange,
+} from './circuit-breaker.js';
+export { type CancelTimer, type Clock, type Scheduler, systemTimer, type Timer } from './clock.js';
+export { AimdLimit, type ConcurrencyLimit, GradientLimit } from './concurrency-limit.js';
+export {
+  CALLER_PIPELINE,
+  type ConfigLayers,
+  mergeConfig,
+  resolveConfig,
+  SERVER_PIPELINE,
+} from './config-resolution.js';
+export { ConsecutiveFailures } from './consecutive-breaker.js';
+export {
+  ConsistentHashBalancer,
+  type ConsistentHashOptions,
+  type HashKeySource,
+  hashKeyOf,
+} from './consistent-hash.js';
+export { CountWindow } from './count-window-breaker.js';
+export { type Disposable, Emitter, type Event } from './event.js';
+export { FakeClock, settle } from './fake-clock.js';
+export { type FallbackOptions, FallbackPolicy } from './fallback-policy.js';
+export { type HedgingOptions, HedgingPolicy } from './hedging-policy.js';
+export { IdempotencyStore, type IdempotencyStoreOptions } from './idempotency-store.js';
+export { LatencyQuantiles } from './latency-quantiles.js';
+export { LeastOutstandingBalancer } from './least-outstanding.js';
+export { LoadShedder, type LoadShedderOptions } from './load-shedder.js';
+export { LocalityBalancer, type LocalityOptions } from './locality.js';
+export { LruMap } from './lru-map.js';
+export { OutlierDetector, type OutlierOptions } from './outlier-detector.js';
+export { PeakEwmaBalancer, type PeakEwmaOptions } from './peak-ewma.js';
+export {
+  type CallInfo,
+  type ExecuteContext,
+  noopPolicy,
+  type Policy,
+  type PolicyContext,
+  toPolicyContext,
+  wrap,
+} from './policy.js';
+export { RandomBalancer } from './random-balancer.js';
+export { type RateLimitOptions, RateLimitPolicy } from './rate-limit-policy.js';
+export { Gcra, type RateDecision, type RateLimiter, TokenBucket } from './rate-limiters.js';
+export { type RetryBudget, RetryBudgetRegistry, TokenRetryBudget } from './retry-budget.js';
+export { type GiveUpEvent, type RetryEvent, type RetryOptions, RetryPolicy } from './retry-policy.js';
+export { RoundRobinBalancer } from './round-robin.js';
+export { seededRandom } from './seeded-random.js';
+export { TimeWindow } from './time-window-breaker.js';
+export { type TimeoutOptions, TimeoutPolicy } from './timeout-policy.js';
+export { WeightedRoundRobinBalancer } from './weighted-round-robin.js';
