@@ -1,0 +1,305 @@
+import type { Entry } from '../raft/types.js';
+import { ParleyError } from '../wire/parley-error.js';
+import { byteString } from './bytes.js';
+import type { DeleteOp, KvCommand, LeaseExpireCommand, PutOp, RangeOp, TxnCommand, TxnOp } from './commands.js';
+import { validateCommand } from './commands.js';
+import { DedupTable } from './dedup.js';
+import { keyRange } from './key-range.js';
+import { LeaseTable } from './leases.js';
+import { DEFAULT_LIMITS, type KvLimits, RECORD_OVERHEAD_BYTES } from './limits.js';
+import { MvccStore, type WriteTxn } from './mvcc-store.js';
+import { decodeCommand, decodeSnapshot, encodeSnapshot } from './snapshot-codec.js';
+import { evaluateCompare } from './txn.js';
+import type { KeyValue, KvEvent, RangeResult } from './types.js';
+import { WatchHub } from './watch-hub.js';
+
+export type KvResult =
+  | { type: 'put'; revision: number; prevKv?: KeyValue }
+  | ({ type: 'range' } & RangeResult)
+  | { type: 'delete'; deleted: number; revision: number; prevKvs?: KeyValue[] }
+  | { type: 'txn'; succeeded: boolean; responses: KvResult[]; revision: number }
+  | { type: 'compact'; revision: number }
+  | { type: 'lease-grant'; id: number; ttlMs: number; revision: number }
+  | { type: 'lease-revoke'; revision: number }
+  | { type: 'lease-keepalive'; id: number; ttlMs: number; revision: number }
+  | { type: 'lease-expire'; expired: number[]; revision: number }
+  | { type: 'lease-checkpoint'; revision: number };
+
+/** The outcome of applying one command. Deterministic errors are values, not exceptions. */
+export type ApplyOutcome = { ok: true; result: KvResult } | { ok: false; error: ParleyError };
+
+export interface LeaseInfo {
+  readonly id: number;
+  readonly ttlMs: number;
+  /** Remaining time by this member's deadline (meaningful on the leader). */
+  readonly remainingMs: number;
+  readonly keys?: Uint8Array[];
+}
+
+/** What the Raft driver needs (the lead adapts it to the driver's interface). */
+export interface KvStateMachineLike {
+  applyEntry(entry: Entry): ApplyOutcome | undefined;
+  snapshot(): Uint8Array;
+  restore(snapshot: Uint8Array): void;
+}
+
+/**
+ * The replicated key-value state machine: pure and deterministic. Time enters only through
+ * command fields (`now` of lease-grant / lease-keepalive) and through the leader-local calls
+ * `promote(now)`, `expiredLeases(now)`, `leaseCheckpoints(now)` and `timeToLive(id, now)`,
+ * which never change replicated state.
+ */
+export class KvStateMachine implements KvStateMachineLike {
+  readonly limits: KvLimits;
+  readonly store = new MvccStore();
+  readonly leases = new LeaseTable();
+  readonly watches: WatchHub;
+  private dedup: DedupTable<ApplyOutcome>;
+  /** Index of the last Raft entry applied (0 before any). */
+  appliedIndex = 0;
+
+  constructor(options: { limits?: Partial<KvLimits>; maxWatchBacklog?: number } = {}) {
+    this.limits = { ...DEFAULT_LIMITS, ...options.limits };
+    this.watches = new WatchHub(this.store, options.maxWatchBacklog);
+    this.dedup = new DedupTable(this.limits.dedupPerClient, this.limits.dedupClients);
+  }
+
+  /** Applies a committed Raft entry. Empty entries (leader no-ops) and already applied indexes are skipped. */
+  applyEntry(entry: Entry): ApplyOutcome | undefined {
+    if (entry.index <= this.appliedIndex) return undefined;
+    this.appliedIndex = entry.index;
+    if (entry.data.length === 0) return undefined;
+    return this.apply(entry.data);
+  }
+
+  /** Applies a command (msgpack bytes or an object); validates it first. Never throws. */
+  apply(command: Uint8Array | unknown): ApplyOutcome {
+    let cmd: KvCommand;
+    try {
+      cmd = validateCommand(command instanceof Uint8Array ? decodeCommand(command) : command, this.limits);
+    } catch (err) {
+      return { ok: false, error: ParleyError.from(err) };
+    }
+    if (cmd.clientId !== undefined && cmd.seq !== undefined) {
+      try {
+        const seen = this.dedup.lookup(cmd.clientId, cmd.seq);
+        if (seen !== undefined) return seen;
+      } catch (err) {
+        return { ok: false, error: ParleyError.from(err) };
+      }
+    }
+    const outcome = this.execute(cmd);
+    if (cmd.clientId !== undefined && cmd.seq !== undefined) this.dedup.record(cmd.clientId, cmd.seq, outcome);
+    return outcome;
+  }
+
+  private execute(cmd: KvCommand): ApplyOutcome {
+    try {
+      return { ok: true, result: this.run(cmd) };
+    } catch (err) {
+      return { ok: false, error: ParleyError.from(err) };
+    }
+  }
+
+  private run(cmd: KvCommand): KvResult {
+    switch (cmd.type) {
+      case 'range':
+        return this.range(cmd, false);
+      case 'put':
+      case 'delete':
+        return this.write([cmd], (w, resp) => ({ ...resp[0]!, revision: this.revisionAfter(w) }) as KvResult);
+      case 'txn':
+        return this.txn(cmd);
+      case 'compact':
+        this.store.compact(cmd.revision);
+        return { type: 'compact', revision: this.store.revision };
+      case 'lease-grant': {
+        const l = this.leases.grant(cmd.id, cmd.ttlMs, cmd.now);
+        return { type: 'lease-grant', id: l.id, ttlMs: l.ttlMs, revision: this.store.revision };
+      }
+      case 'lease-keepalive': {
+        const l = this.leases.keepAlive(cmd.id, cmd.now);
+        return { type: 'lease-keepalive', id: l.id, ttlMs: l.ttlMs, revision: this.store.revision };
+      }
+      case 'lease-revoke': {
+        this.leases.mustGet(cmd.id);
+        const r = this.expire({ type: 'lease-expire', ids: [cmd.id] });
+        return { type: 'lease-revoke', revision: r.revision };
+      }
+      case 'lease-expire':
+        return this.expire(cmd);
+      case 'lease-checkpoint':
+        for (const c of cmd.checkpoints) this.leases.checkpoint(c.id, c.remainingMs);
+        return { type: 'lease-checkpoint', revision: this.store.revision };
+    }
+  }
+
+  private revisionAfter(w: WriteTxn): number {
+    return w.changed ? w.main : this.store.revision;
+  }
+
+  /** Runs write-capable ops in one write transaction: one revision, or none if nothing changed. */
+  private write(ops: readonly TxnOp[], result: (w: WriteTxn, responses: KvResult[]) => KvResult): KvResult {
+    let added = 0;
+    for (const op of ops) if (op.type === 'put') added += op.key.length + op.value.length + RECORD_OVERHEAD_BYTES;
+    if (added > 0 && this.store.sizeBytes + added > this.limits.quotaBytes) {
+      throw new ParleyError(
+        'RESOURCE_EXHAUSTED',
+        `quota exceeded (${this.store.sizeBytes} + ${added} > ${this.limits.quotaBytes} bytes); compact and defragment or raise the quota`,
+        { details: { sizeBytes: this.store.sizeBytes, quotaBytes: this.limits.quotaBytes } },
+      );
+    }
+    const w = this.store.beginWrite();
+    let responses: KvResult[];
+    try {
+      responses = ops.map((op) => this.op(w, op));
+    } catch (err) {
+      w.abort();
+      throw err;
+    }
+    const out = result(w, responses);
+    this.publish(w.main, w.end());
+    return out;
+  }
+
+  private publish(revision: number, events: KvEvent[]): void {
+    if (events.length > 0) this.watches.onApplied(revision, events);
+  }
+
+  private op(w: WriteTxn, op: TxnOp): KvResult {
+    switch (op.type) {
+      case 'range':
+        return this.range(op, true);
+      case 'put':
+        return this.put(w, op);
+      case 'delete':
+        return this.deleteRange(w, op);
+    }
+  }
+
+  private range(op: RangeOp, inTxn: boolean): KvResult {
+    return { type: 'range', ...this.store.range(keyRange(op.range), op.options, inTxn) };
+  }
+
+  private put(w: WriteTxn, op: PutOp): KvResult {
+    const k = byteString(op.key);
+    const prev = this.store.get(k);
+    if ((op.ignoreValue === true || op.ignoreLease === true) && prev === undefined) {
+      throw new ParleyError('NOT_FOUND', 'ignoreValue/ignoreLease need an existing key', { details: { key: op.key } });
+    }
+    const lease = op.ignoreLease === true ? prev!.lease : (op.lease ?? 0);
+    const value = op.ignoreValue === true ? prev!.value : op.value;
+    if (lease !== 0) this.leases.mustGet(lease);
+    const { prevKv } = w.put(k, op.key, value, lease);
+    this.moveLease(w, k, prevKv?.lease ?? 0, lease);
+    return op.prevKv === true && prevKv !== undefined
+      ? { type: 'put', revision: w.main, prevKv }
+      : { type: 'put', revision: w.main };
+  }
+
+  private deleteRange(w: WriteTxn, op: DeleteOp): KvResult {
+    const prevKvs: KeyValue[] = [];
+    for (const k of this.store.keysIn(keyRange(op.range))) {
+      const prev = w.delete(k);
+      if (prev === undefined) continue;
+      prevKvs.push(prev);
+      this.moveLease(w, k, prev.lease, 0);
+    }
+    const revision = prevKvs.length > 0 ? w.main : this.store.revision;
+    return op.prevKv === true
+      ? { type: 'delete', deleted: prevKvs.length, revision, prevKvs }
+      : { type: 'delete', deleted: prevKvs.length, revision };
+  }
+
+  /** Keeps lease → keys in step with the key's live lease, undoably. */
+  private moveLease(w: WriteTxn, k: string, from: number, to: number): void {
+    if (from === to) return;
+    const a = from === 0 ? undefined : this.leases.get(from);
+    const b = to === 0 ? undefined : this.leases.get(to);
+    a?.keys.delete(k);
+    b?.keys.add(k);
+    w.onAbort(() => {
+      b?.keys.delete(k);
+      a?.keys.add(k);
+    });
+  }
+
+  private txn(cmd: TxnCommand): KvResult {
+    const succeeded = cmd.compare.every((c) => evaluateCompare(c, this.store.get(byteString(c.key))));
+    const ops = succeeded ? cmd.success : cmd.failure;
+    return this.write(ops, (w, responses) => ({
+      type: 'txn',
+      succeeded,
+      responses: responses.map((r) => ('revision' in r && r.type !== 'range' ? { ...r, revision: w.main } : r)),
+      revision: this.revisionAfter(w),
+    }));
+  }
+
+  /** Deletes the keys of every listed lease that exists, in one revision, then drops the leases. */
+  private expire(cmd: LeaseExpireCommand): KvResult {
+    const ids = [...new Set(cmd.ids)].filter((id) => this.leases.get(id) !== undefined).sort((a, b) => a - b);
+    const keys: string[] = [];
+    for (const id of ids) keys.push(...[...this.leases.get(id)!.keys].sort());
+    const w = this.store.beginWrite();
+    for (const k of keys) w.delete(k);
+    for (const id of ids) this.leases.remove(id);
+    const revision = this.revisionAfter(w);
+    this.publish(w.main, w.end());
+    return { type: 'lease-expire', expired: ids, revision };
+  }
+
+  // ---- leader-local queries (never change replicated state) ----
+
+  /** Leases whose deadline has passed by `now`; the leader proposes `lease-expire` for them. */
+  expiredLeases(now: number): number[] {
+    return this.leases.expired(now);
+  }
+
+  /** Remaining TTLs to propose as a `lease-checkpoint` command. */
+  leaseCheckpoints(now: number): { id: number; remainingMs: number }[] {
+    return this.leases.checkpoints(now);
+  }
+
+  /** Call on becoming leader: deadline = now + last checkpointed remaining TTL (full TTL if none). */
+  promote(now: number): void {
+    this.leases.promote(now);
+  }
+
+  timeToLive(id: number, now: number, options: { keys?: boolean } = {}): LeaseInfo {
+    const l = this.leases.mustGet(id);
+    const remainingMs = Math.max(0, l.deadline - now);
+    if (options.keys !== true) return { id, ttlMs: l.ttlMs, remainingMs };
+    return { id, ttlMs: l.ttlMs, remainingMs, keys: [...l.keys].sort().map((k) => this.store.get(k)!.key) };
+  }
+
+  leaseIds(): number[] {
+    return this.leases.all().map((l) => l.id);
+  }
+
+  /** A read served locally (serializable; linearizable once the caller has done a ReadIndex). */
+  read(op: Omit<RangeOp, 'type'>): ApplyOutcome {
+    return this.apply({ type: 'range', ...op });
+  }
+
+  // ---- snapshots ----
+
+  snapshot(): Uint8Array {
+    return encodeSnapshot({
+      appliedIndex: this.appliedIndex,
+      store: this.store,
+      leases: this.leases,
+      dedup: this.dedup.dump(),
+    });
+  }
+
+  restore(snapshot: Uint8Array): void {
+    const s = decodeSnapshot(snapshot);
+    this.appliedIndex = s.appliedIndex;
+    this.store.load(s.revision, s.compactRevision, s.keys);
+    this.leases.clear();
+    for (const l of s.leases) this.leases.set(l);
+    this.leases.nextId = s.nextLeaseId;
+    this.dedup = new DedupTable(this.limits.dedupPerClient, this.limits.dedupClients);
+    this.dedup.load(s.dedup);
+  }
+}
