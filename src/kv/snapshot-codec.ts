@@ -55,16 +55,19 @@ export function encodeSnapshot(s: {
     floor,
     entries.map((e) => [e.seq, plain(outcomeToWire(e.result))]),
   ]);
-  return packr.pack([
-    VERSION,
-    s.appliedIndex,
-    s.store.revision,
-    s.store.compactRevision,
-    s.leases.nextId,
-    keys,
-    leases,
-    dedup,
-  ]);
+  // A copy: msgpackr returns a Buffer view into its reusable output buffer.
+  return new Uint8Array(
+    packr.pack([
+      VERSION,
+      s.appliedIndex,
+      s.store.revision,
+      s.store.compactRevision,
+      s.leases.nextId,
+      keys,
+      leases,
+      dedup,
+    ]),
+  );
 }
 
 function corrupt(what: string): ParleyError {
@@ -137,7 +140,7 @@ export function decodeCommand(bytes: Uint8Array): unknown {
 
 /** Encodes a command for proposal through Raft. */
 export function encodeCommand(cmd: unknown): Uint8Array {
-  return packr.pack(plain(cmd));
+  return new Uint8Array(packr.pack(plain(cmd)));
 }
 
 function outcomeToWire(o: Outcome): unknown {
