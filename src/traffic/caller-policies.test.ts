@@ -6,6 +6,7 @@ import { HedgingPolicy } from './hedging-policy.js';
 import { LatencyQuantiles } from './latency-quantiles.js';
 import { OutlierDetector } from './outlier-detector.js';
 import type { PolicyContext } from './policy.js';
+import { TokenRetryBudget } from './retry-budget.js';
 
 describe('OutlierDetector', () => {
   const nodes = Array.from({ length: 10 }, (_, i) => ({ nodeId: `n${i}`, meta: {} }));
@@ -46,6 +47,33 @@ describe('OutlierDetector', () => {
     d.record('n0', true);
     assert.equal(d.isEjected('n3'), true);
     assert.equal(d.ejectedCount, 1);
+  });
+
+  it('a node healthy for a whole interval earns back a step of its ejection multiplier', () => {
+    const clock = new FakeClock();
+    const d = new OutlierDetector({
+      clock,
+      intervalMs: 5000,
+      consecutiveFailures: 2,
+      baseEjectionMs: 1000,
+      maxEjectionPercent: 50,
+    });
+    for (const e of nodes) d.record(e.nodeId, true);
+    d.record('n1', false);
+    d.record('n1', false); // 1st ejection: 1 s
+    clock.advance(1000);
+    d.record('n1', false);
+    d.record('n1', false); // 2nd ejection: 2 s
+    clock.advance(4000); // interval ends at 5 000 with n1 back in
+    d.record('n1', true);
+    clock.advance(5000); // a whole healthy interval: multiplier 2 → 1
+    d.record('n1', true);
+    d.record('n1', false);
+    d.record('n1', false); // next ejection is the 2nd step again: 2 s, not 3 s
+    clock.advance(1999);
+    assert.equal(d.isEjected('n1'), true);
+    clock.advance(1);
+    assert.equal(d.isEjected('n1'), false);
   });
 
   it('never ejects more than maxEjectionPercent of nodes (at least one)', () => {
@@ -125,6 +153,19 @@ describe('HedgingPolicy', () => {
     q.catch(() => {});
     await clock.advanceAsync(100);
     await assert.rejects(q, (e: unknown) => ParleyError.is(e, 'UNAVAILABLE'));
+  });
+
+  it('spends the retry budget: no hedge while the budget refuses', async () => {
+    const clock = new FakeClock();
+    const budget = new TokenRetryBudget({ maxTokens: 4, tokenRatio: 0.1 });
+    for (let i = 0; i < 2; i++) budget.onFailure();
+    assert.equal(budget.canRetry(), false);
+    const h = new HedgingPolicy({ timer: clock, delayMs: 10, budget });
+    const log: string[] = [];
+    const p = h.execute(attempt(clock, { 0: { ms: 100 }, 1: { ms: 1 } }, log), { call: { idempotent: true } });
+    await clock.advanceAsync(200);
+    assert.equal(await p, 'h0');
+    assert.deepEqual(log, ['start0@0']);
   });
 
   it('uses the observed quantile as the delay once it has enough samples', () => {

@@ -2,7 +2,8 @@ import { ParleyError } from '../wire/parley-error.js';
 import { linkedController } from './abort.js';
 import { type CancelTimer, systemTimer, type Timer } from './clock.js';
 import type { LatencyQuantiles } from './latency-quantiles.js';
-import { type ExecuteContext, type Policy, type PolicyContext, toPolicyContext } from './policy.js';
+import { type CallInfo, type ExecuteContext, type Policy, type PolicyContext, toPolicyContext } from './policy.js';
+import type { RetryBudget } from './retry-budget.js';
 
 export interface HedgingOptions {
   /** Fixed delay before each extra copy, ms; also the delay while `quantiles` has too few samples (default 100). */
@@ -15,6 +16,11 @@ export interface HedgingOptions {
   minSamples?: number;
   /** Extra copies at most (default 1; so at most 2 attempts in flight). */
   maxHedges?: number;
+  /**
+   * Retry budget shared with the retry policy (gRPC A6 throttles hedges too): an extra copy starts
+   * only while `canRetry()`; a failed copy counts as a failure, the winner as a success.
+   */
+  budget?: RetryBudget | ((call: CallInfo) => RetryBudget | undefined);
   timer?: Timer;
 }
 
@@ -48,12 +54,15 @@ export class HedgingPolicy implements Policy {
     const ctx = toPolicyContext(context);
     if (!ctx.call.idempotent || this.#maxHedges === 0) return fn(ctx);
     const delayMs = this.currentDelayMs();
+    const b = this.#o.budget;
+    const budget = typeof b === 'function' ? b(ctx.call) : b;
     return new Promise<T>((resolve, reject) => {
       const running: { controller: AbortController; dispose: () => void; done: boolean }[] = [];
       let launched = 0;
       let pending = 0;
       let settled = false;
       let cancelTimer: CancelTimer = () => {};
+      let lastError: unknown;
       const finish = () => {
         settled = true;
         cancelTimer();
@@ -68,6 +77,13 @@ export class HedgingPolicy implements Policy {
       };
       const launch = () => {
         if (settled || launched > this.#maxHedges) return;
+        if (launched > 0 && budget && !budget.canRetry()) {
+          if (pending === 0) {
+            finish();
+            reject(lastError);
+          }
+          return;
+        }
         const hedge = launched++;
         pending++;
         const link = { ...linkedController(ctx.signal), done: false };
@@ -79,12 +95,15 @@ export class HedgingPolicy implements Policy {
             link.done = true;
             if (settled) return;
             this.#o.quantiles?.record(this.#timer.now() - start);
+            budget?.onSuccess();
             finish();
             resolve(value);
           },
           (err) => {
             link.done = true;
             pending--;
+            lastError = err;
+            if (!ctx.signal.aborted) budget?.onFailure();
             if (settled) return;
             if (ctx.signal.aborted || launched > this.#maxHedges) {
               if (pending === 0 || ctx.signal.aborted) {

@@ -27,6 +27,8 @@ interface NodeHealth {
   run: number;
   ejections: number;
   ejectedUntil: number;
+  /** Ejected at some point during the current interval. */
+  ejectedThisInterval: boolean;
 }
 
 /**
@@ -34,6 +36,7 @@ interface NodeHealth {
  * fails `consecutiveFailures` times in a row, or when at the end of an interval its failure rate
  * stands well above its peers'. Ejections grow with each repeat (base × count, capped) and never
  * cover more than maxEjectionPercent of the nodes seen. Evaluation is lazy (on `record`), no timers.
+ * A node that stays healthy through a whole interval after an ejection earns back one step of its multiplier.
  * Invariant: ejected nodes ≤ max(1, floor(known × maxEjectionPercent / 100)).
  */
 export class OutlierDetector {
@@ -89,6 +92,7 @@ export class OutlierDetector {
   }
 
   #evaluate(now: number): void {
+    const ejectedNow = new Set<NodeHealth>();
     const judged = [...this.#nodes.values()].filter((h) => h.calls >= this.#o.minRequests && now >= h.ejectedUntil);
     const rates = judged.map((h) => h.failures / h.calls);
     const sum = rates.reduce((a, b) => a + b, 0);
@@ -96,26 +100,40 @@ export class OutlierDetector {
       const rate = rates[i]!;
       const peers = judged.length > 1 ? (sum - rate) / (judged.length - 1) : 0;
       if (judged.length > 1 && rate >= this.#o.minFailureRate && rate - peers >= this.#o.failureRateMargin) {
-        this.#eject(h, now);
+        if (this.#eject(h, now)) ejectedNow.add(h);
       }
     });
-    for (const h of this.#nodes.values()) h.calls = h.failures = 0;
+    for (const h of this.#nodes.values()) {
+      // A node that stayed in through a whole interval earns back one step of its ejection multiplier.
+      if (now >= h.ejectedUntil && h.ejections > 0 && !h.ejectedThisInterval && !ejectedNow.has(h)) h.ejections--;
+      h.ejectedThisInterval = ejectedNow.has(h);
+      h.calls = h.failures = 0;
+    }
     this.#intervalEnd = now + this.#o.intervalMs;
   }
 
-  #eject(h: NodeHealth, now: number): void {
-    if (now < h.ejectedUntil) return;
+  #eject(h: NodeHealth, now: number): boolean {
+    if (now < h.ejectedUntil) return false;
     const cap = Math.max(1, Math.floor((this.#nodes.size * this.#o.maxEjectionPercent) / 100));
-    if (this.ejectedCount >= cap) return;
+    if (this.ejectedCount >= cap) return false;
     h.ejections++;
+    h.ejectedThisInterval = true;
     h.run = 0;
     h.ejectedUntil = now + Math.min(this.#o.maxEjectionMs, this.#o.baseEjectionMs * h.ejections);
+    return true;
   }
 
   #get(nodeId: string): NodeHealth {
     let h = this.#nodes.get(nodeId);
     if (!h) {
-      h = { calls: 0, failures: 0, run: 0, ejections: 0, ejectedUntil: Number.NEGATIVE_INFINITY };
+      h = {
+        calls: 0,
+        failures: 0,
+        run: 0,
+        ejections: 0,
+        ejectedUntil: Number.NEGATIVE_INFINITY,
+        ejectedThisInterval: false,
+      };
       this.#nodes.set(nodeId, h);
     }
     return h;
