@@ -230,7 +230,10 @@ export class KvStateMachine implements KvStateMachineLike {
     return this.write(ops, (w, responses) => ({
       type: 'txn',
       succeeded,
-      responses: responses.map((r) => ('revision' in r && r.type !== 'range' ? { ...r, revision: w.main } : r)),
+      // Writes inside the txn report the txn's revision.
+      responses: responses.map((r) =>
+        r.type === 'put' || r.type === 'delete' ? { ...r, revision: this.revisionAfter(w) } : r,
+      ),
       revision: this.revisionAfter(w),
     }));
   }

@@ -91,7 +91,10 @@ describe('kv properties', () => {
           switch (c.t) {
             case 'put':
               assert.ok(sm.apply({ type: 'put', key: c.k, value: c.v }).ok);
-              write((s, r) => (modelPut(s, c.k, c.v, r), true));
+              write((s, r) => {
+                modelPut(s, c.k, c.v, r);
+                return true;
+              });
               break;
             case 'del':
               assert.ok(sm.apply({ type: 'delete', range: { key: c.k } }).ok);
