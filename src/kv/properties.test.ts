@@ -147,6 +147,11 @@ describe('kv properties', () => {
             }
           }
           assert.equal(sm.store.revision, rev());
+          // Invariant: sizeBytes is the sum over stored records.
+          let size = 0;
+          for (const [, recs] of sm.store.allRecords())
+            for (const r of recs) size += r.kv.key.length + r.kv.value.length + 64;
+          assert.equal(sm.store.sizeBytes, size);
           assert.deepEqual(view(sm, '', 0), modelView(cur(), ''));
         }
         // Every revision not compacted reads as the model says; the future is OUT_OF_RANGE.

@@ -122,4 +122,28 @@ describe('watch hub', () => {
     assert.deepEqual(heard, [id]);
     assert.deepEqual(show(sm.watches.poll(id).events), ['DELETE a@4', 'DELETE b@4']);
   });
+
+  it('a start revision in the future waits for it; cancel removes the watcher', () => {
+    const sm = new KvStateMachine();
+    const id = sm.watches.watch({ range: { prefix: '' }, startRevision: 3 });
+    put(sm, 'a');
+    put(sm, 'b');
+    assert.deepEqual(sm.watches.poll(id).events, []);
+    put(sm, 'c');
+    assert.deepEqual(show(sm.watches.poll(id).events), ['PUT c@3']);
+    assert.equal(sm.watches.cancel(id), true);
+    assert.equal(sm.watches.size, 0);
+  });
+
+  it('watchers survive a restore and catch up from the restored history', () => {
+    const leader = new KvStateMachine();
+    const lagging = new KvStateMachine();
+    const id = lagging.watches.watch({ range: { prefix: '' } });
+    put(leader, 'a');
+    put(leader, 'b');
+    lagging.restore(leader.snapshot());
+    assert.deepEqual(show(lagging.watches.poll(id).events), ['PUT a@1', 'PUT b@2']);
+    put(lagging, 'c');
+    assert.deepEqual(show(lagging.watches.poll(id).events), ['PUT c@3']);
+  });
 });
