@@ -146,4 +146,19 @@ describe('watch hub', () => {
     put(lagging, 'c');
     assert.deepEqual(show(lagging.watches.poll(id).events), ['PUT c@3']);
   });
+
+  it('a replay chunk never splits a revision', () => {
+    const sm = new KvStateMachine({ maxWatchBacklog: 1 });
+    ok(sm, {
+      type: 'txn',
+      compare: [],
+      success: ['a', 'b', 'c'].map((key) => ({ type: 'put', key, value: 'v' })),
+      failure: [],
+    });
+    put(sm, 'd');
+    const id = sm.watches.watch({ range: { prefix: '' }, startRevision: 1 });
+    const first = sm.watches.poll(id);
+    assert.deepEqual([show(first.events), first.revision], [['PUT a@1', 'PUT b@1', 'PUT c@1'], 1]);
+    assert.deepEqual(show(sm.watches.poll(id).events), ['PUT d@2']);
+  });
 });

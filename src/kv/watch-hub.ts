@@ -58,10 +58,15 @@ export class WatchHub {
   private nextId = 1;
   private listener: ((id: number) => void) | undefined;
 
+  private readonly maxBacklog: number;
+
+  /** `maxBacklog` (≥ 1) bounds a synced watcher's queue and the size of each replay chunk. */
   constructor(
     private readonly store: MvccStore,
-    private readonly maxBacklog = 1000,
-  ) {}
+    maxBacklog = 1000,
+  ) {
+    this.maxBacklog = Math.max(1, Math.floor(maxBacklog));
+  }
 
   /** Called (synchronously, after apply) when watcher `id` may have something to poll. */
   setListener(fn: ((id: number) => void) | undefined): void {
