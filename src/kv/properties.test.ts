@@ -216,4 +216,43 @@ describe('kv properties', () => {
       { numRuns: 150 },
     );
   });
+
+  it('arbitrary input from the network never crashes apply and leaves no trace when rejected', () => {
+    const types = fc.constantFrom(
+      'put',
+      'range',
+      'delete',
+      'txn',
+      'compact',
+      'lease-grant',
+      'lease-expire',
+      'lease-checkpoint',
+    );
+    const junk = fc.oneof(
+      fc.anything(),
+      fc.dictionary(
+        fc.constantFrom('type', 'key', 'value', 'range', 'compare', 'success', 'ids', 'seq', 'clientId'),
+        fc.anything(),
+      ),
+      fc.record({
+        type: types,
+        key: fc.anything(),
+        value: fc.anything(),
+        range: fc.anything(),
+        options: fc.anything(),
+      }),
+      fc.record({ type: fc.constant('txn'), compare: fc.array(fc.anything()), success: fc.array(fc.anything()) }),
+      fc.uint8Array({ maxLength: 20 }),
+    );
+    fc.assert(
+      fc.property(junk, (x) => {
+        const sm = new KvStateMachine();
+        const before = hex(sm.snapshot());
+        const o = sm.apply(x);
+        // Rejected input leaves no trace (other failures may be remembered for retries).
+        if (!o.ok && o.error.code === 'INVALID_ARGUMENT') assert.equal(hex(sm.snapshot()), before);
+      }),
+      { numRuns: 300 },
+    );
+  });
 });
