@@ -65,7 +65,8 @@ export interface GradientOptions {
  * Gradient limit in the manner of Netflix concurrency-limits' Gradient2: gradient =
  * clamp(0.5, 1, tolerance × longRtt / rtt); target = limit × gradient + queueSize; the limit moves
  * toward the target by `smoothing`. It does not grow while less than half of it is in use.
- * A drop halves the gradient floor's effect by counting as a sample at 2 × longRtt.
+ * A drop counts as a sample of at least 2 × longRtt (it would have been slow), which drives the
+ * gradient toward its floor of 0.5.
  * Invariant: min ≤ limit ≤ max.
  */
 export class GradientLimit implements ConcurrencyLimit {
