@@ -2,7 +2,14 @@ import { ParleyError } from '../wire/parley-error.js';
 import { linkedController } from './abort.js';
 import { type CancelTimer, systemTimer, type Timer } from './clock.js';
 import type { LatencyQuantiles } from './latency-quantiles.js';
-import { type CallInfo, type ExecuteContext, type Policy, type PolicyContext, toPolicyContext } from './policy.js';
+import {
+  type CallInfo,
+  type ExecuteContext,
+  invoke,
+  type Policy,
+  type PolicyContext,
+  toPolicyContext,
+} from './policy.js';
 import type { RetryBudget } from './retry-budget.js';
 
 export interface HedgingOptions {
@@ -90,7 +97,7 @@ export class HedgingPolicy implements Policy {
         running.push(link);
         const start = this.#timer.now();
         schedule();
-        fn({ ...ctx, signal: link.controller.signal, hedge }).then(
+        invoke(fn, { ...ctx, signal: link.controller.signal, hedge }).then(
           (value) => {
             link.done = true;
             if (settled) return;

@@ -45,7 +45,12 @@ export class IdempotencyStore implements Policy {
       }
       this.#entries.delete(key);
     }
-    const promise = fn();
+    let promise: Promise<T>;
+    try {
+      promise = Promise.resolve(fn());
+    } catch (err) {
+      promise = Promise.reject(err);
+    }
     const running: Entry = { state: 'running', promise };
     this.#entries.set(key, running);
     const finish = (ok: boolean, value: unknown) => {

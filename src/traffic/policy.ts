@@ -76,3 +76,12 @@ export function wrap(...policies: Policy[]): Policy {
     },
   };
 }
+
+/** Calls `fn(ctx)` and always returns a promise: a synchronous throw becomes a rejection. */
+export function invoke<T>(fn: (ctx: PolicyContext) => Promise<T>, ctx: PolicyContext): Promise<T> {
+  try {
+    return Promise.resolve(fn(ctx));
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}

@@ -109,3 +109,16 @@ describe('wrap', () => {
     assert.equal(seen, 'a');
   });
 });
+
+describe('synchronous throws', () => {
+  it('become rejections in the timer-based policies and leave no timer behind', async () => {
+    const clock = new FakeClock();
+    const boom = (() => {
+      throw new ParleyError('INTERNAL', 'sync');
+    }) as unknown as (ctx: PolicyContext) => Promise<string>;
+    await assert.rejects(new TimeoutPolicy({ ms: 10, timer: clock }).execute(boom), (e: unknown) =>
+      ParleyError.is(e, 'INTERNAL'),
+    );
+    assert.equal(clock.pendingTimers, 0);
+  });
+});

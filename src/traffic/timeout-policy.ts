@@ -1,7 +1,7 @@
 import { ParleyError } from '../wire/parley-error.js';
 import { abortError, linkedController } from './abort.js';
 import { systemTimer, type Timer } from './clock.js';
-import { type ExecuteContext, type Policy, type PolicyContext, toPolicyContext } from './policy.js';
+import { type ExecuteContext, invoke, type Policy, type PolicyContext, toPolicyContext } from './policy.js';
 
 export interface TimeoutOptions {
   /** Time allowed per execution, ms. The effective deadline is the earlier of now + ms and the incoming deadline. */
@@ -47,7 +47,7 @@ export class TimeoutPolicy implements Policy {
         dispose();
         controller.signal.removeEventListener('abort', onAbort);
       };
-      fn({ ...ctx, signal: controller.signal, deadline }).then(
+      invoke(fn, { ...ctx, signal: controller.signal, deadline }).then(
         (value) => {
           done();
           resolve(value);
