@@ -36,6 +36,12 @@ export class MvccStore {
   sizeBytes = 0;
   private readonly history = new Map<string, KeyRecord[]>();
   private keys: string[] = [];
+  /**
+   * Every stored record as (key, index in its history) in (main, sub) order: the revision index
+   * that lets a watcher behind on a wide range replay without scanning every key.
+   * Invariant: exactly one entry per stored record, sorted by (main, sub).
+   */
+  private log: { readonly k: string; readonly main: number; readonly sub: number }[] = [];
 
   /** Starts a write transaction at revision + 1. Call `end()` (or `abort()`) before the next. */
   beginWrite(): WriteTxn {
@@ -128,11 +134,30 @@ export class MvccStore {
     maxEvents = Number.POSITIVE_INFINITY,
   ): { events: KvEvent[]; through: number } {
     const found: { rec: KeyRecord; prev: KeyRecord | undefined }[] = [];
-    for (const k of this.keysIn(r)) {
-      const h = this.history.get(k)!;
+    if (r.single) {
+      // One key: its own history is shorter than the global log.
+      const h = this.history.get(r.from) ?? [];
       for (let i = 0; i < h.length; i++) {
         const rec = h[i]!;
         if (rec.main >= from && rec.main <= to) found.push({ rec, prev: i > 0 ? h[i - 1] : undefined });
+      }
+    } else {
+      let lo = 0;
+      let hi = this.log.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (this.log[mid]!.main < from) lo = mid + 1;
+        else hi = mid;
+      }
+      for (let i = lo; i < this.log.length; i++) {
+        const e = this.log[i]!;
+        if (e.main > to) break;
+        if (!inRange(r, e.k)) continue;
+        const h = this.history.get(e.k)!;
+        const idx = findRecord(h, e.main, e.sub);
+        found.push({ rec: h[idx]!, prev: idx > 0 ? h[idx - 1] : undefined });
+        // Stop gathering once a whole revision beyond the cap has started.
+        if (found.length > maxEvents && found[found.length - 2]!.rec.main !== e.main) break;
       }
     }
     found.sort((a, b) => a.rec.main - b.rec.main || a.rec.sub - b.rec.sub);
@@ -192,6 +217,7 @@ export class MvccStore {
       }
     }
     this.keys = kept;
+    this.rebuildLog();
     this.compactRevision = rev;
   }
 
@@ -211,6 +237,7 @@ export class MvccStore {
       for (const r of recs) this.sizeBytes += recordSize(r);
     }
     this.keys.sort();
+    this.rebuildLog();
     this.revision = revision;
     this.compactRevision = compactRevision;
   }
@@ -222,13 +249,23 @@ export class MvccStore {
       this.history.set(k, [rec]);
       this.keys.splice(lowerBound(this.keys, k), 0, k);
     } else h.push(rec);
+    this.log.push({ k, main: rec.main, sub: rec.sub });
     this.sizeBytes += recordSize(rec);
+  }
+
+  private rebuildLog(): void {
+    this.log = [];
+    for (const k of this.keys) for (const r of this.history.get(k)!) this.log.push({ k, main: r.main, sub: r.sub });
+    this.log.sort((a, b) => a.main - b.main || a.sub - b.sub);
   }
 
   /** @internal undoes the last appendRecord of `k`. */
   popRecord(k: string): void {
     const h = this.history.get(k)!;
     const rec = h.pop()!;
+    // Undo runs in reverse order, so the record is the log's last entry.
+    const last = this.log.pop()!;
+    if (last.k !== k || last.main !== rec.main || last.sub !== rec.sub) throw new Error('kv: undo out of order');
     this.sizeBytes -= recordSize(rec);
     if (h.length === 0) {
       this.history.delete(k);
@@ -304,6 +341,19 @@ export class WriteTxn {
     for (let i = this.undo.length - 1; i >= 0; i--) this.undo[i]!();
     this.undo.length = 0;
   }
+}
+
+/** Index of the record (main, sub) in a key's history (it must be there). */
+function findRecord(h: readonly KeyRecord[], main: number, sub: number): number {
+  let lo = 0;
+  let hi = h.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const r = h[mid]!;
+    if (r.main < main || (r.main === main && r.sub < sub)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 function toEvent(rec: KeyRecord, prev: KeyRecord | undefined): KvEvent {

@@ -255,4 +255,93 @@ describe('kv properties', () => {
       { numRuns: 300 },
     );
   });
+
+  it('watches: every event once, in order, across replay, live delivery, slow consumers and late starts', () => {
+    type W =
+      | { t: 'put'; k: string }
+      | { t: 'delp'; p: string }
+      | { t: 'txn'; a: string; b: string }
+      | { t: 'poll'; w: number };
+    const wop: fc.Arbitrary<W> = fc.oneof(
+      { weight: 4, arbitrary: fc.record({ t: fc.constant('put' as const), k: key }) },
+      { weight: 1, arbitrary: fc.record({ t: fc.constant('delp' as const), p: fc.constantFrom('a', 'b', '') }) },
+      { weight: 1, arbitrary: fc.record({ t: fc.constant('txn' as const), a: key, b: key }) },
+      { weight: 3, arbitrary: fc.record({ t: fc.constant('poll' as const), w: fc.nat(2) }) },
+    );
+    fc.assert(
+      fc.property(
+        fc.array(wop, { maxLength: 40 }),
+        fc.array(fc.record({ at: fc.nat(40), back: fc.nat(10), prefix: fc.constantFrom('a', 'b', '') }), {
+          minLength: 3,
+          maxLength: 3,
+        }),
+        fc.integer({ min: 1, max: 4 }),
+        (ops, specs, backlog) => {
+          const sm = new KvStateMachine({ maxWatchBacklog: backlog });
+          const live = new Set<string>();
+          const all: string[] = []; // "TYPE key@rev" of every event, in order
+          const watchers: { id: number; prefix: string; start: number; got: string[] }[] = [];
+          const fmt = (e: { type: string; kv: { key: Uint8Array; modRevision: number } }) =>
+            `${e.type} ${bytesToUtf8(e.kv.key)}@${e.kv.modRevision}`;
+          const drain = (w: (typeof watchers)[number]) => w.got.push(...sm.watches.poll(w.id).events.map(fmt));
+          ops.forEach((o, i) => {
+            for (const sp of specs) {
+              if (sp.at !== i) continue;
+              const start = Math.max(1, sm.store.revision + 1 - sp.back);
+              watchers.push({
+                id: sm.watches.watch({ range: { prefix: sp.prefix }, startRevision: start }),
+                prefix: sp.prefix,
+                start,
+                got: [],
+              });
+            }
+            const rev = sm.store.revision + 1;
+            switch (o.t) {
+              case 'put':
+                sm.apply({ type: 'put', key: o.k, value: 'v' });
+                live.add(o.k);
+                all.push(`PUT ${o.k}@${rev}`);
+                break;
+              case 'delp': {
+                sm.apply({ type: 'delete', range: { prefix: o.p } });
+                for (const k of [...live].filter((k) => k.startsWith(o.p)).sort()) {
+                  live.delete(k);
+                  all.push(`DELETE ${k}@${rev}`);
+                }
+                break;
+              }
+              case 'txn':
+                sm.apply({
+                  type: 'txn',
+                  compare: [],
+                  success: [
+                    { type: 'put', key: o.a, value: 'v' },
+                    { type: 'delete', range: { key: o.b } },
+                  ],
+                  failure: [],
+                });
+                all.push(`PUT ${o.a}@${rev}`);
+                live.add(o.a);
+                if (live.delete(o.b)) all.push(`DELETE ${o.b}@${rev}`);
+                break;
+              case 'poll':
+                if (watchers[o.w] !== undefined) drain(watchers[o.w]!);
+                break;
+            }
+          });
+          for (const w of watchers) {
+            for (let n = 0; n < 100 && !sm.watches.isSynced(w.id); n++) drain(w);
+            drain(w);
+            const expected = all.filter((e) => {
+              const [, rest] = e.split(' ');
+              const [k, r] = rest!.split('@');
+              return k!.startsWith(w.prefix) && Number(r) >= w.start;
+            });
+            assert.deepEqual(w.got, expected);
+          }
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
 });
