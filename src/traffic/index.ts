@@ -53,6 +53,7 @@ export { PeakEwmaBalancer, type PeakEwmaOptions } from './peak-ewma.js';
 export {
   type CallInfo,
   type ExecuteContext,
+  invoke,
   noopPolicy,
   type Policy,
   type PolicyContext,

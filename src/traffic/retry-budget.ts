@@ -15,7 +15,7 @@ export interface RetryBudget {
 export interface TokenRetryBudgetOptions {
   /** Bucket size (default 10; gRPC allows (0, 1000]). */
   maxTokens?: number;
-  /** Tokens a success puts back (default 0.1: in steady partial failure, about one retry per ten successes). */
+  /** Tokens a success puts back (default 0.1: retries stay on while under ~9% of attempts fail). */
   tokenRatio?: number;
 }
 
@@ -27,7 +27,9 @@ export interface TokenRetryBudgetOptions {
  * concurrency to work (a caller with one call at a time still gets a bounded budget), keeps no
  * window or timers (fake-clock-free), and its worst case is easy to state: in a total outage,
  * after at most maxTokens/2 retries no more are sent, so with N calls retries add ≤ maxTokens/(2N)
- * load; with partial failure, retries settle near `tokenRatio` × successes.
+ * load. The bucket drifts by tokenRatio × successes − failures, so retries stay available only
+ * while the failure rate is below about tokenRatio / (1 + tokenRatio) (≈ 9% at 0.1); above that
+ * they stop after the first maxTokens/2 (measured: 50% failing, 2 000 calls, 1.002 attempts/call).
  *
  * Invariant: 0 ≤ tokens ≤ maxTokens.
  */
