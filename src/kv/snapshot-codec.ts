@@ -74,7 +74,17 @@ function corrupt(what: string): ParleyError {
   return new ParleyError('DATA_LOSS', `kv snapshot is corrupt: ${what}`);
 }
 
+/** Decodes a snapshot; anything malformed fails with DATA_LOSS (never a TypeError). */
 export function decodeSnapshot(bytes: Uint8Array): DecodedSnapshot {
+  try {
+    return decodeSnapshotUnchecked(bytes);
+  } catch (err) {
+    if (err instanceof ParleyError) throw err;
+    throw new ParleyError('DATA_LOSS', 'kv snapshot is corrupt: unexpected shape', { cause: err });
+  }
+}
+
+function decodeSnapshotUnchecked(bytes: Uint8Array): DecodedSnapshot {
   let raw: unknown;
   try {
     raw = packr.unpack(bytes);
