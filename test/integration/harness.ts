@@ -84,7 +84,12 @@ export function spawnNode(config: FixtureConfig, live: NodeProcess[] = []): Prom
 /** SIGKILLs every process still running and waits (bounded) for them to exit. */
 export async function killAll(procs: readonly NodeProcess[]): Promise<void> {
   for (const p of procs) if (p.alive) p.child.kill('SIGKILL');
-  await Promise.race([Promise.all(procs.map((p) => p.exited)), delay(5000)]);
+  let timer: NodeJS.Timeout | undefined;
+  const giveUp = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, 5000);
+  });
+  await Promise.race([Promise.all(procs.map((p) => p.exited)), giveUp]);
+  clearTimeout(timer);
 }
 
 export function delay(ms: number): Promise<void> {
