@@ -39,13 +39,20 @@ interface EmitGroup {
  * the group, else round-robin over the group's nodes); `broadcast` reaches every matching handler;
  * `receive` delivers an EVENT packet to the local handlers it names.
  *
- * Invariant: a cached emit plan reflects the current subscriptions; invalidate() is called on
- * every change of local services or of the catalog.
+ * Invariants: a cached emit plan reflects the current subscriptions (invalidate() is called on
+ * every change of local services or of the catalog); inFlight counts the asynchronous handlers
+ * started and not yet settled.
  */
 export class EventRouter {
   private readonly plans = new Map<string, EmitGroup[]>();
+  private running = 0;
 
   constructor(private readonly deps: EventRouterDeps) {}
+
+  /** Asynchronous event handlers that have started and not yet settled (a graceful stop waits for them). */
+  get inFlight(): number {
+    return this.running;
+  }
 
   invalidate(): void {
     this.plans.clear();
@@ -186,7 +193,16 @@ export class EventRouter {
       );
       try {
         const r = sub.handler(payload, ctx);
-        if (isThenable(r)) r.then(undefined, (err) => this.failed(event, sub.service, err));
+        if (isThenable(r)) {
+          this.running++;
+          r.then(
+            () => this.running--,
+            (err) => {
+              this.running--;
+              this.failed(event, sub.service, err);
+            },
+          );
+        }
       } catch (err) {
         this.failed(event, sub.service, err);
       }

@@ -304,7 +304,7 @@ export class ParleyNode<C extends ContractShape = AnyContract> implements Messen
   /** Counters for health displays. */
   stats(): { inFlight: number; pendingCalls: number; uptimeMs: number; state: NodeState; connections: number } {
     return {
-      inFlight: this.server.inFlight,
+      inFlight: this.server.inFlight + this.events.inFlight,
       pendingCalls: this.pending.size,
       uptimeMs: this.startedAt ? Date.now() - this.startedAt : 0,
       state: this.state,
@@ -698,13 +698,14 @@ export class ParleyNode<C extends ContractShape = AnyContract> implements Messen
     return invoke;
   };
 
-  /** Waits until no handler runs here and no own call is pending, or `timeoutMs` passes. */
+  /** Waits until no handler (action or event) runs here and no own call is pending, or `timeoutMs` passes. */
   private async drain(timeoutMs: number): Promise<void> {
     const end = Date.now() + timeoutMs;
-    while (this.server.inFlight > 0 || this.pending.size > 0) {
+    const busy = () => this.server.inFlight + this.events.inFlight;
+    while (busy() > 0 || this.pending.size > 0) {
       if (Date.now() >= end) {
         this.logger.warn(
-          `stopping with ${this.server.inFlight} handler(s) and ${this.pending.size} call(s) still running after ${timeoutMs} ms`,
+          `stopping with ${busy()} handler(s) and ${this.pending.size} call(s) still running after ${timeoutMs} ms`,
         );
         return;
       }

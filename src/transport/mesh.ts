@@ -271,8 +271,24 @@ export class Mesh {
       }
       return;
     }
+    const existing = this.peers.get(peerId);
+    if (existing?.connection && existing.hello.node.incarnation !== hello.node.incarnation) {
+      // Another process claims the id of a peer we are connected to. If that connection is alive
+      // (heard from within two keepalive intervals) this is a duplicate id, not a restart: refuse the
+      // newcomer, or the two would oust each other forever. A restart finds the old connection
+      // closed or silent.
+      const current = this.connections.get(existing.connection);
+      if (current && !existing.connection.closed && Date.now() - current.lastReceived < 2 * this.keepaliveIntervalMs) {
+        this.refuse(
+          state,
+          'ALREADY_EXISTS',
+          `node id '${peerId}' is already used by a running node${existing.address ? ` at ${existing.address}` : ''}; give every node a unique id`,
+        );
+        return;
+      }
+    }
     state.peerId = peerId;
-    let peer = this.peers.get(peerId);
+    let peer = existing;
     const wasUp = peer?.connection !== undefined;
     if (!peer) {
       peer = {
