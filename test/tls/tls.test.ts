@@ -347,4 +347,44 @@ describe('TLS and mutual TLS', { skip }, () => {
       assert.equal(proc.alive, true);
     });
   });
+
+  describe('a mutual-TLS mesh of node processes', () => {
+    const procs: NodeProcess[] = [];
+    after(() => killAll(procs));
+
+    it('three mTLS processes joined through one seed find each other, and each sees the other’s certificate', async () => {
+      const tls = { certFile: pki.server.certFile, keyFile: pki.server.keyFile, caFile: pki.caFile, mutual: true };
+      const t1 = await spawnNode({ id: 't1', tls }, procs);
+      await Promise.all([
+        spawnNode({ id: 't2', seeds: [t1.address], tls }, procs),
+        spawnNode({ id: 't3', seeds: [t1.address], tls }, procs),
+      ]);
+      const c = await clientOf('mesh-client', t1.address, tlsOf(pki.client, pki.ca));
+      try {
+        await until(
+          () => ['t1', 't2', 't3'].every((id) => c.nodes().some((n) => n.id === id && n.connected)),
+          'the client to meet t1, t2 and t3 over mTLS',
+        );
+        await until(async () => {
+          const views = await Promise.all(
+            ['t1', 't2', 't3'].map(
+              (id) => c.call('$node.nodes', {}, { nodeId: id }) as Promise<{ id: string; connected: boolean }[]>,
+            ),
+          );
+          return views.every((v) => ['t1', 't2', 't3'].every((id) => v.some((n) => n.id === id && n.connected)));
+        }, 'every TLS node to be connected to the other two');
+        const direct = (await c.call('svc.peer', {}, { nodeId: 't2' })) as { commonName?: string } | null;
+        assert.equal(direct?.commonName, 'client-node', 't2 sees the client’s certificate');
+        const nested = (await c.call(
+          'svc.nested',
+          { target: 'svc.peer', nodeId: 't3' },
+          { nodeId: 't1', timeout: 5000 },
+        )) as { inner: { commonName?: string; authorized?: boolean } | null };
+        assert.equal(nested.inner?.commonName, 'server-node', 't3 sees t1’s certificate on t1’s nested call');
+        assert.equal(nested.inner?.authorized, true);
+      } finally {
+        await c.stop();
+      }
+    });
+  });
 });
