@@ -410,19 +410,23 @@ describe('context lifetime', () => {
 });
 
 describe('a restarted peer', () => {
-  it('fails the calls that were waiting on its previous incarnation', async () => {
+  it('fails the calls that were waiting on its previous incarnation when its old connection went silent', async () => {
     const memory = new MemoryNetwork();
     const nodes = await startCluster([[], [{ name: 's', actions: { hang: () => new Promise(() => {}) } }]], {
       memory,
       drainTimeout: 50,
       idleTimeout: 60_000,
+      keepaliveInterval: 20,
     });
     const [caller, server] = nodes as [ParleyNode, ParleyNode];
     let replacement: ParleyNode | undefined;
     try {
       const call = caller.call('s.hang', {}, { timeout: 60_000 });
       await waitUntil(() => server.stats().inFlight === 1);
-      // A new process with the same id (a new incarnation) dials in while the old connection still looks alive.
+      // The old process goes silent (a dead link or a frozen process) while its connection still looks open,
+      // then a new process with the same id (a new incarnation) dials in: that is a restart.
+      memory.blackhole(caller.address!, server.address!);
+      await new Promise((r) => setTimeout(r, 100));
       const { MemoryTransport } = await import('../transport/memory-transport.js');
       replacement = createNode({
         id: 'n2',
@@ -433,7 +437,33 @@ describe('a restarted peer', () => {
       await replacement.start();
       await assert.rejects(call, isCode('UNAVAILABLE', /restarted/));
     } finally {
+      memory.heal();
       await replacement?.stop();
+      await stopAll(nodes);
+    }
+  });
+
+  it('refuses a second live node with the same id; the first keeps serving', async () => {
+    const memory = new MemoryNetwork();
+    const nodes = await startCluster([[], [{ name: 's', actions: { who: () => 'first' } }]], { memory });
+    const [caller] = nodes as [ParleyNode, ParleyNode];
+    const { MemoryTransport } = await import('../transport/memory-transport.js');
+    const impostor = createNode({
+      id: 'n2',
+      logger: 'silent',
+      transport: new MemoryTransport(memory, { maxFrameSize: 1 << 20, maxOutboundBytes: 1 << 24 }),
+      seeds: [caller.address!],
+    });
+    impostor.addService({ name: 's', actions: { who: () => 'impostor' } });
+    try {
+      await impostor.start();
+      for (let i = 0; i < 20; i++) {
+        assert.equal(await caller.call('s.who'), 'first');
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      assert.equal(impostor.nodes().length, 1, 'the impostor never joined');
+    } finally {
+      await impostor.stop();
       await stopAll(nodes);
     }
   });

@@ -13,6 +13,7 @@ import type { OutboundLimits, Transport } from './transport.js';
 export class MemoryNetwork {
   private readonly listeners = new Map<string, (c: Connection) => void>();
   private readonly blocked = new Set<string>();
+  private readonly dropped = new Set<string>();
   private readonly live = new Set<MemoryConnection>();
   private nextPort = 1;
 
@@ -52,8 +53,23 @@ export class MemoryNetwork {
     }
   }
 
+  /**
+   * Silently drops every frame between a and b in both directions while the connections stay
+   * open: what a peer behind a dead link, or a frozen process, looks like. Undone by heal().
+   */
+  blackhole(a: string, b: string): void {
+    this.dropped.add(`${a}|${b}`);
+    this.dropped.add(`${b}|${a}`);
+  }
+
   heal(): void {
     this.blocked.clear();
+    this.dropped.clear();
+  }
+
+  /** True when frames from `from` to `to` are being dropped. */
+  drops(from: string, to: string): boolean {
+    return this.dropped.has(`${from}|${to}`);
   }
 
   forget(c: MemoryConnection): void {
@@ -122,6 +138,7 @@ export class MemoryConnection implements Connection {
   flush(): void {
     if (this.batch.byteLength === 0 || this.isClosed) return;
     const bytes = this.batch.take();
+    if (this.network.drops(this.localAddress, this.remoteAddress)) return;
     this.inFlight += bytes.length;
     setImmediate(() => {
       this.inFlight -= bytes.length;
