@@ -249,4 +249,44 @@ describe('resilience across processes', () => {
         assert.equal(got[k]!.seq, got[k - 1]!.seq + 1 + got[k]!.missed, `seq and missed agree at delivery ${k}`);
       }
     }));
+
+  it('a receiver restarted under the same id gets event numbers from 1 again, with nothing reported missed', () =>
+    withCluster(async (procs, track) => {
+      const a = await spawnNode({ id: 'w1' }, procs);
+      const old = await spawnNode({ id: 'w2', seeds: [a.address], ticks: true }, procs);
+      const c = track(await startClient('w-client', a.address, { failureTimeout: 10_000 }));
+      const ticksAt = async () =>
+        (await c.call('svc.events', { event: 'tick.life' }, { nodeId: 'w2', timeout: 5000 })) as {
+          seq: number;
+          missed: number;
+        }[];
+      await until(
+        () => c.nodes().some((n) => n.id === 'w2' && n.services.some((s) => s.name === 'ticks')),
+        'w2’s ticks',
+      );
+      for (let i = 0; i < 5; i++) await c.emit('tick.life', { i });
+      await until(async () => (await ticksAt()).length === 5, 'five ticks at the first w2');
+      old.child.kill('SIGKILL');
+      await old.exited;
+      const reborn = await spawnNode({ id: 'w2', seeds: [a.address], ticks: true }, procs);
+      await until(async () => {
+        const info = (await c.call('$node.info', {}, { nodeId: 'w2', timeout: 2000 }).catch(() => null)) as {
+          pid: number;
+        } | null;
+        return info?.pid === reborn.child.pid;
+      }, 'the client to reach the new w2');
+      for (let i = 0; i < 5; i++) await c.emit('tick.life', { i });
+      let got: { seq: number; missed: number }[] = [];
+      await until(async () => (got = await ticksAt()).length === 5, 'five ticks at the new w2');
+      assert.deepEqual(
+        got.map((e) => [e.seq, e.missed]),
+        [
+          [1, 0],
+          [2, 0],
+          [3, 0],
+          [4, 0],
+          [5, 0],
+        ],
+      );
+    }));
 });
