@@ -118,6 +118,25 @@ describe('protocol robustness of a node process', () => {
     await assertStillServing();
   });
 
+  it('a malformed HELLO, or one claiming the node’s own id or a connected peer’s, is refused with a reason', async () => {
+    const malformed = await attack(
+      [rawFrame({ type: PacketType.HELLO, flags: FrameFlag.JSON, body: json({ protocol: 1, codec: 'json' }) })],
+      'a HELLO without a node',
+    );
+    assert.equal(malformed.goodbye()?.code, 'INVALID_ARGUMENT');
+    const notJson = await attack(
+      [rawFrame({ type: PacketType.HELLO, flags: FrameFlag.JSON, body: Buffer.from('{{{') })],
+      'a HELLO that is not JSON',
+    );
+    assert.equal(notJson.goodbye()?.code, 'INVALID_ARGUMENT');
+    const impostor = await attack([hello('target')], 'a HELLO with the node’s own id');
+    assert.equal(impostor.goodbye()?.code, 'ALREADY_EXISTS');
+    // Claiming the id of the connected, busy well-behaved client must not oust it.
+    const thief = await attack([hello('well-behaved')], 'a HELLO with a connected peer’s id');
+    assert.equal(thief.goodbye()?.code, 'ALREADY_EXISTS');
+    await assertStillServing();
+  });
+
   it('after a valid handshake, an undecodable request body gets INVALID_ARGUMENT and a bad frame closes the connection', async () => {
     const raw = await RawConnection.open(server.address);
     try {
