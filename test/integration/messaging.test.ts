@@ -58,6 +58,20 @@ describe('messaging between node processes', () => {
       for (const id of ids) assert.equal(await client.call('svc.whoami', {}, { nodeId: id }), id);
     });
 
+    it('the handler sees who called it and the caller’s meta, also through a nested call', async () => {
+      assert.deepEqual(await client.call('svc.context', {}, { nodeId: 'p2', meta: { trace: 't-1' } }), {
+        nodeId: 'p2',
+        callerId: 'client',
+        meta: { trace: 't-1' },
+      });
+      const r = (await client.call(
+        'svc.nested',
+        { target: 'svc.context', nodeId: 'p3' },
+        { nodeId: 'p1', meta: { trace: 't-2' } },
+      )) as { inner: unknown };
+      assert.deepEqual(r.inner, { nodeId: 'p3', callerId: 'p1', meta: { trace: 't-2' } }, 'meta flows on to p3');
+    });
+
     it('a ParleyError thrown by the handler keeps its code, message and details', async () => {
       await assert.rejects(client.call('svc.denied', {}, { nodeId: 'p2' }), (err: unknown) => {
         isError('PERMISSION_DENIED', /you may not do this/)(err);
