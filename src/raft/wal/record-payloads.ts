@@ -22,26 +22,32 @@ function malformed(what: string): ParleyError {
   return new ParleyError('DATA_LOSS', `malformed WAL ${what} record (checksum matched, layout did not)`);
 }
 
-// ---- segment header: magic u32, version u32, seq f64, firstIndex f64 ----
+// ---- segment header: magic u32, version u32, seq f64, firstIndex f64, previousBytes f64 ----
 
 export interface SegmentHeader {
   readonly seq: number;
   /** lastIndex()+1 when the segment was created; every entry in earlier segments is below it. */
   readonly firstIndex: number;
+  /**
+   * Final byte length of the previous segment (-1 for the first segment ever). A non-last
+   * segment cut short exactly at a record boundary would otherwise read as clean.
+   */
+  readonly previousBytes: number;
 }
 
 export function encodeSegmentHeader(h: SegmentHeader): Uint8Array {
-  const out = new Uint8Array(24);
+  const out = new Uint8Array(32);
   const v = viewOf(out);
   v.setUint32(0, FORMAT_MAGIC, true);
   v.setUint32(4, FORMAT_VERSION, true);
   v.setFloat64(8, h.seq, true);
   v.setFloat64(16, h.firstIndex, true);
+  v.setFloat64(24, h.previousBytes, true);
   return out;
 }
 
 export function decodeSegmentHeader(p: Uint8Array): SegmentHeader {
-  if (p.length !== 24) throw malformed('segment header');
+  if (p.length !== 32) throw malformed('segment header');
   const v = viewOf(p);
   if (v.getUint32(0, true) !== FORMAT_MAGIC) throw malformed('segment header (bad magic)');
   const version = v.getUint32(4, true);
@@ -51,7 +57,7 @@ export function decodeSegmentHeader(p: Uint8Array): SegmentHeader {
       `WAL format version ${version} is not supported (expected ${FORMAT_VERSION})`,
     );
   }
-  return { seq: v.getFloat64(8, true), firstIndex: v.getFloat64(16, true) };
+  return { seq: v.getFloat64(8, true), firstIndex: v.getFloat64(16, true), previousBytes: v.getFloat64(24, true) };
 }
 
 // ---- entry: term f64, index f64, type u8, data ----

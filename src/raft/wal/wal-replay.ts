@@ -46,7 +46,8 @@ type Decoded =
   | { readonly k: 'entry'; readonly e: Entry; readonly file: string; readonly offset: number }
   | { readonly k: 'hard'; readonly hs: HardState }
   | { readonly k: 'snap'; readonly rec: SnapshotRecord }
-  | { readonly k: 'mark'; readonly mark: LogMark };
+  | { readonly k: 'mark'; readonly mark: LogMark }
+  | { readonly k: 'segment'; readonly firstIndex: number; readonly file: string };
 
 export function listSegments(dir: string): SegmentName[] {
   const names: SegmentName[] = [];
@@ -71,9 +72,11 @@ export function replayWal(dir: string): ReplayedWal | null {
   if (segments.length === 0) return null;
   const decoded: Decoded[] = [];
   let tail = { validBytes: 0, torn: false };
+  let previousBytes = -1;
   segments.forEach((seg, i) => {
     const isLast = i === segments.length - 1;
-    const scanned = scanSegment(readFileSync(join(dir, seg.file)), seg.file, isLast);
+    const bytes = readFileSync(join(dir, seg.file));
+    const scanned = scanSegment(bytes, seg.file, isLast);
     if (isLast) tail = { validBytes: scanned.validBytes, torn: scanned.torn };
     const first = scanned.records[0];
     const header = first?.type === RecordType.SegmentHeader ? decodeSegmentHeader(first.payload) : null;
@@ -82,6 +85,17 @@ export function replayWal(dir: string): ReplayedWal | null {
         details: { file: seg.file, offset: 0 },
       });
     }
+    if (i > 0 && header.previousBytes !== previousBytes) {
+      const prev = segments[i - 1]!.file;
+      throw new ParleyError(
+        'DATA_LOSS',
+        `WAL segment ${prev} is ${previousBytes} bytes but ${seg.file} recorded it as ${header.previousBytes}: ` +
+          `data is missing at byte offset ${Math.min(previousBytes, header.previousBytes)} of ${prev}`,
+        { details: { file: prev, offset: Math.min(previousBytes, header.previousBytes) } },
+      );
+    }
+    previousBytes = bytes.length;
+    decoded.push({ k: 'segment', firstIndex: header.firstIndex, file: seg.file });
     for (const r of scanned.records) {
       switch (r.type) {
         case RecordType.Entry:
@@ -139,6 +153,16 @@ export function replayWal(dir: string): ReplayedWal | null {
         break;
       case 'mark':
         // Entries at or below the floor were never added; an earlier mark changes nothing above it.
+        break;
+      case 'segment':
+        // The segment was created when the log ended just below its firstIndex.
+        if (d.firstIndex - 1 > log.lastIndex()) {
+          throw new ParleyError(
+            'DATA_LOSS',
+            `WAL segment ${d.file} starts at index ${d.firstIndex} but the log before it ends at ${log.lastIndex()} (byte offset 0)`,
+            { details: { file: d.file, offset: 0 } },
+          );
+        }
         break;
     }
   }

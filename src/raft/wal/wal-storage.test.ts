@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, unlinkSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, truncateSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ParleyError } from '../../wire/parley-error.js';
+import { scanSegment } from './segment-scan.js';
 import { WalStorage } from './wal-storage.js';
 import { CONF, entries, observe, withTempDir } from './wal-test-helpers.js';
 
@@ -199,6 +200,22 @@ test('a closed WAL refuses writes', () => {
     assert.throws(
       () => s.save({ term: 1, vote: null, commit: 0 }, entries(1, 2, 1)),
       (e) => ParleyError.is(e, 'FAILED_PRECONDITION'),
+    );
+  });
+});
+
+test('a non-last segment cut short at a record boundary is DATA_LOSS', () => {
+  withTempDir((dir) => {
+    const s = WalStorage.open(dir, { initialConfState: CONF, segmentBytes: 1024 });
+    for (let i = 0; i < 10; i++) s.save({ term: 1, vote: 'a', commit: 0 }, entries(i * 5 + 1, i * 5 + 6, 1, 40));
+    const files = s.segmentFiles();
+    s.close();
+    const first = join(dir, files[0]!);
+    const records = scanSegment(readFileSync(first), files[0]!, false).records;
+    truncateSync(first, records[records.length - 1]!.offset);
+    assert.throws(
+      () => WalStorage.open(dir),
+      (e) => ParleyError.is(e, 'DATA_LOSS') && e.message.includes(files[0]!) && e.message.includes('byte offset'),
     );
   });
 });

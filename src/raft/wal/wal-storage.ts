@@ -6,7 +6,13 @@ import { EntryLog } from './entry-log.js';
 import { fsyncDir, writeFileDurably } from './fs-durable.js';
 import { RecordType } from './record.js';
 import { RecordBatch } from './record-batch.js';
-import { encodeHardState, encodeLogMark, encodeSegmentHeader, encodeSnapshotRecord } from './record-payloads.js';
+import {
+  encodeHardState,
+  encodeLogMark,
+  encodeSegmentHeader,
+  encodeSnapshotRecord,
+  type SegmentHeader,
+} from './record-payloads.js';
 import type { SegmentName } from './segment-name.js';
 import { SegmentWriter } from './segment-writer.js';
 import { encodeSnapshotFile, readSnapshotFile, removeOtherSnapshotFiles, snapshotFileName } from './snapshot-file.js';
@@ -68,7 +74,12 @@ export class WalStorage implements Storage {
       const snap: Snapshot = { metadata: { index: 0, term: 0, confState }, data: new Uint8Array(0) };
       const hard: HardState = { term: 0, vote: null, commit: 0 };
       const log = new EntryLog();
-      const writer = SegmentWriter.create(dir, 0, 1, segmentPreamble(0, 1, snap.metadata, log, hard));
+      const writer = SegmentWriter.create(
+        dir,
+        0,
+        1,
+        segmentPreamble({ seq: 0, firstIndex: 1, previousBytes: -1 }, snap.metadata, log, hard),
+      );
       removeOtherSnapshotFiles(dir, null);
       return new WalStorage(dir, segmentBytes, [writer.segment], writer, log, hard, snap);
     }
@@ -237,11 +248,12 @@ export class WalStorage implements Storage {
     this.writer.sync();
     const seq = this.writer.segment.seq + 1;
     const firstIndex = this.log.lastIndex() + 1;
+    const header = { seq, firstIndex, previousBytes: this.writer.byteLength };
     const next = SegmentWriter.create(
       this.dir,
       seq,
       firstIndex,
-      segmentPreamble(seq, firstIndex, this.snap.metadata, this.log, this.hard),
+      segmentPreamble(header, this.snap.metadata, this.log, this.hard),
     );
     this.writer.close();
     this.writer = next;
@@ -258,9 +270,9 @@ export class WalStorage implements Storage {
 }
 
 /** Header plus restated state: what every segment starts with. */
-function segmentPreamble(seq: number, firstIndex: number, snap: SnapshotMetadata, log: EntryLog, hard: HardState) {
+function segmentPreamble(header: SegmentHeader, snap: SnapshotMetadata, log: EntryLog, hard: HardState) {
   const b = new RecordBatch(1024);
-  b.add(RecordType.SegmentHeader, encodeSegmentHeader({ seq, firstIndex }));
+  b.add(RecordType.SegmentHeader, encodeSegmentHeader(header));
   b.add(RecordType.Snapshot, encodeSnapshotRecord({ metadata: snap, resetsLog: false }));
   b.add(RecordType.Compacted, encodeLogMark(log.compactedTo));
   b.add(RecordType.HardState, encodeHardState(hard));
