@@ -1,4 +1,5 @@
 import { ParleyError } from '../../wire/parley-error.js';
+import { raftError } from '../core/errors.js';
 import type { Entry } from '../types.js';
 import type { LogMark } from './record-payloads.js';
 
@@ -104,16 +105,12 @@ export class EntryLog {
   }
 }
 
-/** Reading below the compaction point. `details.reason` lets callers tell the two apart. */
+/** Reading below the compaction point: the core's 'compacted' reason (OUT_OF_RANGE). */
 export function compacted(index: number, base: number): ParleyError {
-  return new ParleyError('OUT_OF_RANGE', `log index ${index} is compacted (compacted through ${base})`, {
-    details: { reason: 'compacted', index, compactedTo: base },
-  });
+  return raftError('compacted', `log index ${index} is compacted (compacted through ${base})`);
 }
 
 /** Reading above the last index. */
 export function unavailable(index: number, last: number): ParleyError {
-  return new ParleyError('OUT_OF_RANGE', `log index ${index} is not available (last index ${last})`, {
-    details: { reason: 'unavailable', index, lastIndex: last },
-  });
+  return raftError('unavailable', `log index ${index} is not available (last index ${last})`);
 }

@@ -1,6 +1,7 @@
 import { mkdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { ParleyError } from '../../wire/parley-error.js';
+import { raftError } from '../core/errors.js';
 import type { ConfState, Entry, HardState, Snapshot, SnapshotMetadata, Storage } from '../types.js';
 import { EntryLog } from './entry-log.js';
 import { fsyncDir, writeFileDurably } from './fs-durable.js';
@@ -133,8 +134,8 @@ export class WalStorage implements Storage {
     if (snapshot !== null && snapshot.metadata.index > 0) {
       const m = snapshot.metadata;
       if (m.index <= this.log.compactedTo.index) {
-        throw new ParleyError(
-          'FAILED_PRECONDITION',
+        throw raftError(
+          'snapshot-out-of-date',
           `snapshot at index ${m.index} is out of date: the log is already compacted through ${this.log.compactedTo.index}`,
         );
       }
@@ -181,8 +182,8 @@ export class WalStorage implements Storage {
   createSnapshot(index: number, confState: ConfState, data: Uint8Array): Snapshot {
     this.assertOpen();
     if (index <= this.snap.metadata.index) {
-      throw new ParleyError(
-        'FAILED_PRECONDITION',
+      throw raftError(
+        'snapshot-out-of-date',
         `snapshot at index ${index} is out of date: the current snapshot is at ${this.snap.metadata.index}`,
       );
     }
