@@ -82,6 +82,20 @@ describe('checker: hand-written KV histories', () => {
     assert.equal(result([put(0, 'x', 'a', 0, 1), get(2, 'x', 'b', 2, 3), lost(put(1, 'x', 'b', 10, 11))]), 'illegal');
   });
 
+  it('a read may need several unknown-outcome ops to have taken effect in a row', () => {
+    const cas: Op = {
+      clientId: 2,
+      input: { op: 'cas', key: 'x', expect: { value: 'a' }, value: 'b' },
+      call: 1,
+      return: Infinity,
+      output: UNKNOWN,
+    };
+    const others = [lost(put(3, 'x', 'zz', 0, 1)), lost(put(4, 'x', 'yy', 0, 1))];
+    const h = [lost(put(1, 'x', 'a', 0, 1)), cas, ...others, get(5, 'x', 'b', 10, 11)];
+    assert.equal(result(h), 'ok');
+    assert.equal(result([...h, get(5, 'x', 'a', 12, 13)]), 'illegal');
+  });
+
   it('partitions per key; an illegal key is reported with its operations only', () => {
     const h = [put(0, 'x', 'a', 0, 1), put(0, 'y', 'a', 2, 3), get(1, 'y', null, 4, 5), get(1, 'x', 'a', 6, 7)];
     const r = check(kv, h);

@@ -94,22 +94,27 @@ interface Applied {
 
 /** Applies `input` sequentially; the reference semantics of the store. */
 export function applyKv(state: KvState, input: KvInput, revisions: boolean): Applied {
-  const keys = new Map(state.keys);
+  // Copy-on-write: reads share `state.keys`; the first write copies it.
+  let copy: Map<string, KvKeyState> | undefined;
   const rev = state.revision + 1; // the revision a write in this operation gets
   let wrote = false;
+  const read = (key: string) => (copy ?? state.keys).get(key);
   const put = (key: string, value: string) => {
-    const prev = keys.get(key);
-    keys.set(key, { value, version: (prev?.version ?? 0) + 1, modRevision: revisions ? rev : 0 });
+    const prev = read(key);
+    copy ??= new Map(state.keys);
+    copy.set(key, { value, version: (prev?.version ?? 0) + 1, modRevision: revisions ? rev : 0 });
     wrote = true;
   };
   const del = (key: string): number => {
-    if (!keys.delete(key)) return 0;
+    if (!read(key)) return 0;
+    copy ??= new Map(state.keys);
+    copy.delete(key);
     wrote = true;
     return 1;
   };
   const finish = (output: KvOutput): Applied => {
     const revision = wrote ? rev : state.revision;
-    const next = wrote ? { revision: revisions ? revision : 0, keys } : state;
+    const next = wrote && copy ? { revision: revisions ? revision : 0, keys: copy } : state;
     return { state: next, output: revisions ? { ...output, revision } : output };
   };
   switch (input.op) {
@@ -138,7 +143,7 @@ export function applyKv(state: KvState, input: KvInput, revisions: boolean): App
       });
       const results: KvTxnResult[] = [];
       for (const o of ok ? input.success : input.failure) {
-        if (o.op === 'get') results.push({ op: 'get', value: keys.get(o.key)?.value ?? null });
+        if (o.op === 'get') results.push({ op: 'get', value: read(o.key)?.value ?? null });
         else if (o.op === 'put') {
           put(o.key, o.value);
           results.push({ op: 'put' });

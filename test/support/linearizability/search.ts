@@ -30,6 +30,10 @@ export interface SearchOptions {
 interface Frame<State> {
   readonly entry: Entry;
   readonly state: State;
+  /** Candidate pass the entry was picked in (0: known outcomes, 1: unknown outcomes). */
+  readonly pass: 0 | 1;
+  /** Unknown-outcome operations linearized in a row, ending with this one (0 for a known one). */
+  readonly chain: number;
 }
 
 function lift(call: Entry): void {
@@ -49,7 +53,39 @@ function unlift(call: Entry): void {
   if (call.next) call.next.prev = call;
 }
 
+/**
+ * Candidate order and unknown outcomes. At each node the candidates are the calls before the first
+ * return entry. Known-outcome calls are tried first (pass 0), unknown-outcome calls after (pass 1):
+ * an unknown operation can always wait, so it is only worth placing when the known ones are stuck.
+ * Unknown operations that never took effect stay candidates forever, and a plain depth-first
+ * search would try every subset of them chained in a row (2^u nodes at each stuck point). So
+ * chains of consecutive unknown placements are bounded by `maxChain`, iteratively deepened
+ * (1, 2, 4, … up to the number of unknown operations) when a bounded round ends illegal but cut
+ * branches. The last round is unbounded, so the search stays exhaustive.
+ */
 export function search<S, I, O>(model: Model<S, I, O>, history: History<I, O>, opts: SearchOptions): SearchResult {
+  let unknowns = 0;
+  for (const op of history) if (op.output === UNKNOWN) unknowns++;
+  let longest: readonly number[] = [];
+  for (let maxChain = Math.min(1, unknowns); ; maxChain = Math.min(maxChain * 2, unknowns)) {
+    const r = searchBounded(model, history, opts, maxChain >= unknowns ? Infinity : maxChain);
+    if (r.longestPrefix.length >= longest.length) longest = r.longestPrefix;
+    if (r.result === 'ok') return { result: 'ok', order: r.order };
+    if (r.result === 'unknown') return { result: 'unknown', longestPrefix: longest };
+    if (!r.cut) return { result: 'illegal', longestPrefix: longest };
+  }
+}
+
+type BoundedResult =
+  | { readonly result: 'ok'; readonly order: readonly number[]; readonly longestPrefix: readonly number[] }
+  | { readonly result: 'illegal' | 'unknown'; readonly longestPrefix: readonly number[]; readonly cut: boolean };
+
+function searchBounded<S, I, O>(
+  model: Model<S, I, O>,
+  history: History<I, O>,
+  opts: SearchOptions,
+  maxChain: number,
+): BoundedResult {
   const n = history.length;
   let knownLeft = 0;
   for (const op of history) if (op.output !== UNKNOWN) knownLeft++;
@@ -60,17 +96,30 @@ export function search<S, I, O>(model: Model<S, I, O>, history: History<I, O>, o
   const stack: Frame<S>[] = [];
   let state = model.init();
   let entry = head.next;
+  let pass: 0 | 1 = 0;
   let longest: number[] = [];
   let steps = 0;
+  let cut = false;
 
   // Invariant: `stack` holds the linearized operations in order, each with the state before it;
   // `linearized` is exactly the set of their ids; `knownLeft` counts known ones not in it.
   while (knownLeft > 0) {
     if ((++steps & 1023) === 0 && Date.now() > opts.deadline) {
-      return { result: 'unknown', longestPrefix: longest };
+      return { result: 'unknown', longestPrefix: longest, cut };
     }
     if (entry?.isCall) {
       const op = history[entry.id]!;
+      const isUnknown = op.output === UNKNOWN;
+      const chain = isUnknown ? (stack[stack.length - 1]?.chain ?? 0) + 1 : 0;
+      if (isUnknown !== (pass === 1)) {
+        entry = entry.next;
+        continue;
+      }
+      if (chain > maxChain) {
+        cut = true;
+        entry = entry.next;
+        continue;
+      }
       const next = model.step(state, op.input, op.output);
       if (next !== undefined) {
         linearized.flip(entry.id);
@@ -79,12 +128,13 @@ export function search<S, I, O>(model: Model<S, I, O>, history: History<I, O>, o
         if (bucket === undefined || !bucket.some((w) => linearized.equalsWords(w))) {
           if (bucket === undefined) cache.set(bucketKey, [linearized.words.slice()]);
           else bucket.push(linearized.words.slice());
-          stack.push({ entry, state });
-          if (op.output !== UNKNOWN) knownLeft--;
+          stack.push({ entry, state, pass, chain });
+          if (!isUnknown) knownLeft--;
           if (stack.length > longest.length) longest = stack.map((f) => f.entry.id);
           state = next;
           lift(entry);
           entry = head.next;
+          pass = 0;
           continue;
         }
         linearized.flip(entry.id);
@@ -92,14 +142,21 @@ export function search<S, I, O>(model: Model<S, I, O>, history: History<I, O>, o
       entry = entry.next;
       continue;
     }
-    // A return entry (or the end of the list): the search cannot go on from here.
+    // A return entry (or the end of the list): this pass has no more candidates.
+    if (pass === 0) {
+      pass = 1;
+      entry = head.next;
+      continue;
+    }
     const top = stack.pop();
-    if (top === undefined) return { result: 'illegal', longestPrefix: longest };
+    if (top === undefined) return { result: 'illegal', longestPrefix: longest, cut };
     if (history[top.entry.id]!.output !== UNKNOWN) knownLeft++;
     state = top.state;
     linearized.flip(top.entry.id);
     unlift(top.entry);
     entry = top.entry.next;
+    pass = top.pass;
   }
-  return { result: 'ok', order: stack.map((f) => f.entry.id) };
+  const order = stack.map((f) => f.entry.id);
+  return { result: 'ok', order, longestPrefix: order };
 }
