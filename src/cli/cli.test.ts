@@ -103,6 +103,12 @@ describe('parley node + call/emit/status', () => {
     assert.equal(JSON.parse(r.stdout), 42);
   });
 
+  it('call --json prints one line of compact JSON', async () => {
+    const r = await run(['call', 'fixture.add', '{"a":1,"b":1}', '--seed', seed, '--json', '--timeout', '3000']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, '2\n');
+  });
+
   it('an unknown action exits 1 with NOT_FOUND on stderr', async () => {
     const r = await run(['call', 'fixture.nope', '--seed', seed]);
     assert.equal(r.code, 1);
@@ -196,6 +202,14 @@ describe('parley up', () => {
     }
     assert.equal(await exitOf(up.child), 0);
     assert.ok(up.lines.includes('all nodes stopped'));
+  });
+
+  it('--for stops by itself and exits 0', async () => {
+    const base = await freePortBase();
+    const r = await run(['up', '--port-base', String(base), '--for', '1']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /Stopping by itself in 1 s/);
+    assert.match(r.stdout, /all nodes stopped/);
   });
 
   it('fails with a clear message when a port is taken', async () => {

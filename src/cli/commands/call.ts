@@ -3,7 +3,7 @@ import { joinMesh } from '../mesh-client.js';
 import { reportError, toJson } from '../output.js';
 import { UsageError } from '../usage-error.js';
 
-export const CALL_USAGE = `usage: parley call <action> [json-params] --seed host:port [--timeout ms] [--node ID] [--meta json]
+export const CALL_USAGE = `usage: parley call <action> [json-params] --seed host:port [--timeout ms] [--node ID] [--meta json] [--json]
 
 Calls an action somewhere in the mesh and prints its result as JSON. On error prints
 CODE: message to stderr and exits 1.
@@ -11,7 +11,8 @@ CODE: message to stderr and exits 1.
   --seed host:port  a node of the mesh (required; repeatable)
   --timeout ms      deadline of the call, and of joining the mesh (default 5000)
   --node ID         call this node, bypassing balancing
-  --meta json       call metadata, a JSON object`;
+  --meta json       call metadata, a JSON object
+  --json            print the result as one line of compact JSON (default: indented JSON)`;
 
 export async function runCall(argv: readonly string[]): Promise<number> {
   const { positionals, flags } = parseCommandArgs(
@@ -21,6 +22,7 @@ export async function runCall(argv: readonly string[]): Promise<number> {
       timeout: { type: 'string' },
       node: { type: 'string' },
       meta: { type: 'string' },
+      json: { type: 'boolean' },
     },
     CALL_USAGE,
     { min: 1, max: 2 },
@@ -40,13 +42,18 @@ export async function runCall(argv: readonly string[]): Promise<number> {
   const timeout = intFlag(flags.timeout, 'timeout', CALL_USAGE, 1, 86_400_000) ?? 5000;
   let node: Awaited<ReturnType<typeof joinMesh>> | undefined;
   try {
+    const started = Date.now();
     node = await joinMesh(seeds, Math.min(timeout, 3000));
+    // The mesh has settled; give a node that is still registering the action a moment more. If nobody
+    // offers it by then, the call itself reports NOT_FOUND.
+    const waitMs = Math.min(1500, timeout - (Date.now() - started));
+    if (waitMs > 0) await node.waitFor(action, waitMs).catch(() => undefined);
     const result = await node.call(action, params, {
       timeout,
       ...(flags.node ? { nodeId: flags.node as string } : {}),
       ...(meta ? { meta: meta as Record<string, unknown> } : {}),
     });
-    process.stdout.write(`${toJson(result === undefined ? null : result)}\n`);
+    process.stdout.write(`${toJson(result === undefined ? null : result, !flags.json)}\n`);
     return 0;
   } catch (err) {
     return reportError(err);
