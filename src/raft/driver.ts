@@ -1,0 +1,240 @@
+import { ParleyError } from '../wire/parley-error.js';
+import { type ConfChange, decodeConfChange } from './core/conf-change.js';
+import { isRaftError } from './core/errors.js';
+import type { Message } from './core/messages.js';
+import type { Ready } from './core/ready.js';
+import { decodeProposal, driverStopped, leadershipLost, ProposalTracker, proposalDropped } from './driver-proposals.js';
+import type { ConfState, Entry, HardState, NodeId, Snapshot } from './types.js';
+import { EntryType } from './types.js';
+
+/**
+ * The async runtime around one RawNode: ticks it, and for every Ready persists, sends,
+ * applies and advances (the contract documented in core/ready.ts). All proposals and
+ * messages that arrive between two Readys are handled by ONE persist (one fdatasync with
+ * WalStorage): that is the group commit the throughput depends on.
+ *
+ * Ready processing is deferred with setImmediate (injectable), so socket reads and new
+ * proposals queued while a save() blocked are taken in before the next Ready is built.
+ *
+ * Ordering per Ready: persist → send → restore snapshot / apply committed entries (conf
+ * changes go to the core) → settle proposals and reads → advance. Messages are always sent
+ * after persisting (the leader's parallel write of thesis §10.2.1 is not used yet).
+ */
+
+/** The part of the core's RawNode the driver uses. */
+export interface RawNodeApi {
+  tick(): void;
+  step(message: Message): void;
+  /** Throws a raft error with reason 'proposal-dropped' when the proposal is refused. */
+  propose(data: Uint8Array): void;
+  readIndex(context: Uint8Array): void;
+  hasReady(): boolean;
+  ready(): Ready;
+  advance(): void;
+  applyConfChange(cc: ConfChange): ConfState;
+}
+
+/** Durable storage's write side: WalStorage satisfies it; MemoryStorage needs a two-line adapter. */
+export interface PersistentLog {
+  save(hardState: HardState | null, entries: readonly Entry[], snapshot: Snapshot | null): void;
+}
+
+export interface StateMachine<R> {
+  /** Applies one committed proposal's payload; the result answers the proposer. Must be deterministic. */
+  apply(payload: Uint8Array, entry: Entry): R;
+  snapshot(): Uint8Array;
+  restore(snapshot: Snapshot): void;
+}
+
+export interface DriverScheduler {
+  /** Calls `fn` every `ms`; returns a cancel function. */
+  every(ms: number, fn: () => void): () => void;
+  /** Runs `fn` soon, after pending I/O callbacks. */
+  defer(fn: () => void): void;
+}
+
+export const realScheduler: DriverScheduler = {
+  every(ms, fn) {
+    const t = setInterval(fn, ms);
+    return () => clearInterval(t);
+  },
+  defer(fn) {
+    setImmediate(fn);
+  },
+};
+
+export interface RaftDriverOptions<R> {
+  readonly id: NodeId;
+  readonly node: RawNodeApi;
+  readonly log: PersistentLog;
+  readonly send: (messages: readonly Message[]) => void;
+  readonly stateMachine: StateMachine<R>;
+  /** Milliseconds per raft tick. Default 10. */
+  readonly tickMs?: number;
+  readonly scheduler?: DriverScheduler;
+  /** The last applied index on start (the snapshot index after a restart). Default 0. */
+  readonly applied?: number;
+}
+
+interface ReadWaiter {
+  index: number | null;
+  readonly resolve: () => void;
+  readonly reject: (err: ParleyError) => void;
+}
+
+export class RaftDriver<R> {
+  private readonly proposals: ProposalTracker<R>;
+  private readonly reads = new Map<string, ReadWaiter>();
+  private readonly scheduler: DriverScheduler;
+  private cancelTick: (() => void) | null = null;
+  private scheduled = false;
+  private stopped = false;
+  private readSeq = 0;
+  private lead: NodeId | null = null;
+  private appliedIndex: number;
+
+  constructor(private readonly o: RaftDriverOptions<R>) {
+    this.proposals = new ProposalTracker<R>(o.id);
+    this.scheduler = o.scheduler ?? realScheduler;
+    this.appliedIndex = o.applied ?? 0;
+  }
+
+  get applied(): number {
+    return this.appliedIndex;
+  }
+
+  get leader(): NodeId | null {
+    return this.lead;
+  }
+
+  start(): void {
+    if (this.cancelTick !== null || this.stopped) return;
+    this.cancelTick = this.scheduler.every(this.o.tickMs ?? 10, () => {
+      this.o.node.tick();
+      this.kick();
+    });
+    this.kick();
+  }
+
+  /** Resolves with the state machine's result once the entry is applied on this member. */
+  propose(payload: Uint8Array): Promise<R> {
+    if (this.stopped) return Promise.reject(driverStopped());
+    const p = this.proposals.track(payload);
+    try {
+      this.o.node.propose(p.data);
+    } catch (err) {
+      this.proposals.reject(p.seq, isRaftError(err, 'proposal-dropped') ? proposalDropped(err) : ParleyError.from(err));
+    }
+    this.kick();
+    return p.result;
+  }
+
+  /** Resolves once this member has applied everything committed when the read was issued. */
+  readIndex(): Promise<void> {
+    if (this.stopped) return Promise.reject(driverStopped());
+    const ctx = new TextEncoder().encode(`${this.o.id}/${++this.readSeq}`);
+    const key = Buffer.from(ctx).toString('latin1');
+    const done = new Promise<void>((resolve, reject) => this.reads.set(key, { index: null, resolve, reject }));
+    try {
+      this.o.node.readIndex(ctx);
+    } catch (err) {
+      this.settleRead(key, isRaftError(err, 'proposal-dropped') ? proposalDropped(err) : ParleyError.from(err));
+    }
+    this.kick();
+    return done;
+  }
+
+  /** An incoming message from a peer. */
+  step(message: Message): void {
+    if (this.stopped) return;
+    try {
+      this.o.node.step(message);
+    } catch (err) {
+      // Messages from unknown peers and stale local types are dropped, as etcd does.
+      if (!ParleyError.is(err, 'NOT_FOUND', 'INVALID_ARGUMENT')) throw err;
+    }
+    this.kick();
+  }
+
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.cancelTick?.();
+    this.cancelTick = null;
+    this.proposals.rejectAll(driverStopped());
+    for (const key of [...this.reads.keys()]) this.settleRead(key, driverStopped());
+  }
+
+  private kick(): void {
+    if (this.scheduled || this.stopped) return;
+    this.scheduled = true;
+    this.scheduler.defer(() => {
+      this.scheduled = false;
+      this.processReadys();
+    });
+  }
+
+  private processReadys(): void {
+    // Bounded: each Ready is consumed by advance(); new work re-kicks.
+    for (let rounds = 0; rounds < 64 && !this.stopped && this.o.node.hasReady(); rounds++) {
+      this.handle(this.o.node.ready());
+    }
+    if (!this.stopped && this.o.node.hasReady()) this.kick();
+  }
+
+  private handle(rd: Ready): void {
+    if (rd.softState !== null && rd.softState.lead !== this.lead) {
+      // A known leader went away: proposals in flight may still commit under the next one,
+      // or may not. Tell callers now rather than leave them hanging. (Learning the first
+      // leader, from null, loses nothing.)
+      if (this.lead !== null) {
+        if (this.proposals.size > 0) this.proposals.rejectAll(leadershipLost());
+        for (const [key, w] of this.reads) if (w.index === null) this.settleRead(key, leadershipLost());
+      }
+      this.lead = rd.softState.lead;
+    }
+    this.o.log.save(rd.hardState, rd.entries, rd.snapshot);
+    if (rd.messages.length > 0) this.o.send(rd.messages);
+    if (rd.snapshot !== null && rd.snapshot.metadata.index > this.appliedIndex) {
+      this.o.stateMachine.restore(rd.snapshot);
+      this.appliedIndex = rd.snapshot.metadata.index;
+    }
+    for (const e of rd.committedEntries) this.applyEntry(e);
+    for (const rs of rd.readStates) {
+      const key = Buffer.from(rs.requestContext).toString('latin1');
+      const w = this.reads.get(key);
+      if (w !== undefined) w.index = rs.index;
+    }
+    for (const [key, w] of this.reads) if (w.index !== null && w.index <= this.appliedIndex) this.settleRead(key, null);
+    this.o.node.advance();
+  }
+
+  private applyEntry(e: Entry): void {
+    if (e.index <= this.appliedIndex) return;
+    if (e.type === EntryType.ConfChange) {
+      this.o.node.applyConfChange(decodeConfChange(e.data));
+    } else {
+      const env = decodeProposal(e.data);
+      if (env !== null) {
+        let result: R;
+        try {
+          result = this.o.stateMachine.apply(env.payload, e);
+        } catch (err) {
+          this.proposals.failed(env, ParleyError.from(err));
+          this.appliedIndex = e.index;
+          return;
+        }
+        this.proposals.applied(env, result);
+      }
+    }
+    this.appliedIndex = e.index;
+  }
+
+  private settleRead(key: string, err: ParleyError | null): void {
+    const w = this.reads.get(key);
+    if (w === undefined) return;
+    this.reads.delete(key);
+    if (err === null) w.resolve();
+    else w.reject(err);
+  }
+}
