@@ -161,3 +161,32 @@ test('incoming messages reach the node', () => {
   assert.equal(node.steps[0], m);
   driver.stop();
 });
+
+test('with WalStorage as the log, what the driver acknowledged survives a restart', async () => {
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { WalStorage } = await import('./wal/wal-storage.js');
+  const dir = mkdtempSync(join(tmpdir(), 'parley-driver-'));
+  try {
+    const wal = WalStorage.open(dir);
+    const driver = new RaftDriver<number>({
+      id: 'a',
+      node: new FakeSingleNode(),
+      log: wal,
+      send: () => {},
+      stateMachine: counter(),
+      scheduler: noTicks,
+    });
+    driver.start();
+    await Promise.all(Array.from({ length: 50 }, (_, i) => driver.propose(new Uint8Array([i]))));
+    driver.stop();
+    wal.close();
+    const again = WalStorage.open(dir);
+    assert.equal(again.lastIndex(), 50);
+    assert.equal(again.initialState().hardState.commit, 50);
+    again.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
