@@ -24,6 +24,9 @@ export class TcpTransport implements Transport {
   async listen(onAccept: (connection: Connection) => void): Promise<string | null> {
     const { port, host, tls: tlsOptions } = this.options;
     if (port === null) return null;
+    if (tlsOptions && (tlsOptions.cert === undefined || tlsOptions.key === undefined)) {
+      throw new ParleyError('INVALID_ARGUMENT', 'a node that listens with TLS needs tls.cert and tls.key');
+    }
     const accept = (socket: net.Socket) => {
       this.track(socket);
       onAccept(new SocketConnection(socket, false, this.options));

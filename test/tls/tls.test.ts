@@ -139,7 +139,7 @@ const tlsOf = (p: KeyPair, ca: string, extra: Partial<TlsOptions> = {}): TlsOpti
 });
 
 /** A TLS client with no certificate of its own (it only trusts the CA). TlsOptions requires cert and key. */
-const noCertificate = (ca: string) => ({ ca }) as unknown as TlsOptions;
+const noCertificate = (ca: string): TlsOptions => ({ ca });
 
 describe('TLS and mutual TLS', { skip }, () => {
   let dir: string;
