@@ -138,7 +138,7 @@ const tlsOf = (p: KeyPair, ca: string, extra: Partial<TlsOptions> = {}): TlsOpti
   ...extra,
 });
 
-/** A TLS client with no certificate of its own (it only trusts the CA). TlsOptions requires cert and key. */
+/** A TLS client with no certificate of its own (it only trusts the CA). */
 const noCertificate = (ca: string): TlsOptions => ({ ca });
 
 describe('TLS and mutual TLS', { skip }, () => {
