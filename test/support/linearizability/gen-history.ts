@@ -31,7 +31,7 @@ export function rng(seed: number): () => number {
   };
 }
 
-function randomInput(r: () => number, keys: number, multiKey: boolean, counter: () => string): KvInput {
+function randomInput(r: () => number, keys: number, multiKey: boolean, counter: () => string, n: number): KvInput {
   const key = `k${Math.floor(r() * keys)}`;
   const x = r();
   if (x < 0.4) return { op: 'get', key };
@@ -41,7 +41,7 @@ function randomInput(r: () => number, keys: number, multiKey: boolean, counter: 
   const other = `k${Math.floor(r() * keys)}`;
   return {
     op: 'txn',
-    compare: [{ key, target: 'version', equals: Math.floor(r() * 3) }],
+    compare: [{ key, target: 'value', equals: r() < 0.5 ? null : `v${Math.max(1, n - Math.floor(r() * 20))}` }],
     success: [{ op: 'put', key: other, value: counter() }],
     failure: [{ op: 'get', key: other }],
   };
@@ -63,7 +63,7 @@ export function generateKvHistory(o: GenOptions): Operation<KvInput, KvOutput>[]
     const free = busyUntil.map((b, i) => (b < t ? i : -1)).filter((i) => i >= 0);
     if (free.length === 0) continue;
     const c = free[Math.floor(r() * free.length)]!;
-    const input = randomInput(r, o.keys, o.multiKey ?? false, counter);
+    const input = randomInput(r, o.keys, o.multiKey ?? false, counter, n);
     const call = Math.max(busyUntil[c]! + 1, t - Math.floor(r() * o.window));
     const ret = t + Math.floor(r() * o.window);
     if (r() < (o.unknownRate ?? 0)) {

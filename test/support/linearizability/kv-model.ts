@@ -60,7 +60,7 @@ export type KvOutput =
 
 export interface KvKeyState {
   readonly value: string;
-  /** Writes since the key was (re)created; 1 after the first put. */
+  /** Writes since the key was (re)created; 1 after the first put (0 when versions are not modelled). */
   readonly version: number;
   /** Revision of the last write (0 when revisions are not modelled). */
   readonly modRevision: number;
@@ -75,6 +75,13 @@ export interface KvState {
 export interface KvModelOptions {
   /** Model and check the global revision (disables partitioning). Default false. */
   readonly revisions?: boolean;
+  /**
+   * Track per-key versions, needed for txn compares on `version`. Default: same as `revisions`.
+   * Off, states that differ only in how many times a key was written are equal, which lets the
+   * cache merge branches where an unknown-outcome put did or did not happen before an overwrite
+   * (with versions on, such branches stay distinct and the search can be much slower).
+   */
+  readonly versions?: boolean;
 }
 
 /** Keys an input reads or writes. */
@@ -93,7 +100,7 @@ interface Applied {
 }
 
 /** Applies `input` sequentially; the reference semantics of the store. */
-export function applyKv(state: KvState, input: KvInput, revisions: boolean): Applied {
+export function applyKv(state: KvState, input: KvInput, revisions: boolean, versions = true): Applied {
   // Copy-on-write: reads share `state.keys`; the first write copies it.
   let copy: Map<string, KvKeyState> | undefined;
   const rev = state.revision + 1; // the revision a write in this operation gets
@@ -102,7 +109,7 @@ export function applyKv(state: KvState, input: KvInput, revisions: boolean): App
   const put = (key: string, value: string) => {
     const prev = read(key);
     copy ??= new Map(state.keys);
-    copy.set(key, { value, version: (prev?.version ?? 0) + 1, modRevision: revisions ? rev : 0 });
+    copy.set(key, { value, version: versions ? (prev?.version ?? 0) + 1 : 0, modRevision: revisions ? rev : 0 });
     wrote = true;
   };
   const del = (key: string): number => {
@@ -179,9 +186,9 @@ function matches(expected: KvOutput, observed: KvOutput, revisions: boolean): bo
   }
 }
 
-function usesModRevision(input: KvInput): boolean {
-  if (input.op === 'cas') return 'modRevision' in input.expect;
-  if (input.op === 'txn') return input.compare.some((c) => c.target === 'modRevision');
+function usesTarget(input: KvInput, target: 'version' | 'modRevision'): boolean {
+  if (input.op === 'cas') return target === 'modRevision' && 'modRevision' in input.expect;
+  if (input.op === 'txn') return input.compare.some((c) => c.target === target);
   return false;
 }
 
@@ -224,19 +231,23 @@ export function describeKvOutput(output: KvOutput | Unknown): string {
 
 export function describeKvState(state: KvState): string {
   const keys = [...state.keys.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  const body = keys.map(([k, v]) => `${k}=${JSON.stringify(v.value)}(v${v.version})`).join(', ');
+  const body = keys.map(([k, v]) => `${k}=${JSON.stringify(v.value)}${v.version ? `(v${v.version})` : ''}`).join(', ');
   return `{${body}}${state.revision ? ` rev ${state.revision}` : ''}`;
 }
 
 export function kvModel(options: KvModelOptions = {}): Model<KvState, KvInput, KvOutput> {
   const revisions = options.revisions ?? false;
+  const versions = options.versions ?? revisions;
   return {
     init: () => ({ revision: revisions ? 1 : 0, keys: new Map() }),
     step(state, input, output) {
-      if (!revisions && usesModRevision(input)) {
+      if (!revisions && usesTarget(input, 'modRevision')) {
         throw new Error('modRevision compares need kvModel({ revisions: true })');
       }
-      const applied = applyKv(state, input, revisions);
+      if (!versions && usesTarget(input, 'version')) {
+        throw new Error('version compares need kvModel({ versions: true })');
+      }
+      const applied = applyKv(state, input, revisions, versions);
       if (output !== UNKNOWN && !matches(applied.output, output, revisions)) return undefined;
       return applied.state;
     },
