@@ -197,6 +197,13 @@ describe('parley up', () => {
         await new Promise((r) => setTimeout(r, 20));
       }
       assert.ok(up.lines.some((l) => l.startsWith('[demo-3] event order.created') && l.includes(id)));
+      // An event sent by the short-lived CLI client reaches the subscriber before the client leaves.
+      const emitted = await run(['broadcast', 'order.noticed', '{"note":"from-cli"}', '--seed', seed]);
+      assert.equal(emitted.code, 0, emitted.stderr);
+      while (!up.lines.some((l) => l.startsWith('[demo-3] event order.noticed') && l.includes('from-cli'))) {
+        assert.ok(Date.now() < deadline, `the broadcast did not arrive; output:\n${up.lines.join('\n')}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
     } finally {
       up.child.kill('SIGINT');
     }
