@@ -151,6 +151,44 @@ describe('parley node + call/emit/status', () => {
   });
 });
 
+describe('parley status with a node that does not answer', () => {
+  it('shows the frozen node as unreachable and exits 1', async () => {
+    const first = await start(['node', FIXTURE, '--id', 'fa', '--log-level', 'warn'], /listening on (\S+)/);
+    const seed = first.match[1]!;
+    const second = await start(
+      ['node', FIXTURE, '--id', 'fb', '--seed', seed, '--log-level', 'warn'],
+      /listening on (\S+)/,
+    ).catch(async (err) => {
+      first.child.kill('SIGTERM');
+      await exitOf(first.child);
+      throw err;
+    });
+    try {
+      // Wait until the seed knows the second node (it joins in the background).
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        const healthy = await run(['status', '--seed', seed, '--json']);
+        assert.equal(healthy.code, 0, healthy.stderr);
+        if ((JSON.parse(healthy.stdout) as { nodes: unknown[] }).nodes.length === 2) break;
+        assert.ok(Date.now() < deadline, `the mesh never showed both nodes: ${healthy.stdout}`);
+      }
+      second.child.kill('SIGSTOP'); // its socket still accepts connections, but nothing answers
+      const r = await run(['status', '--seed', seed, '--json']);
+      assert.equal(r.code, 1);
+      const { nodes } = JSON.parse(r.stdout) as { nodes: { id: string; state: string }[] };
+      assert.deepEqual(nodes.map((n) => [n.id, n.state]).sort(), [
+        ['fa', 'running'],
+        ['fb', 'unreachable'],
+      ]);
+    } finally {
+      second.child.kill('SIGCONT');
+      second.child.kill('SIGTERM');
+      first.child.kill('SIGTERM');
+      await Promise.all([exitOf(first.child), exitOf(second.child)]);
+    }
+  });
+});
+
 describe('parley usage errors', () => {
   for (const args of [
     ['frobnicate'],

@@ -1,3 +1,4 @@
+import type { ParleyNode, PeerView } from '../../node/node.js';
 import type { NodeStatus } from '../../node/node-service.js';
 import { parseCommandArgs, seedsFlag } from '../args.js';
 import { joinMesh } from '../mesh-client.js';
@@ -67,6 +68,7 @@ export async function runStatus(argv: readonly string[]): Promise<number> {
         }
       }),
     );
+    rows.push(...(await nodesOnlyOthersSee(node, rows)));
     if (flags.json) {
       process.stdout.write(`${toJson({ nodes: rows })}\n`);
     } else {
@@ -91,4 +93,36 @@ export async function runStatus(argv: readonly string[]): Promise<number> {
   } finally {
     await node?.stop();
   }
+}
+
+/**
+ * Nodes that the answering nodes know but this client never met (a node that accepts connections
+ * but does not answer them, for example a stopped process): shown as unreachable instead of hidden.
+ */
+async function nodesOnlyOthersSee(node: ParleyNode, rows: readonly NodeRow[]): Promise<NodeRow[]> {
+  const seen = new Set([node.id, ...rows.map((r) => r.id)]);
+  const extra = new Map<string, NodeRow>();
+  const views = await Promise.all(
+    rows
+      .filter((r) => r.state !== 'unreachable')
+      .map((r) =>
+        node.call('$node.nodes', {}, { nodeId: r.id, timeout: 2000 }).then(
+          (list) => ({ from: r.id, peers: list as PeerView[] }),
+          () => ({ from: r.id, peers: [] as PeerView[] }),
+        ),
+      ),
+  );
+  for (const { from, peers } of views) {
+    for (const p of peers) {
+      if (seen.has(p.id) || extra.has(p.id) || p.address === null) continue;
+      extra.set(p.id, {
+        id: p.id,
+        address: p.address,
+        state: 'unreachable',
+        services: p.services.map((s) => s.name).filter((n) => n !== '$node'),
+        error: `known to ${from} but not reachable from this client`,
+      });
+    }
+  }
+  return [...extra.values()];
 }
