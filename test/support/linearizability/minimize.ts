@@ -11,11 +11,12 @@ import { search } from './search.js';
  * saw; a failed cas depends on the write that made it fail), so blind removal tends to end on one
  * meaningless operation ("read of a value never written"). Two guards keep the result about the
  * real anomaly:
- * - the culprit: the operation the search got stuck on (the earliest-returning operation outside
- *   the longest linearizable prefix) is kept, and a removal is accepted only while the rest
- *   *without* the culprit stays linearizable, i.e. every other kept operation is consistent;
+ * - the culprit: an operation the search could not place (outside the longest linearizable
+ *   prefix, earliest return first) without which the history is linearizable. It is kept, and a
+ *   removal is accepted only while the rest *without* the culprit stays linearizable, i.e. every
+ *   other kept operation is consistent;
  * - the model's `canRemove` hint (the KV model keeps writes whose values remaining reads saw).
- * When the history without the culprit is itself illegal (several anomalies), only the hint applies.
+ * When no such operation is found (several anomalies), only the hint applies.
  */
 
 export interface Minimized<I, O> {
@@ -26,16 +27,17 @@ export interface Minimized<I, O> {
   readonly complete: boolean;
 }
 
-/** The earliest-returning known operation outside the prefix: it could not be placed. */
-export function culpritOf<I, O>(ops: readonly Operation<I, O>[], prefix: readonly number[]): number | undefined {
+/** Known operations outside the prefix, earliest return first: the ones the search could not place. */
+export function unplaced<I, O>(ops: readonly Operation<I, O>[], prefix: readonly number[]): number[] {
   const placed = new Set(prefix);
-  let best: number | undefined;
-  ops.forEach((op, i) => {
-    if (placed.has(i) || op.output === UNKNOWN) return;
-    if (best === undefined || op.return < ops[best]!.return) best = i;
-  });
-  return best;
+  return ops
+    .map((_, i) => i)
+    .filter((i) => !placed.has(i) && ops[i]!.output !== UNKNOWN)
+    .sort((a, b) => ops[a]!.return - ops[b]!.return);
 }
+
+/** How many unplaced operations are tried as the culprit. */
+const CULPRIT_TRIES = 32;
 
 export function minimize<S, I, O>(
   model: Model<S, I, O>,
@@ -51,12 +53,22 @@ export function minimize<S, I, O>(
   let current = operations;
   let prefix = illegal(current);
   if (prefix === undefined) return { operations, longestPrefix: [], complete: false };
-  const c = culpritOf(current, prefix);
-  let culprit = c === undefined ? undefined : current[c];
-  if (culprit !== undefined && !ok(current.filter((op) => op !== culprit))) culprit = undefined;
+  // The culprit: the first unplaced operation without which the rest is linearizable.
+  let culprit: Operation<I, O> | undefined;
+  for (const i of unplaced(current, prefix).slice(0, CULPRIT_TRIES)) {
+    const c = current[i]!;
+    if (ok(current.filter((op) => op !== c))) {
+      culprit = c;
+      break;
+    }
+  }
 
   let complete = true;
-  outer: for (let chunk = Math.ceil(current.length / 2); chunk >= 1; chunk = chunk === 1 ? 0 : Math.ceil(chunk / 2)) {
+  // Single-operation passes repeat until nothing changes: removing a read can free the write it saw.
+  let changed = true;
+  const nextChunk = (chunk: number) => (chunk > 1 ? Math.ceil(chunk / 2) : changed ? 1 : 0);
+  outer: for (let chunk = Math.ceil(current.length / 2); chunk >= 1; chunk = nextChunk(chunk)) {
+    changed = false;
     // Invariant: `current` is illegal, `prefix` is its longest linearizable prefix, and when there
     // is a culprit, `current` holds it and is linearizable without it.
     let i = 0;
@@ -77,6 +89,7 @@ export function minimize<S, I, O>(
       if (accept) {
         current = candidate;
         prefix = p!;
+        changed = true;
       } else i += chunk;
     }
   }
