@@ -261,6 +261,8 @@ export function kvModel(options: KvModelOptions = {}): Model<KvState, KvInput, K
       return s;
     },
     partition: revisions ? undefined : partitionByKeys,
+    // Measured: values-only histories check far faster unknown-first, revision ones known-first.
+    unknownFirst: !revisions,
     canRemove: keepObservedWrites,
     describeOperation: (input, output) => `${describeKvInput(input)} → ${describeKvOutput(output)}`,
     describeState: describeKvState,

@@ -29,6 +29,13 @@ export interface Model<State, Input, Output> {
    * keeps a write whose value a remaining read observed. Default: always.
    */
   canRemove?(removed: readonly Operation<Input, Output>[], remaining: readonly Operation<Input, Output>[]): boolean;
+  /**
+   * Search-order hint: try unknown-outcome operations before known ones at each step. Good when
+   * applying an unknown write too early is usually harmless (a later write overwrites it and the
+   * cache merges the branches), bad when every write shifts later outputs (global revisions).
+   * Only speed depends on it, never the answer. Default false.
+   */
+  readonly unknownFirst?: boolean;
   describeOperation?(input: Input, output: Output | Unknown): string;
   describeState?(state: State): string;
 }

@@ -30,7 +30,7 @@ export interface SearchOptions {
 interface Frame<State> {
   readonly entry: Entry;
   readonly state: State;
-  /** Candidate pass the entry was picked in (0: known outcomes, 1: unknown outcomes). */
+  /** Candidate pass the entry was picked in (0: the preferred kind of outcome, 1: the other). */
   readonly pass: 0 | 1;
   /** Unknown-outcome operations linearized in a row, ending with this one (0 for a known one). */
   readonly chain: number;
@@ -55,8 +55,9 @@ function unlift(call: Entry): void {
 
 /**
  * Candidate order and unknown outcomes. At each node the candidates are the calls before the first
- * return entry. Known-outcome calls are tried first (pass 0), unknown-outcome calls after (pass 1):
- * an unknown operation can always wait, so it is only worth placing when the known ones are stuck.
+ * return entry, tried in two passes: by default known-outcome calls first (pass 0) and unknown ones
+ * after (pass 1), since an unknown operation can always wait; a model with `unknownFirst` reverses
+ * the passes (better when placing an unknown write early is usually harmless).
  * Unknown operations that never took effect stay candidates forever, and a plain depth-first
  * search would try every subset of them chained in a row (2^u nodes at each stuck point). So
  * chains of consecutive unknown placements are bounded by `maxChain`, iteratively deepened
@@ -100,6 +101,8 @@ function searchBounded<S, I, O>(
   let longest: number[] = [];
   let steps = 0;
   let cut = false;
+  // Which kind of operation pass 0 tries: known outcomes, or unknown ones when the model says so.
+  const firstPassUnknown = model.unknownFirst === true;
 
   // Invariant: `stack` holds the linearized operations in order, each with the state before it;
   // `linearized` is exactly the set of their ids; `knownLeft` counts known ones not in it.
@@ -111,7 +114,7 @@ function searchBounded<S, I, O>(
       const op = history[entry.id]!;
       const isUnknown = op.output === UNKNOWN;
       const chain = isUnknown ? (stack[stack.length - 1]?.chain ?? 0) + 1 : 0;
-      if (isUnknown !== (pass === 1)) {
+      if ((isUnknown !== (pass === 0)) === firstPassUnknown) {
         entry = entry.next;
         continue;
       }
