@@ -90,4 +90,18 @@ describe('properties: histories from a sequential execution', () => {
     assert.ok(mutated >= 30, `only ${mutated} histories could be mutated`);
     assert.ok(detected >= mutated * 0.8, `detected ${detected}/${mutated}`);
   });
+
+  it('the search order (unknown-first or known-first) never changes the answer', () => {
+    const r = rng(11);
+    const model = kvModel();
+    const knownFirst = { ...model, unknownFirst: false };
+    for (let run = 0; run < 30; run++) {
+      const h = generateKvHistory({ seed: 100 + run, clients: 4, ops: 80, keys: 2, window: 40, unknownRate: 0.1 });
+      const m = run % 2 === 0 ? (staleRead(h, Math.floor(r() * 1000)) ?? h) : h;
+      const a = check(model, m, { timeoutMs: 2_000 }).result;
+      const b = check(knownFirst, m, { timeoutMs: 2_000 }).result;
+      assert.equal(a, b, `seed ${100 + run}`);
+      if (m === h) assert.equal(a, 'ok');
+    }
+  });
 });
