@@ -107,6 +107,7 @@ export class ParleyNode<C extends ContractShape = AnyContract> implements Messen
       logger: this.logger,
       keepaliveIntervalMs: options.keepaliveInterval ?? 1000,
       idleTimeoutMs: options.idleTimeout ?? 5000,
+      ...(options.faultInjector ? { faults: options.faultInjector } : {}),
     });
     this.discovery =
       options.discovery ??

@@ -1,3 +1,4 @@
+import type { FaultInjector } from '../transport/fault-injector.js';
 import type { Logger, LogLevel } from '../transport/logger.js';
 import type { TlsOptions } from '../transport/tls-options.js';
 import type { Transport } from '../transport/transport.js';
@@ -49,4 +50,6 @@ export interface NodeOptions {
   readonly discovery?: Discovery;
   /** Replaces the TCP transport (e.g. MemoryTransport in tests). */
   readonly transport?: Transport;
+  /** Test-only: drops or delays frames from chosen peers (src/transport/fault-injector.ts). Default: none. */
+  readonly faultInjector?: FaultInjector;
 }

@@ -1,5 +1,6 @@
 export * from './backoff.js';
 export * from './connection.js';
+export * from './fault-injector.js';
 export * from './logger.js';
 export * from './memory-transport.js';
 export * from './mesh.js';

@@ -5,6 +5,7 @@ import { encodeGoodbye, type GoodbyeBody, type HelloBody, parseGoodbye, parseHel
 import { ParleyError } from '../wire/parley-error.js';
 import { type BackoffOptions, backoffDelay, DEFAULT_RECONNECT_BACKOFF } from './backoff.js';
 import type { Connection, PeerIdentity } from './connection.js';
+import type { FaultInjector } from './fault-injector.js';
 import type { Logger } from './logger.js';
 import type { Transport } from './transport.js';
 
@@ -20,6 +21,8 @@ export interface MeshOptions {
   readonly idleTimeoutMs?: number;
   readonly handshakeTimeoutMs?: number;
   readonly reconnect?: BackoffOptions;
+  /** Test-only: drops or delays frames received from chosen peers (see fault-injector.ts). Default: none. */
+  readonly faults?: FaultInjector;
 }
 
 export interface MeshEvents {
@@ -198,6 +201,16 @@ export class Mesh {
   }
 
   private onFrame(state: ConnectionState, frame: Frame): void {
+    const faults = this.options.faults;
+    if (faults !== undefined) {
+      const from = state.peerId ?? helloSender(frame);
+      const take = (f: Frame) => this.receive(state, f);
+      if (from !== undefined && faults.intercept(from, frame, take, () => !state.connection.closed)) return;
+    }
+    this.receive(state, frame);
+  }
+
+  private receive(state: ConnectionState, frame: Frame): void {
     state.lastReceived = Date.now();
     const peerId = state.peerId;
     switch (frame.type) {
@@ -415,6 +428,16 @@ export class Mesh {
     }
     state.onHandshakeError?.(new ParleyError('UNAVAILABLE', reason));
     state.connection.close();
+  }
+}
+
+/** The id a HELLO claims, so that fault rules apply to the handshake too; undefined when unreadable. */
+function helloSender(frame: Frame): string | undefined {
+  if (frame.type !== PacketType.HELLO) return undefined;
+  try {
+    return parseHello(jsonCodec.decode(frame.body)).node.id;
+  } catch {
+    return undefined;
   }
 }
 
