@@ -3,6 +3,7 @@ import { pathToFileURL } from 'node:url';
 import { createNode } from '../../node/node.js';
 import type { ServiceDefinition } from '../../node/service.js';
 import { intFlag, parseCommandArgs, seedsFlag } from '../args.js';
+import { faultControlFromEnv } from '../fault-control.js';
 import { reportError } from '../output.js';
 import { untilStopSignal } from '../stop-signals.js';
 import { UsageError } from '../usage-error.js';
@@ -64,12 +65,14 @@ export async function runNode(argv: readonly string[]): Promise<number> {
   if (!(LEVELS as readonly string[]).includes(level))
     throw new UsageError(`--log-level must be one of ${LEVELS.join(', ')}`, NODE_USAGE);
   const services = await loadServices(positionals[0]!);
+  const faults = faultControlFromEnv();
   const node = createNode({
     ...(flags.id ? { id: flags.id as string } : {}),
     host: (flags.host as string | undefined) ?? '127.0.0.1',
     port: intFlag(flags.port, 'port', NODE_USAGE, 0, 65535) ?? 0,
     seeds: seedsFlag(flags.seed, NODE_USAGE),
     logger: level as (typeof LEVELS)[number],
+    ...(faults ? { faultInjector: faults.injector } : {}),
   });
   for (const s of services) node.addService(s);
   try {
