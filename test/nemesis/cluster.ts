@@ -2,10 +2,10 @@
  * A cluster of `parley server` OS processes under the nemesis's control: start, SIGKILL and
  * restart from the data directory, SIGSTOP/SIGCONT, network partitions through each process's
  * fault file (PARLEY_FAULT_FILE, src/cli/fault-control.ts), and membership changes through
- * `parley cluster add|remove`. No process outlives `shutdown()`.
+ * the `$cluster` service (add/remove). No process outlives `shutdown()`.
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -14,6 +14,16 @@ import { type FaultAck, writeAtomically } from '../../src/cli/fault-control.js';
 import type { FaultRule } from '../../src/transport/fault-injector.js';
 
 const PARLEY = fileURLToPath(new URL('../../../bin/parley', import.meta.url));
+const CLI_SERVER = fileURLToPath(new URL('../../src/cli/commands/server.js', import.meta.url));
+const STAND_IN = fileURLToPath(new URL('./server-entry.js', import.meta.url));
+
+/** `parley server` when this build's CLI has it, else the stand-in with the same flags (server-entry.ts). */
+function serverCommand(): string[] {
+  return existsSync(CLI_SERVER) ? [PARLEY, 'server'] : [STAND_IN];
+}
+
+/** Membership changes, sent to the cluster's `$cluster` service (what `parley cluster add|remove` calls). */
+export type ClusterAdmin = (action: 'add' | 'remove', params: { id: string; address?: string }) => Promise<unknown>;
 const READY_TIMEOUT_MS = 30_000;
 
 export type Log = (line: string) => void;
@@ -65,7 +75,7 @@ export class ServerProcess {
     if (this.running) throw new Error(`${this.id} is already running`);
     const child = spawn(
       process.execPath,
-      [PARLEY, 'server', '--id', this.id, '--data', this.dataDir, '--listen', this.address, ...args],
+      [...serverCommand(), '--id', this.id, '--data', this.dataDir, '--listen', this.address, ...args],
       { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PARLEY_FAULT_FILE: this.faultFile } },
     );
     this.child = child;
@@ -159,16 +169,6 @@ export class ServerProcess {
   }
 }
 
-/** Runs a `parley` CLI command; resolves with stdout, rejects with stderr on a non-zero exit. */
-export function parley(args: readonly string[], timeoutMs = 20_000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(process.execPath, [PARLEY, ...args], { timeout: timeoutMs }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`parley ${args.join(' ')}: ${stderr.trim() || err.message}`));
-      else resolve(stdout);
-    });
-  });
-}
-
 export class ServerCluster {
   /** Current voting members, by id. Removed members leave this map. */
   readonly members = new Map<string, ServerProcess>();
@@ -193,11 +193,11 @@ export class ServerCluster {
       cluster.members.set(id, new ServerProcess(id, address, join(root, id), log));
       cluster.initialAddresses.push(address);
     }
-    try {
-      await Promise.all([...cluster.members.values()].map((m) => m.start(cluster.startArgs())));
-    } catch (err) {
+    const started = await Promise.allSettled([...cluster.members.values()].map((m) => m.start(cluster.startArgs())));
+    const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed !== undefined) {
       await cluster.shutdown();
-      throw err;
+      throw failed.reason;
     }
     return cluster;
   }
@@ -236,23 +236,21 @@ export class ServerCluster {
     await Promise.all([...this.members.values()].map((m) => m.setFaults([])));
   }
 
-  /** Adds a fresh member: `parley cluster add`, then starts it with --join. Returns its id. */
-  async addMember(): Promise<string> {
+  /** Adds a fresh member: `$cluster.add`, then starts it with --join. Returns its id. */
+  async addMember(admin: ClusterAdmin): Promise<string> {
     const id = `n${this.nextId++}`;
     const address = `127.0.0.1:${await freePort()}`;
     const member = new ServerProcess(id, address, join(this.root, id), this.log);
-    await this.retry(`cluster add ${id}`, () =>
-      parley(['cluster', 'add', id, address, '--servers', this.serverList()]),
-    );
+    await this.retry(`cluster add ${id}`, () => admin('add', { id, address }));
     this.members.set(id, member);
     await member.start([...this.startArgs(), '--join']);
     return id;
   }
 
-  /** Removes a member through the cluster (`parley cluster remove`), then stops its process and deletes its data. */
-  async removeMember(id: string): Promise<void> {
+  /** Removes a member through the cluster (`$cluster.remove`), then stops its process and deletes its data. */
+  async removeMember(admin: ClusterAdmin, id: string): Promise<void> {
     const member = this.get(id);
-    await this.retry(`cluster remove ${id}`, () => parley(['cluster', 'remove', id, '--servers', this.serverList(id)]));
+    await this.retry(`cluster remove ${id}`, () => admin('remove', { id }));
     this.members.delete(id);
     await member.kill('SIGKILL');
     rmSync(member.dataDir, { recursive: true, force: true });
@@ -267,11 +265,6 @@ export class ServerCluster {
 
   async shutdown(): Promise<void> {
     await Promise.all([...this.members.values()].map((m) => m.kill('SIGKILL')));
-  }
-
-  private serverList(except?: string): string {
-    const list = [...this.members.values()].filter((m) => m.running && !m.paused && m.id !== except);
-    return (list.length > 0 ? list : [...this.members.values()]).map((m) => m.address).join(',');
   }
 
   private async retry<T>(what: string, fn: () => Promise<T>, attempts = 5): Promise<T> {

@@ -8,7 +8,7 @@
  * 5 s): pauses and partitions last longer than an election timeout, some partitions longer than
  * the idle timeout (so connections really drop and are redialed).
  */
-import { delay, type Log, type ServerCluster } from './cluster.js';
+import { type ClusterAdmin, delay, type Log, type ServerCluster } from './cluster.js';
 
 export const FAULT_KINDS = ['kill', 'pause', 'partition', 'membership'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
@@ -19,6 +19,7 @@ export interface NemesisContext {
   readonly log: Log;
   /** The current leader's id, when one is known. */
   readonly leader: () => Promise<string | undefined>;
+  readonly admin: ClusterAdmin;
   /** Fault cycles start only before this time (ms since the epoch). */
   readonly until: number;
 }
@@ -83,7 +84,7 @@ export async function runNemesis(kind: FaultKind, ctx: NemesisContext): Promise<
           break;
         }
         case 'membership': {
-          const added = await ctx.cluster.addMember();
+          const added = await ctx.cluster.addMember(ctx.admin);
           ctx.log(`   [${cycle}] added ${added} (now ${ctx.cluster.ids().join(',')})`);
           count('add');
           await delay(between(1500, 3000));
@@ -96,7 +97,7 @@ export async function runNemesis(kind: FaultKind, ctx: NemesisContext): Promise<
           const removed =
             leader !== undefined && removable.includes(leader) && ctx.random() < 0.3 ? leader : pick(removable);
           ctx.log(`   [${cycle}] removing ${removed}${removed === leader ? ' (leader)' : ''}`);
-          await ctx.cluster.removeMember(removed);
+          await ctx.cluster.removeMember(ctx.admin, removed);
           count(removed === leader ? 'remove leader' : 'remove');
           await delay(between(1500, 3000));
           break;

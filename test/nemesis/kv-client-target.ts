@@ -3,12 +3,12 @@
  * to `parley server` processes. Every workload client gets its own KvClient (its own node and
  * connections), so the clients fail over independently.
  */
+import { connectKv, type KvClient } from '../../src/cluster/kv-client.js';
 import type { KvInput, KvOutput } from '../support/linearizability/index.js';
 import {
   type KeyState,
   type KvTarget,
   type OpResponse,
-  type TxnRequest,
   text,
   txnOutputOf,
   txnRequestOf,
@@ -16,46 +16,10 @@ import {
   type WatchHandle,
 } from './target.js';
 
-type Bytes = string | Uint8Array;
+/** The KV client of docs/KV.md; every workload client gets its own (its own node and connections). */
+export type KvClientLike = KvClient;
 
-interface KeyValueLike {
-  readonly key: Uint8Array;
-  readonly value: Uint8Array;
-  readonly modRevision: number;
-}
-
-/** The part of the KvClient API (docs/KV.md) the nemesis uses. */
-export interface KvClientLike {
-  range(
-    range: Bytes | { prefix: Bytes },
-    opts?: { serializable?: boolean },
-  ): Promise<{ kvs: KeyValueLike[]; revision: number }>;
-  put(key: Bytes, value: Bytes): Promise<{ revision: number }>;
-  delete(range: Bytes): Promise<{ deleted: number; revision: number }>;
-  txn(t: TxnRequest): Promise<{ succeeded: boolean; responses: unknown[]; revision: number }>;
-  watch(
-    range: { prefix: Bytes },
-    opts?: { startRevision?: number },
-  ): {
-    on(fn: (events: { type: 'PUT' | 'DELETE'; kv: KeyValueLike }[], revision: number) => void): void;
-    readonly closed: Promise<Error | null>;
-    cancel(): void;
-  };
-  status(): Promise<unknown>;
-  close(): Promise<void>;
-}
-
-type ConnectKv = (options: { servers: string[]; timeoutMs?: number; logger?: unknown }) => Promise<KvClientLike>;
-
-/** Loads `connectKv` from the built source tree (src/index.ts exports it once the KV client exists). */
-export async function loadConnectKv(): Promise<ConnectKv> {
-  const specifier = '../../src/index.js';
-  const mod = (await import(specifier)) as { connectKv?: ConnectKv };
-  if (typeof mod.connectKv !== 'function') {
-    throw new Error('this build has no connectKv (src/index.ts): the KV client is not merged yet');
-  }
-  return mod.connectKv;
-}
+export { connectKv };
 
 export class KvClientTarget implements KvTarget {
   constructor(readonly client: KvClientLike) {}
@@ -77,7 +41,7 @@ export class KvClientTarget implements KvTarget {
         const r = await this.client.txn(txnRequestOf(input));
         return txnOutputOf(input, {
           succeeded: r.succeeded,
-          responses: r.responses as OpResponse[],
+          responses: r.responses as unknown as OpResponse[],
           revision: r.revision,
         });
       }

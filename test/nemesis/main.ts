@@ -57,13 +57,19 @@ async function main(): Promise<number> {
     msPerFault = totalMs;
   }
   const started = new Date().toISOString();
-  const report = await runNemesisTest({
-    faults,
-    msPerFault,
-    seed,
-    clients,
-    log: (line) => process.stdout.write(`${line}\n`),
-  });
+  let report: Awaited<ReturnType<typeof runNemesisTest>>;
+  try {
+    report = await runNemesisTest({
+      faults,
+      msPerFault,
+      seed,
+      clients,
+      log: (line) => process.stdout.write(`${line}\n`),
+    });
+  } catch (err) {
+    process.stderr.write(`nemesis: the run could not complete: ${(err as Error).stack ?? String(err)}\n`);
+    return 1;
+  }
   process.stdout.write(`started ${started}, finished ${new Date().toISOString()}\n`);
   if (!report.ok) process.stdout.write(`${describeReport(report)}\nreplay the schedule with --seed ${seed}\n`);
   return report.ok ? 0 : 1;

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { seededRandom } from '../../src/traffic/seeded-random.js';
 import { delay, type Log, ServerCluster } from './cluster.js';
 import { type FaultCounts, type FaultKind, runNemesis } from './faults.js';
-import { type KvClientLike, KvClientTarget, loadConnectKv } from './kv-client-target.js';
+import { connectKv, type KvClientLike, KvClientTarget } from './kv-client-target.js';
 import type { WatchedEvent } from './target.js';
 import { judge, type Verdict } from './verdict.js';
 import { Workload, type WorkloadStats } from './workload.js';
@@ -87,7 +87,6 @@ export async function runNemesisTest(options: RunOptions): Promise<RunReport> {
   const clientCount = options.clients ?? 4;
   const clientTimeoutMs = options.clientTimeoutMs ?? 5000;
   const root = mkdtempSync(join(tmpdir(), 'parley-nemesis-'));
-  const connectKv = await loadConnectKv();
   log(`nemesis: seed ${options.seed}, faults ${options.faults.join(',')}, ${options.msPerFault} ms each, data ${root}`);
   const cluster = await ServerCluster.start(root, log);
   const clients: KvClientLike[] = [];
@@ -129,6 +128,7 @@ export async function runNemesisTest(options: RunOptions): Promise<RunReport> {
         random,
         log,
         leader,
+        admin: (action, params) => control.client.request(action, params, 'write', '$cluster'),
         until: Date.now() + options.msPerFault,
       });
       for (const [what, n] of Object.entries(counts)) faultCounts[`${kind}: ${what}`] = n;
