@@ -189,10 +189,25 @@ export class KvClient {
     return new Election(this, name, opts);
   }
 
-  /** This member's view from the leader (`$cluster.status`). */
+  /** The leader's view of the cluster (`$cluster.status` on the leader). */
   status(): Promise<MemberStatus> {
     return this.request('status', {}, 'read', '$cluster') as Promise<MemberStatus>;
   }
+
+  /**
+   * Membership changes, run on the leader; each resolves with the voters once the change is
+   * applied there. Retrying after an unknown outcome is safe: adding a voter twice or removing
+   * an absent one changes nothing.
+   */
+  readonly cluster = {
+    add: (id: string, address: string) =>
+      this.request('add', { id, address }, 'read', '$cluster') as Promise<{ voters: string[] }>,
+    remove: (id: string) => this.request('remove', { id }, 'read', '$cluster') as Promise<{ voters: string[] }>,
+    /** Asks the leader to hand leadership to `to` (best effort: check status afterwards). */
+    transferLeader: (to: string) => this.request('transferLeader', { to }, 'read', '$cluster'),
+    /** One member's own view (`$cluster.status` on that member). */
+    memberStatus: (id: string) => this.callOnce('status', {}, id, this.timeoutMs, '$cluster') as Promise<MemberStatus>,
+  };
 
   /** Stops keep-alives and watches (leases are left to expire); stops the node if connectKv created it. */
   async close(): Promise<void> {
