@@ -189,10 +189,40 @@ export class KvClient {
     return new Election(this, name, opts);
   }
 
-  /** This member's view from the leader (`$cluster.status`). */
-  status(): Promise<MemberStatus> {
-    return this.request('status', {}, 'read', '$cluster') as Promise<MemberStatus>;
+  /** The leader's view of the cluster (`$cluster.status` on the leader; a member's own view when no leader answers). */
+  async status(): Promise<MemberStatus> {
+    const first = (await this.request('status', {}, 'read', '$cluster')) as MemberStatus;
+    if (first.role === 'leader' || first.leader === null) return first;
+    return this.cluster.memberStatus(first.leader).catch(() => first);
   }
+
+  /** Waits (up to `ms`) until this client's node is connected to node `id`. */
+  private async connectedTo(id: string, ms: number): Promise<boolean> {
+    const end = Date.now() + ms;
+    while (!this.node.nodes().some((n) => n.id === id && n.connected)) {
+      if (Date.now() > end) return false;
+      await sleep(20);
+    }
+    return true;
+  }
+
+  /**
+   * Membership changes, run on the leader; each resolves with the voters once the change is
+   * applied there. Retrying after an unknown outcome is safe: adding a voter twice or removing
+   * an absent one changes nothing.
+   */
+  readonly cluster = {
+    add: (id: string, address: string) =>
+      this.request('add', { id, address }, 'read', '$cluster') as Promise<{ voters: string[] }>,
+    remove: (id: string) => this.request('remove', { id }, 'read', '$cluster') as Promise<{ voters: string[] }>,
+    /** Asks the leader to hand leadership to `to` (best effort: check status afterwards). */
+    transferLeader: (to: string) => this.request('transferLeader', { to }, 'read', '$cluster'),
+    /** One member's own view (`$cluster.status` on that member). */
+    memberStatus: async (id: string) => {
+      await this.connectedTo(id, Math.min(this.timeoutMs, 3000));
+      return (await this.callOnce('status', {}, id, this.timeoutMs, '$cluster')) as MemberStatus;
+    },
+  };
 
   /** Stops keep-alives and watches (leases are left to expire); stops the node if connectKv created it. */
   async close(): Promise<void> {

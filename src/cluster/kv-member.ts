@@ -64,6 +64,7 @@ export class KvMember {
   private expiring = false;
   private checkpointing = false;
   private stopped = false;
+  private restored = 0;
 
   constructor(private readonly o: KvMemberOptions) {
     this.id = o.id;
@@ -81,7 +82,10 @@ export class KvMember {
     const machine: StateMachine<ApplyOutcome | undefined> = {
       apply: (payload, entry) => sm.applyEntry({ ...entry, data: payload }),
       snapshot: () => sm.snapshot(),
-      restore: (s) => sm.restore(s.data),
+      restore: (s) => {
+        sm.restore(s.data);
+        this.restored++;
+      },
     };
     const node = createRawNode({
       id: o.id,
@@ -142,6 +146,11 @@ export class KvMember {
 
   get applied(): number {
     return this.driver.applied;
+  }
+
+  /** Snapshots received from the leader and installed (a lagging or new member catching up). */
+  get snapshotsRestored(): number {
+    return this.restored;
   }
 
   get confState(): ConfState {

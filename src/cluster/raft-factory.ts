@@ -1,13 +1,11 @@
+import { bootstrapCluster as bootstrap } from '../raft/bootstrap.js';
 import type { RaftConfig } from '../raft/core/config.js';
+import { RawNode } from '../raft/core/raw-node.js';
 import type { RawNodeApi } from '../raft/driver.js';
-import { SoloRawNode, soloBootstrap } from './solo-raw-node.js';
 
-/**
- * Where the cluster layer gets its raft core from: one place to swap.
- * TEMPORARY: until the real RawNode lands on main this is a single-voter stand-in.
- */
+/** Where the cluster layer gets its raft core from: one place to swap it (e.g. for a simulator). */
 export function createRawNode(config: RaftConfig): RawNodeApi {
-  return new SoloRawNode(config);
+  return new RawNode(config);
 }
 
-export const bootstrapCluster = soloBootstrap;
+export const bootstrapCluster = bootstrap;

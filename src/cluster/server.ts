@@ -12,8 +12,12 @@ export interface ServerOptions {
   readonly dataDir: string;
   /** host:port to listen on (port 0: any free port). */
   readonly listen: string;
-  /** The initial cluster: member id → host:port (this member may be left out). */
-  readonly peers?: Readonly<Record<string, string>>;
+  /**
+   * The initial cluster: member id → host:port (this member may be left out). An address may be
+   * null when it is not known in advance (tests on ephemeral ports): that member is then found
+   * through the others' gossip.
+   */
+  readonly peers?: Readonly<Record<string, string | null>>;
   /** True: this member was added with `$cluster.add` and learns the configuration from the leader. */
   readonly join?: boolean;
   readonly logger?: Logger | LogLevel;
@@ -56,8 +60,8 @@ export async function startServer(options: ServerOptions): Promise<KvServer> {
     typeof options.logger === 'object' ? options.logger : createConsoleLogger(options.id, options.logger ?? 'warn');
   const peers = { ...options.peers };
   const seeds = Object.entries(peers)
-    .filter(([id]) => id !== options.id)
-    .map(([, address]) => address);
+    .filter(([id, address]) => id !== options.id && address !== null)
+    .map(([, address]) => address as string);
   const node = createNode({
     id: options.id,
     host,
@@ -69,7 +73,6 @@ export async function startServer(options: ServerOptions): Promise<KvServer> {
     ...(options.faultInjector ? { faultInjector: options.faultInjector } : {}),
   });
   const voters = [...new Set([...Object.keys(peers), options.id])].sort();
-  let member: KvMember | undefined;
   const send = (to: string, messages: Message[]) => {
     try {
       node.send('$raft.step', messages, { nodeId: to });
@@ -77,7 +80,7 @@ export async function startServer(options: ServerOptions): Promise<KvServer> {
       // Not connected (yet): raft resends (heartbeats, append retries) once the peer is back.
     }
   };
-  member = new KvMember({
+  const member = new KvMember({
     ...options.raft,
     id: options.id,
     dataDir: options.dataDir,
@@ -96,14 +99,13 @@ export async function startServer(options: ServerOptions): Promise<KvServer> {
     throw err;
   }
   member.start();
-  const m = member;
   return {
     node,
-    member: m,
+    member,
     address: node.address ?? options.listen,
     async stop() {
       await node.stop();
-      m.stop();
+      member.stop();
     },
   };
 }

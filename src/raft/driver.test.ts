@@ -70,6 +70,7 @@ class FakeSingleNode implements RawNodeApi {
     throw raftError('proposal-dropped', 'not scripted');
   }
   transferLeadership(_to: string): void {}
+  reportSnapshot(_id: string, _ok: boolean): void {}
   status(): Status {
     throw new Error('not scripted');
   }

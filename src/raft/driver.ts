@@ -36,6 +36,8 @@ export interface RawNodeApi {
   proposeConfChange(cc: ConfChange): void;
   transferLeadership(to: NodeId): void;
   status(): Status;
+  /** The outcome of sending a snapshot: the leader leaves its snapshot state for this follower. */
+  reportSnapshot(id: NodeId, ok: boolean): void;
 }
 
 /**
@@ -114,6 +116,11 @@ export class RaftDriver<R> {
   private conf: ConfState;
   /** Conf changes proposed here: the envelope travels in the ConfChange's context. */
   private readonly confChanges: ProposalTracker<ConfState>;
+  /**
+   * A follower refuses a snapshot whose configuration does not contain it, so a member added
+   * after the last snapshot could never catch up from it: a conf change triggers a snapshot.
+   */
+  private confChangedSinceSnapshot = false;
   private readonly leaderListeners = new Set<(lead: NodeId | null) => void>();
 
   constructor(private readonly o: RaftDriverOptions<R>) {
@@ -265,12 +272,18 @@ export class RaftDriver<R> {
       leaderChanged = true;
     }
     this.o.log.save(rd.hardState, rd.entries, rd.snapshot);
-    if (rd.messages.length > 0) this.o.send(rd.messages);
+    if (rd.messages.length > 0) {
+      this.o.send(rd.messages);
+      // `send` is fire-and-forget: a snapshot handed to it counts as sent. If it was lost, the
+      // follower's next rejection makes the leader probe and send a snapshot again.
+      for (const m of rd.messages) if (m.type === 'MsgSnap') this.o.node.reportSnapshot(m.to, true);
+    }
     if (rd.snapshot !== null && rd.snapshot.metadata.index > this.appliedIndex) {
       this.o.stateMachine.restore(rd.snapshot);
       this.appliedIndex = rd.snapshot.metadata.index;
       this.snapshotIndex = this.appliedIndex;
       this.conf = rd.snapshot.metadata.confState;
+      this.confChangedSinceSnapshot = false;
     }
     for (const e of rd.committedEntries) this.applyEntry(e);
     for (const rs of rd.readStates) {
@@ -288,11 +301,13 @@ export class RaftDriver<R> {
   private maybeSnapshot(): void {
     const every = this.o.snapshotEvery ?? 0;
     const log = this.o.log;
-    if (every <= 0 || this.appliedIndex - this.snapshotIndex < every) return;
+    if (every <= 0 || this.appliedIndex <= this.snapshotIndex) return;
+    if (this.appliedIndex - this.snapshotIndex < every && !this.confChangedSinceSnapshot) return;
     if (log.createSnapshot === undefined || log.compact === undefined) return;
     const index = this.appliedIndex;
     log.createSnapshot(index, this.conf, this.o.stateMachine.snapshot());
     this.snapshotIndex = index;
+    this.confChangedSinceSnapshot = false;
     const keep = this.o.snapshotKeep ?? 1000;
     if (index - keep > 0) log.compact(index - keep);
   }
@@ -302,6 +317,7 @@ export class RaftDriver<R> {
     if (e.type === EntryType.ConfChange) {
       const cc = decodeConfChange(e.data);
       this.conf = this.o.node.applyConfChange(cc);
+      this.confChangedSinceSnapshot = true;
       const env = cc.context === undefined ? null : decodeProposal(cc.context);
       if (env !== null) this.confChanges.applied(env, this.conf);
     } else {
