@@ -84,29 +84,30 @@ export class ServerProcess {
     child.stderr!.setEncoding('utf8').on('data', (d: string) => {
       this.stderrTail = (this.stderrTail + d).slice(-4000);
     });
+    let ready = false;
     this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
+    child.once('exit', (code, signal) => {
+      if (ready && signal !== 'SIGKILL' && signal !== 'SIGTERM' && code !== 0) {
+        this.log(`!! ${this.id} exited on its own (${code ?? signal}); stderr: ${this.stderrTail.slice(-1500)}`);
+      }
+    });
     const lines = createInterface({ input: child.stdout! });
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         child.kill('SIGKILL');
         reject(new Error(`${this.id} printed no ready line within ${READY_TIMEOUT_MS} ms; stderr: ${this.stderrTail}`));
       }, READY_TIMEOUT_MS);
-      child.once('exit', (code, signal) => {
+      void this.exited.then(() => {
         clearTimeout(timer);
-        reject(new Error(`${this.id} exited (${code ?? signal}) before it was ready; stderr: ${this.stderrTail}`));
+        if (!ready) reject(new Error(`${this.id} exited before it was ready; stderr: ${this.stderrTail}`));
       });
       lines.on('line', (line) => {
-        if (/listening on/.test(line)) {
+        if (!ready && /listening on/.test(line)) {
+          ready = true;
           clearTimeout(timer);
           resolve();
         }
       });
-    });
-    child.removeAllListeners('exit');
-    child.once('exit', (code, signal) => {
-      if (signal !== 'SIGKILL' && signal !== 'SIGTERM' && code !== 0) {
-        this.log(`!! ${this.id} exited on its own (${code ?? signal}); stderr: ${this.stderrTail.slice(-1500)}`);
-      }
     });
   }
 

@@ -1,5 +1,6 @@
 import { startServer } from '../../cluster/server.js';
 import { intFlag, parseCommandArgs } from '../args.js';
+import { faultControlFromEnv } from '../fault-control.js';
 import { reportError } from '../output.js';
 import { untilStopSignal } from '../stop-signals.js';
 import { UsageError } from '../usage-error.js';
@@ -71,6 +72,10 @@ export async function runServer(argv: readonly string[]): Promise<number> {
     throw new UsageError(`--peers gives ${id}=${peers[id]} but --listen is ${listen}`, SERVER_USAGE);
   }
   const snapshotEvery = intFlag(flags['snapshot-every'], 'snapshot-every', SERVER_USAGE, 1, 1e9);
+  const faultInjectorFromEnv = () => {
+    const faults = faultControlFromEnv();
+    return faults ? { faultInjector: faults.injector } : {};
+  };
   let server: Awaited<ReturnType<typeof startServer>>;
   try {
     server = await startServer({
@@ -81,6 +86,8 @@ export async function runServer(argv: readonly string[]): Promise<number> {
       join: flags.join === true,
       logger: level as (typeof LEVELS)[number],
       raft: snapshotEvery === undefined ? {} : { snapshotEvery },
+      // Test-only, off unless PARLEY_FAULT_FILE is set (docs/KV.md "Fault tests").
+      ...faultInjectorFromEnv(),
     });
   } catch (err) {
     return reportError(err);
