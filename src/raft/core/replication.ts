@@ -20,7 +20,11 @@ export function maybeSendAppend(r: Raft, to: NodeId, sendIfEmpty: boolean): bool
   const prevTerm = r.log.termOrNull(prevIndex);
   let ents: Entry[] = [];
   let compacted = prevTerm === null;
-  if (!compacted && pr.next <= r.log.lastIndex()) {
+  // A throttled follower (replicate state, full inflights window; unpaused by a heartbeat
+  // response) gets an empty MsgApp: its answer frees the window even if every append that filled
+  // it was lost. Entries would overflow the window.
+  const throttled = pr.state === 'replicate' && pr.inflights.full();
+  if (!compacted && !throttled && pr.next <= r.log.lastIndex()) {
     try {
       ents = r.log.entries(pr.next, r.cfg.maxSizePerMsg);
     } catch (err) {
