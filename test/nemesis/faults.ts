@@ -36,7 +36,14 @@ export async function runNemesis(kind: FaultKind, ctx: NemesisContext): Promise<
   const pick = <T>(list: readonly T[]): T => list[Math.floor(ctx.random() * list.length)]!;
   /** The leader with probability `p` (when known), else any member. */
   const victim = async (p: number): Promise<{ id: string; wasLeader: boolean }> => {
-    const leader = ctx.random() < p ? await ctx.leader() : undefined;
+    let leader: string | undefined;
+    if (ctx.random() < p) {
+      // Right after a fault the leader may not be known yet: ask a few times.
+      for (let i = 0; i < 5 && leader === undefined; i++) {
+        leader = await ctx.leader();
+        if (leader === undefined) await delay(300);
+      }
+    }
     if (leader !== undefined && ctx.cluster.members.has(leader)) return { id: leader, wasLeader: true };
     return { id: pick(ctx.cluster.ids()), wasLeader: false };
   };
@@ -63,6 +70,8 @@ export async function runNemesis(kind: FaultKind, ctx: NemesisContext): Promise<
           ctx.cluster.get(id).pause();
           count(wasLeader ? 'pause leader' : 'pause');
           await delay(ms);
+          const during = await ctx.leader();
+          if (wasLeader && during !== undefined && during !== id) count('leader replaced while paused');
           ctx.cluster.get(id).resume();
           await delay(between(1500, 3000));
           break;
@@ -78,6 +87,9 @@ export async function runNemesis(kind: FaultKind, ctx: NemesisContext): Promise<
           await ctx.cluster.partition([id]);
           count(isolateLeader ? 'isolate leader' : 'split 1/2');
           await delay(ms);
+          const during = await ctx.leader();
+          if (isolateLeader && during !== undefined && during !== id) count('leader replaced while isolated');
+          ctx.log(`   [${cycle}] leader during the partition: ${during ?? 'unknown'}`);
           await ctx.cluster.heal();
           ctx.log(`   [${cycle}] healed`);
           await delay(between(1500, 3000));

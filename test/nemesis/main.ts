@@ -1,5 +1,5 @@
 /**
- * `npm run nemesis -- [--time SECONDS] [--fault kill|pause|partition|membership|all] [--seed N] [--clients N]`
+ * `npm run nemesis -- [--time SECONDS] [--fault kill|pause|partition|membership|all] [--seed N] [--clients N] [--client-timeout MS]`
  *
  * A long nemesis run against real `parley server` processes (see docs/KV.md "Fault tests").
  * `--fault all` (the default) rotates through the nemeses in segments of at most 60 s. Exit code 0
@@ -11,7 +11,7 @@ import { FAULT_KINDS, type FaultKind } from './faults.js';
 import { describeReport, runNemesisTest } from './run.js';
 
 const USAGE =
-  'usage: npm run nemesis -- [--time SECONDS (default 600)] [--fault kill|pause|partition|membership|all] [--seed N] [--clients N]';
+  'usage: npm run nemesis -- [--time SECONDS (default 600)] [--fault kill|pause|partition|membership|all] [--seed N] [--clients N] [--client-timeout MS (default 5000)]';
 
 async function main(): Promise<number> {
   let values: Record<string, string | boolean | undefined>;
@@ -22,6 +22,7 @@ async function main(): Promise<number> {
         fault: { type: 'string' },
         seed: { type: 'string' },
         clients: { type: 'string' },
+        'client-timeout': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -36,9 +37,10 @@ async function main(): Promise<number> {
   const seconds = Number(values.time ?? 600);
   const seed = Number(values.seed ?? Date.now() % 1_000_000);
   const clients = Number(values.clients ?? 4);
+  const clientTimeoutMs = Number(values['client-timeout'] ?? 5000);
   const fault = (values.fault as string | undefined) ?? 'all';
-  if (!(seconds > 0) || !Number.isInteger(seed) || !(clients >= 1)) {
-    process.stderr.write(`--time, --seed and --clients take positive numbers\n${USAGE}\n`);
+  if (!(seconds > 0) || !Number.isInteger(seed) || !(clients >= 1) || !(clientTimeoutMs >= 100)) {
+    process.stderr.write(`--time, --seed, --clients and --client-timeout take positive numbers\n${USAGE}\n`);
     return 2;
   }
   if (fault !== 'all' && !(FAULT_KINDS as readonly string[]).includes(fault)) {
@@ -64,6 +66,7 @@ async function main(): Promise<number> {
       msPerFault,
       seed,
       clients,
+      clientTimeoutMs,
       log: (line) => process.stdout.write(`${line}\n`),
     });
   } catch (err) {
