@@ -233,6 +233,16 @@ export class ServerCluster {
     );
   }
 
+  /** Makes every link between `id` and the other members lossy and slow (both directions). */
+  async degrade(id: string, fault: { drop: number; delayMs: number }): Promise<void> {
+    await Promise.all(
+      [...this.members.values()].map((m) => {
+        const peers = m.id === id ? this.ids().filter((other) => other !== id) : [id];
+        return m.setFaults(peers.map((peer) => ({ peer, ...fault })));
+      }),
+    );
+  }
+
   async heal(): Promise<void> {
     await Promise.all([...this.members.values()].map((m) => m.setFaults([])));
   }

@@ -77,7 +77,22 @@ export async function runNemesis(kind: FaultKind, ctx: NemesisContext): Promise<
           break;
         }
         case 'partition': {
-          const isolateLeader = cycle % 2 === 1;
+          if (cycle % 3 === 0) {
+            // Not a clean cut: the leader's links lose a share of frames and deliver the rest late.
+            const { id, wasLeader } = await victim(1);
+            const fault = { drop: Math.round(between(0.1, 0.4) * 100) / 100, delayMs: Math.round(between(50, 300)) };
+            const ms = between(2000, 5000);
+            ctx.log(
+              `   [${cycle}] lossy links to ${id}${wasLeader ? ' (leader)' : ''}: drop ${fault.drop}, delay ${fault.delayMs} ms, for ${Math.round(ms)} ms`,
+            );
+            await ctx.cluster.degrade(id, fault);
+            count('lossy, slow links');
+            await delay(ms);
+            await ctx.cluster.heal();
+            await delay(between(1500, 3000));
+            break;
+          }
+          const isolateLeader = cycle % 3 === 1;
           const { id } = isolateLeader ? await victim(1) : { id: pick(ctx.cluster.ids()) };
           const ms = between(2000, 7000);
           const others = ctx.cluster.ids().filter((x) => x !== id);

@@ -58,6 +58,9 @@ async function main(): Promise<number> {
     faults = [fault as FaultKind];
     msPerFault = totalMs;
   }
+  // The checker's cost grows with the square of a key group's history (docs/LINEARIZABILITY.md):
+  // long runs spread the load over more key pairs, about 10,000 operations each at ~500 ops/s.
+  const keys = Math.min(100, Math.max(6, 2 * Math.ceil((seconds * 500) / 10_000)));
   const started = new Date().toISOString();
   let report: Awaited<ReturnType<typeof runNemesisTest>>;
   try {
@@ -67,6 +70,8 @@ async function main(): Promise<number> {
       seed,
       clients,
       clientTimeoutMs,
+      keys,
+      checkTimeoutMs: Math.max(60_000, seconds * 1000),
       log: (line) => process.stdout.write(`${line}\n`),
     });
   } catch (err) {

@@ -4,7 +4,7 @@
  * the watcher catches up, and the history and the watch are checked. Used by the CI test
  * (nemesis.test.ts) and by `npm run nemesis` (main.ts).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { seededRandom } from '../../src/traffic/seeded-random.js';
@@ -23,6 +23,8 @@ export interface RunOptions {
   readonly clients?: number;
   /** Even: multi-key txns use pairs of keys. */
   readonly keys?: number;
+  /** Time budget of the linearizability check (default 60 s); past it the verdict is 'unknown'. */
+  readonly checkTimeoutMs?: number;
   /** The client's per-operation deadline (it retries inside it). */
   readonly clientTimeoutMs?: number;
   readonly log?: Log;
@@ -87,10 +89,13 @@ export async function runNemesisTest(options: RunOptions): Promise<RunReport> {
   const clientCount = options.clients ?? 4;
   const clientTimeoutMs = options.clientTimeoutMs ?? 5000;
   const root = mkdtempSync(join(tmpdir(), 'parley-nemesis-'));
-  log(`nemesis: seed ${options.seed}, faults ${options.faults.join(',')}, ${options.msPerFault} ms each, data ${root}`);
+  log(
+    `nemesis: seed ${options.seed}, faults ${options.faults.join(',')}, ${options.msPerFault} ms each, ${clientCount} clients, ${options.keys ?? 6} keys, data ${root}`,
+  );
   const cluster = await ServerCluster.start(root, log);
   const clients: KvClientLike[] = [];
   let ok = false;
+  let keep = false;
   try {
     const connect = async () => {
       const c = await connectKv({ servers: cluster.initialAddresses, timeoutMs: clientTimeoutMs, logger: 'silent' });
@@ -148,7 +153,15 @@ export async function runNemesisTest(options: RunOptions): Promise<RunReport> {
       60_000,
     ).catch((err: Error) => log(`!! ${err.message}`));
     watch.cancel();
-    const verdict = judge({ history: workload.history(), watchEvents: events, final });
+    const history = workload.history();
+    const verdict = judge({
+      history,
+      watchEvents: events,
+      final,
+      ...(options.checkTimeoutMs !== undefined ? { checkTimeoutMs: options.checkTimeoutMs } : {}),
+    });
+    keep = verdict.linearizable !== 'ok' || !verdict.watch.ok;
+    if (keep) saveForReplay(root, history, events);
     const stats = workload.stats();
     ok = verdict.linearizable !== 'illegal' && verdict.watch.ok && watchError === undefined;
     const report: RunReport = {
@@ -160,7 +173,7 @@ export async function runNemesisTest(options: RunOptions): Promise<RunReport> {
       faultCounts,
       verdict,
       ...(watchError !== undefined ? { watchError } : {}),
-      ...(ok ? {} : { keptData: root }),
+      ...(ok && verdict.linearizable === 'ok' ? {} : { keptData: root }),
       ok,
     };
     log(describeReport(report));
@@ -168,8 +181,15 @@ export async function runNemesisTest(options: RunOptions): Promise<RunReport> {
   } finally {
     await Promise.all(clients.map((c) => withTimeout(c.close(), 10_000, 'client close').catch(() => {})));
     await cluster.shutdown();
-    if (ok) rmSync(root, { recursive: true, force: true });
+    if (ok && !keep) rmSync(root, { recursive: true, force: true });
   }
+}
+
+/** Writes the history and the watch events next to the kept data directories, for checking again offline. */
+function saveForReplay(root: string, history: readonly unknown[], events: readonly WatchedEvent[]): void {
+  const unknownAsNull = (_key: string, value: unknown) => (typeof value === 'symbol' ? null : value);
+  writeFileSync(join(root, 'history.json'), JSON.stringify(history, unknownAsNull));
+  writeFileSync(join(root, 'watch-events.json'), JSON.stringify(events));
 }
 
 export function describeReport(r: RunReport): string {
