@@ -1,18 +1,18 @@
-import type { ConfState, Entry, NodeId } from '../types.js';
+import type { ConfState, Entry, NodeId, Snapshot } from '../types.js';
 import { EntryType } from '../types.js';
 import { type ConfChange, encodeConfChange, LEAVE_JOINT } from './conf-change.js';
 import { applyConfChangeToConfig, configFromConfState, configToConfState, type TrackerConfig } from './conf-changer.js';
 import { type RaftConfig, type ResolvedRaftConfig, resolveConfig } from './config.js';
-import { invariant, isRaftError, raftError } from './errors.js';
-import { stepLeader, releasePendingReadIndexMessages } from './leader.js';
+import { invariant, isRaftError } from './errors.js';
+import { stepCandidate, stepFollower } from './follower.js';
+import { releasePendingReadIndexMessages, stepLeader } from './leader.js';
 import { entriesSize, type Message, newMessage } from './messages.js';
-import { ProgressTracker } from './progress-tracker.js';
 import { Progress } from './progress.js';
+import { ProgressTracker } from './progress-tracker.js';
 import { RaftLog } from './raft-log.js';
 import { ReadOnly } from './read-only.js';
 import type { ReadState, Role } from './ready.js';
 import { bcastAppend, maybeSendAppend } from './replication.js';
-import { stepCandidate, stepFollower } from './follower.js';
 
 export type CampaignType = 'pre-election' | 'election' | 'transfer';
 
@@ -363,7 +363,7 @@ export class Raft {
     this.log.stableTo(index, term);
     if (this.role !== 'leader' || !this.log.matchTerm(index, term)) return;
     const self = this.trk.progress.get(this.id);
-    if (self !== undefined && self.maybeUpdate(index) && this.maybeCommit()) {
+    if (self?.maybeUpdate(index) && this.maybeCommit()) {
       releasePendingReadIndexMessages(this);
       bcastAppend(this);
     }
@@ -387,7 +387,7 @@ export class Raft {
   // ---- snapshots and membership ----
 
   /** Follower: installs a snapshot from the leader. False when it is stale or unusable. */
-  restore(s: import('../types.js').Snapshot): boolean {
+  restore(s: Snapshot): boolean {
     const md = s.metadata;
     if (md.index <= this.log.committed) return false;
     invariant(this.role === 'follower', () => `restoring a snapshot as ${this.role}`);
@@ -431,10 +431,5 @@ export class Raft {
     }
     if (this.leadTransferee !== null && !this.trk.isVoter(this.leadTransferee)) this.leadTransferee = null;
     return cs;
-  }
-
-  /** Throws the error a dropped proposal gets. */
-  static dropped(why: string): never {
-    throw raftError('proposal-dropped', `proposal dropped: ${why}`);
   }
 }
