@@ -57,7 +57,10 @@ async function withLeader(sent: Message[]): Promise<{ members: Map<NodeId, Membe
   for (const m of members.values()) m.driver.start();
   members.get('a')!.node.campaign();
   await until('all members to follow a', () => [...members.values()].every((m) => m.driver.leader === 'a'));
-  return { members, stop: () => members.forEach((m) => m.driver.stop()) };
+  const stop = () => {
+    for (const m of members.values()) m.driver.stop();
+  };
+  return { members, stop };
 }
 
 test('proposals made together reach each follower in one MsgApp, and each resolves with its own index', async () => {
