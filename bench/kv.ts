@@ -3,7 +3,7 @@
  * separate OS processes, started and stopped here, in the same run.
  *
  *   npm run bench -- kv [--quick] [--systems parley,etcd] [--clients 1,16,100,500] [--ops put,get]
- *                       [--duration 3] [--warmup 1] [--keys 1000] [--value 100]
+ *                       [--duration 3] [--warmup 1] [--keys 1000] [--value 100] [--cpu-prof DIR]
  *
  * Workload: closed loop, `clients` calls kept outstanding through ONE client object (as an application shares one
  * client), 100-byte values, keys drawn round-robin from a key space of `--keys` keys (filled before the gets).
@@ -15,6 +15,7 @@
 import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { type RpcSample, runClosedLoop } from './harness/closed-loop.js';
+import { printCpuProfileSummary } from './harness/cpu-profile-summary.js';
 import { readCpuSeconds } from './harness/process-stats.js';
 import { formatCount, formatMicros, formatRatio, formatTable } from './harness/table.js';
 import { formatTargets, type TargetCheck } from './harness/targets.js';
@@ -23,9 +24,9 @@ import type { KvCluster } from './peers/kv-cluster.js';
 import { startParleyKvCluster } from './peers/parley-kv.js';
 import { PeerUnavailableError } from './peers/peer-system.js';
 
-const STARTERS: Record<string, () => Promise<KvCluster>> = {
-  parley: startParleyKvCluster,
-  etcd: startEtcdCluster,
+const STARTERS: Record<string, (o: KvOptions) => Promise<KvCluster>> = {
+  parley: (o) => startParleyKvCluster(o.cpuProfileDir ? { cpuProfileDir: o.cpuProfileDir } : {}),
+  etcd: () => startEtcdCluster(),
 };
 const OPS = ['put', 'get'] as const;
 type Op = (typeof OPS)[number];
@@ -38,6 +39,8 @@ interface KvOptions {
   durationMs: number;
   keys: number;
   valueBytes: number;
+  /** V8 CPU profiles of the Parley members go here (node --cpu-prof), summarised at the end. */
+  cpuProfileDir: string | undefined;
 }
 
 interface KvCell {
@@ -68,6 +71,7 @@ export function parseKvOptions(args: string[]): KvOptions {
     durationMs: 3000,
     keys: 1000,
     valueBytes: 100,
+    cpuProfileDir: undefined,
   };
   for (let i = 0; i < args.length; i++) {
     const flag = args[i]!;
@@ -111,6 +115,9 @@ export function parseKvOptions(args: string[]): KvOptions {
         break;
       case '--value':
         o.valueBytes = positiveList(value(), flag)[0]!;
+        break;
+      case '--cpu-prof':
+        o.cpuProfileDir = value();
         break;
       default:
         throw new Error(`unknown option '${flag}'`);
@@ -178,7 +185,7 @@ async function runSystem(name: string, o: KvOptions, notes: string[]): Promise<K
   const started = performance.now();
   let cluster: KvCluster;
   try {
-    cluster = await STARTERS[name]!();
+    cluster = await STARTERS[name]!(o);
   } catch (err) {
     const why = err instanceof PeerUnavailableError ? 'unavailable' : 'failed to start';
     notes.push(`${name}: skipped — ${why}: ${(err as Error).message}`);
@@ -290,4 +297,5 @@ export async function run(args: string[]): Promise<void> {
   printTable(cells, o);
   console.log('');
   console.log(formatTargets(targetChecks(cells)));
+  if (o.cpuProfileDir && o.systems.includes('parley')) printCpuProfileSummary(o.cpuProfileDir, 'parley-server');
 }

@@ -169,7 +169,7 @@ export async function run(args: string[]): Promise<void> {
     console.log('');
     console.log(formatTargets(targetChecks(cells, 256)));
   }
-  if (o.cpuProfileDir) for (const id of ['a', 'b', 'c']) printCpuProfileSummary(o.cpuProfileDir, `raft-member-${id}`);
+  if (o.cpuProfileDir) printCpuProfileSummary(o.cpuProfileDir, 'raft-member');
   if (o.wal) {
     const seconds = o.durationMs / 1000;
     console.log(`\nWAL save() alone with fdatasync, 128-byte entries, ${seconds} s per row (one save = one Ready)`);
