@@ -9,6 +9,7 @@
  *   --no-batch                one propose() per proposal instead of one MsgProp per Ready's worth (driver option)
  *   --cpu-prof DIR            V8 CPU profiles of the member processes into DIR, summarised at the end
  *   --wal                     also measure WalStorage.save() alone (group commit of 1, 16, 256 entries)
+ *   --rounds N                run every cell N times back to back and report the best round (default 1)
  *   --quick                   0.5 s warm-up, 1.5 s measured
  */
 import { availableParallelism } from 'node:os';
@@ -46,6 +47,7 @@ function parseOptions(args: string[]): ClusterBenchOptions & { wal: boolean } {
     variants: [...RAFT_VARIANTS],
     tuning: { ...DEFAULT_TUNING },
     cpuProfileDir: undefined,
+    rounds: 1,
     wal: false,
   };
   for (let i = 0; i < args.length; i++) {
@@ -95,6 +97,9 @@ function parseOptions(args: string[]): ClusterBenchOptions & { wal: boolean } {
       case '--cpu-prof':
         o.cpuProfileDir = value();
         break;
+      case '--rounds':
+        o.rounds = one();
+        break;
       case '--wal':
         o.wal = true;
         break;
@@ -113,7 +118,18 @@ function printCells(cells: ClusterCell[], o: ClusterBenchOptions): void {
   );
   console.log(
     formatTable(
-      ['variant', 'proposers', 'committed/s', 'p50 ms', 'p99 ms', 'errors', 'entries/fsync', 'fsyncs/s', 'cpu % a/b/c'],
+      [
+        'variant',
+        'proposers',
+        'committed/s',
+        'p50 ms',
+        'p99 ms',
+        'errors',
+        'entries/fsync',
+        'fsyncs/s',
+        'cpu % a/b/c',
+        'all rounds /s',
+      ],
       cells.map((c) => {
         const s = c.result?.sample;
         const saves = c.result?.saves;
@@ -127,6 +143,7 @@ function printCells(cells: ClusterCell[], o: ClusterBenchOptions): void {
           saves ? entriesPerFsync(saves).toFixed(1) : '',
           saves ? formatCount(saves.savesWithEntries / ((o.warmupMs + o.durationMs) / 1000)) : '',
           c.cpuPct ? c.cpuPct.map((p) => p.toFixed(0)).join('/') : '',
+          c.roundRates && c.roundRates.length > 1 ? c.roundRates.map((r) => formatCount(r)).join(' / ') : '',
         ];
       }),
     ),
@@ -162,7 +179,10 @@ export async function run(args: string[]): Promise<void> {
   console.log(`raft benchmark — ${new Date().toISOString()}`);
   console.log(`machine: ${availableParallelism()} cpus; node ${process.version}; processes not pinned`);
   console.log(`command: npm run bench -- raft ${args.join(' ')}`.trimEnd());
-  console.log(`tuning: ${JSON.stringify(o.tuning)}; warm-up ${o.warmupMs / 1000} s + ${o.durationMs / 1000} s`);
+  console.log(
+    `tuning: ${JSON.stringify(o.tuning)}; warm-up ${o.warmupMs / 1000} s + ${o.durationMs / 1000} s; ` +
+      `rounds ${o.rounds}${o.rounds > 1 ? ' (best shown)' : ''}`,
+  );
   const cells = await runClusterBench(o, (line) => console.log(line));
   printCells(cells, o);
   if (o.proposers.includes(256)) {
