@@ -256,7 +256,8 @@ export class KvClient {
     let last: ParleyError | null = null;
     let sentOnce = false;
     for (let attempt = 0; ; attempt++) {
-      if (this.isClosed) throw new ParleyError('CANCELLED', 'the KV client was closed during the request', { cause: last });
+      if (this.isClosed)
+        throw new ParleyError('CANCELLED', 'the KV client was closed during the request', { cause: last });
       const remaining = deadline - Date.now();
       if (remaining <= 0) throw this.gaveUp(action, last, kind === 'write' && sentOnce);
       const target = this.pickMember(kind);
