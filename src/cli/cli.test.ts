@@ -66,7 +66,8 @@ async function freePortBase(): Promise<number> {
     const base = 20_000 + Math.floor(Math.random() * 40_000);
     const servers: net.Server[] = [];
     try {
-      for (let i = 0; i < 3; i++) {
+      // parley up uses 6 ports: 3 KV servers, then 3 demo nodes.
+      for (let i = 0; i < 6; i++) {
         const s = net.createServer();
         await new Promise<void>((resolve, reject) => {
           s.once('error', reject);

@@ -189,9 +189,21 @@ export class KvClient {
     return new Election(this, name, opts);
   }
 
-  /** The leader's view of the cluster (`$cluster.status` on the leader). */
-  status(): Promise<MemberStatus> {
-    return this.request('status', {}, 'read', '$cluster') as Promise<MemberStatus>;
+  /** The leader's view of the cluster (`$cluster.status` on the leader; a member's own view when no leader answers). */
+  async status(): Promise<MemberStatus> {
+    const first = (await this.request('status', {}, 'read', '$cluster')) as MemberStatus;
+    if (first.role === 'leader' || first.leader === null) return first;
+    return this.cluster.memberStatus(first.leader).catch(() => first);
+  }
+
+  /** Waits (up to `ms`) until this client's node is connected to node `id`. */
+  private async connectedTo(id: string, ms: number): Promise<boolean> {
+    const end = Date.now() + ms;
+    while (!this.node.nodes().some((n) => n.id === id && n.connected)) {
+      if (Date.now() > end) return false;
+      await sleep(20);
+    }
+    return true;
   }
 
   /**
@@ -206,7 +218,10 @@ export class KvClient {
     /** Asks the leader to hand leadership to `to` (best effort: check status afterwards). */
     transferLeader: (to: string) => this.request('transferLeader', { to }, 'read', '$cluster'),
     /** One member's own view (`$cluster.status` on that member). */
-    memberStatus: (id: string) => this.callOnce('status', {}, id, this.timeoutMs, '$cluster') as Promise<MemberStatus>,
+    memberStatus: async (id: string) => {
+      await this.connectedTo(id, Math.min(this.timeoutMs, 3000));
+      return (await this.callOnce('status', {}, id, this.timeoutMs, '$cluster')) as MemberStatus;
+    },
   };
 
   /** Stops keep-alives and watches (leases are left to expire); stops the node if connectKv created it. */
@@ -241,6 +256,8 @@ export class KvClient {
     let last: ParleyError | null = null;
     let sentOnce = false;
     for (let attempt = 0; ; attempt++) {
+      if (this.isClosed)
+        throw new ParleyError('CANCELLED', 'the KV client was closed during the request', { cause: last });
       const remaining = deadline - Date.now();
       if (remaining <= 0) throw this.gaveUp(action, last, kind === 'write' && sentOnce);
       const target = this.pickMember(kind);
