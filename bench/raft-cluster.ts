@@ -32,6 +32,7 @@ const MEMBER_ENTRY = fileURLToPath(new URL('./raft-member.js', import.meta.url))
 const IDS: readonly NodeId[] = ['a', 'b', 'c'];
 
 export type RaftVariant = 'leader' | 'follower' | 'in-process';
+export type RaftTransport = 'pipe' | 'node';
 export const RAFT_VARIANTS: readonly RaftVariant[] = ['leader', 'follower', 'in-process'];
 
 export interface ClusterBenchOptions {
@@ -42,6 +43,8 @@ export interface ClusterBenchOptions {
   variants: RaftVariant[];
   tuning: RaftTuning;
   cpuProfileDir: string | undefined;
+  /** How member processes exchange messages (see raft-member.ts): bare msgpackr pipes or Parley nodes. */
+  transport: RaftTransport;
   /** Each cell runs this many times back to back; the round with the highest throughput is reported. */
   rounds: number;
 }
@@ -107,7 +110,7 @@ async function runProcessCluster(o: ClusterBenchOptions, log: (line: string) => 
         PeerProcessHandle.spawnScript(
           `raft member ${id}`,
           MEMBER_ENTRY,
-          [id, join(root, id), membersArg, JSON.stringify(o.tuning)],
+          [id, join(root, id), membersArg, o.transport, JSON.stringify(o.tuning)],
           `raft-member-${id}`,
           o.cpuProfileDir ? { cpuProfileDir: o.cpuProfileDir } : {},
         ),
@@ -120,7 +123,7 @@ async function runProcessCluster(o: ClusterBenchOptions, log: (line: string) => 
       const first = views[0]!.leader;
       return first !== null && views.every((v) => v.leader === first) ? first : undefined;
     });
-    log(`processes: 3 members up, leader ${leader}`);
+    log(`processes (${o.transport} transport): 3 members up, leader ${leader}`);
     const leaderIndex = IDS.indexOf(leader);
     const followerIndex = (leaderIndex + 1) % IDS.length;
     const measureOnMember = async (variant: RaftVariant, proposers: number): Promise<ClusterCell> => {

@@ -1,10 +1,13 @@
 /**
  * A raft benchmark member in its own OS process:
  *
- *   node dist/bench/raft-member.js <id> <wal-dir> <id=port,id=port,...> [tuning-json]
+ *   node dist/bench/raft-member.js <id> <wal-dir> <id=port,id=port,...> <pipe|node> [tuning-json]
  *
- * Listens on its own port and dials every other member (one outbound pipe per peer, for sending; inbound pipes
- * only receive): length-prefixed msgpackr frames (bench/raft-pipe.ts), writes coalesced per microtask.
+ * Transports:
+ *  - `pipe`: listens on its own port and dials every other member (one outbound pipe per peer, for sending;
+ *    inbound pipes only receive): length-prefixed msgpackr frames (bench/raft-pipe.ts), one write per microtask.
+ *  - `node`: a Parley node (createNode: TCP mesh, HELLO, Parley frames, msgpack codec); each Ready's messages to
+ *    a peer go as one one-way `$raft.step` call, exactly as `parley server` sends them.
  * Speaks the peer-process protocol (harness/peer-process-protocol.ts) with the orchestrator (raft-cluster.ts):
  *   status → { id, leader, saves }        campaign → starts an election here
  *   load { concurrency, warmupMs, durationMs, payloadBytes } → LoadResult (proposers run in this process)
@@ -12,6 +15,7 @@
  */
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { createNode } from '../src/node/node.js';
 import type { Message } from '../src/raft/core/messages.js';
 import type { NodeId } from '../src/raft/types.js';
 import { type ChildCommand, type ChildMessage, MARKER } from './harness/peer-process-protocol.js';
@@ -35,9 +39,72 @@ async function dialPeer(port: number, onMessage: (v: unknown) => void): Promise<
   }
 }
 
+type Connect = (
+  id: NodeId,
+  ports: ReadonlyMap<NodeId, number>,
+  deliver: (m: Message) => void,
+) => Promise<(messages: readonly Message[]) => void>;
+
+const connectPipes: Connect = async (id, ports, deliver) => {
+  const outbound = new Map<NodeId, FramePipe>();
+  await listenPipes(ports.get(id)!, (_pipe, onMessage) => onMessage((v) => deliver(v as Message)));
+  await Promise.all(
+    [...ports]
+      .filter(([peer]) => peer !== id)
+      .map(async ([peer, port]) => outbound.set(peer, await dialPeer(port, () => {}))),
+  );
+  // A message to a peer not (yet) connected is dropped; raft retries what matters.
+  return (messages) => {
+    for (const m of messages) outbound.get(m.to)?.send(m);
+  };
+};
+
+const connectNode: Connect = async (id, ports, deliver) => {
+  const node = createNode({
+    id,
+    host: '127.0.0.1',
+    port: ports.get(id)!,
+    seeds: [...ports].filter(([peer]) => peer !== id).map(([, port]) => `127.0.0.1:${port}`),
+    logger: 'error',
+  });
+  node.addService({
+    name: '$raft',
+    actions: {
+      step: (params: unknown) => {
+        if (!Array.isArray(params)) return;
+        for (const m of params as Message[]) deliver(m);
+      },
+    },
+  });
+  await node.start();
+  const peers = [...ports.keys()].filter((peer) => peer !== id);
+  const deadline = Date.now() + 20_000;
+  while (!peers.every((peer) => node.nodes().some((n) => n.id === peer && n.connected))) {
+    if (Date.now() > deadline) throw new Error(`member ${id}: peers not connected after 20 s`);
+    await sleep(50);
+  }
+  return (messages) => {
+    const byPeer = new Map<NodeId, Message[]>();
+    for (const m of messages) {
+      const list = byPeer.get(m.to);
+      if (list) list.push(m);
+      else byPeer.set(m.to, [m]);
+    }
+    for (const [to, list] of byPeer) {
+      try {
+        node.send('$raft.step', list, { nodeId: to });
+      } catch {
+        // Not connected: raft retries what matters.
+      }
+    }
+  };
+};
+
 async function main(): Promise<void> {
-  const [id, dir, membersArg, tuningArg] = process.argv.slice(2);
-  if (!id || !dir || !membersArg) throw new Error('usage: raft-member.js <id> <wal-dir> <id=port,...> [tuning-json]');
+  const [id, dir, membersArg, transport, tuningArg] = process.argv.slice(2);
+  if (!id || !dir || !membersArg || (transport !== 'pipe' && transport !== 'node')) {
+    throw new Error('usage: raft-member.js <id> <wal-dir> <id=port,...> <pipe|node> [tuning-json]');
+  }
   const ports = new Map<NodeId, number>(
     membersArg.split(',').map((pair) => {
       const [peer, port] = pair.split('=');
@@ -48,24 +115,10 @@ async function main(): Promise<void> {
     ...DEFAULT_TUNING,
     ...(tuningArg ? (JSON.parse(tuningArg) as Partial<RaftTuning>) : {}),
   };
-  const outbound = new Map<NodeId, FramePipe>();
-  const member = BenchRaftMember.open(
-    id,
-    [...ports.keys()],
-    dir,
-    (messages) => {
-      // A message to a peer not (yet) connected is dropped; raft retries what matters.
-      for (const m of messages) outbound.get(m.to)?.send(m);
-    },
-    tuning,
-  );
-  const deliver = (value: unknown) => member.step(value as Message);
-  await listenPipes(ports.get(id)!, (_pipe, onMessage) => onMessage(deliver));
-  await Promise.all(
-    [...ports]
-      .filter(([peer]) => peer !== id)
-      .map(async ([peer, port]) => outbound.set(peer, await dialPeer(port, () => {}))),
-  );
+  const connect = transport === 'pipe' ? connectPipes : connectNode;
+  let send: (messages: readonly Message[]) => void = () => {};
+  const member = BenchRaftMember.open(id, [...ports.keys()], dir, (messages) => send(messages), tuning);
+  send = await connect(id, ports, (m) => member.step(m));
   member.start();
   tell({ type: 'ready', address: `127.0.0.1:${ports.get(id)}`, description: `raft member ${id}` });
 

@@ -9,6 +9,7 @@
  *   --no-batch                one propose() per proposal instead of one MsgProp per Ready's worth (driver option)
  *   --cpu-prof DIR            V8 CPU profiles of the member processes into DIR, summarised at the end
  *   --wal                     also measure WalStorage.save() alone (group commit of 1, 16, 256 entries)
+ *   --transport pipe|node     member processes talk over bare msgpackr pipes (default) or Parley nodes ($raft.step)
  *   --rounds N                run every cell N times back to back and report the best round (default 1)
  *   --quick                   0.5 s warm-up, 1.5 s measured
  */
@@ -48,6 +49,7 @@ function parseOptions(args: string[]): ClusterBenchOptions & { wal: boolean } {
     tuning: { ...DEFAULT_TUNING },
     cpuProfileDir: undefined,
     rounds: 1,
+    transport: 'pipe',
     wal: false,
   };
   for (let i = 0; i < args.length; i++) {
@@ -97,6 +99,12 @@ function parseOptions(args: string[]): ClusterBenchOptions & { wal: boolean } {
       case '--cpu-prof':
         o.cpuProfileDir = value();
         break;
+      case '--transport': {
+        const t = value();
+        if (t !== 'pipe' && t !== 'node') throw new Error(`--transport is pipe or node, got '${t}'`);
+        o.transport = t;
+        break;
+      }
       case '--rounds':
         o.rounds = one();
         break;
@@ -134,7 +142,7 @@ function printCells(cells: ClusterCell[], o: ClusterBenchOptions): void {
         const s = c.result?.sample;
         const saves = c.result?.saves;
         return [
-          c.variant,
+          c.variant === 'in-process' ? c.variant : `${c.variant} (${o.transport})`,
           String(c.proposers),
           s ? formatCount(s.callsPerSec) : 'failed',
           ms(s?.p50Us),
@@ -157,17 +165,17 @@ function printCells(cells: ClusterCell[], o: ClusterBenchOptions): void {
   );
 }
 
-function targetChecks(cells: ClusterCell[], proposers: number): TargetCheck[] {
+function targetChecks(cells: ClusterCell[], proposers: number, transport: string): TargetCheck[] {
   const cell = cells.find((c) => c.variant === 'leader' && c.proposers === proposers);
   const s = cell?.result?.sample;
   return [
     {
-      target: `committed entries/s, ${proposers} proposers, 3 processes: ≥ ${formatCount(TARGET_PER_SEC)}`,
+      target: `committed entries/s, ${proposers} proposers, 3 processes (${transport}): ≥ ${formatCount(TARGET_PER_SEC)}`,
       measured: s ? `${formatCount(s.callsPerSec)}/s` : 'n/a',
       met: s ? s.callsPerSec >= TARGET_PER_SEC : undefined,
     },
     {
-      target: `commit p99, ${proposers} proposers, 3 processes: < ${TARGET_P99_MS} ms`,
+      target: `commit p99, ${proposers} proposers, 3 processes (${transport}): < ${TARGET_P99_MS} ms`,
       measured: s ? `${ms(s.p99Us)} ms` : 'n/a',
       met: s ? s.p99Us / 1000 < TARGET_P99_MS : undefined,
     },
@@ -187,7 +195,7 @@ export async function run(args: string[]): Promise<void> {
   printCells(cells, o);
   if (o.proposers.includes(256)) {
     console.log('');
-    console.log(formatTargets(targetChecks(cells, 256)));
+    console.log(formatTargets(targetChecks(cells, 256, o.transport)));
   }
   if (o.cpuProfileDir) printCpuProfileSummary(o.cpuProfileDir, 'raft-member');
   if (o.wal) {
