@@ -208,6 +208,9 @@ export class KvMember {
   /** Leader only: propose the expiry of leases whose deadline passed (one proposal in flight at a time). */
   private expireLeases(): void {
     if (!this.isLeader || this.expiring) return;
+    // Decide only on a state machine that has applied everything committed so far (a fresh
+    // leader may still be applying keep-alives of its predecessor's term).
+    if (this.driver.applied < this.driver.status().commit) return;
     const ids = this.sm.expiredLeases(this.clock());
     if (ids.length === 0) return;
     this.expiring = true;
