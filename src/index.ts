@@ -27,3 +27,10 @@ export type { TlsOptions } from './transport/tls-options.js';
 export type { Meta } from './wire/packets.js';
 export { ParleyError } from './wire/parley-error.js';
 export { type ErrorCode, StatusCode } from './wire/status.js';
+export {
+  createTraffic,
+  Traffic,
+  type TrafficCallOptions,
+  type TrafficConfig,
+  type TrafficPolicies,
+} from './traffic/index.js';

@@ -8,6 +8,8 @@ export interface StrategyBalancerOptions {
   readonly strategy?: BalancerName;
   /** Strategy per action name, e.g. `{ 'cache.get': 'hash' }`. */
   readonly actions?: Readonly<Record<string, BalancerName>>;
+  /** The strategy of an action from elsewhere (e.g. resolved traffic config); consulted after `actions`. */
+  readonly strategyOf?: (action: string) => BalancerName | undefined;
   /** Options passed to every strategy (clock, random, ewma, hash key source, locality). */
   readonly balancer?: BalancerOptions;
 }
@@ -49,6 +51,7 @@ export class StrategyBalancer implements NodeBalancer {
     const name =
       (requested as BalancerName | undefined) ??
       this.options.actions?.[call.action] ??
+      this.options.strategyOf?.(call.action) ??
       this.options.strategy ??
       'round-robin';
     const key = `${name}\u0000${call.action}`;

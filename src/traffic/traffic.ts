@@ -1,0 +1,408 @@
+import type { CallOutcome, Endpoint, Balancer as NodeBalancer } from '../node/balancer.js';
+import type { ActionInvoke, CallHandler, Middleware, OutgoingCall } from '../node/middleware.js';
+import { ParleyError } from '../wire/parley-error.js';
+import { abortError } from './abort.js';
+import { exponentialBackoff } from './backoff.js';
+import type { BalancerOptions } from './balancer-factory.js';
+import { breakerKey, CircuitBreakerRegistry } from './breaker-registry.js';
+import { CircuitBreaker, DEFAULT_FAILURE_CODES, type StateChange } from './circuit-breaker.js';
+import type { Timer } from './clock.js';
+import { Emitter, type Event } from './event.js';
+import { FallbackPolicy } from './fallback-policy.js';
+import { HedgingPolicy } from './hedging-policy.js';
+import { LatencyQuantiles } from './latency-quantiles.js';
+import { LruMap } from './lru-map.js';
+import { OutlierDetector } from './outlier-detector.js';
+import { type CallInfo, type Policy, type PolicyContext, wrap } from './policy.js';
+import { RetryBudgetRegistry, type TokenRetryBudgetOptions } from './retry-budget.js';
+import { RetryPolicy } from './retry-policy.js';
+import { StrategyBalancer } from './strategy-balancer.js';
+import { TimeoutPolicy } from './timeout-policy.js';
+import {
+  breakerOptions,
+  bulkheadPolicy,
+  rateLimitPolicy,
+  resolvePolicies,
+  serverPolicies,
+  serviceOf,
+  type TrafficPolicies,
+} from './traffic-config.js';
+
+export interface TrafficConfig {
+  /** Node defaults for every action. */
+  readonly defaults?: TrafficPolicies;
+  /** Per target service, by service name. */
+  readonly services?: Readonly<Record<string, TrafficPolicies>>;
+  /** Per action, by full name (`'svc.action'`). Overrides what the service definition says. */
+  readonly actions?: Readonly<Record<string, TrafficPolicies>>;
+  /** The retry budget of each target service (gRPC A6; default 10 tokens, ratio 0.1). */
+  readonly retryBudget?: TokenRetryBudgetOptions;
+  /** Options of the balancing strategies (random source, ewma and hash settings, locality). */
+  readonly balancer?: BalancerOptions;
+  /** Time source of every policy (default the system timer). */
+  readonly timer?: Timer;
+  readonly random?: () => number;
+}
+
+/** The call options the traffic layer reads, beside the node's own. */
+export interface TrafficCallOptions {
+  /** Per-call policies: the most specific level. Stateful policies (breakers, bulkheads, rate limits) stay per action. */
+  readonly traffic?: TrafficPolicies;
+  /** Shorthand for `traffic.idempotent`. */
+  readonly idempotent?: boolean;
+  /** Per-call strategy and affinity key (read by the balancer). */
+  readonly strategy?: string;
+  readonly hashKey?: string | number;
+}
+
+/** What the caller side keeps per action, built once on first use. */
+interface CallerPlan {
+  readonly action: string;
+  readonly policies: TrafficPolicies;
+  readonly info: CallInfo;
+  /** retry → hedging → action breaker → timeout → bulkhead → rate limit, outermost first. */
+  readonly chain: Policy;
+  readonly fallback: FallbackPolicy<unknown> | undefined;
+  /** Per-(action, node) breakers; undefined when the breaker scope is 'action' or breakers are off. */
+  readonly nodeBreakers: CircuitBreakerRegistry | undefined;
+  readonly outliers: OutlierDetector | undefined;
+  /** Stateful parts a per-call plan reuses. */
+  readonly shared: SharedParts;
+}
+
+interface SharedParts {
+  readonly nodeBreakers: CircuitBreakerRegistry | undefined;
+  readonly actionBreaker: CircuitBreaker | undefined;
+  readonly bulkhead: Policy | undefined;
+  readonly rateLimit: Policy | undefined;
+  readonly quantiles: LatencyQuantiles;
+}
+
+/**
+ * The system clock with timers that keep the process alive (systemTimer's are unref'd): a call
+ * waiting for its retry or hedge is work in progress, as the node's own pending calls are.
+ */
+const callTimer: Timer = {
+  now: () => performance.now(),
+  setTimeout(fn, ms) {
+    const handle = setTimeout(fn, Math.min(Math.max(0, ms), 2 ** 31 - 1));
+    return () => clearTimeout(handle);
+  },
+};
+
+const FAILURE_CODES: ReadonlySet<string> = new Set(DEFAULT_FAILURE_CODES);
+
+/** An attempt outcome that says the node is unhealthy (feeds outlier ejection). */
+function isNodeFailure(err: unknown): boolean {
+  return FAILURE_CODES.has(ParleyError.from(err).code);
+}
+
+/**
+ * Traffic management for one node: install both parts into the node.
+ *
+ *   const traffic = new Traffic({ defaults: { strategy: 'ewma', retry: { maxAttempts: 3 } } });
+ *   const node = createNode({ id: 'a', ...traffic.nodeOptions });
+ *   traffic.onBreakerStateChange((e) => console.log(e.breaker, e.from, '→', e.to));
+ *
+ * Caller side (the `call` middleware and the balancer), per call:
+ *   fallback → retry (budget) → hedging → action breaker → timeout → bulkhead → rate limit → attempt,
+ * where each attempt asks the node to dispatch with `exclude` = nodes already tried; the balancer
+ * drops nodes whose (action, node) breaker rejects and ejected outliers, then runs the strategy;
+ * the attempt's result is fed to that node's breaker and the outlier detector.
+ * Server side (the `action` middleware), per local action: rate limit → load shedding → bulkhead →
+ * idempotency → handler.
+ *
+ * Policies resolve node default → service → action → call, once per action (cached); a call that
+ * carries its own `traffic` options gets a plan of its own that shares the action's breakers,
+ * bulkhead and rate limiter.
+ */
+export class Traffic {
+  readonly middleware: Middleware;
+  readonly balancer: NodeBalancer;
+  readonly #config: TrafficConfig;
+  readonly #timer: Timer;
+  readonly #plans = new LruMap<string, CallerPlan>({ maxSize: 10_000 });
+  readonly #outliers = new Map<string, OutlierDetector | undefined>();
+  readonly #budgets: RetryBudgetRegistry;
+  readonly #breakerChanges = new Emitter<StateChange>();
+  readonly #strategies: StrategyBalancer;
+
+  /** Every breaker state change (per-node breakers are named `action@node`, per-action ones `action`). */
+  readonly onBreakerStateChange: Event<StateChange> = this.#breakerChanges.event;
+
+  constructor(config: TrafficConfig = {}) {
+    this.#config = config;
+    this.#timer = config.timer ?? callTimer;
+    this.#budgets = new RetryBudgetRegistry(config.retryBudget ?? {});
+    this.#strategies = new StrategyBalancer({
+      strategyOf: (action) => this.#plan(action).policies.strategy,
+      balancer: { ...(config.random ? { random: config.random } : {}), clock: this.#timer, ...config.balancer },
+    });
+    this.middleware = {
+      name: 'traffic',
+      call: (next) => (call) => this.#call(call, next),
+      action: (next, action) => this.#serve(next, action.name, action.service, action.options.traffic),
+    };
+    this.balancer = {
+      pick: (candidates, call) => this.#pick(candidates, call),
+      onStart: (endpoint, call) => this.#strategies.onStart(endpoint, call),
+      onEnd: (endpoint, call, outcome: CallOutcome) => this.#strategies.onEnd(endpoint, call, outcome),
+    };
+  }
+
+  /** `createNode({ ...traffic.nodeOptions })`. Add other middlewares after it in `middlewares` if you need to. */
+  get nodeOptions(): { middlewares: Middleware[]; balancer: NodeBalancer } {
+    return { middlewares: [this.middleware], balancer: this.balancer };
+  }
+
+  /** The resolved caller-side policies of an action (for inspection and tests). */
+  policiesOf(action: string): TrafficPolicies {
+    return this.#plan(action).policies;
+  }
+
+  /** The state of the breaker of `action` on `nodeId` (or of the action), 'closed' if it was never used. */
+  breakerState(action: string, nodeId?: string): 'closed' | 'open' | 'half-open' {
+    const plan = this.#plan(action);
+    if (nodeId === undefined) return plan.shared.actionBreaker?.state ?? 'closed';
+    return plan.nodeBreakers?.get(breakerKey(action, nodeId)).state ?? 'closed';
+  }
+
+  /** True when outlier detection has `nodeId` ejected for calls to `service`. */
+  isEjected(service: string, nodeId: string): boolean {
+    return this.#outlierDetector(service)?.isEjected(nodeId) ?? false;
+  }
+
+  // ---- caller side ----------------------------------------------------------------------
+
+  #call(call: OutgoingCall, next: CallHandler): Promise<unknown> {
+    const plan = this.#planForCall(call);
+    const tried = new Set<string>();
+    const context = {
+      ...(call.signal ? { signal: call.signal } : {}),
+      deadline: call.deadline === undefined ? undefined : this.#timer.now() + (call.deadline - Date.now()),
+      call: plan.info,
+    };
+    const attempt = (ctx: PolicyContext) => this.#attempt(plan, call, next, tried, ctx);
+    if (!plan.fallback) return plan.chain.execute(attempt, context);
+    return plan.fallback.execute((ctx) => plan.chain.execute(attempt, ctx), context);
+  }
+
+  /** One attempt: dispatch through the node (which picks via `#pick`), then feed the outcome to that node's health. */
+  #attempt(
+    plan: CallerPlan,
+    call: OutgoingCall,
+    next: CallHandler,
+    tried: Set<string>,
+    ctx: PolicyContext,
+  ): Promise<unknown> {
+    const deadline = ctx.deadline === undefined ? call.deadline : Date.now() + (ctx.deadline - this.#timer.now());
+    const attemptCall: OutgoingCall = {
+      action: call.action,
+      params: call.params,
+      options: call.options,
+      meta: call.meta,
+      deadline,
+      signal: ctx.signal,
+      exclude: tried,
+    };
+    // The node picks and sends synchronously, so `target` is known as soon as next() returns.
+    let promise = next(attemptCall).catch((err: unknown) => {
+      // A timeout or a winning hedge aborts our signal; report why, not the generic CANCELLED the node saw.
+      throw ctx.signal.aborted ? abortError(ctx.signal) : err;
+    });
+    const target = attemptCall.target;
+    if (target === undefined) return promise;
+    tried.add(target);
+    if (plan.nodeBreakers) {
+      const sent = promise;
+      promise = plan.nodeBreakers.get(breakerKey(call.action, target)).execute(() => sent);
+    }
+    const outliers = plan.outliers;
+    if (outliers) {
+      promise.then(
+        () => outliers.record(target, true),
+        (err: unknown) => {
+          if (!ParleyError.is(err, 'CANCELLED')) outliers.record(target, !isNodeFailure(err));
+        },
+      );
+    }
+    return promise;
+  }
+
+  /** The balancer: drops nodes whose breaker rejects and ejected outliers, then runs the strategy. */
+  #pick(candidates: readonly Endpoint[], call: OutgoingCall): Endpoint {
+    const plan = this.#plan(call.action);
+    let list = candidates;
+    const breakers = plan.nodeBreakers;
+    if (breakers) {
+      list = list.filter((e) => breakers.admits(breakerKey(call.action, e.nodeId)));
+      if (list.length === 0) {
+        throw new ParleyError(
+          'UNAVAILABLE',
+          `every node serving '${call.action}' has an open circuit breaker; calls are rejected until one recovers`,
+          { details: { reason: 'circuit-open', breaker: call.action } },
+        );
+      }
+    }
+    if (plan.outliers) list = plan.outliers.filter(list);
+    return this.#strategies.pick(list, call);
+  }
+
+  #planForCall(call: OutgoingCall): CallerPlan {
+    const plan = this.#plan(call.action);
+    const own = call.options.traffic as TrafficPolicies | undefined;
+    const idempotent = call.options.idempotent;
+    if (own === undefined && idempotent === undefined) return plan;
+    const policies = resolvePolicies(
+      plan.policies,
+      own,
+      idempotent === undefined ? undefined : { idempotent: idempotent === true },
+    );
+    return this.#buildPlan(call.action, policies, plan.shared);
+  }
+
+  #plan(action: string): CallerPlan {
+    let plan = this.#plans.get(action);
+    if (!plan) {
+      const c = this.#config;
+      const policies = resolvePolicies(c.defaults, c.services?.[serviceOf(action)], c.actions?.[action]);
+      plan = this.#buildPlan(action, policies, undefined);
+      this.#plans.set(action, plan);
+    }
+    return plan;
+  }
+
+  #buildPlan(action: string, policies: TrafficPolicies, shared: SharedParts | undefined): CallerPlan {
+    const timer = this.#timer;
+    const service = serviceOf(action);
+    const breaker = policies.breaker === false ? undefined : (policies.breaker ?? {});
+    const scope = breaker?.scope ?? 'node';
+    let parts = shared;
+    if (!parts) {
+      let nodeBreakers: CircuitBreakerRegistry | undefined;
+      if (breaker && scope !== 'action') {
+        nodeBreakers = new CircuitBreakerRegistry({ breaker: breakerOptions(breaker, timer), maxBreakers: 1000 });
+        nodeBreakers.onStateChange((e) => this.#breakerChanges.fire(e));
+      }
+      let actionBreaker: CircuitBreaker | undefined;
+      if (breaker && scope !== 'node') {
+        const { strategy, ...rest } = breakerOptions(breaker, timer);
+        actionBreaker = new CircuitBreaker({ ...rest, name: action, ...(strategy ? { strategy: strategy() } : {}) });
+        actionBreaker.onStateChange((e) => this.#breakerChanges.fire(e));
+      }
+      parts = {
+        nodeBreakers,
+        actionBreaker,
+        bulkhead: policies.bulkhead ? bulkheadPolicy(action, policies.bulkhead) : undefined,
+        rateLimit: policies.rateLimit ? rateLimitPolicy(action, policies.rateLimit, timer) : undefined,
+        quantiles: new LatencyQuantiles(),
+      };
+    }
+    const chain: Policy[] = [];
+    const random = this.#config.random;
+    if (policies.retry !== false) {
+      const r = policies.retry ?? {};
+      chain.push(
+        new RetryPolicy({
+          timer,
+          ...(random ? { random } : {}),
+          ...(r.maxAttempts === undefined ? {} : { maxAttempts: r.maxAttempts }),
+          ...(r.retryableCodes ? { retryableCodes: r.retryableCodes } : {}),
+          backoff: exponentialBackoff({ initialMs: r.baseMs ?? 100, maxMs: r.maxMs ?? 10_000 }),
+          ...(r.budget === false ? {} : { budget: this.#budgets.for(service) }),
+        }),
+      );
+    }
+    if (policies.hedging && policies.idempotent) {
+      const h = policies.hedging;
+      chain.push(
+        new HedgingPolicy({
+          timer,
+          quantiles: parts.quantiles,
+          ...(h.delayMs === undefined ? {} : { delayMs: h.delayMs }),
+          ...(h.quantile === undefined ? {} : { quantile: h.quantile }),
+          ...(h.maxHedges === undefined ? {} : { maxHedges: h.maxHedges }),
+          ...(policies.retry === false || policies.retry?.budget === false
+            ? {}
+            : { budget: this.#budgets.for(service) }),
+        }),
+      );
+    }
+    if (parts.actionBreaker) chain.push(parts.actionBreaker);
+    if (typeof policies.timeout === 'number' && policies.timeout > 0) {
+      chain.push(new TimeoutPolicy({ ms: policies.timeout, timer }));
+    }
+    if (parts.bulkhead) chain.push(parts.bulkhead);
+    if (parts.rateLimit) chain.push(parts.rateLimit);
+    const f = policies.fallback;
+    const fallback = f
+      ? new FallbackPolicy<unknown>({
+          fallback: f.fn ?? (() => f.value),
+          ...(f.codes ? { codes: f.codes } : {}),
+          ...(f.onBrokenCircuit === undefined ? {} : { onBrokenCircuit: f.onBrokenCircuit }),
+        })
+      : undefined;
+    return {
+      action,
+      policies,
+      info: { service, action, idempotent: policies.idempotent === true },
+      chain: wrap(...chain),
+      fallback,
+      nodeBreakers: parts.nodeBreakers,
+      outliers: this.#outlierDetector(service),
+      shared: parts,
+    };
+  }
+
+  /** One outlier detector per target service, configured node default → service. */
+  #outlierDetector(service: string): OutlierDetector | undefined {
+    if (this.#outliers.has(service)) return this.#outliers.get(service);
+    const c = this.#config;
+    const o = resolvePolicies(c.defaults, c.services?.[service]).outlier;
+    const detector = o ? new OutlierDetector({ ...o, clock: this.#timer }) : undefined;
+    this.#outliers.set(service, detector);
+    return detector;
+  }
+
+  // ---- server side ----------------------------------------------------------------------
+
+  /** Wraps one local action's handler in its server policies (resolved once, when the service is added). */
+  #serve(next: ActionInvoke, action: string, service: string, onDefinition: unknown): ActionInvoke {
+    const c = this.#config;
+    const policies = resolvePolicies(
+      c.defaults,
+      c.services?.[service],
+      onDefinition as TrafficPolicies | undefined,
+      c.actions?.[action],
+    );
+    const list = serverPolicies(action, policies.server, this.#timer);
+    if (list.length === 0) return next;
+    const chain = wrap(...list);
+    const needsSignal = policies.server?.bulkhead ? (policies.server.bulkhead.maxQueue ?? 0) > 0 : false;
+    return (params, ctx) => {
+      const info: CallInfo = {
+        service,
+        action,
+        callerNodeId: ctx.callerId,
+        meta: ctx.meta,
+        ...(ctx.idempotencyKey === undefined ? {} : { idempotencyKey: ctx.idempotencyKey }),
+        ...(ctx.priority === undefined ? {} : { priority: ctx.priority }),
+      };
+      return chain.execute(
+        () => {
+          try {
+            return Promise.resolve(next(params, ctx));
+          } catch (err) {
+            return Promise.reject(err);
+          }
+        },
+        needsSignal ? { signal: ctx.signal, call: info } : { call: info },
+      );
+    };
+  }
+}
+
+/** Creates the traffic layer of one node; see `Traffic`. */
+export function createTraffic(config: TrafficConfig = {}): Traffic {
+  return new Traffic(config);
+}
