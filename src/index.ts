@@ -20,13 +20,6 @@ export {
   type EventHandler,
   type ServiceDefinition,
 } from './node/service.js';
-export type { PeerIdentity } from './transport/connection.js';
-export { createConsoleLogger, type Logger, type LogLevel, silentLogger } from './transport/logger.js';
-export { MemoryNetwork, MemoryTransport } from './transport/memory-transport.js';
-export type { TlsOptions } from './transport/tls-options.js';
-export type { Meta } from './wire/packets.js';
-export { ParleyError } from './wire/parley-error.js';
-export { type ErrorCode, StatusCode } from './wire/status.js';
 export {
   createTraffic,
   Traffic,
@@ -34,3 +27,10 @@ export {
   type TrafficConfig,
   type TrafficPolicies,
 } from './traffic/index.js';
+export type { PeerIdentity } from './transport/connection.js';
+export { createConsoleLogger, type Logger, type LogLevel, silentLogger } from './transport/logger.js';
+export { MemoryNetwork, MemoryTransport } from './transport/memory-transport.js';
+export type { TlsOptions } from './transport/tls-options.js';
+export type { Meta } from './wire/packets.js';
+export { ParleyError } from './wire/parley-error.js';
+export { type ErrorCode, StatusCode } from './wire/status.js';
