@@ -13,7 +13,7 @@ import { HedgingPolicy } from './hedging-policy.js';
 import { LatencyQuantiles } from './latency-quantiles.js';
 import { LruMap } from './lru-map.js';
 import { OutlierDetector } from './outlier-detector.js';
-import { type CallInfo, type Policy, type PolicyContext, wrap } from './policy.js';
+import { type CallInfo, type Policy, type PolicyContext, toPolicyContext, wrap } from './policy.js';
 import { RetryBudgetRegistry, type TokenRetryBudgetOptions } from './retry-budget.js';
 import { RetryPolicy } from './retry-policy.js';
 import { StrategyBalancer } from './strategy-balancer.js';
@@ -177,12 +177,15 @@ export class Traffic {
   #call(call: OutgoingCall, next: CallHandler): Promise<unknown> {
     const plan = this.#planForCall(call);
     const tried = new Set<string>();
-    const context = {
+    const context = toPolicyContext({
       ...(call.signal ? { signal: call.signal } : {}),
       deadline: call.deadline === undefined ? undefined : this.#timer.now() + (call.deadline - Date.now()),
       call: plan.info,
-    };
-    const attempt = (ctx: PolicyContext) => this.#attempt(plan, call, next, tried, ctx);
+    });
+    // While no policy replaced the signal, the attempt passes the caller's own (maybe none) to the node,
+    // rather than the shared never-aborting placeholder every pending call would listen on.
+    const attempt = (ctx: PolicyContext) =>
+      this.#attempt(plan, call, next, tried, ctx, ctx.signal === context.signal ? call.signal : ctx.signal);
     if (!plan.fallback) return plan.chain.execute(attempt, context);
     return plan.fallback.execute((ctx) => plan.chain.execute(attempt, ctx), context);
   }
@@ -194,6 +197,7 @@ export class Traffic {
     next: CallHandler,
     tried: Set<string>,
     ctx: PolicyContext,
+    signal: AbortSignal | undefined,
   ): Promise<unknown> {
     const deadline = ctx.deadline === undefined ? call.deadline : Date.now() + (ctx.deadline - this.#timer.now());
     const attemptCall: OutgoingCall = {
@@ -202,7 +206,7 @@ export class Traffic {
       options: call.options,
       meta: call.meta,
       deadline,
-      signal: ctx.signal,
+      signal,
       exclude: tried,
     };
     // The node picks and sends synchronously, so `target` is known as soon as next() returns.
