@@ -181,12 +181,13 @@ describe('traffic layer in a mesh', () => {
     }
   });
 
-  it('an idempotent retry with a key executes the handler once (a retry joins the running call)', async () => {
+  it('an idempotent retry with a key executes once across three servers (retries return to the first node and join)', async () => {
     const counts = new Map<string, number>();
     let executions = 0;
     const caller = new Traffic({
       actions: {
         'pay.charge': {
+          strategy: 'round-robin',
           idempotent: true,
           timeout: 60,
           breaker: false,
@@ -194,42 +195,89 @@ describe('traffic layer in a mesh', () => {
         },
       },
     });
-    const server = new Traffic();
-    const nodes = await startMesh([
-      { id: 'c', traffic: caller },
-      {
-        id: 's1',
-        traffic: server,
-        middlewares: [arrivals(counts, 's1')],
-        services: [
-          {
-            name: 'pay',
-            actions: {
-              charge: async (p: { amount: number }) => {
-                executions++;
-                await new Promise((r) => setTimeout(r, 250)); // longer than several attempt timeouts
-                return { charged: p.amount, execution: executions };
-              },
-            },
-          },
-        ],
+    const pay: ServiceDefinition = {
+      name: 'pay',
+      actions: {
+        charge: async (p: { amount: number }) => {
+          executions++;
+          await new Promise((r) => setTimeout(r, 250)); // longer than several attempt timeouts
+          return { charged: p.amount, execution: executions };
+        },
       },
-    ]);
+    };
+    const servers = ['s1', 's2', 's3'].map((id) => ({
+      id,
+      traffic: new Traffic(),
+      middlewares: [arrivals(counts, id)],
+      services: [pay],
+    }));
+    const nodes = await startMesh([{ id: 'c', traffic: caller }, ...servers]);
+    const arrived = () => ['s1', 's2', 's3'].reduce((n, id) => n + (counts.get(`${id}:pay.charge`) ?? 0), 0);
     try {
       const c = nodes[0]!;
       const first = await c.call('pay.charge', { amount: 5 }, { idempotencyKey: 'order-1' });
       assert.deepEqual(first, { charged: 5, execution: 1 });
-      assert.ok((counts.get('s1:pay.charge') ?? 0) >= 2, 'the first attempt timed out and was retried');
+      assert.ok(arrived() >= 2, 'the first attempt timed out and was retried');
       assert.equal(executions, 1, 'retries joined the running call');
-      // A repeat after completion gets the stored result.
-      assert.deepEqual(await c.call('pay.charge', { amount: 5 }, { idempotencyKey: 'order-1' }), first);
-      // Concurrent repeats of a new key run once.
-      const both = await Promise.all([
-        c.call('pay.charge', { amount: 7 }, { idempotencyKey: 'order-2', timeout: 5000 }),
-        c.call('pay.charge', { amount: 7 }, { idempotencyKey: 'order-2', timeout: 5000 }),
+      // A repeat after completion gets the stored result (when it reaches the same server: round-robin
+      // sends a new call elsewhere, so repeat until it has reached every server once).
+      const before = executions;
+      for (let i = 0; i < 3; i++) await c.call('pay.charge', { amount: 5 }, { idempotencyKey: 'order-1' });
+      assert.equal(executions - before, 2, 'the two other servers each ran it once; the first answered from its store');
+      // Concurrent repeats of a new key on one server run once.
+      const one = new Traffic({ defaults: { strategy: 'hash' } });
+      const solo = await startMesh([
+        { id: 'c2', traffic: one },
+        { id: 's9', traffic: new Traffic(), services: [pay] },
       ]);
-      assert.deepEqual(both[0], both[1]);
-      assert.equal(executions, 2);
+      try {
+        const n = executions;
+        const both = await Promise.all([
+          solo[0]!.call('pay.charge', { amount: 7 }, { idempotencyKey: 'order-2', timeout: 5000 }),
+          solo[0]!.call('pay.charge', { amount: 7 }, { idempotencyKey: 'order-2', timeout: 5000 }),
+        ]);
+        assert.deepEqual(both[0], both[1]);
+        assert.equal(executions, n + 1);
+      } finally {
+        await stop(solo);
+      }
+    } finally {
+      await stop(nodes);
+    }
+  });
+
+  it('hedging sends a second copy to another node after the delay; the first success wins, the other is cancelled', async () => {
+    let cancelled = 0;
+    let slowStarts = 0;
+    const svc = (id: string, slow: boolean): ServiceDefinition => ({
+      name: 'h',
+      actions: {
+        get: async (_p: unknown, ctx: Context) => {
+          if (slow) {
+            slowStarts++;
+            try {
+              await sleep(5000, ctx);
+            } catch (err) {
+              cancelled++;
+              throw err;
+            }
+          }
+          return id;
+        },
+      },
+    });
+    const caller = new Traffic({
+      actions: { 'h.get': { strategy: 'round-robin', idempotent: true, hedging: { delayMs: 30 }, breaker: false } },
+    });
+    const nodes = await startMesh([
+      { id: 'c', traffic: caller },
+      { id: 's1', services: [svc('s1', true)] },
+      { id: 's2', services: [svc('s2', false)] },
+    ]);
+    try {
+      for (let i = 0; i < 6; i++) assert.equal(await nodes[0]!.call('h.get', {}, { timeout: 20_000 }), 's2');
+      assert.ok(slowStarts > 0, 'some calls went to the slow node first');
+      await waitUntil(() => cancelled === slowStarts, 10_000, 'every slow copy to be cancelled');
     } finally {
       await stop(nodes);
     }

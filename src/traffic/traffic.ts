@@ -55,6 +55,13 @@ export interface TrafficCallOptions {
   readonly hashKey?: string | number;
 }
 
+/** Where one call's attempts went. Invariant: `home` (keyed calls only) is never in `tried`. */
+interface CallRoute {
+  readonly tried: Set<string>;
+  home: string | undefined;
+  readonly keyed: boolean;
+}
+
 /** What the caller side keeps per action, built once on first use. */
 interface CallerPlan {
   readonly action: string;
@@ -106,7 +113,8 @@ function isNodeFailure(err: unknown): boolean {
  *
  * Caller side (the `call` middleware and the balancer), per call:
  *   fallback → retry (budget) → hedging → action breaker → timeout → bulkhead → rate limit → attempt,
- * where each attempt asks the node to dispatch with `exclude` = nodes already tried; the balancer
+ * where each attempt asks the node to dispatch with `exclude` = nodes already tried (a call with an
+ * idempotency key returns to its first node while that one is healthy); the balancer
  * drops nodes whose (action, node) breaker rejects and ejected outliers, then runs the strategy;
  * the attempt's result is fed to that node's breaker and the outlier detector.
  * Server side (the `action` middleware), per local action: rate limit → load shedding → bulkhead →
@@ -126,6 +134,8 @@ export class Traffic {
   readonly #budgets: RetryBudgetRegistry;
   readonly #breakerChanges = new Emitter<StateChange>();
   readonly #strategies: StrategyBalancer;
+  /** Attempts of keyed calls → the node their first attempt went to. */
+  readonly #homes = new WeakMap<OutgoingCall, string>();
 
   /** Every breaker state change (per-node breakers are named `action@node`, per-action ones `action`). */
   readonly onBreakerStateChange: Event<StateChange> = this.#breakerChanges.event;
@@ -176,7 +186,7 @@ export class Traffic {
 
   #call(call: OutgoingCall, next: CallHandler): Promise<unknown> {
     const plan = this.#planForCall(call);
-    const tried = new Set<string>();
+    const route: CallRoute = { tried: new Set(), home: undefined, keyed: call.options.idempotencyKey !== undefined };
     const context = toPolicyContext({
       ...(call.signal ? { signal: call.signal } : {}),
       deadline: call.deadline === undefined ? undefined : this.#timer.now() + (call.deadline - Date.now()),
@@ -185,7 +195,7 @@ export class Traffic {
     // While no policy replaced the signal, the attempt passes the caller's own (maybe none) to the node,
     // rather than the shared never-aborting placeholder every pending call would listen on.
     const attempt = (ctx: PolicyContext) =>
-      this.#attempt(plan, call, next, tried, ctx, ctx.signal === context.signal ? call.signal : ctx.signal);
+      this.#attempt(plan, call, next, route, ctx, ctx.signal === context.signal ? call.signal : ctx.signal);
     if (!plan.fallback) return plan.chain.execute(attempt, context);
     return plan.fallback.execute((ctx) => plan.chain.execute(attempt, ctx), context);
   }
@@ -195,7 +205,7 @@ export class Traffic {
     plan: CallerPlan,
     call: OutgoingCall,
     next: CallHandler,
-    tried: Set<string>,
+    route: CallRoute,
     ctx: PolicyContext,
     signal: AbortSignal | undefined,
   ): Promise<unknown> {
@@ -207,8 +217,9 @@ export class Traffic {
       meta: call.meta,
       deadline,
       signal,
-      exclude: tried,
+      exclude: route.tried,
     };
+    if (route.home !== undefined) this.#homes.set(attemptCall, route.home);
     // The node picks and sends synchronously, so `target` is known as soon as next() returns.
     let promise = next(attemptCall).catch((err: unknown) => {
       // A timeout or a winning hedge aborts our signal; report why, not the generic CANCELLED the node saw.
@@ -216,7 +227,10 @@ export class Traffic {
     });
     const target = attemptCall.target;
     if (target === undefined) return promise;
-    tried.add(target);
+    // A call with an idempotency key returns to the node of its first attempt while that node is
+    // healthy: the node's idempotency store then joins or answers the repeat instead of running it again.
+    if (route.keyed && route.home === undefined) route.home = target;
+    if (target !== route.home) route.tried.add(target);
     if (plan.nodeBreakers) {
       const sent = promise;
       promise = plan.nodeBreakers.get(breakerKey(call.action, target)).execute(() => sent);
@@ -249,6 +263,11 @@ export class Traffic {
       }
     }
     if (plan.outliers) list = plan.outliers.filter(list);
+    const home = this.#homes.get(call);
+    if (home !== undefined) {
+      const endpoint = list.find((e) => e.nodeId === home);
+      if (endpoint) return endpoint;
+    }
     return this.#strategies.pick(list, call);
   }
 
