@@ -148,6 +148,37 @@ describe('traffic layer in a mesh', () => {
     }
   });
 
+  it('local runs and calls to a given nodeId are not judged by per-node breakers', async () => {
+    let runs = 0;
+    const broken: ServiceDefinition = {
+      name: 'loc',
+      actions: {
+        get: () => {
+          runs++;
+          throw new ParleyError('INTERNAL', 'broken');
+        },
+      },
+    };
+    const traffic = new Traffic({ defaults: { retry: false, breaker: { consecutiveFailures: 1 } } });
+    const nodes = await startMesh([
+      { id: 'c', traffic, services: [broken] },
+      { id: 's1', services: [broken] },
+    ]);
+    try {
+      for (let i = 1; i <= 3; i++) {
+        const err = await codeOf(nodes[0]!.call('loc.get'));
+        assert.equal(err.code, 'INTERNAL', 'the local handler ran and its own error came back');
+        assert.equal(runs, i);
+      }
+      for (let i = 1; i <= 3; i++) {
+        assert.equal((await codeOf(nodes[0]!.call('loc.get', {}, { nodeId: 's1' }))).code, 'INTERNAL');
+      }
+      assert.equal(runs, 6);
+    } finally {
+      await stop(nodes);
+    }
+  });
+
   it('retries move to another node', async () => {
     const seen = new Map<number, string[]>();
     const svc = (id: string, fail: boolean): ServiceDefinition => ({

@@ -136,6 +136,8 @@ export class Traffic {
   readonly #strategies: StrategyBalancer;
   /** Attempts of keyed calls → the node their first attempt went to. */
   readonly #homes = new WeakMap<OutgoingCall, string>();
+  /** Attempts the balancer picked a node for (not local runs, not calls to a given `nodeId`). */
+  readonly #picked = new WeakSet<OutgoingCall>();
 
   /** Every breaker state change (per-node breakers are named `action@node`, per-action ones `action`). */
   readonly onBreakerStateChange: Event<StateChange> = this.#breakerChanges.event;
@@ -160,7 +162,10 @@ export class Traffic {
     };
   }
 
-  /** `createNode({ ...traffic.nodeOptions })`. Add other middlewares after it in `middlewares` if you need to. */
+  /**
+   * `createNode({ ...traffic.nodeOptions })`. With other middlewares, pass `middlewares: [...yours,
+   * traffic.middleware]` and `balancer: traffic.balancer`: middlewares listed first run outside it.
+   */
   get nodeOptions(): { middlewares: Middleware[]; balancer: NodeBalancer } {
     return { middlewares: [this.middleware], balancer: this.balancer };
   }
@@ -231,6 +236,9 @@ export class Traffic {
     // healthy: the node's idempotency store then joins or answers the repeat instead of running it again.
     if (route.keyed && route.home === undefined) route.home = target;
     if (target !== route.home) route.tried.add(target);
+    // Node health covers only balanced attempts: a breaker consulted after an unbalanced send
+    // (a local run, a call to a given nodeId) could only reject what was already done.
+    if (!this.#picked.has(attemptCall)) return promise;
     if (plan.nodeBreakers) {
       const sent = promise;
       promise = plan.nodeBreakers.get(breakerKey(call.action, target)).execute(() => sent);
@@ -250,6 +258,7 @@ export class Traffic {
   /** The balancer: drops nodes whose breaker rejects and ejected outliers, then runs the strategy. */
   #pick(candidates: readonly Endpoint[], call: OutgoingCall): Endpoint {
     const plan = this.#plan(call.action);
+    this.#picked.add(call);
     let list = candidates;
     const breakers = plan.nodeBreakers;
     if (breakers) {
