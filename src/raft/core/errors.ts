@@ -52,3 +52,8 @@ export function invariant(condition: unknown, message: string | (() => string)):
     throw raftError('invariant', `raft invariant violated: ${typeof message === 'string' ? message : message()}`);
   }
 }
+
+/** Refuses a proposal (or a local ReadIndex): the caller may retry, typically on another leader. */
+export function dropProposal(why: string): never {
+  throw raftError('proposal-dropped', `proposal dropped: ${why}`);
+}

@@ -1,18 +1,18 @@
-import type { ConfState, Entry, NodeId } from '../types.js';
+import type { ConfState, Entry, NodeId, Snapshot } from '../types.js';
 import { EntryType } from '../types.js';
 import { type ConfChange, encodeConfChange, LEAVE_JOINT } from './conf-change.js';
 import { applyConfChangeToConfig, configFromConfState, configToConfState, type TrackerConfig } from './conf-changer.js';
 import { type RaftConfig, type ResolvedRaftConfig, resolveConfig } from './config.js';
-import { invariant, isRaftError, raftError } from './errors.js';
-import { stepLeader, releasePendingReadIndexMessages } from './leader.js';
+import { invariant, isRaftError } from './errors.js';
+import { stepCandidate, stepFollower } from './follower.js';
+import { releasePendingReadIndexMessages, stepLeader } from './leader.js';
 import { entriesSize, type Message, newMessage } from './messages.js';
-import { ProgressTracker } from './progress-tracker.js';
 import { Progress } from './progress.js';
+import { ProgressTracker } from './progress-tracker.js';
 import { RaftLog } from './raft-log.js';
 import { ReadOnly } from './read-only.js';
 import type { ReadState, Role } from './ready.js';
 import { bcastAppend, maybeSendAppend } from './replication.js';
-import { stepCandidate, stepFollower } from './follower.js';
 
 export type CampaignType = 'pre-election' | 'election' | 'transfer';
 
@@ -54,6 +54,8 @@ export class Raft {
   uncommittedSize = 0;
   /** Leader: ReadIndex requests held until an entry of the current term is committed. */
   pendingReadIndexMessages: Message[] = [];
+  /** Leader: proposals were appended since the last broadcast (see flushAppends). */
+  appendsPending = false;
   electionElapsed = 0;
   heartbeatElapsed = 0;
   randomizedElectionTimeout = 0;
@@ -96,7 +98,7 @@ export class Raft {
         invariant(term === undefined, () => `${fields.type} must not set a term`);
         term = this.term;
     }
-    this.msgs.push(newMessage({ ...fields, from: this.id, term }));
+    this.msgs.push(newMessage(fields, this.id, term));
   }
 
   /** Forwards a term-0 message (MsgProp, MsgReadIndex, MsgTransferLeader) unchanged to `to`. */
@@ -164,6 +166,13 @@ export class Raft {
     // The no-op of the new term: committing it commits every earlier entry (§5.4.2).
     const ok = this.appendEntries([{ term: 0, index: 0, type: EntryType.Normal, data: EMPTY }]);
     invariant(ok, 'the empty entry of a new leader was refused');
+  }
+
+  /** Leader: sends the entries proposed since the last Ready to every follower. */
+  flushAppends(): void {
+    if (!this.appendsPending) return;
+    this.appendsPending = false;
+    if (this.role === 'leader') bcastAppend(this);
   }
 
   // ---- time ----
@@ -363,7 +372,7 @@ export class Raft {
     this.log.stableTo(index, term);
     if (this.role !== 'leader' || !this.log.matchTerm(index, term)) return;
     const self = this.trk.progress.get(this.id);
-    if (self !== undefined && self.maybeUpdate(index) && this.maybeCommit()) {
+    if (self?.maybeUpdate(index) && this.maybeCommit()) {
       releasePendingReadIndexMessages(this);
       bcastAppend(this);
     }
@@ -387,7 +396,7 @@ export class Raft {
   // ---- snapshots and membership ----
 
   /** Follower: installs a snapshot from the leader. False when it is stale or unusable. */
-  restore(s: import('../types.js').Snapshot): boolean {
+  restore(s: Snapshot): boolean {
     const md = s.metadata;
     if (md.index <= this.log.committed) return false;
     invariant(this.role === 'follower', () => `restoring a snapshot as ${this.role}`);
@@ -431,10 +440,5 @@ export class Raft {
     }
     if (this.leadTransferee !== null && !this.trk.isVoter(this.leadTransferee)) this.leadTransferee = null;
     return cs;
-  }
-
-  /** Throws the error a dropped proposal gets. */
-  static dropped(why: string): never {
-    throw raftError('proposal-dropped', `proposal dropped: ${why}`);
   }
 }
