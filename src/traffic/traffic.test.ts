@@ -460,6 +460,22 @@ describe('traffic layer in a mesh', () => {
     }
   });
 
+  it("node-default server policies spare the node's own $-services", async () => {
+    const server = new Traffic({ defaults: { server: { rateLimit: { ratePerSecond: 0.1, burst: 1 } } } });
+    const nodes = await startMesh([
+      { id: 'c' },
+      { id: 's1', traffic: server, services: [{ name: 'api', actions: { get: () => 'ok' } }] },
+    ]);
+    try {
+      const c = nodes[0]!;
+      assert.equal(await c.call('api.get'), 'ok');
+      assert.equal((await codeOf(c.call('api.get'))).code, 'RESOURCE_EXHAUSTED');
+      for (let i = 0; i < 3; i++) await c.call('$node.ping', {}, { nodeId: 's1' });
+    } finally {
+      await stop(nodes);
+    }
+  });
+
   it('ejects a failing node (outlier detection) so the others take its calls', async () => {
     const served = new Map<string, number>();
     const svc = (id: string, fail: boolean): ServiceDefinition => ({

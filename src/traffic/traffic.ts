@@ -10,6 +10,7 @@ import type { Timer } from './clock.js';
 import { Emitter, type Event } from './event.js';
 import { FallbackPolicy } from './fallback-policy.js';
 import { HedgingPolicy } from './hedging-policy.js';
+import { IdempotencyStore } from './idempotency-store.js';
 import { LatencyQuantiles } from './latency-quantiles.js';
 import { LruMap } from './lru-map.js';
 import { OutlierDetector } from './outlier-detector.js';
@@ -398,11 +399,15 @@ export class Traffic {
 
   // ---- server side ----------------------------------------------------------------------
 
-  /** Wraps one local action's handler in its server policies (resolved once, when the service is added). */
+  /**
+   * Wraps one local action's handler in its server policies (resolved once, when the service is
+   * added). Node defaults do not apply to the node's own `$`-services (`$node.ping` must answer an
+   * overloaded node's health check); configure those by service or action name if needed.
+   */
   #serve(next: ActionInvoke, action: string, service: string, onDefinition: unknown): ActionInvoke {
     const c = this.#config;
     const policies = resolvePolicies(
-      c.defaults,
+      service.startsWith('$') ? undefined : c.defaults,
       c.services?.[service],
       onDefinition as TrafficPolicies | undefined,
       c.actions?.[action],
@@ -410,8 +415,11 @@ export class Traffic {
     const list = serverPolicies(action, policies.server, this.#timer);
     if (list.length === 0) return next;
     const chain = wrap(...list);
+    // Only the idempotency store (the default): calls without a key skip the chain entirely.
+    const keyedOnly = list.length === 1 && list[0] instanceof IdempotencyStore;
     const needsSignal = policies.server?.bulkhead ? (policies.server.bulkhead.maxQueue ?? 0) > 0 : false;
     return (params, ctx) => {
+      if (keyedOnly && ctx.idempotencyKey === undefined) return next(params, ctx);
       const info: CallInfo = {
         service,
         action,
