@@ -16,6 +16,8 @@ export interface MeshNodeSpec {
   /** Middlewares outside the traffic layer (e.g. counters of what arrives). */
   readonly middlewares?: readonly Middleware[];
   readonly meta?: NodeOptions['meta'];
+  /** How long stop() waits for running handlers (node default 10 s). */
+  readonly drainTimeout?: number;
 }
 
 /**
@@ -37,6 +39,7 @@ export async function startMesh(specs: readonly MeshNodeSpec[], memory = new Mem
       middlewares: [...(spec.middlewares ?? []), ...(spec.traffic ? [spec.traffic.middleware] : [])],
       ...(spec.traffic ? { balancer: spec.traffic.balancer } : {}),
       ...(spec.meta ? { meta: spec.meta } : {}),
+      ...(spec.drainTimeout === undefined ? {} : { drainTimeout: spec.drainTimeout }),
     });
     for (const s of spec.services ?? []) node.addService(s);
     await node.start();
