@@ -10,6 +10,8 @@ export interface StrategyBalancerOptions {
   readonly actions?: Readonly<Record<string, BalancerName>>;
   /** The strategy of an action from elsewhere (e.g. resolved traffic config); consulted after `actions`. */
   readonly strategyOf?: (action: string) => BalancerName | undefined;
+  /** Options of one action's strategy instances, merged over `balancer` (e.g. its hash key source). */
+  readonly optionsOf?: (action: string) => BalancerOptions | undefined;
   /** Options passed to every strategy (clock, random, ewma, hash key source, locality). */
   readonly balancer?: BalancerOptions;
 }
@@ -57,7 +59,8 @@ export class StrategyBalancer implements NodeBalancer {
     const key = `${name}\u0000${call.action}`;
     let instance = this.instances.get(key);
     if (!instance) {
-      instance = createBalancer(name, this.options.balancer);
+      const own = this.options.optionsOf?.(call.action);
+      instance = createBalancer(name, own ? { ...this.options.balancer, ...own } : this.options.balancer);
       this.instances.set(key, instance);
     }
     return instance;

@@ -7,6 +7,7 @@ import type { Timer } from './clock.js';
 import { AimdLimit, type ConcurrencyLimit, GradientLimit } from './concurrency-limit.js';
 import { type DeepPartial, mergeConfig } from './config-resolution.js';
 import { ConsecutiveFailures } from './consecutive-breaker.js';
+import type { HashKeySource } from './consistent-hash.js';
 import { CountWindow } from './count-window-breaker.js';
 import { IdempotencyStore } from './idempotency-store.js';
 import { LoadShedder } from './load-shedder.js';
@@ -24,6 +25,11 @@ import { TimeWindow } from './time-window-breaker.js';
 export interface TrafficPolicies {
   /** Balancing strategy (caller side). */
   readonly strategy?: BalancerName;
+  /**
+   * Where the `hash` strategy reads a call's key when the call gives no `hashKey`: `'params.<name>'`
+   * or `'meta.<name>'` (e.g. `'params.userId'`). Without either, keyless calls are spread at random.
+   */
+  readonly hashOn?: string;
   /** Repeating the call is harmless: enables retries of DEADLINE_EXCEEDED / RESOURCE_EXHAUSTED and hedging. */
   readonly idempotent?: boolean;
   /** Time allowed per attempt, ms (caller side). The call's own deadline bounds all attempts together. */
@@ -140,6 +146,18 @@ export function resolvePolicies(...levels: readonly (TrafficPolicies | undefined
   let out: DeepPartial<TrafficPolicies> = {};
   for (const level of levels) out = mergeConfig(out, level as DeepPartial<TrafficPolicies> | undefined);
   return out as TrafficPolicies;
+}
+
+/** Parses `hashOn` ('params.x' / 'meta.x'); throws a TypeError naming the bad value. */
+export function hashKeySource(hashOn: string): HashKeySource {
+  const dot = hashOn.indexOf('.');
+  const where = hashOn.slice(0, dot);
+  const name = hashOn.slice(dot + 1);
+  if (dot > 0 && name.length > 0) {
+    if (where === 'params') return { param: name };
+    if (where === 'meta') return { meta: name };
+  }
+  throw new TypeError(`hashOn '${hashOn}' must be 'params.<name>' or 'meta.<name>'`);
 }
 
 /** The service part of a full action name (`'math.add'` → `'math'`). */

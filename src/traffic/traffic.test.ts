@@ -179,6 +179,29 @@ describe('traffic layer in a mesh', () => {
     }
   });
 
+  it('hash strategy keyed from params (hashOn): a key sticks to one node; keys spread', async () => {
+    const svc = (id: string): ServiceDefinition => ({ name: 'kv', actions: { get: () => id } });
+    const caller = new Traffic({ actions: { 'kv.get': { strategy: 'hash', hashOn: 'params.key' } } });
+    const nodes = await startMesh([
+      { id: 'c', traffic: caller },
+      { id: 's1', services: [svc('s1')] },
+      { id: 's2', services: [svc('s2')] },
+      { id: 's3', services: [svc('s3')] },
+    ]);
+    try {
+      const owner = new Map<string, unknown>();
+      for (let k = 0; k < 30; k++) owner.set(`k${k}`, await nodes[0]!.call('kv.get', { key: `k${k}` }));
+      for (const [key, node] of owner) assert.equal(await nodes[0]!.call('kv.get', { key }), node, key);
+      assert.equal(new Set(owner.values()).size, 3, 'keys spread over the three nodes');
+      assert.throws(
+        () => new Traffic({ actions: { 'kv.get': { hashOn: 'body.key' } } }).policiesOf('kv.get'),
+        /must be 'params.<name>' or 'meta.<name>'/,
+      );
+    } finally {
+      await stop(nodes);
+    }
+  });
+
   it('retries move to another node', async () => {
     const seen = new Map<number, string[]>();
     const svc = (id: string, fail: boolean): ServiceDefinition => ({

@@ -7,6 +7,7 @@ import type { BalancerOptions } from './balancer-factory.js';
 import { breakerKey, CircuitBreakerRegistry } from './breaker-registry.js';
 import { CircuitBreaker, DEFAULT_FAILURE_CODES, type StateChange } from './circuit-breaker.js';
 import type { Timer } from './clock.js';
+import type { HashKeySource } from './consistent-hash.js';
 import { Emitter, type Event } from './event.js';
 import { FallbackPolicy } from './fallback-policy.js';
 import { HedgingPolicy } from './hedging-policy.js';
@@ -22,6 +23,7 @@ import { TimeoutPolicy } from './timeout-policy.js';
 import {
   breakerOptions,
   bulkheadPolicy,
+  hashKeySource,
   rateLimitPolicy,
   resolvePolicies,
   serverPolicies,
@@ -68,6 +70,8 @@ interface CallerPlan {
   readonly action: string;
   readonly policies: TrafficPolicies;
   readonly info: CallInfo;
+  /** Where the hash strategy reads keys, from `hashOn`. */
+  readonly hashKey: HashKeySource | undefined;
   /** retry → hedging → action breaker → timeout → bulkhead → rate limit, outermost first. */
   readonly chain: Policy;
   readonly fallback: FallbackPolicy<unknown> | undefined;
@@ -149,6 +153,10 @@ export class Traffic {
     this.#budgets = new RetryBudgetRegistry(config.retryBudget ?? {});
     this.#strategies = new StrategyBalancer({
       strategyOf: (action) => this.#plan(action).policies.strategy,
+      optionsOf: (action) => {
+        const key = this.#plan(action).hashKey;
+        return key === undefined ? undefined : { hash: { ...config.balancer?.hash, key } };
+      },
       balancer: { ...(config.random ? { random: config.random } : {}), clock: this.#timer, ...config.balancer },
     });
     this.middleware = {
@@ -379,6 +387,7 @@ export class Traffic {
       action,
       policies,
       info: { service, action, idempotent: policies.idempotent === true },
+      hashKey: policies.hashOn === undefined ? undefined : hashKeySource(policies.hashOn),
       chain: wrap(...chain),
       fallback,
       nodeBreakers: parts.nodeBreakers,
