@@ -104,6 +104,45 @@ describe('traffic layer in a mesh', () => {
     }
   });
 
+  it("a per-action breaker (scope 'action') opens on timeouts and rejects at once", async () => {
+    let served = 0;
+    const caller = new Traffic({
+      actions: {
+        'slow.get': { timeout: 50, retry: false, breaker: { scope: 'action', consecutiveFailures: 2, openMs: 60_000 } },
+      },
+    });
+    const changes: string[] = [];
+    caller.onBreakerStateChange((e) => changes.push(`${e.breaker}:${e.to}`));
+    const nodes = await startMesh([
+      { id: 'c', traffic: caller },
+      {
+        id: 's1',
+        services: [
+          {
+            name: 'slow',
+            actions: {
+              get: async (_p: unknown, ctx: Context) => {
+                served++;
+                await sleep(10_000, ctx);
+              },
+            },
+          },
+        ],
+      },
+    ]);
+    try {
+      const c = nodes[0]!;
+      assert.equal((await codeOf(c.call('slow.get'))).code, 'DEADLINE_EXCEEDED');
+      assert.equal((await codeOf(c.call('slow.get'))).code, 'DEADLINE_EXCEEDED');
+      assert.equal(caller.breakerState('slow.get'), 'open');
+      assert.deepEqual(changes, ['slow.get:open']);
+      assert.ok(isBrokenCircuit(await codeOf(c.call('slow.get'))));
+      assert.equal(served, 2);
+    } finally {
+      await stop(nodes);
+    }
+  });
+
   it('with every node broken, an open breaker fails fast and the fallback answers', async () => {
     let served = 0;
     const caller = new Traffic({
