@@ -166,15 +166,15 @@ export class KvClient {
   }
 
   watch(range: RangeArg, opts: WatchOptions = {}): KvWatch {
+    const client = this;
     const host: WatchHost = {
       callMember: (action, params, timeoutMs) =>
         this.callOnce(action, params, this.pickMember('any-member'), timeoutMs),
       currentRevision: async () => (await this.range({ key: '\0' }, { countOnly: true })).revision,
       get closed() {
-        return false;
+        return client.isClosed;
       },
     };
-    Object.defineProperty(host, 'closed', { get: () => this.isClosed });
     const w = new KvWatch(host, rangeSpec(range), opts);
     this.watches.add(w);
     void w.closed.then(() => this.watches.delete(w));

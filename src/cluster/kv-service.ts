@@ -53,7 +53,7 @@ export function createKvService(member: KvMember, addressOf: AddressOf, clock: (
         }
         const out = member.sm.read({
           range: p.range as KeyRangeSpec<Uint8Array>,
-          options: p.options as never,
+          options: p.options as RangeOp['options'], // validated by the state machine
         });
         if (!out.ok) throw out.error;
         return out.result;
