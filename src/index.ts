@@ -34,6 +34,13 @@ export {
   type EventHandler,
   type ServiceDefinition,
 } from './node/service.js';
+export {
+  createTraffic,
+  Traffic,
+  type TrafficCallOptions,
+  type TrafficConfig,
+  type TrafficPolicies,
+} from './traffic/index.js';
 export type { PeerIdentity } from './transport/connection.js';
 export { createConsoleLogger, type Logger, type LogLevel, silentLogger } from './transport/logger.js';
 export { MemoryNetwork, MemoryTransport } from './transport/memory-transport.js';
