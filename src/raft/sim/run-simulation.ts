@@ -55,6 +55,8 @@ export function profileFor(
       heartbeatTick: rng.range(1, 3),
       preVote: rng.chance(0.5),
       checkQuorum: rng.chance(0.5),
+      maxSizePerMsg: rng.pick([0, 64, 1024 * 1024]),
+      maxInflightMsgs: rng.pick([1, 4, 256]),
       snapshotEvery: rng.range(8, 60),
       keepAfterSnapshot: rng.range(0, 10),
       ...(options.unsafeTestingHooks ? { unsafeTestingHooks: options.unsafeTestingHooks } : {}),
@@ -181,9 +183,22 @@ function checkLiveness(cluster: SimCluster, faults: FaultSchedule, workload: Wor
           : `committed at index ${index}; applied: ${[...cluster.members.values()].map((m) => `${m.id}=${m.sm.applied}${m.alive ? '' : '(down)'}`).join(' ')}`;
       throw new Violation(
         'liveness',
-        `a fresh proposal was not applied by every member within ${bound} steps of the election: ${detail}`,
+        `a fresh proposal was not applied by every member within ${bound} steps of the election: ${detail}; ${describeLeader(cluster)}`,
       );
     }
     cluster.step();
   }
+}
+
+function describeLeader(cluster: SimCluster): string {
+  const lead = cluster.leader();
+  if (lead === null) return 'no leader now';
+  const st = lead.status;
+  const progress = Object.entries(st.progress ?? {})
+    .map(
+      ([id, p]) =>
+        `${id}:${p.state} match ${p.match} next ${p.next}${p.isLearner ? ' learner' : ''}${p.recentActive ? '' : ' inactive'}`,
+    )
+    .join(', ');
+  return `leader ${lead.id} term ${st.term} commit ${st.commit} applied ${st.applied} config ${JSON.stringify(st.config)} transferee ${st.leadTransferee}; progress ${progress}`;
 }

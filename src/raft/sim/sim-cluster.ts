@@ -277,12 +277,18 @@ export class SimCluster {
   private newMember(id: NodeId): SimMember {
     const m = new SimMember(id, this.options.settings, {
       checker: this.checker,
-      send: (msg) => this.network.send(this.now, msg),
+      send: (msg) => this.send(msg),
       confChangeApplied: (by, e) => this.confChangeApplied(by, e),
       note: (who, code, describe) => this.note(who, code, describe),
     });
     this.members.set(id, m);
     return m;
+  }
+
+  private send(m: Message): void {
+    const queued = this.network.send(this.now, m);
+    // The transport reports a snapshot it could not deliver; a leader waits for that report.
+    if (!queued && m.type === 'MsgSnap') this.members.get(m.from)?.node?.reportSnapshot(m.to, false);
   }
 
   private confChangeApplied(by: NodeId, e: Entry): void {

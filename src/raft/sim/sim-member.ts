@@ -17,6 +17,9 @@ export interface MemberSettings {
   readonly heartbeatTick: number;
   readonly preVote: boolean;
   readonly checkQuorum: boolean;
+  /** Max payload bytes per MsgApp (0: one entry per message, so followers acknowledge entry by entry). */
+  readonly maxSizePerMsg: number;
+  readonly maxInflightMsgs: number;
   readonly unsafeTestingHooks?: UnsafeTestingHooks;
   /** Snapshot the state machine once this many entries were applied since the last snapshot. */
   readonly snapshotEvery: number;
@@ -101,6 +104,8 @@ export class SimMember {
       applied: this.sm.applied,
       preVote: s.preVote,
       checkQuorum: s.checkQuorum,
+      maxSizePerMsg: s.maxSizePerMsg,
+      maxInflightMsgs: s.maxInflightMsgs,
       ...(s.unsafeTestingHooks ? { unsafeTestingHooks: s.unsafeTestingHooks } : {}),
     });
   }
@@ -175,7 +180,7 @@ export class SimMember {
         p.stage = 'send';
         break;
       case 'send':
-        for (const m of rd.messages) this.env.send(m);
+        for (const m of rd.messages) this.env.send(m.type === 'MsgSnap' ? this.freshSnapshotFor(m) : m);
         p.stage = 'apply';
         break;
       case 'apply':
@@ -226,6 +231,28 @@ export class SimMember {
       }
     }
     for (const rs of rd.readStates) checker.readAnswered(this.id, readKey(rs.requestContext), rs.index);
+  }
+
+  /**
+   * A snapshot taken before its recipient joined does not name it, and the recipient refuses it
+   * (core/raft.ts restore): it would wait forever if the leader's state machine had nothing new to
+   * snapshot. Like etcd's server (createMergedSnapshotMessage), the application sends a snapshot
+   * of its current applied state instead, which includes every configuration change the leader
+   * applied, so the recipient's own addition.
+   */
+  private freshSnapshotFor(m: Message): Message {
+    const snap = m.snapshot;
+    if (snap === null) return m;
+    const cs = snap.metadata.confState;
+    const named = [cs.voters, cs.learners, cs.votersOutgoing].some((ids) => ids.includes(m.to));
+    if (named) return m;
+    let latest = this.disk.storage.snapshot();
+    if (latest.metadata.index < this.sm.applied) {
+      latest = this.disk.snapshotAndCompact(this.sm.applied, this.confState, this.sm.snapshot(), this.lastCompactIndex);
+      this.lastSnapshotIndex = this.sm.applied;
+      this.stats.snapshotsTaken++;
+    }
+    return latest.metadata.index > snap.metadata.index ? { ...m, snapshot: latest } : m;
   }
 
   private maybeSnapshot(): void {

@@ -50,22 +50,24 @@ export class SimNetwork {
     this.faults = faults;
   }
 
-  send(now: number, message: Message): void {
+  /** Queues a message for delivery. False when it is lost at once (partitioned or dropped). */
+  send(now: number, message: Message): boolean {
     this.stats.sent++;
     if (!this.connected(message.from, message.to)) {
       this.stats.cut++;
-      return;
+      return false;
     }
     const f = this.faults;
     if (f.drop > 0 && this.rng.chance(f.drop)) {
       this.stats.dropped++;
-      return;
+      return false;
     }
     this.enqueue(now, message);
     if (f.duplicate > 0 && this.rng.chance(f.duplicate)) {
       this.stats.duplicated++;
       this.enqueue(now, message);
     }
+    return true;
   }
 
   /** Removes and returns the messages due at `now`, in a seeded random order. */
