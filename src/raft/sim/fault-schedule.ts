@@ -13,6 +13,8 @@ export interface FaultRates {
   readonly healAfter: number;
   /** Probability that a crash may take down a majority (otherwise at most a minority is down at once). */
   readonly majorityCrash: number;
+  /** Probability that a crash or an isolation picks the current leader (leader churn finds the subtle bugs). */
+  readonly targetLeader: number;
 }
 
 /**
@@ -62,7 +64,13 @@ export class FaultSchedule {
     const maxDown = this.rng.chance(this.rates.majorityCrash) ? members.length : Math.floor((members.length - 1) / 2);
     if (live.length === 0 || down >= maxDown) return;
     const busy = live.filter((m) => m.busy);
-    const victim = busy.length > 0 && this.rng.chance(0.5) ? this.rng.pick(busy) : this.rng.pick(live);
+    const lead = this.rng.chance(this.rates.targetLeader) ? c.leader() : null;
+    const victim =
+      lead !== null
+        ? c.member(lead.id)
+        : busy.length > 0 && this.rng.chance(0.5)
+          ? this.rng.pick(busy)
+          : this.rng.pick(live);
     c.crash(victim.id);
     this.restartAt.set(victim.id, c.now + this.rng.range(1, this.rates.restartAfter));
   }
@@ -73,7 +81,8 @@ export class FaultSchedule {
     const sides = new Map<NodeId, number>();
     const kind = this.rng.next();
     if (kind < 0.5) {
-      sides.set(this.rng.pick(ids), 1);
+      const lead = this.rng.chance(this.rates.targetLeader) ? c.leader() : null;
+      sides.set(lead?.id ?? this.rng.pick(ids), 1);
     } else {
       const n = kind < 0.9 ? 2 : 3;
       for (const id of ids) sides.set(id, this.rng.int(n));

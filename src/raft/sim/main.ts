@@ -1,4 +1,5 @@
 import type { UnsafeTestingHooks } from '../core/config.js';
+import { replayCommand } from './replay-command.js';
 import { runSimulation, type SimulationResult } from './run-simulation.js';
 
 /**
@@ -59,14 +60,6 @@ function parseArgs(argv: readonly string[]): CliOptions {
 function fail(msg: string): never {
   console.error(`${msg}\n${USAGE}`);
   process.exit(2);
-}
-
-/** The command that replays one seed exactly. */
-export function replayCommand(seed: number, steps: number, nodes?: number, mutation?: string): string {
-  let cmd = `npm run sim -- --seed ${seed} --steps ${steps}`;
-  if (nodes !== undefined) cmd += ` --nodes ${nodes}`;
-  if (mutation !== undefined) cmd += ` --mutation ${mutation}`;
-  return `${cmd} --verbose`;
 }
 
 function printResult(r: SimulationResult, verbose: boolean): void {
