@@ -390,6 +390,10 @@ export class Raft {
   restore(s: Snapshot): boolean {
     const md = s.metadata;
     if (md.index <= this.log.committed) return false;
+    // Committed entries not yet applied (e.g. handed out in a Ready the application is still
+    // applying) must be applied first: their configuration changes would otherwise be applied on
+    // top of the snapshot's configuration, which already contains them. The leader retries.
+    if (this.log.applied < this.log.committed) return false;
     invariant(this.role === 'follower', () => `restoring a snapshot as ${this.role}`);
     const cs = md.confState;
     const member = [cs.voters, cs.learners, cs.votersOutgoing].some((ids) => ids.includes(this.id));
