@@ -2,8 +2,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MiniCluster, text, untext } from '../testing/mini-cluster.js';
 import type { NodeId } from '../types.js';
+import { EntryType } from '../types.js';
+import { decodeConfChange } from './conf-change.js';
 import type { UnsafeTestingHooks } from './config.js';
-import { newMessage } from './messages.js';
+import { type Message, newMessage } from './messages.js';
 
 /**
  * One targeted scenario per safety property of the Raft paper (Ongaro & Ousterhout 2014,
@@ -317,16 +319,14 @@ describe('Raft mechanisms: elections, forwarding, reads, transfer, membership', 
     // Regression (found by the simulator): s2 without a leader got a forwarded MsgProp and threw proposal-dropped out of step().
     const lone = new MiniCluster(ids(3));
     lone.settle();
-    lone
-      .member('s2')
-      .node.step(
-        newMessage({
-          type: 'MsgProp',
-          from: 's3',
-          to: 's2',
-          entries: [{ term: 0, index: 0, type: 0, data: text('x') }],
-        }),
-      );
+    lone.member('s2').node.step(
+      newMessage({
+        type: 'MsgProp',
+        from: 's3',
+        to: 's2',
+        entries: [{ term: 0, index: 0, type: 0, data: text('x') }],
+      }),
+    );
     assert.equal(lone.member('s2').node.hasReady(), false);
   });
 
@@ -430,5 +430,64 @@ describe('Raft mechanisms: elections, forwarding, reads, transfer, membership', 
     c.drop = null;
     c.tick(3);
     assert.deepEqual(appliedOn(c, 's2'), ['warm-up', 'a', 'b']);
+  });
+});
+
+describe('regressions found by the simulator', () => {
+  it('a snapshot arriving while a Ready with a committed conf change is being applied is refused until it is applied', () => {
+    const c = new MiniCluster(ids(3));
+    elect(c, 's1');
+    // s2 leaves the automatic loop: its messages are captured and its Readys handled by hand.
+    const s2 = c.member('s2');
+    const toS2: Message[] = [];
+    c.drop = (m) => m.to === 's2' && toS2.push(m) > 0;
+    c.add('s4');
+    c.member('s1').node.proposeConfChange({
+      transition: 'JointExplicit',
+      changes: [{ type: 'AddLearnerNode', nodeId: 's4' }],
+    });
+    c.settle();
+    c.tick(2);
+    const joint = c.member('s1').node.status();
+    assert.deepEqual(joint.config.votersOutgoing.length > 0, true);
+    // s2 receives the change and its commit, and takes the Ready that hands it out for applying.
+    c.members.delete('s2');
+    for (const m of toS2.splice(0)) if (m.type === 'MsgApp' || m.type === 'MsgHeartbeat') s2.node.step(m);
+    let outstanding: ReturnType<typeof s2.node.ready> | null = null;
+    while (s2.node.hasReady() && outstanding === null) {
+      const rd = s2.node.ready();
+      s2.storage.save(rd.hardState, rd.entries, rd.snapshot);
+      if (rd.committedEntries.some((e) => e.type === EntryType.ConfChange && e.index > 3)) outstanding = rd;
+      else {
+        for (const e of rd.committedEntries) {
+          if (e.type === EntryType.ConfChange) s2.node.applyConfChange(decodeConfChange(e.data));
+        }
+        s2.node.advance();
+      }
+    }
+    assert.ok(outstanding, 's2 was handed the joint conf change');
+    // Meanwhile the leader commits more and snapshots past it (still joint) and sends that.
+    const s1 = c.member('s1');
+    s1.node.propose(text('more'));
+    c.settle();
+    const later = s1.node.status();
+    assert.ok(later.applied > s2.node.status().commit);
+    s1.storage.createSnapshot(later.applied, later.config, text('state'));
+    s1.storage.compact(later.applied);
+    s2.node.step(
+      newMessage({ type: 'MsgSnap', from: 's1', to: 's2', term: later.term, snapshot: s1.storage.snapshot() }),
+    );
+    // Applying the outstanding Ready must still work: the snapshot must not have replaced the configuration.
+    for (const e of outstanding.committedEntries) {
+      if (e.type === EntryType.ConfChange) {
+        assert.doesNotThrow(() => s2.node.applyConfChange(decodeConfChange(e.data)));
+      }
+    }
+    s2.node.advance();
+    assert.deepEqual([...s2.node.status().config.learnersNext, ...s2.node.status().config.learners], ['s4']);
+    // Once applied, the leader's retry is installed.
+    const snap = s1.storage.snapshot();
+    s2.node.step(newMessage({ type: 'MsgSnap', from: 's1', to: 's2', term: later.term, snapshot: snap }));
+    assert.equal(s2.node.ready().snapshot?.metadata.index, snap.metadata.index);
   });
 });
