@@ -43,8 +43,8 @@ export function chainHash(prev: number, e: Entry): number {
  *  - durability: the latest commit index a leader announced (with the configurations it may
  *    have counted votes in) is held by a majority of those voters' DURABLE disks, crashed
  *    members included;
- *  - linearizable reads: a ReadIndex answer is >= everything applied anywhere before the read
- *    was issued.
+ *  - linearizable reads: a ReadIndex answer is >= every index any member had handed out as
+ *    committed when the read was issued.
  */
 export class SafetyChecker {
   private readonly leaderOfTerm = new Map<number, NodeId>();
@@ -122,7 +122,7 @@ export class SafetyChecker {
   }
 
   readIssued(key: string, by: NodeId): void {
-    this.reads.set(key, { minIndex: this.maxApplied, issuedBy: by });
+    this.reads.set(key, { minIndex: this.stats.maxCommitted, issuedBy: by });
   }
 
   readAnswered(id: NodeId, key: string, index: number): void {
@@ -133,7 +133,7 @@ export class SafetyChecker {
     if (index < r.minIndex) {
       throw new Violation(
         'linearizable read',
-        `read ${key} issued at ${r.issuedBy} got read index ${index} on ${id}, but index ${r.minIndex} was already applied when it was issued`,
+        `read ${key} issued at ${r.issuedBy} got read index ${index} on ${id}, but index ${r.minIndex} was already committed when it was issued`,
       );
     }
   }
