@@ -14,8 +14,6 @@ export interface SimulationOptions {
   /** 3 or 5; default: chosen by the seed. */
   readonly nodes?: number;
   readonly unsafeTestingHooks?: UnsafeTestingHooks;
-  /** Adjusts the seed's profile (e.g. more leader churn); a replay must pass the same adjustment. */
-  readonly adjustProfile?: (p: SimulationProfile) => SimulationProfile;
   /** Recent events kept for the failure report. Default 200. */
   readonly traceKeep?: number;
   readonly echo?: ((line: string) => void) | null;
@@ -96,8 +94,7 @@ export function profileFor(
  * configuration within another 20 (plus 4 steps per entry of the backlog not yet committed).
  */
 export function runSimulation(o: SimulationOptions): SimulationResult {
-  const drawn = profileFor(o.seed, o);
-  const profile = o.adjustProfile ? o.adjustProfile(drawn) : drawn;
+  const profile = profileFor(o.seed, o);
   const cluster = new SimCluster({
     seed: o.seed,
     nodes: profile.nodes,

@@ -3,7 +3,7 @@ import type { UnsafeTestingHooks } from '../core/config.js';
 import { isRaftError } from '../core/errors.js';
 import type { Message } from '../core/messages.js';
 import { RawNode } from '../core/raw-node.js';
-import type { Ready, Role, Status } from '../core/ready.js';
+import type { Ready, Role } from '../core/ready.js';
 import type { ConfState, Entry, NodeId } from '../types.js';
 import { EntryType } from '../types.js';
 import type { Prng } from './prng.js';
@@ -126,10 +126,6 @@ export class SimMember {
       if (isRaftError(err, 'step-peer-not-found')) return;
       throw err;
     }
-  }
-
-  status(): Status | null {
-    return this.node?.status() ?? null;
   }
 
   /**
