@@ -43,6 +43,7 @@ export function chainHash(prev: number, e: Entry): number {
  *  - durability: the latest commit index a leader announced (with the configurations it may
  *    have counted votes in) is held by a majority of those voters' DURABLE disks, crashed
  *    members included;
+ *  - the current-term commit rule is checked by SimMember (it knows when a leader's term began);
  *  - linearizable reads: a ReadIndex answer is >= every index any member had handed out as
  *    committed when the read was issued.
  */

@@ -64,6 +64,10 @@ export class SimMember {
   role: Role = 'follower';
   private pending: { rd: Ready; stage: Stage } | null = null;
   private lastAnnouncedCommit = 0;
+  /** Term and commit index as of the last Ready taken; the term this member led in then (0: not leader). */
+  private term = 0;
+  private commitSeen = 0;
+  private leaderOfTerm = 0;
   private lastSnapshotIndex = 0;
   private lastCompactIndex = 0;
   stats = { snapshotsTaken: 0, snapshotsRestored: 0, lostWrites: 0 };
@@ -91,6 +95,9 @@ export class SimMember {
     this.lastSnapshotIndex = this.sm.applied;
     this.lastCompactIndex = storage.firstIndex() - 1;
     this.lastAnnouncedCommit = 0;
+    this.term = storage.initialState().hardState.term;
+    this.commitSeen = storage.initialState().hardState.commit;
+    this.leaderOfTerm = 0;
     this.pending = null;
     this.role = 'follower';
     this.incarnation++;
@@ -154,6 +161,23 @@ export class SimMember {
     const checker = this.env.checker;
     if (rd.softState !== null) this.role = rd.softState.role;
     for (const e of rd.committedEntries) checker.committed(this.id, e);
+    const term = rd.hardState?.term ?? this.term;
+    const commit = rd.hardState?.commit ?? this.commitSeen;
+    if (this.role === 'leader' && this.leaderOfTerm === term && commit > this.commitSeen) {
+      // Raft §5.4.2: a leader moves its commit index only onto an entry of its own term (earlier
+      // entries are committed with it). Checked only while it stays leader of one term: a commit
+      // learned as a follower just before the election does not count.
+      const t = checker.termOfCommitted(commit);
+      if (t !== undefined && t !== term) {
+        throw new Violation(
+          'current-term commit rule',
+          `${this.id}, leader of term ${term}, advanced its commit index to ${commit}, an entry of term ${t}`,
+        );
+      }
+    }
+    this.term = term;
+    this.commitSeen = commit;
+    this.leaderOfTerm = this.role === 'leader' ? term : 0;
     if (this.role === 'leader' && rd.hardState !== null && rd.hardState.commit > this.lastAnnouncedCommit) {
       this.lastAnnouncedCommit = rd.hardState.commit;
       const term = checker.termOfCommitted(rd.hardState.commit);

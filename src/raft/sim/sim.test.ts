@@ -38,13 +38,18 @@ describe('raft simulator', () => {
     }
   });
 
-  it('has teeth: with votes granted regardless of log freshness (skipVoteLogCheck) it finds a violation', () => {
-    const found: string[] = [];
-    for (let seed = 1; seed <= 30 && found.length === 0; seed++) {
-      const r = runSimulation({ seed, steps: CI_STEPS, traceKeep: 0, unsafeTestingHooks: { skipVoteLogCheck: true } });
-      if (!r.ok) found.push(`seed ${seed}: ${r.violation!.message}`);
-    }
-    assert.equal(found.length, 1, 'the simulator did not notice a core that ignores log freshness when voting');
-    assert.match(found[0]!, /committed entry changed|state machine safety|durable on a majority|election safety/);
-  });
+  for (const [hook, expected] of [
+    ['skipVoteLogCheck', /committed entry changed|state machine safety|durable on a majority|election safety/],
+    ['commitEntriesFromPreviousTerms', /current-term commit rule|committed entry changed|state machine safety/],
+  ] as const) {
+    it(`has teeth: with the core's unsafe hook ${hook} it finds a violation within 30 seeds`, () => {
+      let found: string | null = null;
+      for (let seed = 1; seed <= 30 && found === null; seed++) {
+        const r = runSimulation({ seed, steps: CI_STEPS, traceKeep: 0, unsafeTestingHooks: { [hook]: true } });
+        if (!r.ok) found = `seed ${seed}: ${r.violation!.message}`;
+      }
+      assert.ok(found !== null, `the simulator did not notice ${hook}`);
+      assert.match(found, expected);
+    });
+  }
 });
