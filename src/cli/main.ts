@@ -1,6 +1,9 @@
 import { CALL_USAGE, runCall } from './commands/call.js';
+import { CLUSTER_USAGE, runCluster } from './commands/cluster.js';
 import { BROADCAST_USAGE, EMIT_USAGE, runEmit } from './commands/emit.js';
+import { KV_USAGE, runKv } from './commands/kv.js';
 import { NODE_USAGE, runNode } from './commands/node.js';
+import { runServer, SERVER_USAGE } from './commands/server.js';
 import { runStatus, STATUS_USAGE } from './commands/status.js';
 import { runUp, UP_USAGE } from './commands/up.js';
 import { UsageError } from './usage-error.js';
@@ -14,6 +17,9 @@ Commands:
   emit        emit an event (one handler per group)
   broadcast   broadcast an event (every handler)
   status      list the nodes of a mesh with their services and health
+  server      run a member of a replicated KV / registry cluster
+  cluster     cluster membership: status, add, remove
+  kv          key-value operations: get, put, del, range, watch, txn, lease
 
 Run 'parley <command> --help' for a command's options.`;
 
@@ -24,6 +30,9 @@ const COMMANDS: Record<string, { run: (argv: readonly string[]) => Promise<numbe
   emit: { run: (a) => runEmit(a, 'emit'), usage: EMIT_USAGE },
   broadcast: { run: (a) => runEmit(a, 'broadcast'), usage: BROADCAST_USAGE },
   status: { run: runStatus, usage: STATUS_USAGE },
+  server: { run: runServer, usage: SERVER_USAGE },
+  cluster: { run: runCluster, usage: CLUSTER_USAGE },
+  kv: { run: runKv, usage: KV_USAGE },
 };
 
 /** Runs the CLI and returns the exit code: 0 success, 1 failure, 2 bad usage. */

@@ -4,7 +4,7 @@ import { ParleyError } from '../wire/parley-error.js';
 import type { ConfChange } from './core/conf-change.js';
 import { raftError } from './core/errors.js';
 import type { Message } from './core/messages.js';
-import type { ReadState, Ready, SoftState } from './core/ready.js';
+import type { ReadState, Ready, SoftState, Status } from './core/ready.js';
 import { type DriverScheduler, type PersistentLog, RaftDriver, type RawNodeApi, type StateMachine } from './driver.js';
 import type { ConfState, Entry, HardState, Snapshot } from './types.js';
 
@@ -65,6 +65,14 @@ class FakeSingleNode implements RawNodeApi {
   }
   applyConfChange(_cc: ConfChange): ConfState {
     return { voters: ['a'], votersOutgoing: [], learners: [], learnersNext: [], autoLeave: false };
+  }
+  proposeConfChange(_cc: ConfChange): void {
+    throw raftError('proposal-dropped', 'not scripted');
+  }
+  transferLeadership(_to: string): void {}
+  reportSnapshot(_id: string, _ok: boolean): void {}
+  status(): Status {
+    throw new Error('not scripted');
   }
 }
 

@@ -2,7 +2,7 @@ import { ParleyError } from '../wire/parley-error.js';
 import { type ConfChange, decodeConfChange } from './core/conf-change.js';
 import { isRaftError } from './core/errors.js';
 import type { Message } from './core/messages.js';
-import type { Ready } from './core/ready.js';
+import type { Ready, Status } from './core/ready.js';
 import { decodeProposal, driverStopped, leadershipLost, ProposalTracker, proposalDropped } from './driver-proposals.js';
 import type { ConfState, Entry, HardState, NodeId, Snapshot } from './types.js';
 import { EntryType } from './types.js';
@@ -32,11 +32,22 @@ export interface RawNodeApi {
   ready(): Ready;
   advance(): void;
   applyConfChange(cc: ConfChange): ConfState;
+  /** Throws a raft error with reason 'proposal-dropped' when refused (one change at a time). */
+  proposeConfChange(cc: ConfChange): void;
+  transferLeadership(to: NodeId): void;
+  status(): Status;
+  /** The outcome of sending a snapshot: the leader leaves its snapshot state for this follower. */
+  reportSnapshot(id: NodeId, ok: boolean): void;
 }
 
-/** Durable storage's write side: WalStorage satisfies it; MemoryStorage needs a two-line adapter. */
+/**
+ * Durable storage's write side: WalStorage and MemoryStorage satisfy it. `createSnapshot` and
+ * `compact` are needed only when the driver takes snapshots (`snapshotEvery`).
+ */
 export interface PersistentLog {
   save(hardState: HardState | null, entries: readonly Entry[], snapshot: Snapshot | null): void;
+  createSnapshot?(index: number, confState: ConfState, data: Uint8Array): Snapshot;
+  compact?(index: number): void;
 }
 
 export interface StateMachine<R> {
@@ -74,6 +85,15 @@ export interface RaftDriverOptions<R> {
   readonly scheduler?: DriverScheduler;
   /** The last applied index on start (the snapshot index after a restart). Default 0. */
   readonly applied?: number;
+  /** The configuration at `applied` (the snapshot's, or the stored one); kept up to date from applied conf changes. */
+  readonly confState?: ConfState;
+  /**
+   * Take a state-machine snapshot and compact the log every this many applied entries
+   * (0 = never, the default). `snapshotKeep` entries below the snapshot stay in the log so a
+   * slightly lagging follower catches up from the log rather than a snapshot (default 1000).
+   */
+  readonly snapshotEvery?: number;
+  readonly snapshotKeep?: number;
 }
 
 interface ReadWaiter {
@@ -92,11 +112,65 @@ export class RaftDriver<R> {
   private readSeq = 0;
   private lead: NodeId | null = null;
   private appliedIndex: number;
+  private snapshotIndex: number;
+  private conf: ConfState;
+  /** Conf changes proposed here: the envelope travels in the ConfChange's context. */
+  private readonly confChanges: ProposalTracker<ConfState>;
+  /**
+   * A follower refuses a snapshot whose configuration does not contain it, so a member added
+   * after the last snapshot could never catch up from it: a conf change triggers a snapshot.
+   */
+  private confChangedSinceSnapshot = false;
+  private readonly leaderListeners = new Set<(lead: NodeId | null) => void>();
 
   constructor(private readonly o: RaftDriverOptions<R>) {
     this.proposals = new ProposalTracker<R>(o.id);
+    this.confChanges = new ProposalTracker<ConfState>(o.id);
     this.scheduler = o.scheduler ?? realScheduler;
     this.appliedIndex = o.applied ?? 0;
+    this.snapshotIndex = this.appliedIndex;
+    this.conf = o.confState ?? { voters: [], votersOutgoing: [], learners: [], learnersNext: [], autoLeave: false };
+  }
+
+  /** The configuration as of the last applied conf change. */
+  get confState(): ConfState {
+    return this.conf;
+  }
+
+  /** Calls `fn` whenever the known leader changes (after the Ready that told it is persisted). */
+  onLeaderChange(fn: (lead: NodeId | null) => void): () => void {
+    this.leaderListeners.add(fn);
+    return () => this.leaderListeners.delete(fn);
+  }
+
+  /**
+   * Proposes a membership change; resolves with the new configuration once the change is
+   * applied on this member. `cc.context` is replaced by an envelope identifying the proposal
+   * and wrapping the caller's context (see `confChangeContext`).
+   */
+  proposeConfChange(cc: ConfChange): Promise<ConfState> {
+    if (this.stopped) return Promise.reject(driverStopped());
+    const p = this.confChanges.track(cc.context ?? new Uint8Array(0));
+    try {
+      this.o.node.proposeConfChange({ ...cc, context: p.data });
+    } catch (err) {
+      this.confChanges.reject(
+        p.seq,
+        isRaftError(err, 'proposal-dropped') ? proposalDropped(err) : ParleyError.from(err),
+      );
+    }
+    this.kick();
+    return p.result;
+  }
+
+  transferLeadership(to: NodeId): void {
+    if (this.stopped) return;
+    this.o.node.transferLeadership(to);
+    this.kick();
+  }
+
+  status(): Status {
+    return this.o.node.status();
   }
 
   get applied(): number {
@@ -162,6 +236,7 @@ export class RaftDriver<R> {
     this.cancelTick?.();
     this.cancelTick = null;
     this.proposals.rejectAll(driverStopped());
+    this.confChanges.rejectAll(driverStopped());
     for (const key of [...this.reads.keys()]) this.settleRead(key, driverStopped());
   }
 
@@ -183,21 +258,32 @@ export class RaftDriver<R> {
   }
 
   private handle(rd: Ready): void {
+    let leaderChanged = false;
     if (rd.softState !== null && rd.softState.lead !== this.lead) {
       // A known leader went away: proposals in flight may still commit under the next one,
       // or may not. Tell callers now rather than leave them hanging. (Learning the first
       // leader, from null, loses nothing.)
       if (this.lead !== null) {
         if (this.proposals.size > 0) this.proposals.rejectAll(leadershipLost());
+        if (this.confChanges.size > 0) this.confChanges.rejectAll(leadershipLost());
         for (const [key, w] of this.reads) if (w.index === null) this.settleRead(key, leadershipLost());
       }
       this.lead = rd.softState.lead;
+      leaderChanged = true;
     }
     this.o.log.save(rd.hardState, rd.entries, rd.snapshot);
-    if (rd.messages.length > 0) this.o.send(rd.messages);
+    if (rd.messages.length > 0) {
+      this.o.send(rd.messages);
+      // `send` is fire-and-forget: a snapshot handed to it counts as sent. If it was lost, the
+      // follower's next rejection makes the leader probe and send a snapshot again.
+      for (const m of rd.messages) if (m.type === 'MsgSnap') this.o.node.reportSnapshot(m.to, true);
+    }
     if (rd.snapshot !== null && rd.snapshot.metadata.index > this.appliedIndex) {
       this.o.stateMachine.restore(rd.snapshot);
       this.appliedIndex = rd.snapshot.metadata.index;
+      this.snapshotIndex = this.appliedIndex;
+      this.conf = rd.snapshot.metadata.confState;
+      this.confChangedSinceSnapshot = false;
     }
     for (const e of rd.committedEntries) this.applyEntry(e);
     for (const rs of rd.readStates) {
@@ -207,12 +293,33 @@ export class RaftDriver<R> {
     }
     for (const [key, w] of this.reads) if (w.index !== null && w.index <= this.appliedIndex) this.settleRead(key, null);
     this.o.node.advance();
+    this.maybeSnapshot();
+    if (leaderChanged) for (const fn of this.leaderListeners) fn(this.lead);
+  }
+
+  /** Every `snapshotEvery` applied entries: snapshot the state machine, then drop the log below it (minus a margin). */
+  private maybeSnapshot(): void {
+    const every = this.o.snapshotEvery ?? 0;
+    const log = this.o.log;
+    if (every <= 0 || this.appliedIndex <= this.snapshotIndex) return;
+    if (this.appliedIndex - this.snapshotIndex < every && !this.confChangedSinceSnapshot) return;
+    if (log.createSnapshot === undefined || log.compact === undefined) return;
+    const index = this.appliedIndex;
+    log.createSnapshot(index, this.conf, this.o.stateMachine.snapshot());
+    this.snapshotIndex = index;
+    this.confChangedSinceSnapshot = false;
+    const keep = this.o.snapshotKeep ?? 1000;
+    if (index - keep > 0) log.compact(index - keep);
   }
 
   private applyEntry(e: Entry): void {
     if (e.index <= this.appliedIndex) return;
     if (e.type === EntryType.ConfChange) {
-      this.o.node.applyConfChange(decodeConfChange(e.data));
+      const cc = decodeConfChange(e.data);
+      this.conf = this.o.node.applyConfChange(cc);
+      this.confChangedSinceSnapshot = true;
+      const env = cc.context === undefined ? null : decodeProposal(cc.context);
+      if (env !== null) this.confChanges.applied(env, this.conf);
     } else {
       const env = decodeProposal(e.data);
       if (env !== null) {
@@ -228,6 +335,12 @@ export class RaftDriver<R> {
       }
     }
     this.appliedIndex = e.index;
+  }
+
+  /** The caller's context of a ConfChange proposed through the driver (null if none or not ours). */
+  static confChangeContext(cc: ConfChange): Uint8Array | null {
+    if (cc.context === undefined) return null;
+    return decodeProposal(cc.context)?.payload ?? null;
   }
 
   private settleRead(key: string, err: ParleyError | null): void {

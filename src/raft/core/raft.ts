@@ -54,6 +54,8 @@ export class Raft {
   uncommittedSize = 0;
   /** Leader: ReadIndex requests held until an entry of the current term is committed. */
   pendingReadIndexMessages: Message[] = [];
+  /** Leader: proposals were appended since the last broadcast (see flushAppends). */
+  appendsPending = false;
   electionElapsed = 0;
   heartbeatElapsed = 0;
   randomizedElectionTimeout = 0;
@@ -96,7 +98,7 @@ export class Raft {
         invariant(term === undefined, () => `${fields.type} must not set a term`);
         term = this.term;
     }
-    this.msgs.push(newMessage({ ...fields, from: this.id, term }));
+    this.msgs.push(newMessage(fields, this.id, term));
   }
 
   /** Forwards a term-0 message (MsgProp, MsgReadIndex, MsgTransferLeader) unchanged to `to`. */
@@ -164,6 +166,13 @@ export class Raft {
     // The no-op of the new term: committing it commits every earlier entry (§5.4.2).
     const ok = this.appendEntries([{ term: 0, index: 0, type: EntryType.Normal, data: EMPTY }]);
     invariant(ok, 'the empty entry of a new leader was refused');
+  }
+
+  /** Leader: sends the entries proposed since the last Ready to every follower. */
+  flushAppends(): void {
+    if (!this.appendsPending) return;
+    this.appendsPending = false;
+    if (this.role === 'leader') bcastAppend(this);
   }
 
   // ---- time ----

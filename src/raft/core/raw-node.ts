@@ -119,6 +119,7 @@ export class RawNode {
   ready(): Ready {
     const r = this.raft;
     invariant(this.handed === null, 'ready() called again before advance()');
+    r.flushAppends();
     const messages = r.msgs;
     const readStates = r.readStates;
     r.msgs = [];

@@ -1,0 +1,95 @@
+import { startServer } from '../../cluster/server.js';
+import { intFlag, parseCommandArgs } from '../args.js';
+import { reportError } from '../output.js';
+import { untilStopSignal } from '../stop-signals.js';
+import { UsageError } from '../usage-error.js';
+
+export const SERVER_USAGE = `usage: parley server --id ID --data DIR --listen host:port [--peers id=host:port,...] [--join]
+                     [--snapshot-every N] [--log-level L]
+
+Runs one member of a replicated KV / registry cluster (services $kv, $raft, $cluster) until
+SIGINT or SIGTERM, then stops gracefully. Restarts from DIR.
+
+  --id ID              member id (also the node id)
+  --data DIR           data directory (write-ahead log and snapshots), created if missing
+  --listen host:port   where this member listens; the other members dial it
+  --peers id=host:port,...  the members of the initial cluster (repeatable); omitted: a single-member cluster
+  --join               this member was added with 'parley cluster add' and joins a running cluster
+  --snapshot-every N   snapshot and compact the log every N applied entries (default 10000)
+  --log-level L        debug | info | warn | error | silent (default warn)`;
+
+const LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;
+
+/** Parses `id=host:port` lists (comma-separated and/or repeated). */
+export function parsePeers(value: unknown, usage: string): Record<string, string> {
+  const list = Array.isArray(value) ? value : typeof value === 'string' ? [value] : [];
+  const peers: Record<string, string> = {};
+  for (const item of list.flatMap((s: string) => s.split(',')).filter((s: string) => s.length > 0)) {
+    const m = /^([^\s=]+)=((?:\[[^\]]+\]|[^\s:]+):\d{1,5})$/.exec(item);
+    if (m === null) throw new UsageError(`--peers expects id=host:port, got '${item}'`, usage);
+    peers[m[1]!] = m[2]!;
+  }
+  return peers;
+}
+
+export async function runServer(argv: readonly string[]): Promise<number> {
+  const { flags } = parseCommandArgs(
+    argv,
+    {
+      id: { type: 'string' },
+      data: { type: 'string' },
+      listen: { type: 'string' },
+      peers: { type: 'string', multiple: true },
+      join: { type: 'boolean' },
+      'snapshot-every': { type: 'string' },
+      'log-level': { type: 'string' },
+    },
+    SERVER_USAGE,
+    { min: 0, max: 0 },
+  );
+  if (flags.help) {
+    process.stdout.write(`${SERVER_USAGE}\n`);
+    return 0;
+  }
+  for (const required of ['id', 'data', 'listen'] as const) {
+    if (typeof flags[required] !== 'string' || flags[required] === '') {
+      throw new UsageError(`--${required} is required`, SERVER_USAGE);
+    }
+  }
+  const id = flags.id as string;
+  if (/\s|=|,/.test(id)) throw new UsageError('--id must not contain spaces, = or ,', SERVER_USAGE);
+  const listen = flags.listen as string;
+  if (!/^(\[[^\]]+\]|[^\s:]+):\d{1,5}$/.test(listen)) {
+    throw new UsageError(`--listen expects host:port, got '${listen}'`, SERVER_USAGE);
+  }
+  const level = (flags['log-level'] as string | undefined) ?? 'warn';
+  if (!(LEVELS as readonly string[]).includes(level)) {
+    throw new UsageError(`--log-level must be one of ${LEVELS.join(', ')}`, SERVER_USAGE);
+  }
+  const peers = parsePeers(flags.peers, SERVER_USAGE);
+  if (peers[id] !== undefined && peers[id] !== listen) {
+    throw new UsageError(`--peers gives ${id}=${peers[id]} but --listen is ${listen}`, SERVER_USAGE);
+  }
+  const snapshotEvery = intFlag(flags['snapshot-every'], 'snapshot-every', SERVER_USAGE, 1, 1e9);
+  let server: Awaited<ReturnType<typeof startServer>>;
+  try {
+    server = await startServer({
+      id,
+      dataDir: flags.data as string,
+      listen,
+      peers,
+      join: flags.join === true,
+      logger: level as (typeof LEVELS)[number],
+      raft: snapshotEvery === undefined ? {} : { snapshotEvery },
+    });
+  } catch (err) {
+    return reportError(err);
+  }
+  // Listen for the stop signal BEFORE printing the ready line: a supervisor may signal the moment it reads it.
+  const stopRequested = untilStopSignal();
+  process.stdout.write(`parley server ${id} listening on ${server.address} (services: $kv, $raft, $cluster)\n`);
+  await stopRequested;
+  await server.stop();
+  process.stdout.write(`parley server ${id} stopped\n`);
+  return 0;
+}

@@ -1,0 +1,253 @@
+import { type ApplyOutcome, type KvResult, KvStateMachine } from '../kv/kv-state-machine.js';
+import { encodeCommand } from '../kv/snapshot-codec.js';
+import type { Message } from '../raft/core/messages.js';
+import type { Status } from '../raft/core/ready.js';
+import { type DriverScheduler, RaftDriver, type StateMachine } from '../raft/driver.js';
+import type { ConfState, NodeId } from '../raft/types.js';
+import { WalStorage } from '../raft/wal/wal-storage.js';
+import type { Logger } from '../transport/logger.js';
+import { ParleyError } from '../wire/parley-error.js';
+import { bootstrapCluster, createRawNode } from './raft-factory.js';
+
+export interface KvMemberOptions {
+  readonly id: NodeId;
+  /** WAL + snapshot directory. */
+  readonly dataDir: string;
+  /** The voters of a brand-new cluster (bootstrapped once, when `dataDir` holds no log); null: this member joins a running cluster. */
+  readonly initialVoters: readonly NodeId[] | null;
+  /** Sends messages to other members (best effort: raft retries). */
+  readonly send: (to: NodeId, messages: Message[]) => void;
+  readonly logger: Logger;
+  /** Milliseconds per raft tick (default 50). */
+  readonly tickMs?: number;
+  /** Election timeout in ticks (default 10) and heartbeat interval in ticks (default 2). */
+  readonly electionTick?: number;
+  readonly heartbeatTick?: number;
+  /** Snapshot + compact every N applied entries (default 10000). */
+  readonly snapshotEvery?: number;
+  /** Log entries kept below a snapshot (default 1000). */
+  readonly snapshotKeep?: number;
+  /** How often the leader looks for expired leases (default 200 ms) and checkpoints remaining TTLs (default 1000 ms). */
+  readonly leaseCheckMs?: number;
+  readonly checkpointMs?: number;
+  readonly scheduler?: DriverScheduler;
+  readonly clock?: () => number;
+}
+
+/** UNAVAILABLE with the leader to redirect to; nothing was applied, so any request may be retried. */
+export function notLeader(self: NodeId, leader: NodeId | null, leaderAddress: string | null): ParleyError {
+  return new ParleyError(
+    'UNAVAILABLE',
+    leader === null
+      ? `member '${self}' knows no leader (election in progress); retry shortly`
+      : `member '${self}' is not the leader; send the request to '${leader}'${leaderAddress ? ` at ${leaderAddress}` : ''}`,
+    { details: { reason: 'not-leader', leader, leaderAddress } },
+  );
+}
+
+/**
+ * One member of a replicated KV cluster: the raft core, its WAL, the driver and the KV state
+ * machine, plus the leader's lease duties (promote on election, propose expiries and
+ * checkpoints). It knows nothing of the network: messages leave through `send` and arrive
+ * through `step`.
+ *
+ * Invariant: every replicated change goes through `propose` (raft log order); local reads
+ * (`sm.read`) are linearizable only after `readIndex()` resolved on the leader.
+ */
+export class KvMember {
+  readonly id: NodeId;
+  readonly sm = new KvStateMachine();
+  private readonly storage: WalStorage;
+  private readonly driver: RaftDriver<ApplyOutcome | undefined>;
+  private readonly clock: () => number;
+  private timers: NodeJS.Timeout[] = [];
+  private expiring = false;
+  private checkpointing = false;
+  private stopped = false;
+  private restored = 0;
+  /** Keep-alives proposed here and not yet settled, per lease: never expire those leases meanwhile. */
+  private readonly renewing = new Map<number, number>();
+
+  constructor(private readonly o: KvMemberOptions) {
+    this.id = o.id;
+    this.clock = o.clock ?? Date.now;
+    this.storage = WalStorage.open(o.dataDir);
+    const fresh = this.storage.lastIndex() === 0 && this.storage.snapshot().metadata.index === 0;
+    if (fresh && o.initialVoters !== null) {
+      const boot = bootstrapCluster(o.initialVoters);
+      this.storage.save(boot.hardState, boot.entries, null);
+    }
+    const snap = this.storage.snapshot();
+    if (snap.metadata.index > 0) this.sm.restore(snap.data);
+    const applied = snap.metadata.index;
+    const sm = this.sm;
+    const machine: StateMachine<ApplyOutcome | undefined> = {
+      apply: (payload, entry) => sm.applyEntry({ ...entry, data: payload }),
+      snapshot: () => sm.snapshot(),
+      restore: (s) => {
+        sm.restore(s.data);
+        this.restored++;
+      },
+    };
+    const node = createRawNode({
+      id: o.id,
+      storage: this.storage,
+      electionTick: o.electionTick ?? 10,
+      heartbeatTick: o.heartbeatTick ?? 2,
+      random: Math.random,
+      applied,
+      preVote: true,
+      checkQuorum: true,
+    });
+    this.driver = new RaftDriver({
+      id: o.id,
+      node,
+      log: this.storage,
+      send: (messages) => this.route(messages),
+      stateMachine: machine,
+      tickMs: o.tickMs ?? 50,
+      scheduler: o.scheduler,
+      applied,
+      confState: snap.metadata.confState,
+      snapshotEvery: o.snapshotEvery ?? 10_000,
+      snapshotKeep: o.snapshotKeep ?? 1000,
+    });
+    this.driver.onLeaderChange((lead) => {
+      o.logger.info(`leader is now ${lead ?? '(none)'}`);
+      if (lead === this.id) this.sm.promote(this.clock());
+    });
+  }
+
+  start(): void {
+    this.driver.start();
+    const every = (ms: number, fn: () => void) => {
+      const t = setInterval(fn, ms);
+      t.unref();
+      this.timers.push(t);
+    };
+    every(this.o.leaseCheckMs ?? 200, () => this.expireLeases());
+    every(this.o.checkpointMs ?? 1000, () => this.checkpointLeases());
+  }
+
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    this.driver.stop();
+    this.storage.close();
+  }
+
+  get leader(): NodeId | null {
+    return this.driver.leader;
+  }
+
+  get isLeader(): boolean {
+    return this.driver.leader === this.id;
+  }
+
+  get applied(): number {
+    return this.driver.applied;
+  }
+
+  /** Snapshots received from the leader and installed (a lagging or new member catching up). */
+  get snapshotsRestored(): number {
+    return this.restored;
+  }
+
+  get confState(): ConfState {
+    return this.driver.confState;
+  }
+
+  status(): Status {
+    return this.driver.status();
+  }
+
+  /** A message from another member. Malformed messages are dropped by the driver/core. */
+  step(message: Message): void {
+    this.driver.step(message);
+  }
+
+  /** Replicates a KV command and returns its result; a deterministic failure is thrown as its ParleyError. */
+  async propose(command: object): Promise<KvResult> {
+    const outcome = await this.driver.propose(encodeCommand(command));
+    if (outcome === undefined) throw new ParleyError('INTERNAL', 'the command was skipped by the state machine');
+    if (!outcome.ok) throw outcome.error;
+    return outcome.result;
+  }
+
+  /**
+   * Renews a lease (leader). While the keep-alive is in flight its lease is not proposed for
+   * expiry: the expiry decision would be taken on a deadline the keep-alive is about to move.
+   */
+  async keepAlive(id: number, now: number): Promise<KvResult> {
+    this.renewing.set(id, (this.renewing.get(id) ?? 0) + 1);
+    try {
+      return await this.propose({ type: 'lease-keepalive', id, now });
+    } finally {
+      const n = (this.renewing.get(id) ?? 1) - 1;
+      if (n <= 0) this.renewing.delete(id);
+      else this.renewing.set(id, n);
+    }
+  }
+
+  /** Resolves once this member has applied everything committed when it was called (ReadIndex). */
+  readIndex(): Promise<void> {
+    return this.driver.readIndex();
+  }
+
+  addMember(id: NodeId, address: string): Promise<ConfState> {
+    return this.driver.proposeConfChange({
+      transition: 'Auto',
+      changes: [{ type: 'AddNode', nodeId: id }],
+      context: new TextEncoder().encode(address),
+    });
+  }
+
+  removeMember(id: NodeId): Promise<ConfState> {
+    return this.driver.proposeConfChange({ transition: 'Auto', changes: [{ type: 'RemoveNode', nodeId: id }] });
+  }
+
+  transferLeadership(to: NodeId): void {
+    this.driver.transferLeadership(to);
+  }
+
+  private route(messages: readonly Message[]): void {
+    const byPeer = new Map<NodeId, Message[]>();
+    for (const m of messages) {
+      let list = byPeer.get(m.to);
+      if (list === undefined) byPeer.set(m.to, (list = []));
+      list.push(m);
+    }
+    for (const [to, list] of byPeer) this.o.send(to, list);
+  }
+
+  /** Leader only: propose the expiry of leases whose deadline passed (one proposal in flight at a time). */
+  private expireLeases(): void {
+    if (!this.isLeader || this.expiring) return;
+    // Decide only on a state machine that has applied everything committed so far (a fresh
+    // leader may still be applying keep-alives of its predecessor's term).
+    if (this.driver.applied < this.driver.status().commit) return;
+    const ids = this.sm.expiredLeases(this.clock()).filter((id) => !this.renewing.has(id));
+    if (ids.length === 0) return;
+    this.expiring = true;
+    this.propose({ type: 'lease-expire', ids })
+      .catch((err) => this.o.logger.debug('lease expiry not applied', { error: String(err) }))
+      .finally(() => {
+        this.expiring = false;
+      });
+  }
+
+  /** Leader only: record remaining TTLs so a new leader does not extend every lease by a full TTL. */
+  private checkpointLeases(): void {
+    if (!this.isLeader || this.checkpointing) return;
+    const checkpoints = this.sm.leaseCheckpoints(this.clock());
+    if (checkpoints.length === 0) return;
+    this.checkpointing = true;
+    this.propose({ type: 'lease-checkpoint', checkpoints })
+      .catch((err) => this.o.logger.debug('lease checkpoint not applied', { error: String(err) }))
+      .finally(() => {
+        this.checkpointing = false;
+      });
+  }
+}

@@ -1,0 +1,107 @@
+import { createNode, type ParleyNode } from '../node/node.js';
+import type { Message } from '../raft/core/messages.js';
+import { createConsoleLogger, type Logger, type LogLevel } from '../transport/logger.js';
+import type { Transport } from '../transport/transport.js';
+import { ParleyError } from '../wire/parley-error.js';
+import { KvMember, type KvMemberOptions } from './kv-member.js';
+import { createClusterService, createKvService, createRaftService } from './kv-service.js';
+
+export interface ServerOptions {
+  readonly id: string;
+  readonly dataDir: string;
+  /** host:port to listen on (port 0: any free port). */
+  readonly listen: string;
+  /**
+   * The initial cluster: member id → host:port (this member may be left out). An address may be
+   * null when it is not known in advance (tests on ephemeral ports): that member is then found
+   * through the others' gossip.
+   */
+  readonly peers?: Readonly<Record<string, string | null>>;
+  /** True: this member was added with `$cluster.add` and learns the configuration from the leader. */
+  readonly join?: boolean;
+  readonly logger?: Logger | LogLevel;
+  /** Replaces TCP (e.g. MemoryTransport in tests). */
+  readonly transport?: Transport;
+  readonly raft?: Partial<
+    Pick<
+      KvMemberOptions,
+      'tickMs' | 'electionTick' | 'heartbeatTick' | 'snapshotEvery' | 'snapshotKeep' | 'leaseCheckMs' | 'checkpointMs'
+    >
+  >;
+}
+
+export interface KvServer {
+  readonly node: ParleyNode;
+  readonly member: KvMember;
+  readonly address: string;
+  stop(): Promise<void>;
+}
+
+/** Splits host:port (IPv6 in brackets). */
+export function splitHostPort(address: string): { host: string; port: number } {
+  const m = /^(\[[^\]]+\]|[^\s:]+):(\d{1,5})$/.exec(address);
+  if (m === null || Number(m[2]) > 65535) {
+    throw new ParleyError('INVALID_ARGUMENT', `expected host:port, got '${address}'`);
+  }
+  return { host: m[1]!.replace(/^\[|\]$/g, ''), port: Number(m[2]) };
+}
+
+/**
+ * Starts one cluster member: a Parley node offering `$kv`, `$raft` and `$cluster`, whose raft
+ * messages travel as one-way `$raft.step` calls over the node's mesh. The node dials the other
+ * members (peer-to-peer discovery with the peers as seeds), so the member id is the node id.
+ */
+export async function startServer(options: ServerOptions): Promise<KvServer> {
+  const { host, port } = splitHostPort(options.listen);
+  const logger =
+    typeof options.logger === 'object' ? options.logger : createConsoleLogger(options.id, options.logger ?? 'warn');
+  const peers = { ...options.peers };
+  const seeds = Object.entries(peers)
+    .filter(([id, address]) => id !== options.id && address !== null)
+    .map(([, address]) => address as string);
+  const node = createNode({
+    id: options.id,
+    host,
+    port,
+    seeds,
+    logger,
+    gossipInterval: 500,
+    ...(options.transport ? { transport: options.transport } : {}),
+  });
+  const voters = [...new Set([...Object.keys(peers), options.id])].sort();
+  const send = (to: string, messages: Message[]) => {
+    try {
+      node.send('$raft.step', messages, { nodeId: to });
+    } catch {
+      // Not connected (yet): raft resends (heartbeats, append retries) once the peer is back.
+    }
+  };
+  const member = new KvMember({
+    ...options.raft,
+    id: options.id,
+    dataDir: options.dataDir,
+    initialVoters: options.join === true ? null : voters,
+    send,
+    logger,
+  });
+  const addressOf = (id: string) => node.nodes().find((n) => n.id === id)?.address ?? peers[id] ?? null;
+  node.addService(createRaftService(member));
+  node.addService(createKvService(member, addressOf));
+  node.addService(createClusterService(member, addressOf));
+  try {
+    await node.start();
+  } catch (err) {
+    member.stop();
+    throw err;
+  }
+  member.start();
+  return {
+    node,
+    member,
+    address: node.address ?? options.listen,
+    async stop() {
+      await node.stop();
+      member.stop();
+    },
+  };
+}
