@@ -25,6 +25,8 @@ export interface SimulationProfile {
   readonly settings: MemberSettings;
   readonly network: NetworkFaults;
   readonly slowDisk: number;
+  readonly encodeMessages: number;
+  readonly reportUnreachable: number;
   readonly faults: FaultRates;
   readonly workload: WorkloadRates;
 }
@@ -69,6 +71,8 @@ export function profileFor(
       maxDelay: rng.range(5, 3 * electionTick),
     },
     slowDisk: rng.pick([0, 0.05, 0.2]),
+    encodeMessages: rng.pick([0, 0.05, 0.25]),
+    reportUnreachable: rng.pick([0, 0.5]),
     faults: {
       crash: rng.pick([0.002, 0.005, 0.01]),
       restartAfter: rng.range(5, 10 * electionTick),
@@ -101,6 +105,8 @@ export function runSimulation(o: SimulationOptions): SimulationResult {
     settings: profile.settings,
     faults: profile.network,
     slowDisk: profile.slowDisk,
+    encodeMessages: profile.encodeMessages,
+    reportUnreachable: profile.reportUnreachable,
     traceKeep: o.traceKeep ?? 200,
     echo: o.echo ?? null,
   });

@@ -1,3 +1,4 @@
+import { msgpackCodec } from '../../wire/codec.js';
 import { bootstrapCluster } from '../bootstrap.js';
 import { type ConfChange, decodeConfChange } from '../core/conf-change.js';
 import { isRaftError } from '../core/errors.js';
@@ -18,6 +19,10 @@ export interface ClusterOptions {
   readonly faults: NetworkFaults;
   /** Per member per step: probability that the Ready pipeline stalls (does at most one stage). */
   readonly slowDisk: number;
+  /** Probability that a message travels as MessagePack bytes (the wire codec), decoded at the receiver as a transport does. */
+  readonly encodeMessages: number;
+  /** Probability that a message lost to a partition is reported to its sender (`reportUnreachable`). */
+  readonly reportUnreachable: number;
   /** Recent events kept for the failure report (0: none). */
   readonly traceKeep?: number;
   /** Print every event as it happens. */
@@ -286,9 +291,16 @@ export class SimCluster {
   }
 
   private send(m: Message): void {
-    const queued = this.network.send(this.now, m);
+    const encode = this.options.encodeMessages > 0 && this.rng.chance(this.options.encodeMessages);
+    const msg = encode ? (msgpackCodec.decode(msgpackCodec.encode(m)) as Message) : m;
+    const queued = this.network.send(this.now, msg);
+    if (queued) return;
+    const sender = this.members.get(m.from)?.node;
     // The transport reports a snapshot it could not deliver; a leader waits for that report.
-    if (!queued && m.type === 'MsgSnap') this.members.get(m.from)?.node?.reportSnapshot(m.to, false);
+    if (m.type === 'MsgSnap') sender?.reportSnapshot(m.to, false);
+    else if (!this.network.connected(m.from, m.to) && this.rng.chance(this.options.reportUnreachable)) {
+      sender?.reportUnreachable(m.to);
+    }
   }
 
   private confChangeApplied(by: NodeId, e: Entry): void {
