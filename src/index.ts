@@ -3,6 +3,20 @@
  * The public API: nodes and services, errors, and the lower layers for those who extend Parley.
  */
 
+export {
+  type Bytes,
+  type ConnectKvOptions,
+  connectKv,
+  KvClient,
+  type KvClientOptions,
+  kvFor,
+} from './cluster/kv-client.js';
+export type { Election, LeaseKeeper, Lock } from './cluster/kv-recipes.js';
+export type { MemberStatus } from './cluster/kv-service.js';
+export type { KvWatch, WatchOptions } from './cluster/kv-watch.js';
+export { createRegisteredNode, RegistryDiscovery, type RegistryOptions } from './cluster/registry-discovery.js';
+export { type KvServer, type ServerOptions, startServer } from './cluster/server.js';
+export type { KeyValue, KvEvent, RangeResult } from './kv/types.js';
 export { type Balancer, RoundRobinBalancer } from './node/balancer.js';
 export type { CallOptions, Context, EmitOptions, EventContext } from './node/context.js';
 export type { Discovery, DiscoveryHost } from './node/discovery/discovery.js';
@@ -20,6 +34,13 @@ export {
   type EventHandler,
   type ServiceDefinition,
 } from './node/service.js';
+export {
+  createTraffic,
+  Traffic,
+  type TrafficCallOptions,
+  type TrafficConfig,
+  type TrafficPolicies,
+} from './traffic/index.js';
 export type { PeerIdentity } from './transport/connection.js';
 export { createConsoleLogger, type Logger, type LogLevel, silentLogger } from './transport/logger.js';
 export { MemoryNetwork, MemoryTransport } from './transport/memory-transport.js';

@@ -51,16 +51,35 @@ export class PeerProcessHandle {
   }
 
   static spawn(system: string, role: 'server' | 'client', address?: string, options: SpawnOptions = {}) {
-    const label = `${system} ${role}`;
+    return PeerProcessHandle.spawnScript(
+      `${system} ${role}`,
+      ENTRY,
+      [system, role, ...(address ? [address] : [])],
+      `${system}-${role}`,
+      options,
+    );
+  }
+
+  /**
+   * Spawns any script that speaks the peer-process protocol (MARKER lines out, JSON commands in), e.g. a raft
+   * benchmark member. `profileName` names the CPU profile file when options.cpuProfileDir is set.
+   */
+  static spawnScript(
+    label: string,
+    entry: string,
+    scriptArgs: string[],
+    profileName: string,
+    options: SpawnOptions = {},
+  ): Promise<PeerProcessHandle> {
     const nodeArgs: string[] = [];
     if (options.cpuProfileDir) {
       nodeArgs.push(
         '--cpu-prof',
         `--cpu-prof-dir=${options.cpuProfileDir}`,
-        `--cpu-prof-name=${system}-${role}.cpuprofile`,
+        `--cpu-prof-name=${profileName}.cpuprofile`,
       );
     }
-    const args = [...nodeArgs, ENTRY, system, role, ...(address ? [address] : [])];
+    const args = [...nodeArgs, entry, ...scriptArgs];
     const [command, commandArgs] =
       options.pinCpu === undefined
         ? [process.execPath, args]

@@ -12,13 +12,16 @@ export interface TargetCheck {
 }
 
 export function formatTargets(checks: TargetCheck[]): string {
+  const withCeiling = checks.some((c) => c.ceiling !== undefined);
+  const result = (c: TargetCheck) => (c.met === undefined ? 'not measured' : c.met ? 'met' : 'MISSED');
+  if (!withCeiling) {
+    return formatTable(
+      ['target', 'measured', 'result'],
+      checks.map((c) => [c.target, c.measured, result(c)]),
+    );
+  }
   return formatTable(
     ['target', 'measured', 'result', "bare echo in parley's place"],
-    checks.map((c) => [
-      c.target,
-      c.measured,
-      c.met === undefined ? 'not measured' : c.met ? 'met' : 'MISSED',
-      c.ceiling ?? '',
-    ]),
+    checks.map((c) => [c.target, c.measured, result(c), c.ceiling ?? '']),
   );
 }

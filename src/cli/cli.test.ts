@@ -66,7 +66,8 @@ async function freePortBase(): Promise<number> {
     const base = 20_000 + Math.floor(Math.random() * 40_000);
     const servers: net.Server[] = [];
     try {
-      for (let i = 0; i < 3; i++) {
+      // parley up uses 6 ports: 3 KV servers, then 3 demo nodes.
+      for (let i = 0; i < 6; i++) {
         const s = net.createServer();
         await new Promise<void>((resolve, reject) => {
           s.once('error', reject);
@@ -207,7 +208,7 @@ describe('parley usage errors', () => {
   }
 
   it('--help prints usage and exits 0 for every command', async () => {
-    for (const command of ['up', 'node', 'call', 'emit', 'broadcast', 'status']) {
+    for (const command of ['up', 'node', 'call', 'emit', 'broadcast', 'status', 'server', 'kv', 'cluster']) {
       const r = await run([command, '--help']);
       assert.equal(r.code, 0, command);
       assert.match(r.stdout, new RegExp(`usage: parley ${command}`));
@@ -222,6 +223,19 @@ describe('parley up', () => {
     const up = await start(['up', '--port-base', String(base)], /Press Ctrl-C to stop/);
     try {
       const seed = `127.0.0.1:${base}`;
+      // The KV servers hold the registry: every demo node registered itself there.
+      const servers = [0, 1, 2].map((i) => `127.0.0.1:${base + i}`).join(',');
+      // (Registration runs in the background after a node is ready, so poll.)
+      const registered = (out: string) => ['demo-1', 'demo-2', 'demo-3'].every((id) => out.includes(`nodes/${id} `));
+      const regDeadline = Date.now() + 20_000;
+      for (;;) {
+        const registry = await run(['kv', 'range', '/parley/registry/nodes/', '--servers', servers]);
+        if (registry.code === 0 && registered(registry.stdout)) break;
+        assert.ok(
+          Date.now() < regDeadline,
+          `demo nodes missing from the registry: ${registry.stdout}${registry.stderr}`,
+        );
+      }
       const add = await run(['call', 'math.add', '{"a":1,"b":2}', '--seed', seed]);
       assert.equal(JSON.parse(add.stdout), 3);
       const hello = await run(['call', 'greeter.hello', '{"name":"Ada"}', '--seed', seed]);

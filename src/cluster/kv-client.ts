@@ -166,15 +166,15 @@ export class KvClient {
   }
 
   watch(range: RangeArg, opts: WatchOptions = {}): KvWatch {
+    const client = this;
     const host: WatchHost = {
       callMember: (action, params, timeoutMs) =>
         this.callOnce(action, params, this.pickMember('any-member'), timeoutMs),
       currentRevision: async () => (await this.range({ key: '\0' }, { countOnly: true })).revision,
       get closed() {
-        return false;
+        return client.isClosed;
       },
     };
-    Object.defineProperty(host, 'closed', { get: () => this.isClosed });
     const w = new KvWatch(host, rangeSpec(range), opts);
     this.watches.add(w);
     void w.closed.then(() => this.watches.delete(w));
@@ -256,6 +256,8 @@ export class KvClient {
     let last: ParleyError | null = null;
     let sentOnce = false;
     for (let attempt = 0; ; attempt++) {
+      if (this.isClosed)
+        throw new ParleyError('CANCELLED', 'the KV client was closed during the request', { cause: last });
       const remaining = deadline - Date.now();
       if (remaining <= 0) throw this.gaveUp(action, last, kind === 'write' && sentOnce);
       const target = this.pickMember(kind);
@@ -273,7 +275,10 @@ export class KvClient {
         const details = (e.details ?? {}) as { reason?: string; leader?: string | null };
         if (details.reason === 'not-leader') {
           this.leaderHint = typeof details.leader === 'string' && details.leader !== target ? details.leader : null;
-          if (this.leaderHint === null) await sleep(Math.min(remaining, backoff(attempt)));
+          // No leader yet, or one this client is not connected to (yet): back off instead of spinning.
+          if (this.leaderHint === null || !this.isConnectedServer(this.leaderHint)) {
+            await sleep(Math.min(remaining, backoff(attempt)));
+          }
           continue;
         }
         if (e.code === 'UNAVAILABLE' || e.code === 'DEADLINE_EXCEEDED' || e.code === 'CANCELLED') {
@@ -293,15 +298,26 @@ export class KvClient {
     return this.node.call(`${service}.${action}`, params, { nodeId: target, timeout: timeoutMs });
   }
 
-  /** The leader hint when it is connected; otherwise any connected member (rotating). */
-  private pickMember(kind: Kind): string | null {
-    const servers = this.node
+  private connectedServers(): string[] {
+    return this.node
       .nodes()
       .filter((n) => n.connected && n.services.some((s) => s.name === '$kv'))
       .map((n) => n.id);
+  }
+
+  private isConnectedServer(id: string): boolean {
+    return this.connectedServers().includes(id);
+  }
+
+  /**
+   * The leader hint when it is connected; otherwise a random connected member (which answers or
+   * redirects). Serializable reads and watches may be served by any member, but the leader is
+   * preferred: it is the most up to date.
+   */
+  private pickMember(_kind: Kind): string | null {
+    const servers = this.connectedServers();
     if (servers.length === 0) return null;
     if (this.leaderHint !== null && servers.includes(this.leaderHint)) return this.leaderHint;
-    if (kind === 'any-member' && this.leaderHint === null) return servers[Math.floor(Math.random() * servers.length)]!;
     return servers[Math.floor(Math.random() * servers.length)]!;
   }
 

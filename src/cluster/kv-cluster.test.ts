@@ -106,6 +106,20 @@ describe('three-member cluster', () => {
     await waitUntil(() => back.member.sm.store.revision >= target, 30_000, 'the restarted member catches up');
   });
 
+  it('a lease granted under one leader still expires after a leader change', async () => {
+    const { id } = await kv.lease.grant(1500);
+    await kv.put('leased-across-failover', 'x', { lease: id });
+    const old = await leader();
+    await stop(old.member.id);
+    // The new leader promotes the lease with its last checkpointed remaining TTL, then expires it.
+    const deadline = Date.now() + 30_000;
+    while ((await kv.get('leased-across-failover')) !== undefined) {
+      assert.ok(Date.now() < deadline, 'the lease should expire under the new leader');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await start(old.member.id);
+  });
+
   it('adds a member that catches up from a snapshot, then removes it', async () => {
     for (let i = 0; i < 120; i++) await kv.put(`bulk/${i % 30}`, `v${i}`);
     const last = await kv.put('bulk/last', 'end');

@@ -65,6 +65,8 @@ export class KvMember {
   private checkpointing = false;
   private stopped = false;
   private restored = 0;
+  /** Keep-alives proposed here and not yet settled, per lease: never expire those leases meanwhile. */
+  private readonly renewing = new Map<number, number>();
 
   constructor(private readonly o: KvMemberOptions) {
     this.id = o.id;
@@ -174,6 +176,21 @@ export class KvMember {
     return outcome.result;
   }
 
+  /**
+   * Renews a lease (leader). While the keep-alive is in flight its lease is not proposed for
+   * expiry: the expiry decision would be taken on a deadline the keep-alive is about to move.
+   */
+  async keepAlive(id: number, now: number): Promise<KvResult> {
+    this.renewing.set(id, (this.renewing.get(id) ?? 0) + 1);
+    try {
+      return await this.propose({ type: 'lease-keepalive', id, now });
+    } finally {
+      const n = (this.renewing.get(id) ?? 1) - 1;
+      if (n <= 0) this.renewing.delete(id);
+      else this.renewing.set(id, n);
+    }
+  }
+
   /** Resolves once this member has applied everything committed when it was called (ReadIndex). */
   readIndex(): Promise<void> {
     return this.driver.readIndex();
@@ -208,7 +225,10 @@ export class KvMember {
   /** Leader only: propose the expiry of leases whose deadline passed (one proposal in flight at a time). */
   private expireLeases(): void {
     if (!this.isLeader || this.expiring) return;
-    const ids = this.sm.expiredLeases(this.clock());
+    // Decide only on a state machine that has applied everything committed so far (a fresh
+    // leader may still be applying keep-alives of its predecessor's term).
+    if (this.driver.applied < this.driver.status().commit) return;
+    const ids = this.sm.expiredLeases(this.clock()).filter((id) => !this.renewing.has(id));
     if (ids.length === 0) return;
     this.expiring = true;
     this.propose({ type: 'lease-expire', ids })

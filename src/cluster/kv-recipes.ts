@@ -25,7 +25,7 @@ export class LeaseKeeper {
     this.lost = new Promise((resolve) => {
       this.resolveLost = resolve;
     });
-    void this.beat(true);
+    void this.beat();
   }
 
   stop(): void {
@@ -35,7 +35,7 @@ export class LeaseKeeper {
     this.onStop();
   }
 
-  private async beat(first: boolean): Promise<void> {
+  private async beat(): Promise<void> {
     if (this.stopped) return;
     let ttlMs = 3000;
     try {
@@ -49,7 +49,7 @@ export class LeaseKeeper {
       }
     }
     if (this.stopped) return;
-    this.timer = setTimeout(() => void this.beat(false), Math.max(50, Math.floor(ttlMs / (first ? 3 : 3))));
+    this.timer = setTimeout(() => void this.beat(), Math.max(50, Math.floor(ttlMs / 3)));
   }
 }
 

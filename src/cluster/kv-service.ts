@@ -53,7 +53,7 @@ export function createKvService(member: KvMember, addressOf: AddressOf, clock: (
         }
         const out = member.sm.read({
           range: p.range as KeyRangeSpec<Uint8Array>,
-          options: p.options as never,
+          options: p.options as RangeOp['options'], // validated by the state machine
         });
         if (!out.ok) throw out.error;
         return out.result;
@@ -70,7 +70,12 @@ export function createKvService(member: KvMember, addressOf: AddressOf, clock: (
         const p = obj(params);
         return write({ type: 'lease-revoke', id: p.id, ...retryId(p) });
       },
-      leaseKeepAlive: (params: unknown) => write({ type: 'lease-keepalive', id: obj(params).id, now: clock() }),
+      leaseKeepAlive: (params: unknown) => {
+        const id = obj(params).id;
+        if (typeof id !== 'number') throw new ParleyError('INVALID_ARGUMENT', 'id must be a lease id (a number)');
+        leaderOnly();
+        return member.keepAlive(id, clock());
+      },
       leaseTimeToLive: async (params: unknown) => {
         const p = obj(params);
         leaderOnly();

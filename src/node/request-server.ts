@@ -55,7 +55,14 @@ export class RequestServer {
       this.respondError(peerId, stream, notServed(request.action, nodeId));
       return;
     }
-    const deadline = request.timeoutMs > 0 ? Date.now() + request.timeoutMs : undefined;
+    const now = Date.now();
+    const callerDeadline = request.timeoutMs > 0 ? now + request.timeoutMs : undefined;
+    // The action's own timeout bounds remote callers too: the earlier of the two deadlines wins.
+    const actionMs = action.options.timeout;
+    const actionDeadline = actionMs !== undefined && actionMs > 0 ? now + actionMs : undefined;
+    const ownDeadline =
+      actionDeadline !== undefined && (callerDeadline === undefined || actionDeadline < callerDeadline);
+    const deadline = ownDeadline ? actionDeadline : callerDeadline;
     const ctx = new Context(
       this.deps.messenger,
       nodeId,
@@ -79,11 +86,37 @@ export class RequestServer {
       return;
     }
     if (isThenable(result)) {
+      // The caller's own timer covers its deadline; only the action's shorter one needs a timer here.
+      const expiry = ownDeadline ? this.expireAt(peerId, stream, ctx, actionMs!) : undefined;
       result.then(
-        (v) => this.finish(peerId, stream, ctx, v, undefined),
-        (e) => this.finish(peerId, stream, ctx, undefined, ParleyError.from(e)),
+        (v) => {
+          clearTimeout(expiry);
+          this.finish(peerId, stream, ctx, v, undefined);
+        },
+        (e) => {
+          clearTimeout(expiry);
+          this.finish(peerId, stream, ctx, undefined, ParleyError.from(e));
+        },
       );
     } else this.finish(peerId, stream, ctx, result, undefined);
+  }
+
+  /**
+   * At the action's timeout: answers DEADLINE_EXCEEDED at once and aborts the handler's context
+   * (so finish() later sends nothing more). The handler still counts as in flight until it returns.
+   */
+  private expireAt(peerId: string, stream: number, ctx: Context, ms: number): NodeJS.Timeout {
+    const timer = setTimeout(() => {
+      if (ctx.aborted) return;
+      const error = new ParleyError(
+        'DEADLINE_EXCEEDED',
+        `action '${ctx.action}' on node '${this.deps.nodeId}' did not finish within its ${ms} ms timeout`,
+      );
+      ctx.abort(error);
+      if (this.deps.mesh.isConnected(peerId)) this.respondError(peerId, stream, error);
+    }, ms);
+    timer.unref();
+    return timer;
   }
 
   onCancel(peerId: string, stream: number): void {

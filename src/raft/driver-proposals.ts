@@ -24,7 +24,11 @@ export interface ProposalEnvelope {
 }
 
 export function encodeProposal(origin: string, seq: number, payload: Uint8Array): Uint8Array {
-  const o = encoder.encode(origin);
+  return encodeEnvelope(encoder.encode(origin), seq, payload);
+}
+
+/** encodeProposal with the origin already UTF-8 encoded (a tracker encodes its origin once, not per proposal). */
+function encodeEnvelope(o: Uint8Array, seq: number, payload: Uint8Array): Uint8Array {
   const out = new Uint8Array(3 + o.length + 8 + payload.length);
   const view = new DataView(out.buffer);
   out[0] = VERSION;
@@ -61,7 +65,11 @@ export class ProposalTracker<R> {
   private nextSeq = 1;
   private readonly pending = new Map<number, Pending<R>>();
 
-  constructor(readonly origin: string) {}
+  private readonly originUtf8: Uint8Array;
+
+  constructor(readonly origin: string) {
+    this.originUtf8 = encoder.encode(origin);
+  }
 
   get size(): number {
     return this.pending.size;
@@ -75,7 +83,7 @@ export class ProposalTracker<R> {
       entry = { resolve, reject };
     });
     this.pending.set(seq, entry);
-    return { data: encodeProposal(this.origin, seq, payload), seq, result };
+    return { data: encodeEnvelope(this.originUtf8, seq, payload), seq, result };
   }
 
   /** An applied entry: settles the matching proposal if it was ours. */

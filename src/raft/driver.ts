@@ -1,7 +1,7 @@
 import { ParleyError } from '../wire/parley-error.js';
 import { type ConfChange, decodeConfChange } from './core/conf-change.js';
 import { isRaftError } from './core/errors.js';
-import type { Message } from './core/messages.js';
+import { type Message, newMessage } from './core/messages.js';
 import type { Ready, Status } from './core/ready.js';
 import { decodeProposal, driverStopped, leadershipLost, ProposalTracker, proposalDropped } from './driver-proposals.js';
 import type { ConfState, Entry, HardState, NodeId, Snapshot } from './types.js';
@@ -85,6 +85,13 @@ export interface RaftDriverOptions<R> {
   readonly scheduler?: DriverScheduler;
   /** The last applied index on start (the snapshot index after a restart). Default 0. */
   readonly applied?: number;
+  /**
+   * Hand every proposal made between two Readys to the core as ONE MsgProp (a batch of entries)
+   * instead of one propose() each. The leader then sends one MsgApp per follower per batch, not
+   * per proposal, and a follower forwards a batch in one message. A refused batch rejects each of
+   * its proposals with 'proposal-dropped'. Default false.
+   */
+  readonly batchProposals?: boolean;
   /** The configuration at `applied` (the snapshot's, or the stored one); kept up to date from applied conf changes. */
   readonly confState?: ConfState;
   /**
@@ -112,6 +119,8 @@ export class RaftDriver<R> {
   private readSeq = 0;
   private lead: NodeId | null = null;
   private appliedIndex: number;
+  /** batchProposals: proposals tracked but not yet handed to the core (flushed before each Ready). */
+  private unproposed: { readonly seq: number; readonly data: Uint8Array }[] = [];
   private snapshotIndex: number;
   private conf: ConfState;
   /** Conf changes proposed here: the envelope travels in the ConfChange's context. */
@@ -194,6 +203,11 @@ export class RaftDriver<R> {
   propose(payload: Uint8Array): Promise<R> {
     if (this.stopped) return Promise.reject(driverStopped());
     const p = this.proposals.track(payload);
+    if (this.o.batchProposals) {
+      this.unproposed.push(p);
+      this.kick();
+      return p.result;
+    }
     try {
       this.o.node.propose(p.data);
     } catch (err) {
@@ -235,6 +249,7 @@ export class RaftDriver<R> {
     this.stopped = true;
     this.cancelTick?.();
     this.cancelTick = null;
+    this.unproposed = [];
     this.proposals.rejectAll(driverStopped());
     this.confChanges.rejectAll(driverStopped());
     for (const key of [...this.reads.keys()]) this.settleRead(key, driverStopped());
@@ -249,7 +264,20 @@ export class RaftDriver<R> {
     });
   }
 
+  private proposeBatch(): void {
+    const batch = this.unproposed;
+    this.unproposed = [];
+    const entries = batch.map((p) => ({ term: 0, index: 0, type: EntryType.Normal, data: p.data }));
+    try {
+      this.o.node.step(newMessage({ type: 'MsgProp', from: this.o.id, entries }));
+    } catch (err) {
+      const reason = isRaftError(err, 'proposal-dropped') ? proposalDropped(err) : ParleyError.from(err);
+      for (const p of batch) this.proposals.reject(p.seq, reason);
+    }
+  }
+
   private processReadys(): void {
+    if (this.unproposed.length > 0 && !this.stopped) this.proposeBatch();
     // Bounded: each Ready is consumed by advance(); new work re-kicks.
     for (let rounds = 0; rounds < 64 && !this.stopped && this.o.node.hasReady(); rounds++) {
       this.handle(this.o.node.ready());

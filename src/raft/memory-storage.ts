@@ -106,6 +106,7 @@ export class MemoryStorage implements Storage, PersistentLog {
     if (es[0]!.index < first) es = es.slice(first - es[0]!.index);
     const at = es[0]!.index - this.ents[0]!.index;
     invariant(at <= this.ents.length, () => `gap: appending ${es[0]!.index} after ${this.lastIndex()}`);
-    this.ents = at === this.ents.length ? this.ents.concat(es) : this.ents.slice(0, at).concat(es);
+    if (at < this.ents.length) this.ents.length = at; // drop the conflicting suffix
+    for (const e of es) this.ents.push(e);
   }
 }

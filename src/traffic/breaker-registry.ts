@@ -65,6 +65,11 @@ export class CircuitBreakerRegistry {
     return this.#breakers.peek(key)?.isOpen() ?? false;
   }
 
+  /** True unless the breaker for `key` exists and would reject a call now (open, or half-open with every probe slot taken). Never creates one. */
+  admits(key: string): boolean {
+    return this.#breakers.peek(key)?.admits() ?? true;
+  }
+
   /**
    * The candidates whose (action, node) breaker is not open. When every breaker is open, returns
    * the empty list: the caller should fail fast (UNAVAILABLE) rather than hammer broken nodes.

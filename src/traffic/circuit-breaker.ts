@@ -121,6 +121,13 @@ export class CircuitBreaker implements Policy {
     return this.#state === 'open' && this.#clock.now() < this.#openUntil;
   }
 
+  /** True when a call now would be let through (closed, open period over, or a half-open probe slot free). Changes nothing. */
+  admits(): boolean {
+    if (this.#state === 'closed') return true;
+    if (this.#state === 'open') return this.#clock.now() >= this.#openUntil;
+    return this.#probesStarted < this.#probes;
+  }
+
   async execute<T>(fn: (ctx: PolicyContext) => Promise<T>, context?: ExecuteContext): Promise<T> {
     const ctx = toPolicyContext(context);
     this.#admit();

@@ -69,4 +69,17 @@ export { RoundRobinBalancer } from './round-robin.js';
 export { seededRandom } from './seeded-random.js';
 export { TimeWindow } from './time-window-breaker.js';
 export { type TimeoutOptions, TimeoutPolicy } from './timeout-policy.js';
+export { createTraffic, Traffic, type TrafficCallOptions, type TrafficConfig } from './traffic.js';
+export {
+  type BreakerConfig,
+  type BulkheadConfig,
+  type FallbackConfig,
+  type HedgingConfig,
+  type RateLimitConfig,
+  type RetryConfig,
+  resolvePolicies,
+  type ServerPolicies,
+  type SheddingConfig,
+  type TrafficPolicies,
+} from './traffic-config.js';
 export { WeightedRoundRobinBalancer } from './weighted-round-robin.js';

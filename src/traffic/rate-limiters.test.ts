@@ -32,6 +32,12 @@ describe('Gcra', () => {
     assert.equal(g.tryAcquire(150).ok, false);
   });
 
+  it('admits the first call of an idle key at any time (no rounding refusal)', () => {
+    for (const now of [0.1, 1234.5678, 987654.321, 3.3e6 + 0.7]) {
+      for (const rate of [0.1, 3, 7, 1000]) assert.ok(new Gcra(rate, 1).tryAcquire(now).ok, `rate ${rate} at ${now}`);
+    }
+  });
+
   it('never admits more than rate × time + burst (property)', () => {
     fc.assert(
       fc.property(

@@ -68,7 +68,8 @@ export class Gcra implements RateLimiter {
   tryAcquire(now: number, cost = 1): RateDecision {
     const tat = Math.max(this.tat, now);
     const next = tat + this.interval * cost;
-    const allowAt = next - this.interval - this.tolerance;
+    // Not `next - interval - tolerance`: (now + i) - i can round above now and refuse an idle key.
+    const allowAt = tat + this.interval * (cost - 1) - this.tolerance;
     if (now < allowAt) return { ok: false, retryAfterMs: Math.ceil(allowAt - now) };
     this.tat = next;
     return ADMIT;

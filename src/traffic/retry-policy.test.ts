@@ -91,10 +91,11 @@ describe('RetryPolicy', () => {
     );
   });
 
-  it('does not retry non-retryable codes or non-Parley errors', async () => {
+  it("does not retry non-retryable codes, non-Parley errors or an open breaker's rejection", async () => {
     const clock = new FakeClock();
     const policy = new RetryPolicy({ timer: clock });
-    for (const err of [fail('INVALID_ARGUMENT'), fail('NOT_FOUND'), new Error('boom')]) {
+    const brokenCircuit = new ParleyError('UNAVAILABLE', 'open', { details: { reason: 'circuit-open' } });
+    for (const err of [fail('INVALID_ARGUMENT'), fail('NOT_FOUND'), new Error('boom'), brokenCircuit]) {
       let calls = 0;
       const r = await drive(
         clock,

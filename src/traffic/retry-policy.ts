@@ -2,6 +2,7 @@ import { ParleyError } from '../wire/parley-error.js';
 import type { ErrorCode } from '../wire/status.js';
 import { delay } from './abort.js';
 import { type Backoff, exponentialBackoff } from './backoff.js';
+import { isBrokenCircuit } from './circuit-breaker.js';
 import { systemTimer, type Timer } from './clock.js';
 import { Emitter, type Event } from './event.js';
 import type { CallInfo, ExecuteContext, Policy, PolicyContext } from './policy.js';
@@ -44,7 +45,8 @@ export interface GiveUpEvent {
 
 /**
  * Retries failed attempts with backoff. Rules, in order, after an attempt fails:
- * 1. Not retryable (code not in the retryable sets, or the caller's signal aborted): rethrow.
+ * 1. Not retryable (code not in the retryable sets, an open breaker's rejection, or the caller's
+ *    signal aborted): rethrow.
  * 2. Count the failure against the budget.
  * 3. Attempts used up → give up.
  * 4. Server pushback `retryAfterMs < 0` → give up ("don't retry"); otherwise the wait is
@@ -83,8 +85,13 @@ export class RetryPolicy implements Policy {
     this.#random = options.random ?? Math.random;
   }
 
-  /** True when an error with this code may be retried for a call that is (or is not) idempotent. */
+  /**
+   * True when an error with this code may be retried for a call that is (or is not) idempotent.
+   * An open breaker's rejection (UNAVAILABLE, reason 'circuit-open') is not: the breaker stays
+   * open for seconds, so a retry would only be rejected again and spend the retry budget.
+   */
   isRetryable(err: unknown, idempotent: boolean): boolean {
+    if (isBrokenCircuit(err)) return false;
     const code = ParleyError.from(err).code;
     return this.#retryable.has(code) || (idempotent && this.#idempotentRetryable.has(code));
   }

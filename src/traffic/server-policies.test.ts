@@ -93,6 +93,31 @@ describe('IdempotencyStore', () => {
     );
   });
 
+  it('does not keep "not done" failures: a joined repeat of a cancelled run runs its own, a later repeat runs again', async () => {
+    const store = new IdempotencyStore({ clock: new FakeClock() });
+    let runs = 0;
+    let fail!: (e: unknown) => void;
+    const first = store.run('k', () => {
+      runs++;
+      return new Promise<string>((_, reject) => (fail = reject));
+    });
+    const joined = store.run('k', async () => {
+      runs++;
+      return 'second';
+    });
+    fail(new ParleyError('CANCELLED', 'the first caller went away'));
+    await assert.rejects(first, (e: unknown) => ParleyError.is(e, 'CANCELLED'));
+    assert.equal(await joined, 'second');
+    assert.equal(runs, 2);
+    assert.equal(await store.run('k', async () => 'third'), 'second', 'the success is kept');
+    await assert.rejects(
+      store.run('u', () => Promise.reject(new ParleyError('UNAVAILABLE', 'db down'))),
+      (e: unknown) => ParleyError.is(e, 'UNAVAILABLE'),
+    );
+    await settle();
+    assert.equal(await store.run('u', async () => 'ok now'), 'ok now');
+  });
+
   it('as a policy keys by ctx.call.idempotencyKey and is bounded in size', async () => {
     const store = new IdempotencyStore({ maxSize: 2, clock: new FakeClock() });
     let runs = 0;

@@ -8,6 +8,10 @@ export interface StrategyBalancerOptions {
   readonly strategy?: BalancerName;
   /** Strategy per action name, e.g. `{ 'cache.get': 'hash' }`. */
   readonly actions?: Readonly<Record<string, BalancerName>>;
+  /** The strategy of an action from elsewhere (e.g. resolved traffic config); consulted after `actions`. */
+  readonly strategyOf?: (action: string) => BalancerName | undefined;
+  /** Options of one action's strategy instances, merged over `balancer` (e.g. its hash key source). */
+  readonly optionsOf?: (action: string) => BalancerOptions | undefined;
   /** Options passed to every strategy (clock, random, ewma, hash key source, locality). */
   readonly balancer?: BalancerOptions;
 }
@@ -49,12 +53,14 @@ export class StrategyBalancer implements NodeBalancer {
     const name =
       (requested as BalancerName | undefined) ??
       this.options.actions?.[call.action] ??
+      this.options.strategyOf?.(call.action) ??
       this.options.strategy ??
       'round-robin';
     const key = `${name}\u0000${call.action}`;
     let instance = this.instances.get(key);
     if (!instance) {
-      instance = createBalancer(name, this.options.balancer);
+      const own = this.options.optionsOf?.(call.action);
+      instance = createBalancer(name, own ? { ...this.options.balancer, ...own } : this.options.balancer);
       this.instances.set(key, instance);
     }
     return instance;

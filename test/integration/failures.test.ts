@@ -41,7 +41,11 @@ describe('discovery', () => {
       ]);
       client = await startClient('d-observer', seed.address);
       const c = client;
-      await until(() => c.nodes().some((n) => n.id === 'd3' && n.connected), 'the observer to meet d3');
+      // The observer learns d2 and d3 through gossip too, in either order: wait for both.
+      await until(
+        () => ['d2', 'd3'].every((id) => c.nodes().some((n) => n.id === id && n.connected)),
+        'the observer to meet d2 and d3',
+      );
       await until(async () => {
         const views = await Promise.all(
           ['d1', 'd2', 'd3'].map((id) => c.call('$node.nodes', {}, { nodeId: id }) as Promise<PeerView[]>),

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { createRegisteredNode } from '../../cluster/registry-discovery.js';
 import { createNode } from '../../node/node.js';
 import type { ServiceDefinition } from '../../node/service.js';
 import { intFlag, parseCommandArgs, seedsFlag } from '../args.js';
@@ -8,7 +9,7 @@ import { reportError } from '../output.js';
 import { untilStopSignal } from '../stop-signals.js';
 import { UsageError } from '../usage-error.js';
 
-export const NODE_USAGE = `usage: parley node <module> [--port N] [--host H] [--seed host:port]... [--id ID] [--log-level L]
+export const NODE_USAGE = `usage: parley node <module> [--port N] [--host H] [--seed host:port]... [--servers host:port,...] [--id ID] [--log-level L]
 
 Runs the services a JavaScript module exports (default export: one service definition or an array)
 on a new node, until SIGINT or SIGTERM, then stops gracefully.
@@ -16,6 +17,8 @@ on a new node, until SIGINT or SIGTERM, then stops gracefully.
   --port N        port to listen on (default 0: any free port)
   --host H        host to listen on (default 127.0.0.1)
   --seed host:port  a node to join through (repeatable, or comma-separated)
+  --servers host:port,...  KV cluster members: register in and discover through the registry
+                  (replaces --seed peer-to-peer discovery)
   --id ID         node id (default: hostname-pid-random)
   --log-level L   debug | info | warn | error | silent (default info)`;
 
@@ -51,6 +54,7 @@ export async function runNode(argv: readonly string[]): Promise<number> {
       port: { type: 'string' },
       host: { type: 'string' },
       seed: { type: 'string', multiple: true },
+      servers: { type: 'string', multiple: true },
       id: { type: 'string' },
       'log-level': { type: 'string' },
     },
@@ -65,25 +69,31 @@ export async function runNode(argv: readonly string[]): Promise<number> {
   if (!(LEVELS as readonly string[]).includes(level))
     throw new UsageError(`--log-level must be one of ${LEVELS.join(', ')}`, NODE_USAGE);
   const services = await loadServices(positionals[0]!);
+  const servers = seedsFlag(flags.servers, NODE_USAGE);
   const faults = faultControlFromEnv();
-  const node = createNode({
+  const base = {
     ...(flags.id ? { id: flags.id as string } : {}),
     host: (flags.host as string | undefined) ?? '127.0.0.1',
     port: intFlag(flags.port, 'port', NODE_USAGE, 0, 65535) ?? 0,
-    seeds: seedsFlag(flags.seed, NODE_USAGE),
     logger: level as (typeof LEVELS)[number],
     ...(faults ? { faultInjector: faults.injector } : {}),
-  });
+  };
+  const node =
+    servers.length > 0
+      ? createRegisteredNode({ ...base, servers }).node
+      : createNode({ ...base, seeds: seedsFlag(flags.seed, NODE_USAGE) });
   for (const s of services) node.addService(s);
   try {
     await node.start();
   } catch (err) {
     return reportError(err);
   }
+  // Listen for the stop signal BEFORE printing the ready line: a supervisor may signal the moment it reads it.
+  const stopRequested = untilStopSignal();
   process.stdout.write(
     `parley node ${node.id} listening on ${node.address} (services: ${services.map((s) => s.name).join(', ')})\n`,
   );
-  await untilStopSignal();
+  await stopRequested;
   await node.stop();
   process.stdout.write(`parley node ${node.id} stopped\n`);
   return 0;

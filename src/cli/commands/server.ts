@@ -92,8 +92,10 @@ export async function runServer(argv: readonly string[]): Promise<number> {
   } catch (err) {
     return reportError(err);
   }
+  // Listen for the stop signal BEFORE printing the ready line: a supervisor may signal the moment it reads it.
+  const stopRequested = untilStopSignal();
   process.stdout.write(`parley server ${id} listening on ${server.address} (services: $kv, $raft, $cluster)\n`);
-  await untilStopSignal();
+  await stopRequested;
   await server.stop();
   process.stdout.write(`parley server ${id} stopped\n`);
   return 0;

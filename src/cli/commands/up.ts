@@ -1,23 +1,29 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { intFlag, parseCommandArgs } from '../args.js';
 import { untilStopSignal } from '../stop-signals.js';
 
-export const UP_USAGE = `usage: parley up [--port-base N] [--for seconds]
+export const UP_USAGE = `usage: parley up [--port-base N] [--for seconds] [--data DIR]
 
-Starts a local demo cluster: 3 nodes, each its own process, on ports N, N+1, N+2
-(default 7401-7403), with example services (math, greeter, orders, billing, notifier)
-and an event flow between them. Runs until SIGINT/SIGTERM (or --for seconds), then
-stops every node gracefully and exits 0.
+Starts a local demo cluster, each member its own process: 3 KV servers on ports N..N+2
+(default 7401-7403) holding the replicated key-value store and the service registry, and
+3 demo nodes on N+3..N+5 with example services (math, greeter, orders, billing, notifier)
+and an event flow between them; the demo nodes register and discover each other through
+the servers. Runs until SIGINT/SIGTERM (or --for seconds), then stops every process
+gracefully and exits 0.
 
   --port-base N   first port (default 7401)
-  --for seconds   stop by itself after this long`;
+  --for seconds   stop by itself after this long
+  --data DIR      keep the servers' data here (default: a temporary folder, removed on exit)`;
 
 const BIN = fileURLToPath(new URL('../../../../bin/parley', import.meta.url));
 const DEMO = (n: number) => fileURLToPath(new URL(`../demo/node-${n}.js`, import.meta.url));
 
-interface DemoNode {
+interface Member {
   readonly id: string;
   readonly port: number;
   readonly child: ChildProcess;
@@ -28,19 +34,27 @@ interface DemoNode {
 }
 
 export async function runUp(argv: readonly string[]): Promise<number> {
-  const { flags } = parseCommandArgs(argv, { 'port-base': { type: 'string' }, for: { type: 'string' } }, UP_USAGE, {
-    min: 0,
-    max: 0,
-  });
+  const { flags } = parseCommandArgs(
+    argv,
+    { 'port-base': { type: 'string' }, for: { type: 'string' }, data: { type: 'string' } },
+    UP_USAGE,
+    { min: 0, max: 0 },
+  );
   if (flags.help) {
     process.stdout.write(`${UP_USAGE}\n`);
     return 0;
   }
-  const base = intFlag(flags['port-base'], 'port-base', UP_USAGE, 1, 65533) ?? 7401;
+  const base = intFlag(flags['port-base'], 'port-base', UP_USAGE, 1, 65530) ?? 7401;
   const forSeconds = intFlag(flags.for, 'for', UP_USAGE, 1, 31_536_000);
-  const seed = `127.0.0.1:${base}`;
+  const keepData = typeof flags.data === 'string';
+  const dataDir = keepData ? (flags.data as string) : mkdtempSync(join(tmpdir(), 'parley-up-'));
+  const serverIds = ['kv-1', 'kv-2', 'kv-3'];
+  const serverAddrs = serverIds.map((_, i) => `127.0.0.1:${base + i}`);
+  const servers = serverAddrs.join(',');
+  const peers = serverIds.map((id, i) => `${id}=${serverAddrs[i]}`).join(',');
 
-  const nodes: DemoNode[] = [];
+  const kvServers: Member[] = [];
+  const demos: Member[] = [];
   let stopping = false;
   const stopSignal = Promise.race([
     untilStopSignal(() => process.stdout.write('already stopping: waiting for the nodes to finish\n')),
@@ -48,48 +62,69 @@ export async function runUp(argv: readonly string[]): Promise<number> {
       if (forSeconds !== undefined) setTimeout(() => resolve(`--for ${forSeconds}`), forSeconds * 1000).unref();
     }),
   ]);
+  const cleanup = () => {
+    if (!keepData) rmSync(dataDir, { recursive: true, force: true });
+  };
 
-  for (let i = 1; i <= 3; i++) {
-    const id = `demo-${i}`;
-    const port = base + i - 1;
-    const args = [BIN, 'node', DEMO(i), '--id', id, '--port', String(port), '--log-level', 'warn'];
-    if (i > 1) args.push('--seed', seed);
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const launch = async (list: Member[], id: string, port: number, args: string[]): Promise<boolean> => {
+    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    const node: DemoNode = { id, port, child, exited };
-    nodes.push(node);
+    const m: Member = { id, port, child, exited };
+    list.push(m);
     exited.then((code) => {
-      node.exitCode = code;
+      m.exitCode = code;
       if (!stopping) process.stderr.write(`[${id}] exited unexpectedly (code ${code})\n`);
     });
     createInterface({ input: child.stderr! }).on('line', (line) => process.stderr.write(`[${id}] ${line}\n`));
     const ready = new Promise<void>((resolve, reject) => {
       createInterface({ input: child.stdout! }).on('line', (line) => {
-        const m = /listening on (\S+) \(services: ([^)]*)\)/.exec(line);
-        if (m && !node.address) {
-          node.address = m[1];
-          node.services = m[2];
+        const match = /listening on (\S+) \(services: ([^)]*)\)/.exec(line);
+        if (match && !m.address) {
+          m.address = match[1];
+          m.services = match[2];
           resolve();
         } else process.stdout.write(`[${id}] ${line}\n`);
       });
-      exited.then((code) => reject(new Error(`node ${id} exited with code ${code} before it was ready`)));
+      exited.then((code) => reject(new Error(`${id} exited with code ${code} before it was ready`)));
     });
     try {
       await ready;
+      return true;
     } catch (err) {
       process.stderr.write(
         `parley up: ${(err as Error).message}; if port ${port} is taken, choose other ports with --port-base N\n`,
       );
-      stopping = true;
-      await stopAll(nodes);
-      return 1;
+      return false;
     }
+  };
+  const abort = async () => {
+    stopping = true;
+    await stopAll(demos);
+    await stopAll(kvServers);
+    cleanup();
+    return 1;
+  };
+
+  for (let i = 0; i < 3; i++) {
+    const id = serverIds[i]!;
+    const args = ['server', '--id', id, '--data', join(dataDir, id), '--listen', serverAddrs[i]!, '--peers', peers];
+    if (!(await launch(kvServers, id, base + i, args))) return abort();
+  }
+  for (let i = 1; i <= 3; i++) {
+    const id = `demo-${i}`;
+    const port = base + 2 + i;
+    const args = ['node', DEMO(i), '--id', id, '--port', String(port), '--servers', servers, '--log-level', 'warn'];
+    if (!(await launch(demos, id, port, args))) return abort();
   }
 
+  const seed = serverAddrs[0];
   const lines = [
     '',
-    `Parley demo cluster is up: ${nodes.length} nodes`,
-    ...nodes.map((n) => `  ${n.id}  ${n.address}  ${n.services}`),
+    `Parley demo cluster is up: ${kvServers.length} KV servers (the registry) and ${demos.length} service nodes`,
+    ...kvServers.map((n) => `  ${n.id}  ${n.address}  ${n.services}`),
+    ...demos.map((n) => `  ${n.id}  ${n.address}  ${n.services}`),
+    '',
+    `Data: ${dataDir}${keepData ? '' : ' (removed on exit; keep it with --data DIR)'}`,
     '',
     `Connect with --seed ${seed}. Try, from this folder:`,
     `  node bin/parley call math.add '{"a":1,"b":2}' --seed ${seed}`,
@@ -98,21 +133,28 @@ export async function runUp(argv: readonly string[]): Promise<number> {
     `  node bin/parley broadcast order.noticed '{"note":"hi"}' --seed ${seed}`,
     `  node bin/parley status --seed ${seed}`,
     '',
+    'The key-value store:',
+    `  node bin/parley kv put greeting hello --servers ${servers}`,
+    `  node bin/parley kv get greeting --servers ${servers}`,
+    `  node bin/parley kv watch greeting --servers ${servers}          (in another terminal, then put again)`,
+    `  node bin/parley kv range /parley/registry/ --servers ${servers}   (the registry: one key per node)`,
+    `  node bin/parley cluster status --servers ${servers}`,
+    '',
     forSeconds === undefined ? 'Press Ctrl-C to stop.' : `Stopping by itself in ${forSeconds} s.`,
     '',
   ];
   process.stdout.write(lines.join('\n'));
 
-  const reason = await Promise.race([
-    stopSignal,
-    Promise.all(nodes.map((n) => n.exited)).then(() => 'all nodes exited'),
-  ]);
+  const all = [...kvServers, ...demos];
+  const reason = await Promise.race([stopSignal, Promise.all(all.map((n) => n.exited)).then(() => 'all nodes exited')]);
   stopping = true;
   process.stdout.write(`\nstopping (${reason})...\n`);
-  const codes = await stopAll(nodes);
-  const failed = nodes.filter((_, i) => codes[i] !== 0);
+  // Service nodes first, so they deregister while the servers still run.
+  const codes = [...(await stopAll(demos)), ...(await stopAll(kvServers))];
+  cleanup();
+  const failed = [...demos, ...kvServers].flatMap((n, i) => (codes[i] === 0 ? [] : [`${n.id} (exit ${codes[i]})`]));
   if (failed.length > 0) {
-    process.stderr.write(`parley up: ${failed.map((n) => n.id).join(', ')} did not stop cleanly\n`);
+    process.stderr.write(`parley up: ${failed.join(', ')} did not stop cleanly\n`);
     return 1;
   }
   process.stdout.write('all nodes stopped\n');
@@ -120,7 +162,7 @@ export async function runUp(argv: readonly string[]): Promise<number> {
 }
 
 /** SIGTERM every child (each stops gracefully), SIGKILL any still running after 15 s. */
-async function stopAll(nodes: DemoNode[]): Promise<(number | null)[]> {
+async function stopAll(nodes: Member[]): Promise<(number | null)[]> {
   for (const n of nodes) if (n.exitCode === undefined) n.child.kill('SIGTERM');
   const timer = setTimeout(() => {
     for (const n of nodes) if (n.exitCode === undefined) n.child.kill('SIGKILL');

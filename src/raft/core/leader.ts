@@ -82,7 +82,9 @@ function propose(r: Raft, m: Message): void {
     r.pendingConfIndex = r.log.lastIndex() + i + 1;
   }
   if (!r.appendEntries(m.entries)) dropProposal('too many uncommitted bytes; retry when the followers catch up');
-  bcastAppend(r);
+  // Sent when the next Ready is built (RawNode.ready → flushAppends): every proposal taken in
+  // before then travels in one MsgApp per follower instead of one each.
+  r.appendsPending = true;
 }
 
 function readIndex(r: Raft, m: Message): void {

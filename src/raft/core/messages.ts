@@ -53,13 +53,17 @@ export interface Message {
 
 const EMPTY_ENTRIES: readonly Entry[] = Object.freeze([]);
 
-/** Builds a message with every field present (defaults: 0, empty, null, false). */
-export function newMessage(fields: Partial<Message> & Pick<Message, 'type'>): Message {
+/**
+ * Builds a message with every field present (defaults: 0, empty, null, false), always with the
+ * same property order so that every Message shares one hidden class. `from` and `term`, when
+ * given, override the fields' values.
+ */
+export function newMessage(fields: Partial<Message> & Pick<Message, 'type'>, from?: NodeId, term?: number): Message {
   return {
     type: fields.type,
-    from: fields.from ?? '',
+    from: from ?? fields.from ?? '',
     to: fields.to ?? '',
-    term: fields.term ?? 0,
+    term: term ?? fields.term ?? 0,
     logTerm: fields.logTerm ?? 0,
     index: fields.index ?? 0,
     entries: fields.entries ?? EMPTY_ENTRIES,

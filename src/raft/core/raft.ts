@@ -54,6 +54,8 @@ export class Raft {
   uncommittedSize = 0;
   /** Leader: ReadIndex requests held until an entry of the current term is committed. */
   pendingReadIndexMessages: Message[] = [];
+  /** Leader: proposals were appended since the last broadcast (see flushAppends). */
+  appendsPending = false;
   electionElapsed = 0;
   heartbeatElapsed = 0;
   randomizedElectionTimeout = 0;
@@ -96,7 +98,7 @@ export class Raft {
         invariant(term === undefined, () => `${fields.type} must not set a term`);
         term = this.term;
     }
-    this.msgs.push(newMessage({ ...fields, from: this.id, term }));
+    this.msgs.push(newMessage(fields, this.id, term));
   }
 
   /** Forwards a term-0 message (MsgProp, MsgReadIndex, MsgTransferLeader) unchanged to `to`. */
@@ -164,6 +166,13 @@ export class Raft {
     // The no-op of the new term: committing it commits every earlier entry (§5.4.2).
     const ok = this.appendEntries([{ term: 0, index: 0, type: EntryType.Normal, data: EMPTY }]);
     invariant(ok, 'the empty entry of a new leader was refused');
+  }
+
+  /** Leader: sends the entries proposed since the last Ready to every follower. */
+  flushAppends(): void {
+    if (!this.appendsPending) return;
+    this.appendsPending = false;
+    if (this.role === 'leader') bcastAppend(this);
   }
 
   // ---- time ----
@@ -276,9 +285,11 @@ export class Raft {
         this.becomeFollower(m.term, null);
       }
     } else if (m.term < this.term) {
-      if ((this.cfg.checkQuorum || this.cfg.preVote) && (m.type === 'MsgHeartbeat' || m.type === 'MsgApp')) {
-        // A stale leader (e.g. after a partition) would never learn the new term otherwise when
-        // our elections do not bump terms on it (pre-vote) or it ignores us (lease).
+      if (m.type === 'MsgHeartbeat' || m.type === 'MsgApp') {
+        // Tell a stale leader our term (Raft §5.1: a stale-term request is rejected with the current
+        // term), so it steps down. Without this it may never learn it: when our elections do not
+        // bump terms on it (pre-vote), when it ignores us (lease), or when our configuration is so
+        // old that our vote requests never reach it, so it never catches us up (seed 3859).
         this.send({ type: 'MsgAppResp', to: m.from });
       } else if (m.type === 'MsgPreVote') {
         this.send({ type: 'MsgPreVoteResp', to: m.from, term: this.term, reject: true });
@@ -390,6 +401,10 @@ export class Raft {
   restore(s: Snapshot): boolean {
     const md = s.metadata;
     if (md.index <= this.log.committed) return false;
+    // Committed entries not yet applied (e.g. handed out in a Ready the application is still
+    // applying) must be applied first: their configuration changes would otherwise be applied on
+    // top of the snapshot's configuration, which already contains them. The leader retries.
+    if (this.log.applied < this.log.committed) return false;
     invariant(this.role === 'follower', () => `restoring a snapshot as ${this.role}`);
     const cs = md.confState;
     const member = [cs.voters, cs.learners, cs.votersOutgoing].some((ids) => ids.includes(this.id));

@@ -3,7 +3,7 @@ import { EntryType } from '../types.js';
 import { type ConfChange, encodeConfChange } from './conf-change.js';
 import { configToConfState } from './conf-changer.js';
 import type { RaftConfig } from './config.js';
-import { invariant, raftError } from './errors.js';
+import { invariant, isRaftError, raftError } from './errors.js';
 import { isLocalMessage, isResponseMessage, type Message, newMessage } from './messages.js';
 import { Raft } from './raft.js';
 import type { ProgressStatus, Ready, SoftState, Status } from './ready.js';
@@ -51,7 +51,15 @@ export class RawNode {
     if (isResponseMessage(m.type) && !this.raft.trk.progress.has(m.from)) {
       throw raftError('step-peer-not-found', `${m.type} from ${m.from}, which is not a member`);
     }
-    this.raft.step(m);
+    try {
+      this.raft.step(m);
+    } catch (err) {
+      // A proposal forwarded by a peer that this node cannot place (no leader known any more,
+      // leadership moving, too many uncommitted bytes) is dropped like a lost message: the
+      // proposer's client times out and retries. Throwing would hand a peer's message back to
+      // the transport as an error.
+      if (!isRaftError(err, 'proposal-dropped')) throw err;
+    }
   }
 
   /** Proposes data for the log. Throws a 'proposal-dropped' raft error when refused. */
@@ -111,6 +119,7 @@ export class RawNode {
   ready(): Ready {
     const r = this.raft;
     invariant(this.handed === null, 'ready() called again before advance()');
+    r.flushAppends();
     const messages = r.msgs;
     const readStates = r.readStates;
     r.msgs = [];

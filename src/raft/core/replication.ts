@@ -20,9 +20,9 @@ export function maybeSendAppend(r: Raft, to: NodeId, sendIfEmpty: boolean): bool
   const prevTerm = r.log.termOrNull(prevIndex);
   let ents: Entry[] = [];
   let compacted = prevTerm === null;
-  // A throttled follower (replicate state, full inflights window; unpaused by a heartbeat
-  // response) gets an empty MsgApp: its answer frees the window even if every append that filled
-  // it was lost. Entries would overflow the window.
+  // A throttled follower (replicate state, inflights full) gets an empty MsgApp only: a heartbeat
+  // response unpauses it so that, if every message in flight was lost, the empty append's ack or
+  // rejection frees the buffer; adding entries to a full buffer is an invariant violation.
   const throttled = pr.state === 'replicate' && pr.inflights.full();
   if (!compacted && !throttled && pr.next <= r.log.lastIndex()) {
     try {

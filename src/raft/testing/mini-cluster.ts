@@ -40,6 +40,8 @@ export class MiniCluster {
   /** Links that drop everything: "a->b". */
   readonly cut = new Set<string>();
   readonly inbox: Message[] = [];
+  /** Drops the messages it returns true for, at delivery (for scripted scenarios). */
+  drop: ((m: Message) => boolean) | null = null;
 
   constructor(
     ids: readonly NodeId[],
@@ -97,7 +99,7 @@ export class MiniCluster {
       const batch = this.inbox.splice(0);
       for (const msg of batch) {
         progressed = true;
-        if (this.cut.has(`${msg.from}->${msg.to}`)) continue;
+        if (this.cut.has(`${msg.from}->${msg.to}`) || this.drop?.(msg)) continue;
         const to = this.members.get(msg.to);
         if (to === undefined) continue;
         try {
