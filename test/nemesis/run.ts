@@ -136,7 +136,8 @@ export async function runNemesisTest(options: RunOptions): Promise<RunReport> {
         admin: (action, params) => control.client.request(action, params, 'write', '$cluster'),
         until: Date.now() + options.msPerFault,
       });
-      for (const [what, n] of Object.entries(counts)) faultCounts[`${kind}: ${what}`] = (faultCounts[`${kind}: ${what}`] ?? 0) + n;
+      for (const [what, n] of Object.entries(counts))
+        faultCounts[`${kind}: ${what}`] = (faultCounts[`${kind}: ${what}`] ?? 0) + n;
       log(`  ${kind} done: ${JSON.stringify(counts)}; ${workload.stats().ops} ops so far`);
     }
     // A healthy tail: the cluster must serve again after the faults.
