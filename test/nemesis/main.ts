@@ -59,8 +59,8 @@ async function main(): Promise<number> {
     msPerFault = totalMs;
   }
   // The checker's cost grows with the square of a key group's history (docs/LINEARIZABILITY.md):
-  // long runs spread the load over more key pairs, about 10,000 operations each at ~500 ops/s.
-  const keys = Math.min(100, Math.max(6, 2 * Math.ceil((seconds * 500) / 10_000)));
+  // long runs spread the load over more key pairs, about 10,000 operations each at ~1,000 ops/s.
+  const keys = Math.min(120, Math.max(6, 2 * Math.ceil((seconds * 1000) / 10_000)));
   const started = new Date().toISOString();
   let report: Awaited<ReturnType<typeof runNemesisTest>>;
   try {
