@@ -30,6 +30,10 @@ class FakeSingleNode implements RawNodeApi {
     if (this.drop) throw raftError('proposal-dropped', 'no leader');
     this.unstable.push({ term: this.term, index: ++this.last, type: 0, data });
   }
+  proposeBatch(data: readonly Uint8Array[]): void {
+    if (this.drop) throw raftError('proposal-dropped', 'no leader');
+    for (const d of data) this.unstable.push({ term: this.term, index: ++this.last, type: 0, data: d });
+  }
   readIndex(context: Uint8Array): void {
     this.reads.push({ index: this.last, requestContext: context });
   }

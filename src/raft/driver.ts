@@ -1,7 +1,7 @@
 import { ParleyError } from '../wire/parley-error.js';
 import { type ConfChange, decodeConfChange } from './core/conf-change.js';
 import { isRaftError } from './core/errors.js';
-import { type Message, newMessage } from './core/messages.js';
+import type { Message } from './core/messages.js';
 import type { Ready, Status } from './core/ready.js';
 import { decodeProposal, driverStopped, leadershipLost, ProposalTracker, proposalDropped } from './driver-proposals.js';
 import type { ConfState, Entry, HardState, NodeId, Snapshot } from './types.js';
@@ -27,6 +27,8 @@ export interface RawNodeApi {
   step(message: Message): void;
   /** Throws a raft error with reason 'proposal-dropped' when the proposal is refused. */
   propose(data: Uint8Array): void;
+  /** Several proposals as one batch, all or none (same errors as propose). */
+  proposeBatch(data: readonly Uint8Array[]): void;
   readIndex(context: Uint8Array): void;
   hasReady(): boolean;
   ready(): Ready;
@@ -267,9 +269,8 @@ export class RaftDriver<R> {
   private proposeBatch(): void {
     const batch = this.unproposed;
     this.unproposed = [];
-    const entries = batch.map((p) => ({ term: 0, index: 0, type: EntryType.Normal, data: p.data }));
     try {
-      this.o.node.step(newMessage({ type: 'MsgProp', from: this.o.id, entries }));
+      this.o.node.proposeBatch(batch.map((p) => p.data));
     } catch (err) {
       const reason = isRaftError(err, 'proposal-dropped') ? proposalDropped(err) : ParleyError.from(err);
       for (const p of batch) this.proposals.reject(p.seq, reason);

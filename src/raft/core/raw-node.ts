@@ -67,6 +67,16 @@ export class RawNode {
     this.proposeEntry({ term: 0, index: 0, type: EntryType.Normal, data });
   }
 
+  /**
+   * Proposes several payloads as one batch: appended together, sent to each follower (or
+   * forwarded to the leader) in one message. All or none: a refusal throws 'proposal-dropped'.
+   */
+  proposeBatch(data: readonly Uint8Array[]): void {
+    if (data.length === 0) return;
+    const entries = data.map((d): Entry => ({ term: 0, index: 0, type: EntryType.Normal, data: d }));
+    this.raft.step(newMessage({ type: 'MsgProp', from: this.raft.id, entries }));
+  }
+
   /** Proposes a membership change; it takes effect when applied (see applyConfChange). */
   proposeConfChange(cc: ConfChange): void {
     this.proposeEntry({ term: 0, index: 0, type: EntryType.ConfChange, data: encodeConfChange(cc) });
