@@ -5,7 +5,7 @@
  * the `$cluster` service (add/remove). No process outlives `shutdown()`.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -14,14 +14,6 @@ import { type FaultAck, writeAtomically } from '../../src/cli/fault-control.js';
 import type { FaultRule } from '../../src/transport/fault-injector.js';
 
 const PARLEY = fileURLToPath(new URL('../../../bin/parley', import.meta.url));
-const CLI_SERVER = fileURLToPath(new URL('../../src/cli/commands/server.js', import.meta.url));
-const STAND_IN = fileURLToPath(new URL('./server-entry.js', import.meta.url));
-
-/** `parley server` when this build's CLI has it, else the stand-in with the same flags (server-entry.ts). */
-function serverCommand(): string[] {
-  return existsSync(CLI_SERVER) ? [PARLEY, 'server'] : [STAND_IN];
-}
-
 /** Membership changes, sent to the cluster's `$cluster` service (what `parley cluster add|remove` calls). */
 export type ClusterAdmin = (action: 'add' | 'remove', params: { id: string; address?: string }) => Promise<unknown>;
 const READY_TIMEOUT_MS = 30_000;
@@ -75,7 +67,7 @@ export class ServerProcess {
     if (this.running) throw new Error(`${this.id} is already running`);
     const child = spawn(
       process.execPath,
-      [...serverCommand(), '--id', this.id, '--data', this.dataDir, '--listen', this.address, ...args],
+      [PARLEY, 'server', '--id', this.id, '--data', this.dataDir, '--listen', this.address, ...args],
       { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PARLEY_FAULT_FILE: this.faultFile } },
     );
     this.child = child;
