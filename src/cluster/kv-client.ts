@@ -40,7 +40,10 @@ export type TxnResult = Extract<KvResult, { type: 'txn' }>;
 /** How an operation may be retried after an unknown outcome (see docs/KV.md, "What the client retries"). */
 type Kind = 'read' | 'write' | 'any-member';
 
-const ATTEMPT_MS = 5000;
+/** One attempt gets at most a quarter of the budget (≥ 1 s), so a hung member leaves time to fail over. */
+function attemptMs(budgetMs: number): number {
+  return Math.max(1000, Math.floor(budgetMs / 4));
+}
 
 /** Retries inside one operation: one `(clientId, seq)` per in-flight write, reused by its retries. */
 class DedupLanes {
@@ -268,7 +271,7 @@ export class KvClient {
       }
       try {
         sentOnce = true;
-        return await this.callOnce(action, params, target, Math.min(remaining, ATTEMPT_MS), service);
+        return await this.callOnce(action, params, target, Math.min(remaining, attemptMs(this.timeoutMs)), service);
       } catch (err) {
         const e = ParleyError.from(err);
         last = e;
