@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { ParleyError } from '../../wire/parley-error.js';
+import { seededRandom } from '../testing/mini-cluster.js';
 import type { Entry, HardState } from '../types.js';
 import { scanSegment } from './segment-scan.js';
 import { WalStorage } from './wal-storage.js';
@@ -29,16 +30,7 @@ interface ModelState {
   readonly hs: HardState;
 }
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = seededRandom;
 
 /** Writes a random history into `dir`; returns the saves in order. */
 function writeHistory(dir: string, seed: number): Save[] {
