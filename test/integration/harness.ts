@@ -81,8 +81,11 @@ export function spawnNode(config: FixtureConfig, live: NodeProcess[] = []): Prom
   });
 }
 
+/** A child process as the helpers here track it (NodeProcess, and the CLI processes of kv-processes.ts). */
+export type KillableProcess = Pick<NodeProcess, 'child' | 'alive'> & { readonly exited: Promise<unknown> };
+
 /** SIGKILLs every process still running and waits (bounded) for them to exit. */
-export async function killAll(procs: readonly NodeProcess[]): Promise<void> {
+export async function killAll(procs: readonly KillableProcess[]): Promise<void> {
   for (const p of procs) if (p.alive) p.child.kill('SIGKILL');
   let timer: NodeJS.Timeout | undefined;
   const giveUp = new Promise<void>((resolve) => {

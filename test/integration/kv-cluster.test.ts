@@ -12,8 +12,8 @@ import { after, before, describe, it } from 'node:test';
 import { connectKv, type KvClient } from '../../src/cluster/kv-client.js';
 import { REGISTRY_PREFIX } from '../../src/cluster/registry-discovery.js';
 import type { KvEvent } from '../../src/kv/types.js';
-import { until } from './harness.js';
-import { type CliProcess, freePorts, killAllCli, spawnCli } from './kv-processes.js';
+import { killAll, until } from './harness.js';
+import { type CliProcess, freePorts, spawnCli } from './kv-processes.js';
 
 const text = (b: Uint8Array | undefined) => (b === undefined ? undefined : Buffer.from(b).toString('utf8'));
 
@@ -42,7 +42,7 @@ describe('KV cluster of three server processes', () => {
 
   after(async () => {
     await kv?.close();
-    await killAllCli(live);
+    await killAll(live);
     rmSync(dir, { recursive: true, force: true });
   });
 

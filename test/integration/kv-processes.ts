@@ -58,12 +58,6 @@ export function spawnCli(name: string, args: readonly string[], live: CliProcess
   });
 }
 
-/** SIGKILLs every process still running and waits (bounded) for them to exit. */
-export async function killAllCli(procs: readonly CliProcess[]): Promise<void> {
-  for (const p of procs) if (p.alive) p.child.kill('SIGKILL');
-  await Promise.race([Promise.all(procs.map((p) => p.exited)), new Promise((r) => setTimeout(r, 5000))]);
-}
-
 /** `n` loopback ports that were free a moment ago (the servers must know each other's ports up front). */
 export async function freePorts(n: number): Promise<number[]> {
   const servers = await Promise.all(
