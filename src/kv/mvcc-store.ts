@@ -62,26 +62,21 @@ export class MvccStore {
     return r === undefined || r.tombstone ? undefined : r.kv;
   }
 
+  /** OUT_OF_RANGE for a compacted or future revision; the details let a watcher resume correctly. */
+  private revisionError(message: string): ParleyError {
+    return new ParleyError('OUT_OF_RANGE', message, {
+      details: { compactRevision: this.compactRevision, revision: this.revision },
+    });
+  }
+
   /** Fails with OUT_OF_RANGE unless compactRevision <= rev <= revision. 0 means the current revision. */
   checkReadRevision(rev: number): number {
     if (rev === 0) return this.revision;
     if (rev < this.compactRevision) {
-      throw new ParleyError(
-        'OUT_OF_RANGE',
-        `revision ${rev} has been compacted (compact revision ${this.compactRevision})`,
-        {
-          details: { compactRevision: this.compactRevision, revision: this.revision },
-        },
-      );
+      throw this.revisionError(`revision ${rev} has been compacted (compact revision ${this.compactRevision})`);
     }
     if (rev > this.revision) {
-      throw new ParleyError(
-        'OUT_OF_RANGE',
-        `revision ${rev} is a future revision (current revision ${this.revision})`,
-        {
-          details: { compactRevision: this.compactRevision, revision: this.revision },
-        },
-      );
+      throw this.revisionError(`revision ${rev} is a future revision (current revision ${this.revision})`);
     }
     return rev;
   }
@@ -180,22 +175,10 @@ export class MvccStore {
    */
   compact(rev: number): void {
     if (rev <= this.compactRevision) {
-      throw new ParleyError(
-        'OUT_OF_RANGE',
-        `revision ${rev} has been compacted (compact revision ${this.compactRevision})`,
-        {
-          details: { compactRevision: this.compactRevision, revision: this.revision },
-        },
-      );
+      throw this.revisionError(`revision ${rev} has been compacted (compact revision ${this.compactRevision})`);
     }
     if (rev > this.revision) {
-      throw new ParleyError(
-        'OUT_OF_RANGE',
-        `cannot compact at future revision ${rev} (current revision ${this.revision})`,
-        {
-          details: { compactRevision: this.compactRevision, revision: this.revision },
-        },
-      );
+      throw this.revisionError(`cannot compact at future revision ${rev} (current revision ${this.revision})`);
     }
     const kept: string[] = [];
     for (const k of this.keys) {
