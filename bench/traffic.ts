@@ -19,7 +19,7 @@ import type { Context } from '../src/node/context.js';
 import type { ParleyNode } from '../src/node/node.js';
 import type { ServiceDefinition } from '../src/node/service.js';
 import { createBalancer } from '../src/traffic/balancer-factory.js';
-import { startMesh } from '../src/traffic/test-mesh.js';
+import { startMesh } from '../src/traffic/testing/test-mesh.js';
 import { Traffic } from '../src/traffic/traffic.js';
 import type { TrafficPolicies } from '../src/traffic/traffic-config.js';
 import { ParleyError } from '../src/wire/parley-error.js';

@@ -7,13 +7,14 @@ import { fileURLToPath } from 'node:url';
 /** The layer rules of docs/ARCHITECTURE.md: which top-level folders of src/ each folder may import. */
 const ALLOWED: Record<string, readonly string[]> = {
   wire: ['wire'],
-  transport: ['wire', 'transport'],
-  raft: ['wire', 'raft'],
-  node: ['wire', 'transport', 'node'],
-  traffic: ['wire', 'transport', 'node', 'traffic'],
-  kv: ['wire', 'transport', 'raft', 'node', 'traffic', 'kv'],
-  queue: ['wire', 'transport', 'raft', 'node', 'traffic', 'kv', 'queue'],
-  cluster: ['wire', 'transport', 'raft', 'node', 'traffic', 'kv', 'queue', 'cluster'],
+  base: ['wire', 'base'],
+  transport: ['wire', 'base', 'transport'],
+  raft: ['wire', 'base', 'raft'],
+  node: ['wire', 'base', 'transport', 'node'],
+  traffic: ['wire', 'base', 'transport', 'node', 'traffic'],
+  kv: ['wire', 'base', 'raft', 'kv'],
+  queue: ['wire', 'base', 'raft', 'kv', 'queue'],
+  cluster: ['wire', 'base', 'transport', 'raft', 'node', 'traffic', 'kv', 'queue', 'cluster'],
 };
 const BENCH_ONLY_PACKAGES = ['moleculer', '@grpc/grpc-js', 'nats', 'etcd3'];
 

@@ -4,10 +4,10 @@ import net from 'node:net';
 import { createInterface } from 'node:readline';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { PARLEY_BIN, runCli } from './test-run-cli.js';
+import { PARLEY_BIN, runCli } from './testing/run-cli.js';
 
 const BIN = PARLEY_BIN;
-const FIXTURE = fileURLToPath(new URL('./test-fixture-services.js', import.meta.url));
+const FIXTURE = fileURLToPath(new URL('./testing/fixture-services.js', import.meta.url));
 
 const run = runCli;
 

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, before, describe, it } from 'node:test';
-import { PARLEY_BIN, runCli } from './test-run-cli.js';
+import { PARLEY_BIN, runCli } from './testing/run-cli.js';
 
 const BIN = PARLEY_BIN;
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createNode } from '../node/node.js';
-import { waitUntil } from '../node/test-cluster.js';
+import { waitUntil } from '../node/testing/test-cluster.js';
 import { MemoryNetwork, MemoryTransport } from '../transport/memory-transport.js';
 import { DEFAULT_MAX_OUTBOUND_BYTES } from '../transport/transport.js';
 import { DEFAULT_MAX_FRAME_SIZE } from '../wire/frame.js';

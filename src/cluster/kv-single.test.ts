@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { KvEvent } from '../kv/types.js';
-import { waitUntil } from '../node/test-cluster.js';
+import { waitUntil } from '../node/testing/test-cluster.js';
 import { ParleyError } from '../wire/parley-error.js';
 import { connectKv, type KvClient } from './kv-client.js';
 import { type KvServer, startServer } from './server.js';

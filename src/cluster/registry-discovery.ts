@@ -1,8 +1,8 @@
+import { backoffDelay } from '../base/backoff.js';
 import type { KvEvent } from '../kv/types.js';
 import type { Discovery, DiscoveryHost } from '../node/discovery/discovery.js';
 import { createNode, type ParleyNode } from '../node/node.js';
 import type { NodeOptions } from '../node/options.js';
-import { backoffDelay } from '../transport/backoff.js';
 import { KvClient } from './kv-client.js';
 import type { LeaseKeeper } from './kv-recipes.js';
 import type { KvWatch } from './kv-watch.js';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { defineService } from '../node/service.js';
-import { waitUntil } from '../node/test-cluster.js';
+import { waitUntil } from '../node/testing/test-cluster.js';
 import { createRegisteredNode, REGISTRY_PREFIX } from './registry-discovery.js';
 import { type KvServer, startServer } from './server.js';
 

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { bytesToUtf8 } from './bytes.js';
 import { KvStateMachine } from './kv-state-machine.js';
 import { encodeCommand } from './snapshot-codec.js';
-import { fails, kvText, ok } from './test-helpers.js';
+import { fails, kvText, ok } from './testing/kv-test-helpers.js';
 
 describe('put and range', () => {
   it('one revision per write; createRevision, modRevision and version per key', () => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { bytesToUtf8 } from './bytes.js';
 import { KvStateMachine } from './kv-state-machine.js';
-import { fails, ok } from './test-helpers.js';
+import { fails, ok } from './testing/kv-test-helpers.js';
 
 describe('leases', () => {
   it('grant picks deterministic ids; explicit ids must be free', () => {

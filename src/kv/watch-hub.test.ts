@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { bytesToUtf8 } from './bytes.js';
 import { KvStateMachine } from './kv-state-machine.js';
-import { ok } from './test-helpers.js';
+import { ok } from './testing/kv-test-helpers.js';
 import type { KvEvent } from './types.js';
 
 const show = (evs: readonly KvEvent[]) => evs.map((e) => `${e.type} ${bytesToUtf8(e.kv.key)}@${e.kv.modRevision}`);

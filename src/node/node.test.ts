@@ -5,7 +5,7 @@ import { ParleyError } from '../wire/parley-error.js';
 import type { Balancer } from './balancer.js';
 import type { Context, EventContext } from './context.js';
 import { createNode, type ParleyNode } from './node.js';
-import { startCluster, stopAll, waitUntil } from './test-cluster.js';
+import { startCluster, stopAll, waitUntil } from './testing/test-cluster.js';
 
 const isCode =
   (code: string, message?: RegExp) =>

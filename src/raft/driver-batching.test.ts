@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { waitUntil } from '../base/testing/wait-until.js';
 import { ParleyError } from '../wire/parley-error.js';
 import { bootstrapCluster } from './bootstrap.js';
 import type { Message } from './core/messages.js';
@@ -44,12 +45,8 @@ function cluster(ids: readonly NodeId[], sent: Message[]): Map<NodeId, Member> {
   return members;
 }
 
-async function until(what: string, condition: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
+function until(what: string, condition: () => boolean, timeoutMs = 20_000): Promise<void> {
+  return waitUntil(condition, timeoutMs, what);
 }
 
 async function withLeader(sent: Message[]): Promise<{ members: Map<NodeId, Member>; stop: () => void }> {

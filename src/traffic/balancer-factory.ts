@@ -1,5 +1,5 @@
+import type { Clock } from '../base/clock.js';
 import type { Balancer } from './balancer.js';
-import type { Clock } from './clock.js';
 import { ConsistentHashBalancer, type ConsistentHashOptions } from './consistent-hash.js';
 import { LeastOutstandingBalancer } from './least-outstanding.js';
 import { LocalityBalancer, type LocalityOptions } from './locality.js';

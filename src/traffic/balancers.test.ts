@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { seededRandom } from '../base/random.js';
+import { FakeClock } from '../base/testing/fake-clock.js';
 import type { Balancer, Endpoint } from './balancer.js';
 import { BALANCER_NAMES, createBalancer } from './balancer-factory.js';
-import { FakeClock } from './fake-clock.js';
 import { LeastOutstandingBalancer } from './least-outstanding.js';
 import { LocalityBalancer } from './locality.js';
 import { PeakEwmaBalancer } from './peak-ewma.js';
 import { RandomBalancer } from './random-balancer.js';
 import { RoundRobinBalancer } from './round-robin.js';
-import { seededRandom } from './seeded-random.js';
 import { WeightedRoundRobinBalancer } from './weighted-round-robin.js';
 
 function ep(nodeId: string, meta: Record<string, unknown> = {}): Endpoint {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { FakeClock } from '../base/testing/fake-clock.js';
 import { ParleyError } from '../wire/parley-error.js';
-import { FakeClock } from './fake-clock.js';
 import { HedgingPolicy } from './hedging-policy.js';
 import { LatencyQuantiles } from './latency-quantiles.js';
 import { OutlierDetector } from './outlier-detector.js';

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { FakeClock } from '../base/testing/fake-clock.js';
 import { ParleyError } from '../wire/parley-error.js';
 import type { ErrorCode } from '../wire/status.js';
 import { breakerKey, CircuitBreakerRegistry } from './breaker-registry.js';
 import { CircuitBreaker, isBrokenCircuit, type StateChange } from './circuit-breaker.js';
 import { ConsecutiveFailures } from './consecutive-breaker.js';
 import { CountWindow } from './count-window-breaker.js';
-import { FakeClock } from './fake-clock.js';
 import { TimeWindow } from './time-window-breaker.js';
 
 const ok = async () => 'ok';

@@ -1,7 +1,7 @@
+import { type Clock, systemTimer } from '../base/clock.js';
 import { ParleyError } from '../wire/parley-error.js';
 import type { ErrorCode } from '../wire/status.js';
 import type { BreakerStrategy } from './breaker-strategy.js';
-import { type Clock, systemTimer } from './clock.js';
 import { ConsecutiveFailures } from './consecutive-breaker.js';
 import { Emitter, type Event } from './event.js';
 import { type ExecuteContext, type Policy, type PolicyContext, toPolicyContext } from './policy.js';

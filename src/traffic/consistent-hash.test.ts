@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { seededRandom } from '../base/random.js';
 import type { Endpoint } from './balancer.js';
 import { ConsistentHashBalancer, hashKeyOf } from './consistent-hash.js';
-import { seededRandom } from './seeded-random.js';
 
 const nodes = (n: number): Endpoint[] => Array.from({ length: n }, (_, i) => ({ nodeId: `node-${i + 1}`, meta: {} }));
 const KEYS = 100_000;

@@ -1,6 +1,6 @@
+import { linkedController } from '../base/abort.js';
+import { type CancelTimer, systemTimer, type Timer } from '../base/clock.js';
 import { ParleyError } from '../wire/parley-error.js';
-import { linkedController } from './abort.js';
-import { type CancelTimer, systemTimer, type Timer } from './clock.js';
 import type { LatencyQuantiles } from './latency-quantiles.js';
 import {
   type CallInfo,

@@ -1,6 +1,6 @@
+import { type Clock, systemTimer } from '../base/clock.js';
 import { ParleyError } from '../wire/parley-error.js';
 import type { ErrorCode } from '../wire/status.js';
-import { type Clock, systemTimer } from './clock.js';
 import { LruMap } from './lru-map.js';
 import { type ExecuteContext, type Policy, type PolicyContext, toPolicyContext } from './policy.js';
 

@@ -1,6 +1,9 @@
 // Public surface of traffic/: balancing strategies and resilience policies. See docs/TRAFFIC.md.
-export { abortError, delay, linkedController } from './abort.js';
-export { type Backoff, constantBackoff, type ExponentialBackoffOptions, exponentialBackoff } from './backoff.js';
+export { abortError, delay, linkedController } from '../base/abort.js';
+export { type Backoff, constantBackoff, type ExponentialBackoffOptions, exponentialBackoff } from '../base/backoff.js';
+export { type CancelTimer, type Clock, type Scheduler, systemTimer, type Timer } from '../base/clock.js';
+export { seededRandom } from '../base/random.js';
+export { FakeClock, settle } from '../base/testing/fake-clock.js';
 export {
   type Balancer,
   type CallOutcome,
@@ -21,7 +24,6 @@ export {
   isBrokenCircuit,
   type StateChange,
 } from './circuit-breaker.js';
-export { type CancelTimer, type Clock, type Scheduler, systemTimer, type Timer } from './clock.js';
 export { AimdLimit, type ConcurrencyLimit, GradientLimit } from './concurrency-limit.js';
 export {
   CALLER_PIPELINE,
@@ -39,7 +41,6 @@ export {
 } from './consistent-hash.js';
 export { CountWindow } from './count-window-breaker.js';
 export { type Disposable, Emitter, type Event } from './event.js';
-export { FakeClock, settle } from './fake-clock.js';
 export { type FallbackOptions, FallbackPolicy } from './fallback-policy.js';
 export { type HedgingOptions, HedgingPolicy } from './hedging-policy.js';
 export { IdempotencyStore, type IdempotencyStoreOptions } from './idempotency-store.js';
@@ -66,7 +67,6 @@ export { Gcra, type RateDecision, type RateLimiter, TokenBucket } from './rate-l
 export { type RetryBudget, RetryBudgetRegistry, TokenRetryBudget } from './retry-budget.js';
 export { type GiveUpEvent, type RetryEvent, type RetryOptions, RetryPolicy } from './retry-policy.js';
 export { RoundRobinBalancer } from './round-robin.js';
-export { seededRandom } from './seeded-random.js';
 export { TimeWindow } from './time-window-breaker.js';
 export { type TimeoutOptions, TimeoutPolicy } from './timeout-policy.js';
 export { createTraffic, Traffic, type TrafficCallOptions, type TrafficConfig } from './traffic.js';

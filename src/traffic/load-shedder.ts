@@ -1,5 +1,5 @@
+import { type Clock, systemTimer } from '../base/clock.js';
 import { ParleyError } from '../wire/parley-error.js';
-import { type Clock, systemTimer } from './clock.js';
 import type { ConcurrencyLimit } from './concurrency-limit.js';
 import { type ExecuteContext, type Policy, type PolicyContext, toPolicyContext } from './policy.js';
 

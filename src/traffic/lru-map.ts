@@ -1,4 +1,4 @@
-import type { Clock } from './clock.js';
+import type { Clock } from '../base/clock.js';
 
 export interface LruMapOptions {
   /** Entries kept at most; inserting beyond it drops the least recently used (default 10 000). */

@@ -1,5 +1,5 @@
+import { type Clock, systemTimer } from '../base/clock.js';
 import { type Balancer, type CallOutcome, type Endpoint, type PickRequest, twoDistinct, untried } from './balancer.js';
-import { type Clock, systemTimer } from './clock.js';
 
 export interface PeakEwmaOptions {
   /** Time constant τ of the moving average, ms (default 10 000): a sample's weight halves every τ·ln2. */

@@ -1,16 +1,16 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { constantBackoff } from '../base/backoff.js';
+import { seededRandom } from '../base/random.js';
+import { FakeClock } from '../base/testing/fake-clock.js';
 import { ParleyError } from '../wire/parley-error.js';
-import { constantBackoff } from './backoff.js';
 import type { Endpoint } from './balancer.js';
 import { createBalancer } from './balancer-factory.js';
 import { breakerKey, CircuitBreakerRegistry } from './breaker-registry.js';
 import { ConsecutiveFailures } from './consecutive-breaker.js';
-import { FakeClock } from './fake-clock.js';
 import { FallbackPolicy } from './fallback-policy.js';
 import { wrap } from './policy.js';
 import { RetryPolicy } from './retry-policy.js';
-import { seededRandom } from './seeded-random.js';
 import { TimeoutPolicy } from './timeout-policy.js';
 
 /**

@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import { seededRandom } from '../base/random.js';
+import { FakeClock, settle } from '../base/testing/fake-clock.js';
 import { ParleyError } from '../wire/parley-error.js';
 import type { Endpoint } from './balancer.js';
 import { CircuitBreaker } from './circuit-breaker.js';
 import { ConsecutiveFailures } from './consecutive-breaker.js';
-import { FakeClock, settle } from './fake-clock.js';
 import { LeastOutstandingBalancer } from './least-outstanding.js';
 import { LruMap } from './lru-map.js';
-import { seededRandom } from './seeded-random.js';
 import { WeightedRoundRobinBalancer } from './weighted-round-robin.js';
 
 const RUNS = { numRuns: 60, seed: 42 };

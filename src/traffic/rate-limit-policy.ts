@@ -1,5 +1,5 @@
+import { type Clock, systemTimer } from '../base/clock.js';
 import { ParleyError } from '../wire/parley-error.js';
-import { type Clock, systemTimer } from './clock.js';
 import { LruMap } from './lru-map.js';
 import { type CallInfo, type ExecuteContext, type Policy, type PolicyContext, toPolicyContext } from './policy.js';
 import type { RateLimiter } from './rate-limiters.js';

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import { FakeClock } from '../base/testing/fake-clock.js';
 import { ParleyError } from '../wire/parley-error.js';
-import { FakeClock } from './fake-clock.js';
 import { RateLimitPolicy } from './rate-limit-policy.js';
 import { Gcra, type RateLimiter, TokenBucket } from './rate-limiters.js';
 

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { constantBackoff, exponentialBackoff } from '../base/backoff.js';
+import { seededRandom } from '../base/random.js';
+import { FakeClock } from '../base/testing/fake-clock.js';
 import { ParleyError } from '../wire/parley-error.js';
 import type { ErrorCode } from '../wire/status.js';
-import { constantBackoff, exponentialBackoff } from './backoff.js';
-import { FakeClock } from './fake-clock.js';
 import type { PolicyContext } from './policy.js';
 import { RetryBudgetRegistry, TokenRetryBudget } from './retry-budget.js';
 import { type GiveUpEvent, RetryPolicy } from './retry-policy.js';
-import { seededRandom } from './seeded-random.js';
 
 const fail = (code: ErrorCode, retryAfterMs?: number) => new ParleyError(code, `failed: ${code}`, { retryAfterMs });
 

@@ -1,9 +1,9 @@
+import { delay } from '../base/abort.js';
+import { type Backoff, exponentialBackoff } from '../base/backoff.js';
+import { systemTimer, type Timer } from '../base/clock.js';
 import { ParleyError } from '../wire/parley-error.js';
 import type { ErrorCode } from '../wire/status.js';
-import { delay } from './abort.js';
-import { type Backoff, exponentialBackoff } from './backoff.js';
 import { isBrokenCircuit } from './circuit-breaker.js';
-import { systemTimer, type Timer } from './clock.js';
 import { Emitter, type Event } from './event.js';
 import type { CallInfo, ExecuteContext, Policy, PolicyContext } from './policy.js';
 import { toPolicyContext } from './policy.js';

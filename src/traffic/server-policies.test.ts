@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { FakeClock, settle } from '../base/testing/fake-clock.js';
 import { ParleyError } from '../wire/parley-error.js';
 import { AimdLimit, GradientLimit } from './concurrency-limit.js';
 import { CALLER_PIPELINE, resolveConfig, SERVER_PIPELINE } from './config-resolution.js';
-import { FakeClock, settle } from './fake-clock.js';
 import { IdempotencyStore } from './idempotency-store.js';
 import { LoadShedder } from './load-shedder.js';
 

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { constantBackoff } from '../base/backoff.js';
+import { FakeClock } from '../base/testing/fake-clock.js';
 import { ParleyError } from '../wire/parley-error.js';
-import { constantBackoff } from './backoff.js';
 import { CircuitBreaker } from './circuit-breaker.js';
 import { ConsecutiveFailures } from './consecutive-breaker.js';
-import { FakeClock } from './fake-clock.js';
 import { FallbackPolicy } from './fallback-policy.js';
 import { noopPolicy, type PolicyContext, wrap } from './policy.js';
 import { RetryPolicy } from './retry-policy.js';

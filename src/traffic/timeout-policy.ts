@@ -1,6 +1,6 @@
+import { abortError, linkedController } from '../base/abort.js';
+import { systemTimer, type Timer } from '../base/clock.js';
 import { ParleyError } from '../wire/parley-error.js';
-import { abortError, linkedController } from './abort.js';
-import { systemTimer, type Timer } from './clock.js';
 import { type ExecuteContext, invoke, type Policy, type PolicyContext, toPolicyContext } from './policy.js';
 
 export interface TimeoutOptions {

@@ -1,9 +1,9 @@
+import type { Timer } from '../base/clock.js';
 import type { ParleyError } from '../wire/parley-error.js';
 import type { ErrorCode } from '../wire/status.js';
 import type { BalancerName } from './balancer-factory.js';
 import type { RegistryBreakerOptions } from './breaker-registry.js';
 import { BulkheadPolicy } from './bulkhead.js';
-import type { Timer } from './clock.js';
 import { AimdLimit, type ConcurrencyLimit, GradientLimit } from './concurrency-limit.js';
 import { type DeepPartial, mergeConfig } from './config-resolution.js';
 import { ConsecutiveFailures } from './consecutive-breaker.js';

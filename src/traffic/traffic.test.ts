@@ -4,10 +4,10 @@ import type { Context } from '../node/context.js';
 import type { Middleware } from '../node/middleware.js';
 import type { ParleyNode } from '../node/node.js';
 import type { ServiceDefinition } from '../node/service.js';
-import { waitUntil } from '../node/test-cluster.js';
+import { waitUntil } from '../node/testing/test-cluster.js';
 import { ParleyError } from '../wire/parley-error.js';
 import { isBrokenCircuit, type StateChange } from './circuit-breaker.js';
-import { startMesh } from './test-mesh.js';
+import { startMesh } from './testing/test-mesh.js';
 import { Traffic } from './traffic.js';
 
 /** Multi-node tests of the traffic layer installed in real nodes on an in-memory network. */

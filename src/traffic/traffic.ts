@@ -1,12 +1,12 @@
+import { abortError } from '../base/abort.js';
+import { exponentialBackoff } from '../base/backoff.js';
+import type { Timer } from '../base/clock.js';
 import type { CallOutcome, Endpoint, Balancer as NodeBalancer } from '../node/balancer.js';
 import type { ActionInvoke, CallHandler, Middleware, OutgoingCall } from '../node/middleware.js';
 import { ParleyError } from '../wire/parley-error.js';
-import { abortError } from './abort.js';
-import { exponentialBackoff } from './backoff.js';
 import type { BalancerOptions } from './balancer-factory.js';
 import { breakerKey, CircuitBreakerRegistry } from './breaker-registry.js';
 import { CircuitBreaker, DEFAULT_FAILURE_CODES, type StateChange } from './circuit-breaker.js';
-import type { Timer } from './clock.js';
 import type { HashKeySource } from './consistent-hash.js';
 import { Emitter, type Event } from './event.js';
 import { FallbackPolicy } from './fallback-policy.js';

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
+import { waitUntil } from '../base/testing/wait-until.js';
 import { type Frame, PacketType, PROTOCOL_VERSION } from '../wire/frame.js';
 import type { HelloBody } from '../wire/packets.js';
 import { ParleyError } from '../wire/parley-error.js';
@@ -28,12 +29,8 @@ function recorder(): Recorder {
   return r;
 }
 
-async function until(condition: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+function until(condition: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
+  return waitUntil(condition, timeoutMs, what, 10);
 }
 
 function mesh(id: string, faults?: FaultInjector): Mesh {

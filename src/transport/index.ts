@@ -1,4 +1,4 @@
-export * from './backoff.js';
+export * from '../base/backoff.js';
 export * from './connection.js';
 export * from './fault-injector.js';
 export * from './logger.js';

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { waitUntil } from '../base/testing/wait-until.js';
 import { jsonCodec } from '../wire/codec.js';
 import { encodeFrame, type Frame, FrameFlag, PacketType, PROTOCOL_VERSION } from '../wire/frame.js';
 import { FrameDecoder } from '../wire/frame-decoder.js';
@@ -39,12 +40,8 @@ function recorder(): Recorder {
   return r;
 }
 
-async function until(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
+function until(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+  return waitUntil(condition, timeoutMs, what);
 }
 
 function tcpMesh(id: string, options: Partial<ConstructorParameters<typeof Mesh>[0]> = {}): Mesh {

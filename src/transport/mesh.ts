@@ -1,9 +1,9 @@
+import { type BackoffOptions, backoffDelay, DEFAULT_RECONNECT_BACKOFF } from '../base/backoff.js';
 import { jsonCodec } from '../wire/codec.js';
 import { type Frame, FrameFlag, PacketType, PROTOCOL_VERSION } from '../wire/frame.js';
 import { FrameError } from '../wire/frame-decoder.js';
 import { encodeGoodbye, type GoodbyeBody, type HelloBody, parseGoodbye, parseHello } from '../wire/packets.js';
 import { ParleyError } from '../wire/parley-error.js';
-import { type BackoffOptions, backoffDelay, DEFAULT_RECONNECT_BACKOFF } from './backoff.js';
 import type { Connection, PeerIdentity } from './connection.js';
 import type { FaultInjector } from './fault-injector.js';
 import type { Logger } from './logger.js';

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { seededRandom } from '../../src/traffic/seeded-random.js';
+import { seededRandom } from '../../src/base/random.js';
 import { MemoryTarget, type PlantedBugs } from './memory-target.js';
 import type { WatchedEvent } from './target.js';
 import { judge, type Verdict } from './verdict.js';

@@ -7,7 +7,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { seededRandom } from '../../src/traffic/seeded-random.js';
+import { seededRandom } from '../../src/base/random.js';
 import { delay, type Log, ServerCluster } from './cluster.js';
 import { type FaultCounts, type FaultKind, runNemesis } from './faults.js';
 import { connectKv, type KvClientLike, KvClientTarget } from './kv-client-target.js';

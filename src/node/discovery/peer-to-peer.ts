@@ -1,4 +1,4 @@
-import { type BackoffOptions, backoffDelay } from '../../transport/backoff.js';
+import { type BackoffOptions, backoffDelay } from '../../base/backoff.js';
 import type { GossipEntry } from '../../wire/packets.js';
 import type { Discovery, DiscoveryHost } from './discovery.js';
 

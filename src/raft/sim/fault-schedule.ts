@@ -1,5 +1,5 @@
+import type { Prng } from '../../base/random.js';
 import type { NodeId } from '../types.js';
-import type { Prng } from './prng.js';
 import type { SimCluster } from './sim-cluster.js';
 
 export interface FaultRates {

@@ -1,6 +1,6 @@
+import { Prng } from '../../base/random.js';
 import type { UnsafeTestingHooks } from '../core/config.js';
 import { type FaultRates, FaultSchedule } from './fault-schedule.js';
-import { Prng } from './prng.js';
 import { Violation } from './safety-checker.js';
 import { SimCluster } from './sim-cluster.js';
 import type { MemberSettings } from './sim-member.js';

@@ -1,3 +1,4 @@
+import { Prng } from '../../base/random.js';
 import { msgpackCodec } from '../../wire/codec.js';
 import { bootstrapCluster } from '../bootstrap.js';
 import { type ConfChange, decodeConfChange } from '../core/conf-change.js';
@@ -5,7 +6,6 @@ import { isRaftError } from '../core/errors.js';
 import type { Message, MessageType } from '../core/messages.js';
 import type { Status } from '../core/ready.js';
 import type { Entry, NodeId } from '../types.js';
-import { Prng } from './prng.js';
 import { SafetyChecker } from './safety-checker.js';
 import { type MemberSettings, readKey, SimMember } from './sim-member.js';
 import { type NetworkFaults, SimNetwork } from './sim-network.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { Prng } from '../../base/random.js';
 import type { Entry } from '../types.js';
-import { Prng } from './prng.js';
 import { SimDisk } from './sim-disk.js';
 
 const CONF = { voters: ['a'], votersOutgoing: [], learners: [], learnersNext: [], autoLeave: false };

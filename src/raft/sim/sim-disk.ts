@@ -1,6 +1,6 @@
+import type { Prng } from '../../base/random.js';
 import { MemoryStorage } from '../memory-storage.js';
 import type { ConfState, Entry, HardState, Snapshot } from '../types.js';
-import type { Prng } from './prng.js';
 
 const EMPTY_HARD_STATE: HardState = Object.freeze({ term: 0, vote: null, commit: 0 });
 

@@ -1,3 +1,4 @@
+import type { Prng } from '../../base/random.js';
 import { decodeConfChange } from '../core/conf-change.js';
 import type { UnsafeTestingHooks } from '../core/config.js';
 import { isRaftError } from '../core/errors.js';
@@ -6,7 +7,6 @@ import { RawNode } from '../core/raw-node.js';
 import type { Ready, Role } from '../core/ready.js';
 import type { ConfState, Entry, NodeId } from '../types.js';
 import { EntryType } from '../types.js';
-import type { Prng } from './prng.js';
 import { type SafetyChecker, Violation } from './safety-checker.js';
 import { SimDisk } from './sim-disk.js';
 import { SimStateMachine } from './sim-state-machine.js';

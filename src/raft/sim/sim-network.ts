@@ -1,6 +1,6 @@
+import type { Prng } from '../../base/random.js';
 import type { Message } from '../core/messages.js';
 import type { NodeId } from '../types.js';
-import type { Prng } from './prng.js';
 
 /** How unreliable the simulated network is. Probabilities are per message. */
 export interface NetworkFaults {

@@ -1,6 +1,6 @@
+import type { Prng } from '../../base/random.js';
 import type { ConfChange } from '../core/conf-change.js';
 import type { NodeId } from '../types.js';
-import type { Prng } from './prng.js';
 import { nodeId, type SimCluster } from './sim-cluster.js';
 
 /** How often (probability per step) the clients do each thing. */

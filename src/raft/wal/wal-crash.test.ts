@@ -7,8 +7,8 @@ import { ParleyError } from '../../wire/parley-error.js';
 import { seededRandom } from '../testing/mini-cluster.js';
 import type { Entry, HardState } from '../types.js';
 import { scanSegment } from './segment-scan.js';
+import { CONF, entry, observe, withTempDir } from './testing/wal-test-helpers.js';
 import { WalStorage } from './wal-storage.js';
-import { CONF, entry, observe, withTempDir } from './wal-test-helpers.js';
 
 /**
  * Crash-recovery properties. Each run writes a random history of save() calls (appends,

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { ParleyError } from '../../wire/parley-error.js';
 import { scanSegment } from './segment-scan.js';
+import { CONF, entries, observe, withTempDir } from './testing/wal-test-helpers.js';
 import { WalStorage } from './wal-storage.js';
-import { CONF, entries, observe, withTempDir } from './wal-test-helpers.js';
 
 test('a fresh WAL is empty and records the initial configuration', () => {
   withTempDir((dir) => {

@@ -1,4 +1,17 @@
 /**
+ * Randomness, injected. Every layer that makes a random choice (jitter, P2C picks, election
+ * timeouts, the simulator's faults) takes a `Random`; production passes `Math.random`, tests and
+ * simulations pass `seededRandom(seed)` so a seed replays a run exactly.
+ */
+export type Random = () => number;
+
+/** A seeded generator as a plain `Random` (uniform in [0, 1)). Not for anything security-related. */
+export function seededRandom(seed: number): Random {
+  const prng = new Prng(seed);
+  return () => prng.next();
+}
+
+/**
  * A seeded pseudo-random generator: the ONLY source of randomness in the simulator (the raft
  * core's `random`, the network, the fault schedule and the workload all draw from it). Never
  * Math.random: a seed must replay a run exactly.

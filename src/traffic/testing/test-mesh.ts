@@ -1,12 +1,12 @@
-import type { Middleware } from '../node/middleware.js';
-import { createNode, type ParleyNode } from '../node/node.js';
-import type { NodeOptions } from '../node/options.js';
-import type { ServiceDefinition } from '../node/service.js';
-import { waitUntil } from '../node/test-cluster.js';
-import { MemoryNetwork, MemoryTransport } from '../transport/memory-transport.js';
-import { DEFAULT_MAX_OUTBOUND_BYTES } from '../transport/transport.js';
-import { DEFAULT_MAX_FRAME_SIZE } from '../wire/frame.js';
-import type { Traffic } from './traffic.js';
+import type { Middleware } from '../../node/middleware.js';
+import { createNode, type ParleyNode } from '../../node/node.js';
+import type { NodeOptions } from '../../node/options.js';
+import type { ServiceDefinition } from '../../node/service.js';
+import { waitUntil } from '../../node/testing/test-cluster.js';
+import { MemoryNetwork, MemoryTransport } from '../../transport/memory-transport.js';
+import { DEFAULT_MAX_OUTBOUND_BYTES } from '../../transport/transport.js';
+import { DEFAULT_MAX_FRAME_SIZE } from '../../wire/frame.js';
+import type { Traffic } from '../traffic.js';
 
 /** One node of a test or benchmark mesh: its id, services, and (optionally) its own traffic layer. */
 export interface MeshNodeSpec {

@@ -1,4 +1,4 @@
-import { ParleyError } from '../wire/parley-error.js';
+import { ParleyError } from '../../wire/parley-error.js';
 
 /** Services for the CLI tests (a module `parley node` can run). */
 export default [

@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ConfState, Entry, HardState } from '../types.js';
-import type { WalStorage } from './wal-storage.js';
+import type { ConfState, Entry, HardState } from '../../types.js';
+import type { WalStorage } from '../wal-storage.js';
 
 /** Helpers shared by the WAL tests (not part of the public API). */
 

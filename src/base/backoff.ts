@@ -36,3 +36,18 @@ export function exponentialBackoff(options: ExponentialBackoffOptions = {}): Bac
 export function constantBackoff(ms: number): Backoff {
   return { delayMs: () => ms };
 }
+
+/** The reconnect/redial form: `attempt` counts from 0; delay uniform in [0, min(maxMs, baseMs · 2^attempt)). */
+export interface BackoffOptions {
+  readonly baseMs: number;
+  readonly maxMs: number;
+}
+
+/** Redial backoff of the mesh and discovery (full jitter, whole milliseconds). */
+export const DEFAULT_RECONNECT_BACKOFF: BackoffOptions = { baseMs: 50, maxMs: 2000 };
+
+/** Delay before redial number `attempt` (0 = the first), whole milliseconds. */
+export function backoffDelay(attempt: number, options: BackoffOptions, random: () => number = Math.random): number {
+  const curve = exponentialBackoff({ initialMs: options.baseMs, maxMs: options.maxMs });
+  return Math.floor(curve.delayMs(Math.min(attempt, 30) + 1, random));
+}

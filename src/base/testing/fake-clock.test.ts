@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { delay } from './abort.js';
-import { Emitter } from './event.js';
+import { delay } from '../abort.js';
 import { FakeClock } from './fake-clock.js';
 
 describe('FakeClock', () => {
@@ -43,19 +42,5 @@ describe('FakeClock', () => {
     ac.abort();
     await assert.rejects(p);
     assert.equal(clock.pendingTimers, 0);
-  });
-});
-
-describe('Emitter', () => {
-  it('delivers to listeners until disposed', () => {
-    const e = new Emitter<number>();
-    const got: number[] = [];
-    const sub = e.event((v) => got.push(v));
-    e.fire(1);
-    sub.dispose();
-    sub.dispose();
-    e.fire(2);
-    assert.deepEqual(got, [1]);
-    assert.equal(e.size, 0);
   });
 });

@@ -1,4 +1,4 @@
-import type { CancelTimer, Timer } from './clock.js';
+import type { CancelTimer, Timer } from '../clock.js';
 
 interface PendingTimer {
   readonly at: number;

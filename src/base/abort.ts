@@ -1,5 +1,5 @@
 import { ParleyError } from '../wire/parley-error.js';
-import type { Scheduler } from './clock.js';
+import { type Scheduler, systemTimer } from './clock.js';
 
 /**
  * The error a policy rejects with when its signal aborts: the signal's reason when that is a
@@ -44,4 +44,9 @@ export function delay(scheduler: Scheduler, ms: number, signal?: AbortSignal): P
     }, ms);
     signal?.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+/** Waits `ms` of real time (or of `scheduler`'s time); rejects with `abortError(signal)` when `signal` aborts first. */
+export function sleep(ms: number, signal?: AbortSignal, scheduler: Scheduler = systemTimer): Promise<void> {
+  return delay(scheduler, ms, signal);
 }

@@ -1,9 +1,12 @@
-import { type MemoryNetwork, MemoryTransport } from '../transport/memory-transport.js';
-import { DEFAULT_MAX_OUTBOUND_BYTES } from '../transport/transport.js';
-import { DEFAULT_MAX_FRAME_SIZE } from '../wire/frame.js';
-import { createNode, type ParleyNode } from './node.js';
-import type { NodeOptions } from './options.js';
-import type { ServiceDefinition } from './service.js';
+import { waitUntil } from '../../base/testing/wait-until.js';
+import { type MemoryNetwork, MemoryTransport } from '../../transport/memory-transport.js';
+import { DEFAULT_MAX_OUTBOUND_BYTES } from '../../transport/transport.js';
+import { DEFAULT_MAX_FRAME_SIZE } from '../../wire/frame.js';
+import { createNode, type ParleyNode } from '../node.js';
+import type { NodeOptions } from '../options.js';
+import type { ServiceDefinition } from '../service.js';
+
+export { waitUntil };
 
 /** Test helper: starts nodes joined into one mesh (TCP on loopback, or an in-memory network). */
 export async function startCluster(
@@ -37,13 +40,4 @@ export async function startCluster(
 
 export async function stopAll(nodes: ParleyNode[]): Promise<void> {
   await Promise.all(nodes.map((n) => n.stop()));
-}
-
-/** Polls `condition` every 5 ms until it holds; throws after `timeoutMs`. */
-export async function waitUntil(condition: () => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
