@@ -1,6 +1,7 @@
 import type { Entry } from '../raft/types.js';
 import { ParleyError } from '../wire/parley-error.js';
 import { byteString } from './bytes.js';
+import { decodeCommand } from './command-codec.js';
 import type { DeleteOp, KvCommand, LeaseExpireCommand, PutOp, RangeOp, TxnCommand, TxnOp } from './commands.js';
 import { validateCommand } from './commands.js';
 import { DedupTable } from './dedup.js';
@@ -8,25 +9,13 @@ import { keyRange } from './key-range.js';
 import { LeaseTable } from './leases.js';
 import { DEFAULT_LIMITS, type KvLimits, RECORD_OVERHEAD_BYTES } from './limits.js';
 import { MvccStore, type WriteTxn } from './mvcc-store.js';
-import { decodeCommand, decodeSnapshot, encodeSnapshot } from './snapshot-codec.js';
+import type { ApplyOutcome, KvResult } from './results.js';
+import { decodeSnapshot, encodeSnapshot } from './snapshot-codec.js';
 import { evaluateCompare } from './txn.js';
-import type { KeyValue, KvEvent, RangeResult } from './types.js';
+import type { KeyValue, KvEvent } from './types.js';
 import { WatchHub } from './watch-hub.js';
 
-export type KvResult =
-  | { type: 'put'; revision: number; prevKv?: KeyValue }
-  | ({ type: 'range' } & RangeResult)
-  | { type: 'delete'; deleted: number; revision: number; prevKvs?: KeyValue[] }
-  | { type: 'txn'; succeeded: boolean; responses: KvResult[]; revision: number }
-  | { type: 'compact'; revision: number }
-  | { type: 'lease-grant'; id: number; ttlMs: number; revision: number }
-  | { type: 'lease-revoke'; revision: number }
-  | { type: 'lease-keepalive'; id: number; ttlMs: number; revision: number }
-  | { type: 'lease-expire'; expired: number[]; revision: number }
-  | { type: 'lease-checkpoint'; revision: number };
-
-/** The outcome of applying one command. Deterministic errors are values, not exceptions. */
-export type ApplyOutcome = { ok: true; result: KvResult } | { ok: false; error: ParleyError };
+export type { ApplyOutcome, KvResult } from './results.js';
 
 export interface LeaseInfo {
   readonly id: number;
@@ -72,11 +61,14 @@ export class KvStateMachine implements KvStateMachineLike {
     return this.apply(entry.data);
   }
 
-  /** Applies a command (msgpack bytes or an object); validates it first. Never throws. */
+  /**
+   * Applies a command: bytes from `encodeCommand` (a Raft entry) or an object, which is
+   * validated first. Never throws.
+   */
   apply(command: Uint8Array | unknown): ApplyOutcome {
     let cmd: KvCommand;
     try {
-      cmd = validateCommand(command instanceof Uint8Array ? decodeCommand(command) : command, this.limits);
+      cmd = command instanceof Uint8Array ? decodeCommand(command, this.limits) : validateCommand(command, this.limits);
     } catch (err) {
       return { ok: false, error: ParleyError.from(err) };
     }
