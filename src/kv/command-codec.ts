@@ -1,5 +1,6 @@
 import { Packr } from 'msgpackr';
 import { ParleyError } from '../wire/parley-error.js';
+import { utf8 } from './bytes.js';
 import { type KvCommand, type PutOp, validateCommand } from './commands.js';
 import type { KvLimits } from './limits.js';
 
@@ -33,7 +34,6 @@ const HAS_RETRY_ID = 16;
 const KNOWN_FLAGS = PREV_KV | IGNORE_VALUE | IGNORE_LEASE | HAS_LEASE | HAS_RETRY_ID;
 
 const packr = new Packr({ useRecords: false, moreTypes: false, mapsAsObjects: true });
-const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
 /** Encodes a command that `validateCommand` returned (unknown fields are already gone). */
@@ -74,35 +74,53 @@ export function decodeCommand(bytes: Uint8Array, limits: KvLimits): KvCommand {
   return validateCommand(raw, limits);
 }
 
+/** Scratch space for f64s without a DataView per command; the layout is little-endian on every platform. */
+const f64 = new Float64Array(1);
+const f64Bytes = new Uint8Array(f64.buffer);
+const BIG_ENDIAN_PLATFORM = new Uint8Array(new Uint16Array([1]).buffer)[0] === 0;
+
+function writeF64(out: Uint8Array, at: number, x: number): void {
+  f64[0] = x;
+  for (let i = 0; i < 8; i++) out[at + i] = f64Bytes[BIG_ENDIAN_PLATFORM ? 7 - i : i]!;
+}
+
+function readF64(bytes: Uint8Array, at: number): number {
+  for (let i = 0; i < 8; i++) f64Bytes[BIG_ENDIAN_PLATFORM ? 7 - i : i] = bytes[at + i]!;
+  return f64[0]!;
+}
+
 function encodePut(cmd: PutOp & { readonly clientId?: string; readonly seq?: number }): Uint8Array {
-  const clientId = cmd.clientId === undefined ? null : encoder.encode(cmd.clientId);
+  const clientId = cmd.clientId === undefined ? null : utf8(cmd.clientId);
   let flags = 0;
   if (cmd.prevKv === true) flags |= PREV_KV;
   if (cmd.ignoreValue === true) flags |= IGNORE_VALUE;
   if (cmd.ignoreLease === true) flags |= IGNORE_LEASE;
   if (cmd.lease !== undefined) flags |= HAS_LEASE;
   if (clientId !== null) flags |= HAS_RETRY_ID;
-  const size =
-    2 + (cmd.lease !== undefined ? 8 : 0) + (clientId !== null ? 2 + clientId.length + 8 : 0) + 4 + cmd.key.length;
-  const out = new Uint8Array(size + cmd.value.length);
-  const view = new DataView(out.buffer);
+  const keyAt = 2 + (cmd.lease !== undefined ? 8 : 0) + (clientId !== null ? 2 + clientId.length + 8 : 0) + 4;
+  const out = new Uint8Array(keyAt + cmd.key.length + cmd.value.length);
   out[0] = PUT_TAG;
   out[1] = flags;
   let at = 2;
   if (cmd.lease !== undefined) {
-    view.setFloat64(at, cmd.lease, true);
+    writeF64(out, at, cmd.lease);
     at += 8;
   }
   if (clientId !== null) {
-    view.setUint16(at, clientId.length, true);
+    out[at] = clientId.length & 0xff;
+    out[at + 1] = clientId.length >>> 8;
     out.set(clientId, at + 2);
     at += 2 + clientId.length;
-    view.setFloat64(at, cmd.seq ?? 0, true);
+    writeF64(out, at, cmd.seq ?? 0);
     at += 8;
   }
-  view.setUint32(at, cmd.key.length, true);
-  out.set(cmd.key, at + 4);
-  out.set(cmd.value, size);
+  const n = cmd.key.length;
+  out[at] = n & 0xff;
+  out[at + 1] = (n >>> 8) & 0xff;
+  out[at + 2] = (n >>> 16) & 0xff;
+  out[at + 3] = n >>> 24;
+  out.set(cmd.key, keyAt);
+  out.set(cmd.value, keyAt + n);
   return out;
 }
 
@@ -119,7 +137,6 @@ function copy(bytes: Uint8Array, from: number, to: number): Uint8Array {
 }
 
 function decodePut(bytes: Uint8Array, limits: KvLimits): KvCommand {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const need = (at: number, n: number) => {
     if (at + n > bytes.length) throw malformed('truncated');
   };
@@ -130,7 +147,7 @@ function decodePut(bytes: Uint8Array, limits: KvLimits): KvCommand {
   let lease: number | undefined;
   if ((flags & HAS_LEASE) !== 0) {
     need(at, 8);
-    lease = view.getFloat64(at, true);
+    lease = readF64(bytes, at);
     at += 8;
     if (!Number.isSafeInteger(lease) || lease < 0) throw malformed('lease must be an integer ≥ 0');
   }
@@ -138,7 +155,7 @@ function decodePut(bytes: Uint8Array, limits: KvLimits): KvCommand {
   let seq: number | undefined;
   if ((flags & HAS_RETRY_ID) !== 0) {
     need(at, 2);
-    const n = view.getUint16(at, true);
+    const n = bytes[at]! | (bytes[at + 1]! << 8);
     need(at + 2, n + 8);
     try {
       clientId = decoder.decode(bytes.subarray(at + 2, at + 2 + n));
@@ -146,13 +163,13 @@ function decodePut(bytes: Uint8Array, limits: KvLimits): KvCommand {
       throw malformed('clientId is not UTF-8');
     }
     at += 2 + n;
-    seq = view.getFloat64(at, true);
+    seq = readF64(bytes, at);
     at += 8;
     if (clientId.length === 0 || clientId.length > 256) throw malformed('clientId must be 1–256 characters');
     if (!Number.isSafeInteger(seq) || seq < 1) throw malformed('seq must be an integer ≥ 1');
   }
   need(at, 4);
-  const keyLength = view.getUint32(at, true);
+  const keyLength = (bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 24)) >>> 0;
   at += 4;
   need(at, keyLength);
   if (keyLength === 0) throw malformed('key must not be empty');
