@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { connectKv, type KvClient } from '../../src/cluster/kv-client.js';
+import { connectKv, type KvClient } from '../../src/cluster/client/kv-client.js';
 import { freePorts } from '../harness/free-ports.js';
 import type { KvCluster } from './kv-cluster.js';
 
