@@ -9,21 +9,10 @@ import { keyRange } from './key-range.js';
 import { LeaseTable } from './leases.js';
 import { DEFAULT_LIMITS, type KvLimits, RECORD_OVERHEAD_BYTES } from './limits.js';
 import { MvccStore, type WriteTxn } from './mvcc-store.js';
-import type { ApplyOutcome, KvResult } from './results.js';
 import { decodeSnapshot, encodeSnapshot } from './snapshot-codec.js';
 import { evaluateCompare } from './txn.js';
-import type { KeyValue, KvEvent } from './types.js';
+import type { ApplyOutcome, KeyValue, KvEvent, KvResult, LeaseInfo, RangeResult } from './types.js';
 import { WatchHub } from './watch-hub.js';
-
-export type { ApplyOutcome, KvResult } from './results.js';
-
-export interface LeaseInfo {
-  readonly id: number;
-  readonly ttlMs: number;
-  /** Remaining time by this member's deadline (meaningful on the leader). */
-  readonly remainingMs: number;
-  readonly keys?: Uint8Array[];
-}
 
 /** What the Raft driver needs (the lead adapts it to the driver's interface). */
 export interface KvStateMachineLike {

@@ -6,8 +6,7 @@ import { plain, restoreBytes } from './command-codec.js';
 import type { DedupEntry } from './dedup.js';
 import type { Lease, LeaseTable } from './leases.js';
 import type { KeyRecord, MvccStore } from './mvcc-store.js';
-import type { ApplyOutcome } from './results.js';
-import type { KeyValue } from './types.js';
+import type { ApplyOutcome, KeyValue } from './types.js';
 
 /**
  * Snapshot encoding (commands have their own codec, `command-codec.ts`): msgpack of arrays only (no maps in the state part, no record extension),

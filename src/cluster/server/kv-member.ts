@@ -1,12 +1,13 @@
-import { type ApplyOutcome, type KvResult, KvStateMachine } from '../kv/kv-state-machine.js';
-import { encodeCommand } from '../kv/snapshot-codec.js';
-import type { Message } from '../raft/core/messages.js';
-import type { Status } from '../raft/core/ready.js';
-import { type DriverScheduler, RaftDriver, type StateMachine } from '../raft/driver.js';
-import type { ConfState, NodeId } from '../raft/types.js';
-import { WalStorage } from '../raft/wal/wal-storage.js';
-import type { Logger } from '../transport/logger.js';
-import { ParleyError } from '../wire/parley-error.js';
+import { commandToPropose } from '../../kv/command-codec.js';
+import { KvStateMachine } from '../../kv/kv-state-machine.js';
+import type { ApplyOutcome, KvResult } from '../../kv/types.js';
+import type { Message } from '../../raft/core/messages.js';
+import type { Status } from '../../raft/core/ready.js';
+import { type DriverScheduler, RaftDriver, type StateMachine } from '../../raft/driver.js';
+import type { ConfState, NodeId } from '../../raft/types.js';
+import { WalStorage } from '../../raft/wal/wal-storage.js';
+import type { Logger } from '../../transport/logger.js';
+import { ParleyError } from '../../wire/parley-error.js';
 import { bootstrapCluster, createRawNode } from './raft-factory.js';
 
 export interface KvMemberOptions {
@@ -32,17 +33,6 @@ export interface KvMemberOptions {
   readonly checkpointMs?: number;
   readonly scheduler?: DriverScheduler;
   readonly clock?: () => number;
-}
-
-/** UNAVAILABLE with the leader to redirect to; nothing was applied, so any request may be retried. */
-export function notLeader(self: NodeId, leader: NodeId | null, leaderAddress: string | null): ParleyError {
-  return new ParleyError(
-    'UNAVAILABLE',
-    leader === null
-      ? `member '${self}' knows no leader (election in progress); retry shortly`
-      : `member '${self}' is not the leader; send the request to '${leader}'${leaderAddress ? ` at ${leaderAddress}` : ''}`,
-    { details: { reason: 'not-leader', leader, leaderAddress } },
-  );
 }
 
 /**
@@ -168,9 +158,13 @@ export class KvMember {
     this.driver.step(message);
   }
 
-  /** Replicates a KV command and returns its result; a deterministic failure is thrown as its ParleyError. */
+  /**
+   * Validates a KV command, replicates it and returns its result; a deterministic failure is
+   * thrown as its ParleyError. A malformed or oversized command is refused (INVALID_ARGUMENT)
+   * here, before it is proposed: it never reaches any member's log.
+   */
   async propose(command: object): Promise<KvResult> {
-    const outcome = await this.driver.propose(encodeCommand(command));
+    const outcome = await this.driver.propose(commandToPropose(command, this.sm.limits));
     if (outcome === undefined) throw new ParleyError('INTERNAL', 'the command was skipped by the state machine');
     if (!outcome.ok) throw outcome.error;
     return outcome.result;
