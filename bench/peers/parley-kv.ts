@@ -15,7 +15,7 @@ import { connectKv, type KvClient } from '../../src/cluster/client/kv-client.js'
 import { freePorts } from '../harness/free-ports.js';
 import type { KvCluster } from './kv-cluster.js';
 
-const PARLEY_BIN = fileURLToPath(new URL('../../../bin/parley', import.meta.url));
+const PARLEY_BIN = fileURLToPath(new URL('../../src/cli/bin.js', import.meta.url));
 const IDS = ['s1', 's2', 's3'];
 const START_TIMEOUT_MS = 30_000;
 
