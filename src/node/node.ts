@@ -64,7 +64,7 @@ export class ParleyNode<C extends ContractShape = AnyContract> implements Messen
   private readonly incarnation = randomBytes(6).toString('hex');
   private readonly local = new LocalServices();
   private readonly catalog = new Catalog();
-  private readonly pending = new PendingCalls();
+  private readonly pending = new PendingCalls({ onGiveUp: (peerId, id) => this.sendCancel(peerId, id) });
   private readonly sequences = new EventSequences();
   private readonly mesh: Mesh;
   private readonly discovery: Discovery;
@@ -476,9 +476,7 @@ export class ParleyNode<C extends ContractShape = AnyContract> implements Messen
     } catch (err) {
       return Promise.reject(err);
     }
-    const { id, promise } = this.pending.create(peerId, call.action, timeoutMs, call.signal, (giveUpId) =>
-      this.sendCancel(peerId, giveUpId),
-    );
+    const { id, promise } = this.pending.create(peerId, call.action, timeoutMs, call.signal);
     try {
       this.mesh.send(peerId, PacketType.REQUEST, this.codec.flag, id, body);
     } catch (err) {
