@@ -137,6 +137,21 @@ describe('DeadlineWheel', () => {
     assert.deepEqual(expired, ['a@10']);
   });
 
+  it('holds no timer once the last entry is cancelled', () => {
+    const { clock, expired, wheel } = setup();
+    const a = item('a');
+    const b = item('b');
+    wheel.add(a, 10);
+    wheel.add(b, 20);
+    wheel.cancel(a);
+    assert.equal(clock.pendingTimers, 1);
+    wheel.cancel(b);
+    assert.equal(clock.pendingTimers, 0);
+    wheel.add(item('c'), 5);
+    clock.advance(5);
+    assert.deepEqual(expired, ['c@5']);
+  });
+
   it('clear() drops every entry and the timer', () => {
     const { clock, expired, wheel } = setup();
     wheel.add(item('a'), 10);

@@ -34,7 +34,7 @@ export interface DeadlineBucket {
  *   at most `resolutionMs` plus the real timer's lateness after it;
  * - an entry is in at most one bucket, and `size` counts exactly the entries in buckets;
  * - every non-empty bucket's slot is in `order`; the armed timer, if any, is due at `armedSlot`,
- *   the smallest slot in `order` at the time it was armed.
+ *   the smallest slot in `order` at the time it was armed; no timer is armed while `size` is 0.
  */
 export class DeadlineWheel<E extends DeadlineEntry> {
   private readonly buckets = new Map<number, DeadlineBucket>();
@@ -90,6 +90,12 @@ export class DeadlineWheel<E extends DeadlineEntry> {
     entry.deadlineNext = undefined;
     this.count--;
     if (!bucket.head && this.buckets.get(bucket.slot) === bucket) this.buckets.delete(bucket.slot);
+    // Nothing left to expire: drop the timer, so that an idle wheel holds no timer (a real one
+    // would keep the process alive until the deadline of a call that already settled).
+    if (this.count === 0) {
+      this.order.length = 0;
+      this.disarm();
+    }
   }
 
   /** Cancels every entry and the timer. */
