@@ -17,13 +17,7 @@ export {
   type StateChange,
 } from './circuit-breaker.js';
 export { AimdLimit, type ConcurrencyLimit, GradientLimit } from './concurrency-limit.js';
-export {
-  CALLER_PIPELINE,
-  type ConfigLayers,
-  mergeConfig,
-  resolveConfig,
-  SERVER_PIPELINE,
-} from './config-resolution.js';
+export { mergeConfig } from './config-resolution.js';
 export { ConsecutiveFailures } from './consecutive-breaker.js';
 export {
   ConsistentHashBalancer,
@@ -44,6 +38,14 @@ export { LruMap } from './lru-map.js';
 export { OutlierDetector, type OutlierOptions } from './outlier-detector.js';
 export { PeakEwmaBalancer, type PeakEwmaOptions } from './peak-ewma.js';
 export { weightOf } from './pick-helpers.js';
+export {
+  buildPipeline,
+  CALLER_PIPELINE,
+  type CallerStage,
+  SERVER_PIPELINE,
+  type ServerStage,
+  type StageBuilders,
+} from './pipeline.js';
 export {
   type CallInfo,
   type ExecuteContext,
