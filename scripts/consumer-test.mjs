@@ -48,10 +48,18 @@ try {
   )[0];
   const files = packed.files.map((f) => f.path);
   const forbidden = files.filter(
-    (f) => /\.test\.|\.typecheck\.|(^|\/)(test|bench|dist|src)\//.test(f) || /\/testing\/.*(harness|mesh|helpers)/.test(f),
+    (f) =>
+      /\.test\.|\.typecheck\.|(^|\/)(test|bench|dist|src)\//.test(f) || /\/testing\/.*(harness|mesh|helpers)/.test(f),
   );
   if (forbidden.length > 0) fail(`the package ships test or development files: ${forbidden.join(', ')}`);
-  for (const need of ['lib/index.js', 'lib/index.d.ts', 'lib/testing.js', 'lib/traffic/index.js', 'bin/parley', 'LICENSE']) {
+  for (const need of [
+    'lib/index.js',
+    'lib/index.d.ts',
+    'lib/testing.js',
+    'lib/traffic/index.js',
+    'bin/parley',
+    'LICENSE',
+  ]) {
     if (!files.includes(need)) fail(`the package does not ship ${need}`);
   }
   log(`packed ${packed.filename}: ${files.length} files, ${(packed.size / 1024).toFixed(0)} KiB`);
@@ -114,7 +122,8 @@ try {
   if (!help.includes('usage: parley')) fail(`npx parley --help printed:\n${help}`);
   const version = run('npx', ['parley', '--version'], app).trim();
   const expected = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version;
-  if (version !== `parley ${expected}`) fail(`npx parley --version printed '${version}', expected 'parley ${expected}'`);
+  if (version !== `parley ${expected}`)
+    fail(`npx parley --version printed '${version}', expected 'parley ${expected}'`);
   for (const command of ['up', 'node', 'call', 'emit', 'broadcast', 'status', 'server', 'cluster', 'kv']) {
     const bin = join(app, 'node_modules', '.bin', 'parley'); // what npx runs, without npx's start-up per command
     if (!run(bin, [command, '--help'], app).includes(`usage: parley ${command}`)) {

@@ -47,7 +47,7 @@ export type {
   SortTarget,
 } from './kv/types.js';
 export { type Balancer, type CallOutcome, type Endpoint, RoundRobinBalancer } from './node/balancer.js';
-export type { CallOptions, Context, EmitOptions, EventContext, Messenger } from './node/context.js';
+export type { CallOptions, Context, ContextInit, EmitOptions, EventContext, Messenger } from './node/context.js';
 export type { Discovery, DiscoveryHost } from './node/discovery/discovery.js';
 export { PeerToPeerDiscovery, type PeerToPeerOptions } from './node/discovery/peer-to-peer.js';
 export type { LocalAction } from './node/local-services.js';
