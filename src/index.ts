@@ -46,25 +46,42 @@ export type {
   SortOrder,
   SortTarget,
 } from './kv/types.js';
-export { type Balancer, type CallOutcome, type Endpoint, RoundRobinBalancer } from './node/balancer.js';
-export type { CallOptions, Context, ContextInit, EmitOptions, EventContext, Messenger } from './node/context.js';
+export {
+  type Balancer,
+  type CallOutcome,
+  type Endpoint,
+  type PickRequest,
+  RoundRobinBalancer,
+} from './node/balancer.js';
+export type {
+  CallOptionExtensions,
+  CallOptions,
+  Context,
+  ContextInit,
+  EmitOptions,
+  EventContext,
+  Messenger,
+} from './node/context.js';
 export type { Discovery, DiscoveryHost } from './node/discovery/discovery.js';
 export { PeerToPeerDiscovery, type PeerToPeerOptions } from './node/discovery/peer-to-peer.js';
 export type { LocalAction } from './node/local-services.js';
-export type { ActionInvoke, CallHandler, Middleware, OutgoingCall } from './node/middleware.js';
+export type { ActionInvoke, CallHandler, Middleware, MiddlewareHost, OutgoingCall } from './node/middleware.js';
 export { createNode, ParleyNode, type PeerView } from './node/node.js';
 export type { NodeStatus } from './node/node-service.js';
 export type { NodeOptions } from './node/options.js';
 export {
   type ActionHandler,
+  type ActionOptionExtensions,
   type ActionOptions,
   type ActionSpec,
   type AnyContract,
+  type AnyEvents,
   type ContractOf,
   type ContractShape,
   defineService,
   type EventHandler,
   type EventOptions,
+  type EventShape,
   type EventSpec,
   type ServiceDefinition,
 } from './node/service.js';

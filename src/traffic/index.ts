@@ -3,14 +3,6 @@ export { abortError, delay, linkedController } from '../base/abort.js';
 export { type Backoff, constantBackoff, type ExponentialBackoffOptions, exponentialBackoff } from '../base/backoff.js';
 export { type CancelTimer, type Clock, type Scheduler, systemTimer, type Timer } from '../base/clock.js';
 export { seededRandom } from '../base/random.js';
-export {
-  type Balancer,
-  type CallOutcome,
-  type Endpoint,
-  type PickRequest,
-  untried,
-  weightOf,
-} from './balancer.js';
 export { BALANCER_NAMES, type BalancerName, type BalancerOptions, createBalancer } from './balancer-factory.js';
 export {
   type BreakerRegistryOptions,
@@ -20,6 +12,7 @@ export {
 } from './breaker-registry.js';
 export type { BreakerStrategy, CallSample, RateThresholds } from './breaker-strategy.js';
 export { type BulkheadOptions, BulkheadPolicy } from './bulkhead.js';
+export type { TrafficActionOptions, TrafficCallOptions } from './call-options.js';
 export {
   CircuitBreaker,
   type CircuitBreakerOptions,
@@ -62,6 +55,7 @@ export { LocalityBalancer, type LocalityOptions } from './locality.js';
 export { LruMap, type LruMapOptions } from './lru-map.js';
 export { OutlierDetector, type OutlierOptions } from './outlier-detector.js';
 export { PeakEwmaBalancer, type PeakEwmaOptions } from './peak-ewma.js';
+export { weightOf } from './pick-helpers.js';
 export {
   type CallInfo,
   type ExecuteContext,
@@ -88,10 +82,9 @@ export {
   type RetryOptions,
   RetryPolicy,
 } from './retry-policy.js';
-export { RoundRobinBalancer } from './round-robin.js';
 export { TimeWindow } from './time-window-breaker.js';
 export { type TimeoutOptions, TimeoutPolicy } from './timeout-policy.js';
-export { createTraffic, Traffic, type TrafficCallOptions, type TrafficConfig } from './traffic.js';
+export { createTraffic, Traffic, type TrafficConfig } from './traffic.js';
 export {
   type BreakerConfig,
   type BulkheadConfig,
