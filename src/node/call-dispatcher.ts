@@ -210,9 +210,7 @@ export class CallDispatcher {
     } catch (err) {
       return Promise.reject(err);
     }
-    const { id, promise } = pending.create(peerId, call.action, timeoutMs, call.signal, (giveUpId) =>
-      this.sendCancel(peerId, giveUpId),
-    );
+    const { id, promise } = pending.create(peerId, call.action, timeoutMs, call.signal);
     try {
       mesh.send(peerId, PacketType.REQUEST, codec.flag, id, body);
     } catch (err) {
@@ -221,7 +219,8 @@ export class CallDispatcher {
     return promise;
   }
 
-  private sendCancel(peerId: string, id: number): void {
+  /** Tells `peerId` that this node gave up on call `id` (deadline or abort), so its handler stops. */
+  sendCancel(peerId: string, id: number): void {
     try {
       this.deps.mesh.send(peerId, PacketType.CANCEL, 0, id, EMPTY);
     } catch {

@@ -59,7 +59,7 @@ export class ParleyNode<C extends ContractShape = AnyContract> implements Messen
   private readonly codec: Codec;
   private readonly local = new LocalServices();
   private readonly catalog = new Catalog();
-  private readonly pending = new PendingCalls();
+  private readonly pending: PendingCalls;
   private readonly sequences = new EventSequences();
   private readonly mesh: Mesh;
   private readonly discovery: Discovery;
@@ -82,6 +82,10 @@ export class ParleyNode<C extends ContractShape = AnyContract> implements Messen
       typeof options.logger === 'object' ? options.logger : createConsoleLogger(this.id, options.logger ?? 'warn');
     this.timer = options.timer ?? wallTimer;
     this.codec = codecByName(options.codec ?? 'msgpack');
+    this.pending = new PendingCalls({
+      timer: this.timer,
+      onGiveUp: (peerId, id) => this.dispatcher.sendCancel(peerId, id),
+    });
     const maxFrameSize = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
     const transport =
       options.transport ??
