@@ -21,7 +21,13 @@ export {
 } from './cluster/registry/registry-discovery.js';
 export { type KvServer, type ServerOptions, startServer } from './cluster/server/start-server.js';
 export type { KeyValue, KvEvent, RangeResult } from './kv/types.js';
-export { type Balancer, RoundRobinBalancer } from './node/balancer.js';
+export {
+  type Balancer,
+  type CallOutcome,
+  type Endpoint,
+  type PickRequest,
+  RoundRobinBalancer,
+} from './node/balancer.js';
 export type { CallOptions, Context, EmitOptions, EventContext } from './node/context.js';
 export type { Discovery, DiscoveryHost } from './node/discovery/discovery.js';
 export { PeerToPeerDiscovery } from './node/discovery/peer-to-peer.js';

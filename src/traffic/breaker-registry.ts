@@ -1,4 +1,4 @@
-import type { Endpoint } from './balancer.js';
+import type { Endpoint } from '../node/balancer.js';
 import type { BreakerStrategy } from './breaker-strategy.js';
 import { CircuitBreaker, type CircuitBreakerOptions, type StateChange } from './circuit-breaker.js';
 import { Emitter, type Event } from './event.js';

@@ -3,18 +3,11 @@ export { abortError, delay, linkedController } from '../base/abort.js';
 export { type Backoff, constantBackoff, type ExponentialBackoffOptions, exponentialBackoff } from '../base/backoff.js';
 export { type CancelTimer, type Clock, type Scheduler, systemTimer, type Timer } from '../base/clock.js';
 export { seededRandom } from '../base/random.js';
-export {
-  type Balancer,
-  type CallOutcome,
-  type Endpoint,
-  type PickRequest,
-  untried,
-  weightOf,
-} from './balancer.js';
 export { BALANCER_NAMES, type BalancerName, type BalancerOptions, createBalancer } from './balancer-factory.js';
 export { type BreakerRegistryOptions, breakerKey, CircuitBreakerRegistry } from './breaker-registry.js';
 export type { BreakerStrategy, CallSample, RateThresholds } from './breaker-strategy.js';
 export { type BulkheadOptions, BulkheadPolicy } from './bulkhead.js';
+export type { TrafficActionOptions, TrafficCallOptions } from './call-options.js';
 export {
   CircuitBreaker,
   type CircuitBreakerOptions,
@@ -50,6 +43,7 @@ export { LocalityBalancer, type LocalityOptions } from './locality.js';
 export { LruMap } from './lru-map.js';
 export { OutlierDetector, type OutlierOptions } from './outlier-detector.js';
 export { PeakEwmaBalancer, type PeakEwmaOptions } from './peak-ewma.js';
+export { weightOf } from './pick-helpers.js';
 export {
   type CallInfo,
   type ExecuteContext,
@@ -65,10 +59,9 @@ export { type RateLimitOptions, RateLimitPolicy } from './rate-limit-policy.js';
 export { Gcra, type RateDecision, type RateLimiter, TokenBucket } from './rate-limiters.js';
 export { type RetryBudget, RetryBudgetRegistry, TokenRetryBudget } from './retry-budget.js';
 export { type GiveUpEvent, type RetryEvent, type RetryOptions, RetryPolicy } from './retry-policy.js';
-export { RoundRobinBalancer } from './round-robin.js';
 export { TimeWindow } from './time-window-breaker.js';
 export { type TimeoutOptions, TimeoutPolicy } from './timeout-policy.js';
-export { createTraffic, Traffic, type TrafficCallOptions, type TrafficConfig } from './traffic.js';
+export { createTraffic, Traffic, type TrafficConfig } from './traffic.js';
 export {
   type BreakerConfig,
   type BulkheadConfig,
