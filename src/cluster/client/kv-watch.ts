@@ -1,4 +1,4 @@
-import type { KeyRangeSpec, KvEvent } from '../../kv/types.js';
+import type { KvEvent } from '../../kv/types.js';
 import { ParleyError } from '../../wire/parley-error.js';
 import type { RangeArg } from './request-types.js';
 

@@ -176,7 +176,12 @@ export class KvMember {
     return this.driver.status();
   }
 
-  /** A message from another member. Malformed messages are dropped by the driver/core. */
+  /** Whether `id` may send raft messages here (see RaftDriver.isPeer). */
+  isPeer(id: NodeId): boolean {
+    return this.driver.isPeer(id);
+  }
+
+  /** A message from another member, already checked at the boundary (`$raft`, message-check.ts). */
   step(message: Message): void {
     this.driver.step(message);
   }

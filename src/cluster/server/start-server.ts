@@ -107,7 +107,7 @@ export async function startServer(options: ServerOptions): Promise<KvServer> {
     ...(options.maxFrameSize ? { maxFrameSize: options.maxFrameSize } : {}),
   });
   const addressOf = (id: string) => node.nodes().find((n) => n.id === id)?.address ?? peers[id] ?? null;
-  node.addService(createRaftService(member));
+  node.addService(createRaftService(member, logger));
   node.addService(createKvService(member, addressOf));
   node.addService(createClusterService(member, addressOf));
   try {
