@@ -1,6 +1,7 @@
 export * from '../base/backoff.js';
 export * from './connection.js';
 export * from './fault-injector.js';
+export * from './inbound-budget.js';
 export * from './logger.js';
 export * from './memory-transport.js';
 export * from './mesh.js';
