@@ -4,18 +4,22 @@
  */
 
 export {
-  type Bytes,
-  type ConnectKvOptions,
   connectKv,
   KvClient,
-  type KvClientOptions,
   kvFor,
-} from './cluster/kv-client.js';
-export type { Election, LeaseKeeper, Lock } from './cluster/kv-recipes.js';
-export type { MemberStatus } from './cluster/kv-service.js';
-export type { KvWatch, WatchOptions } from './cluster/kv-watch.js';
-export { createRegisteredNode, RegistryDiscovery, type RegistryOptions } from './cluster/registry-discovery.js';
-export { type KvServer, type ServerOptions, startServer } from './cluster/server.js';
+} from './cluster/client/kv-client.js';
+export type { KvWatch, WatchOptions } from './cluster/client/kv-watch.js';
+export type { LeaseKeeper } from './cluster/client/lease-keeper.js';
+export type { Bytes, ConnectKvOptions, KvClientOptions } from './cluster/client/request-types.js';
+export type { MemberStatus } from './cluster/contract.js';
+export type { Election } from './cluster/recipes/election.js';
+export type { Lock } from './cluster/recipes/lock.js';
+export {
+  createRegisteredNode,
+  RegistryDiscovery,
+  type RegistryOptions,
+} from './cluster/registry/registry-discovery.js';
+export { type KvServer, type ServerOptions, startServer } from './cluster/server/start-server.js';
 export type { KeyValue, KvEvent, RangeResult } from './kv/types.js';
 export { type Balancer, RoundRobinBalancer } from './node/balancer.js';
 export type { CallOptions, Context, EmitOptions, EventContext } from './node/context.js';

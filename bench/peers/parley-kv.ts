@@ -11,11 +11,11 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { connectKv, type KvClient } from '../../src/cluster/kv-client.js';
+import { connectKv, type KvClient } from '../../src/cluster/client/kv-client.js';
 import { freePorts } from '../harness/free-ports.js';
 import type { KvCluster } from './kv-cluster.js';
 
-const PARLEY_BIN = fileURLToPath(new URL('../../../bin/parley', import.meta.url));
+const PARLEY_BIN = fileURLToPath(new URL('../../src/cli/bin.js', import.meta.url));
 const IDS = ['s1', 's2', 's3'];
 const START_TIMEOUT_MS = 30_000;
 

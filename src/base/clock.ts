@@ -32,3 +32,17 @@ export const systemTimer: Timer = {
     return () => clearTimeout(handle);
   },
 };
+
+/**
+ * Wall-clock time (epoch ms, `Date.now()`) with timers that keep the process alive: the node's
+ * default, because deadlines are shown to handlers as epoch times (`ctx.deadline`) that other
+ * processes on the machine can compare with theirs. Unlike `systemTimer`, `now()` may jump when
+ * the system clock is set; measure durations with `systemTimer`.
+ */
+export const wallTimer: Timer = {
+  now: () => Date.now(),
+  setTimeout(fn, ms) {
+    const handle = setTimeout(fn, Math.min(Math.max(0, ms), MAX_TIMER_MS));
+    return () => clearTimeout(handle);
+  },
+};

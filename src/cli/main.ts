@@ -7,6 +7,7 @@ import { runServer, SERVER_USAGE } from './commands/server.js';
 import { runStatus, STATUS_USAGE } from './commands/status.js';
 import { runUp, UP_USAGE } from './commands/up.js';
 import { UsageError } from './usage-error.js';
+import { packageVersion } from './version.js';
 
 export const MAIN_USAGE = `usage: parley <command> [options]
 
@@ -21,7 +22,8 @@ Commands:
   cluster     cluster membership: status, add, remove
   kv          key-value operations: get, put, del, range, watch, txn, lease
 
-Run 'parley <command> --help' for a command's options.`;
+Run 'parley <command> --help' for a command's options; 'parley --version' prints the version.
+Flags can also come from PARLEY_* environment variables and a parley.config.json file (see docs/CLI.md).`;
 
 const COMMANDS: Record<string, { run: (argv: readonly string[]) => Promise<number>; usage: string }> = {
   up: { run: runUp, usage: UP_USAGE },
@@ -41,6 +43,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
     process.stdout.write(`${MAIN_USAGE}\n`);
     return command === undefined ? 2 : 0;
+  }
+  if (command === '--version' || command === '-v' || command === 'version') {
+    process.stdout.write(`parley ${packageVersion()}\n`);
+    return 0;
   }
   const entry = COMMANDS[command];
   if (!entry) {

@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { KvEvent } from '../kv/types.js';
 import { waitUntil } from '../node/testing/test-cluster.js';
-import { connectKv, type KvClient } from './kv-client.js';
-import { type KvServer, type ServerOptions, startServer } from './server.js';
+import { connectKv, type KvClient } from './client/kv-client.js';
+import { type KvServer, type ServerOptions, startServer } from './server/start-server.js';
 
 const text = (b: Uint8Array | undefined) => (b === undefined ? undefined : Buffer.from(b).toString('utf8'));
 const RAFT = { tickMs: 25, snapshotEvery: 40, snapshotKeep: 5 } as const;

@@ -8,8 +8,8 @@ import { waitUntil } from '../node/testing/test-cluster.js';
 import { MemoryNetwork, MemoryTransport } from '../transport/memory-transport.js';
 import { DEFAULT_MAX_OUTBOUND_BYTES } from '../transport/transport.js';
 import { DEFAULT_MAX_FRAME_SIZE } from '../wire/frame.js';
-import { KvClient } from './kv-client.js';
-import { type KvServer, startServer } from './server.js';
+import { KvClient } from './client/kv-client.js';
+import { type KvServer, startServer } from './server/start-server.js';
 
 const limits = { maxFrameSize: DEFAULT_MAX_FRAME_SIZE, maxOutboundBytes: DEFAULT_MAX_OUTBOUND_BYTES };
 

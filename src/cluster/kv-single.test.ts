@@ -6,8 +6,8 @@ import { after, before, describe, it } from 'node:test';
 import type { KvEvent } from '../kv/types.js';
 import { waitUntil } from '../node/testing/test-cluster.js';
 import { ParleyError } from '../wire/parley-error.js';
-import { connectKv, type KvClient } from './kv-client.js';
-import { type KvServer, startServer } from './server.js';
+import { connectKv, type KvClient } from './client/kv-client.js';
+import { type KvServer, startServer } from './server/start-server.js';
 
 const text = (b: Uint8Array | undefined) => (b === undefined ? undefined : Buffer.from(b).toString('utf8'));
 

@@ -10,31 +10,8 @@ import { DEFAULT_LIMITS, type KvLimits, RECORD_OVERHEAD_BYTES } from './limits.j
 import { MvccStore, type WriteTxn } from './mvcc-store.js';
 import { decodeCommand, decodeSnapshot, encodeSnapshot } from './snapshot-codec.js';
 import { evaluateCompare } from './txn.js';
-import type { KeyValue, KvEvent, RangeResult } from './types.js';
+import type { ApplyOutcome, KeyValue, KvEvent, KvResult, LeaseInfo, RangeResult } from './types.js';
 import { WatchHub } from './watch-hub.js';
-
-export type KvResult =
-  | { type: 'put'; revision: number; prevKv?: KeyValue }
-  | ({ type: 'range' } & RangeResult)
-  | { type: 'delete'; deleted: number; revision: number; prevKvs?: KeyValue[] }
-  | { type: 'txn'; succeeded: boolean; responses: KvResult[]; revision: number }
-  | { type: 'compact'; revision: number }
-  | { type: 'lease-grant'; id: number; ttlMs: number; revision: number }
-  | { type: 'lease-revoke'; revision: number }
-  | { type: 'lease-keepalive'; id: number; ttlMs: number; revision: number }
-  | { type: 'lease-expire'; expired: number[]; revision: number }
-  | { type: 'lease-checkpoint'; revision: number };
-
-/** The outcome of applying one command. Deterministic errors are values, not exceptions. */
-export type ApplyOutcome = { ok: true; result: KvResult } | { ok: false; error: ParleyError };
-
-export interface LeaseInfo {
-  readonly id: number;
-  readonly ttlMs: number;
-  /** Remaining time by this member's deadline (meaningful on the leader). */
-  readonly remainingMs: number;
-  readonly keys?: Uint8Array[];
-}
 
 /** What the Raft driver needs (the lead adapts it to the driver's interface). */
 export interface KvStateMachineLike {

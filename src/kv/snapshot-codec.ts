@@ -3,10 +3,9 @@ import { ParleyError } from '../wire/parley-error.js';
 import { isErrorCode } from '../wire/status.js';
 import { byteString } from './bytes.js';
 import type { DedupEntry } from './dedup.js';
-import type { KvStateMachine } from './kv-state-machine.js';
 import type { Lease, LeaseTable } from './leases.js';
 import type { KeyRecord, MvccStore } from './mvcc-store.js';
-import type { KeyValue } from './types.js';
+import type { ApplyOutcome, KeyValue } from './types.js';
 
 /**
  * Snapshot encoding: msgpack of arrays only (no maps in the state part, no record extension),
@@ -24,7 +23,7 @@ const packr = new Packr({ useRecords: false, moreTypes: false, mapsAsObjects: tr
 
 const VERSION = 1;
 
-type Outcome = ReturnType<KvStateMachine['apply']>;
+type Outcome = ApplyOutcome;
 
 export interface DecodedSnapshot {
   appliedIndex: number;

@@ -1,3 +1,5 @@
+import type { ParleyError } from '../wire/parley-error.js';
+
 /** Public data types of the key-value store (etcd's mvccpb.KeyValue and Event). */
 
 export interface KeyValue {
@@ -46,4 +48,27 @@ export interface RangeResult {
   readonly more: boolean;
   /** The store revision when the read was served. */
   readonly revision: number;
+}
+
+export type KvResult =
+  | { type: 'put'; revision: number; prevKv?: KeyValue }
+  | ({ type: 'range' } & RangeResult)
+  | { type: 'delete'; deleted: number; revision: number; prevKvs?: KeyValue[] }
+  | { type: 'txn'; succeeded: boolean; responses: KvResult[]; revision: number }
+  | { type: 'compact'; revision: number }
+  | { type: 'lease-grant'; id: number; ttlMs: number; revision: number }
+  | { type: 'lease-revoke'; revision: number }
+  | { type: 'lease-keepalive'; id: number; ttlMs: number; revision: number }
+  | { type: 'lease-expire'; expired: number[]; revision: number }
+  | { type: 'lease-checkpoint'; revision: number };
+
+/** The outcome of applying one command. Deterministic errors are values, not exceptions. */
+export type ApplyOutcome = { ok: true; result: KvResult } | { ok: false; error: ParleyError };
+
+export interface LeaseInfo {
+  readonly id: number;
+  readonly ttlMs: number;
+  /** Remaining time by this member's deadline (meaningful on the leader). */
+  readonly remainingMs: number;
+  readonly keys?: Uint8Array[];
 }

@@ -1,3 +1,4 @@
+import type { CancelTimer, Timer } from '../base/clock.js';
 import type { PeerIdentity } from '../transport/connection.js';
 import type { Meta, RequestOptions } from '../wire/packets.js';
 import { ParleyError } from '../wire/parley-error.js';
@@ -33,6 +34,24 @@ export interface Messenger {
   broadcast(event: string, payload?: unknown, options?: EmitOptions): Promise<void>;
 }
 
+/** What a Context is made of; `deadline`, `signal`, `peerIdentity` and `options` may be left out. */
+export interface ContextInit {
+  readonly messenger: Messenger;
+  /** The node's clock: reads the deadline, sets the deadline timer behind `signal`. */
+  readonly timer: Timer;
+  readonly nodeId: string;
+  readonly callerId: string;
+  readonly action: string;
+  readonly meta: Meta;
+  readonly deadline?: number | undefined;
+  /** The caller's signal (local calls): aborting it aborts this context. */
+  readonly signal?: AbortSignal | undefined;
+  readonly peerIdentity?: PeerIdentity | undefined;
+  readonly options?: RequestOptions | undefined;
+}
+
+const NO_OPTIONS: RequestOptions = Object.freeze({});
+
 /**
  * The context of one action invocation. The AbortController behind `signal` is created only
  * when a handler reads `signal`, so handlers that ignore cancellation cost nothing.
@@ -40,28 +59,39 @@ export interface Messenger {
  * Invariant: once aborted, `signal.aborted` stays true and `signal.reason` is a ParleyError.
  */
 export class Context {
+  /** This node. */
+  readonly nodeId: string;
+  /** The node that made the call (this node for local calls). */
+  readonly callerId: string;
+  readonly action: string;
+  readonly meta: Meta;
+  /** Absolute deadline on the node's clock (`NodeOptions.timer`, epoch ms by default), or undefined for none. */
+  readonly deadline: number | undefined;
+  /** The caller's TLS certificate identity, when connected with mutual TLS. */
+  readonly peerIdentity: PeerIdentity | undefined;
+  /** Per-call options sent by the caller (idempotency key, priority). */
+  readonly options: RequestOptions;
+  private readonly messenger: Messenger;
+  private readonly clock: Timer;
+  private readonly parentSignal: AbortSignal | undefined;
   private controller: AbortController | undefined;
   private abortReason: ParleyError | undefined;
-  private timer: NodeJS.Timeout | undefined;
+  private cancelTimer: CancelTimer | undefined;
   private onParentAbort: (() => void) | undefined;
   private done = false;
 
-  constructor(
-    private readonly messenger: Messenger,
-    /** This node. */
-    readonly nodeId: string,
-    /** The node that made the call (this node for local calls). */
-    readonly callerId: string,
-    readonly action: string,
-    readonly meta: Meta,
-    /** Absolute deadline (epoch ms), or undefined for none. */
-    readonly deadline: number | undefined,
-    private readonly parentSignal: AbortSignal | undefined,
-    /** The caller's TLS certificate identity, when connected with mutual TLS. */
-    readonly peerIdentity: PeerIdentity | undefined,
-    /** Per-call options sent by the caller (idempotency key, priority). */
-    readonly options: RequestOptions = {},
-  ) {}
+  constructor(init: ContextInit) {
+    this.messenger = init.messenger;
+    this.clock = init.timer;
+    this.nodeId = init.nodeId;
+    this.callerId = init.callerId;
+    this.action = init.action;
+    this.meta = init.meta;
+    this.deadline = init.deadline;
+    this.parentSignal = init.signal;
+    this.peerIdentity = init.peerIdentity;
+    this.options = init.options ?? NO_OPTIONS;
+  }
 
   get idempotencyKey(): string | undefined {
     return this.options.idempotencyKey;
@@ -88,14 +118,11 @@ export class Context {
           }
         }
         if (this.deadline !== undefined && !this.done) {
-          const left = this.deadline - Date.now();
+          const left = this.deadline - this.clock.now();
           const expire = () =>
             this.abort(new ParleyError('DEADLINE_EXCEEDED', `deadline of action '${this.action}' passed`));
           if (left <= 0) expire();
-          else {
-            this.timer = setTimeout(expire, left);
-            this.timer.unref();
-          }
+          else this.cancelTimer = this.clock.setTimeout(expire, left);
         }
       }
     }
@@ -104,7 +131,7 @@ export class Context {
 
   /** Milliseconds left before the deadline (Infinity when there is none). */
   get remainingMs(): number {
-    return this.deadline === undefined ? Number.POSITIVE_INFINITY : Math.max(0, this.deadline - Date.now());
+    return this.deadline === undefined ? Number.POSITIVE_INFINITY : Math.max(0, this.deadline - this.clock.now());
   }
 
   get aborted(): boolean {
@@ -114,14 +141,14 @@ export class Context {
   abort(reason: ParleyError): void {
     if (this.abortReason) return;
     this.abortReason = reason;
-    clearTimeout(this.timer);
+    this.cancelTimer?.();
     this.controller?.abort(reason);
   }
 
   /** Called by the node when the handler has finished. */
   finish(): void {
     this.done = true;
-    clearTimeout(this.timer);
+    this.cancelTimer?.();
     if (this.onParentAbort) {
       this.parentSignal?.removeEventListener('abort', this.onParentAbort);
       this.onParentAbort = undefined;

@@ -1,41 +1,31 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import { sleep } from '../base/abort.js';
+import { type Timer, wallTimer } from '../base/clock.js';
 import { createConsoleLogger, type Logger } from '../transport/logger.js';
 import { Mesh } from '../transport/mesh.js';
 import { TcpTransport } from '../transport/tcp-transport.js';
 import { DEFAULT_MAX_OUTBOUND_BYTES } from '../transport/transport.js';
 import { type Codec, codecByName, codecForFlags } from '../wire/codec.js';
-import { DEFAULT_MAX_FRAME_SIZE, type Frame, FrameFlag, PacketType, PROTOCOL_VERSION } from '../wire/frame.js';
-import {
-  encodeGossip,
-  encodeOneway,
-  encodeRequest,
-  errorFromBody,
-  type GossipEntry,
-  type HelloBody,
-  type Meta,
-  type NodeInfo,
-  parseError,
-  parseGossip,
-  parseNodeInfo,
-  type RequestOptions,
-} from '../wire/packets.js';
+import { DEFAULT_MAX_FRAME_SIZE, type Frame, PacketType } from '../wire/frame.js';
+import { type Meta, type NodeInfo, parseGossip, parseNodeInfo } from '../wire/packets.js';
 import { ParleyError } from '../wire/parley-error.js';
-import { type Balancer, type Endpoint, RoundRobinBalancer } from './balancer.js';
+import { RoundRobinBalancer } from './balancer.js';
+import { CallDispatcher } from './call-dispatcher.js';
 import { Catalog } from './catalog.js';
-import { type CallOptions, Context, type EmitOptions, type Messenger, mergeMeta } from './context.js';
-import type { Discovery, DiscoveryHost } from './discovery/discovery.js';
+import type { CallOptions, EmitOptions, Messenger } from './context.js';
+import type { Discovery } from './discovery/discovery.js';
 import { PeerToPeerDiscovery } from './discovery/peer-to-peer.js';
 import { EventRouter } from './event-router.js';
 import { EventSequences } from './event-sequences.js';
 import { type LocalAction, LocalServices } from './local-services.js';
-import type { CallHandler, Middleware, OutgoingCall } from './middleware.js';
+import { Membership } from './membership.js';
+import type { CallHandler, Middleware } from './middleware.js';
 import { createNodeService } from './node-service.js';
 import type { NodeOptions } from './options.js';
 import { PendingCalls } from './pending-calls.js';
-import { notServed, RequestServer } from './request-server.js';
+import { RequestServer } from './request-server.js';
 import type { AnyContract, ContractShape, ServiceDefinition } from './service.js';
-import { isThenable } from './thenable.js';
 
 type NodeState = 'created' | 'starting' | 'running' | 'stopping' | 'stopped';
 
@@ -53,31 +43,34 @@ export interface PeerView {
  * A Parley node: hosts services, and calls, sends and emits to services anywhere in the mesh.
  * Local targets run in-process without serialization; remote ones go through the mesh.
  *
- * The node is the composition root: it owns LocalServices (what it hosts), Catalog (what others
- * host), PendingCalls (its outgoing calls), the Mesh (connections) and a Discovery.
+ * The node is the composition root and the public facade; each job is one part it owns:
+ * LocalServices (what it hosts), Catalog (what others host), CallDispatcher (where a call runs),
+ * PendingCalls (its outgoing calls), RequestServer (calls from peers), EventRouter (events),
+ * Membership (HELLO/INFO, peers up and down), the Mesh (connections) and a Discovery.
+ *
+ * Invariant: state only moves forward, created → starting → running → stopping → stopped; a
+ * stopped node holds no timer, connection or pending call.
  */
 export class ParleyNode<C extends ContractShape = AnyContract> implements Messenger {
   readonly id: string;
   readonly logger: Logger;
   private readonly options: NodeOptions;
+  private readonly timer: Timer;
   private readonly codec: Codec;
-  private readonly incarnation = randomBytes(6).toString('hex');
   private readonly local = new LocalServices();
   private readonly catalog = new Catalog();
   private readonly pending = new PendingCalls();
   private readonly sequences = new EventSequences();
   private readonly mesh: Mesh;
   private readonly discovery: Discovery;
-  private readonly balancer: Balancer;
   private readonly middlewares: readonly Middleware[];
   private readonly callChain: CallHandler;
-  private readonly forgetTimers = new Map<string, NodeJS.Timeout>();
   private readonly events: EventRouter;
   private readonly server: RequestServer;
-  private infoVersion = 1;
+  private readonly dispatcher: CallDispatcher;
+  private readonly membership: Membership;
   private state: NodeState = 'created';
   private startedAt = 0;
-  private listenAddress: string | null = null;
 
   constructor(options: NodeOptions = {}) {
     this.options = options;
@@ -87,23 +80,22 @@ export class ParleyNode<C extends ContractShape = AnyContract> implements Messen
     }
     this.logger =
       typeof options.logger === 'object' ? options.logger : createConsoleLogger(this.id, options.logger ?? 'warn');
+    this.timer = options.timer ?? wallTimer;
     this.codec = codecByName(options.codec ?? 'msgpack');
-    const limits = {
-      maxFrameSize: options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE,
-      maxOutboundBytes: options.maxOutboundBytes ?? DEFAULT_MAX_OUTBOUND_BYTES,
-    };
+    const maxFrameSize = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
     const transport =
       options.transport ??
       new TcpTransport({
         host: options.host ?? '127.0.0.1',
         port: options.port === undefined ? 0 : options.port,
         tls: options.tls,
-        ...limits,
+        maxFrameSize,
+        maxOutboundBytes: options.maxOutboundBytes ?? DEFAULT_MAX_OUTBOUND_BYTES,
       });
     this.mesh = new Mesh({
       localId: this.id,
       transport,
-      hello: () => this.hello(),
+      hello: () => this.membership.hello(),
       logger: this.logger,
       keepaliveIntervalMs: options.keepaliveInterval ?? 1000,
       idleTimeoutMs: options.idleTimeout ?? 5000,
@@ -112,31 +104,52 @@ export class ParleyNode<C extends ContractShape = AnyContract> implements Messen
     this.discovery =
       options.discovery ??
       new PeerToPeerDiscovery({ seeds: options.seeds ?? [], gossipIntervalMs: options.gossipInterval ?? 1000 });
-    this.balancer = options.balancer ?? new RoundRobinBalancer();
-    this.middlewares = options.middlewares ?? [];
-    let chain: CallHandler = (call) => this.dispatch(call);
-    for (let i = this.middlewares.length - 1; i >= 0; i--) {
-      const m = this.middlewares[i]!;
-      if (m.call) chain = m.call(chain);
-    }
-    this.callChain = chain;
     const parts = {
       nodeId: this.id,
       local: this.local,
       mesh: this.mesh,
       codec: this.codec,
       logger: this.logger,
+      timer: this.timer,
       messenger: this,
     };
     this.events = new EventRouter({ ...parts, catalog: this.catalog, sequences: this.sequences });
     this.server = new RequestServer(parts);
+    this.dispatcher = new CallDispatcher({
+      ...parts,
+      catalog: this.catalog,
+      pending: this.pending,
+      server: this.server,
+      balancer: options.balancer ?? new RoundRobinBalancer(),
+      requestTimeoutMs: options.requestTimeout ?? 30_000,
+    });
+    this.membership = new Membership({
+      ...parts,
+      incarnation: randomBytes(6).toString('hex'),
+      meta: options.meta ?? {},
+      maxFrameSize,
+      failureTimeoutMs: options.failureTimeout ?? 5000,
+      catalog: this.catalog,
+      pending: this.pending,
+      server: this.server,
+      sequences: this.sequences,
+      accepting: () => this.state !== 'stopping',
+      discovery: () => this.discovery,
+    });
+    this.middlewares = options.middlewares ?? [];
+    let chain: CallHandler = (call) => this.dispatcher.dispatch(call);
+    for (let i = this.middlewares.length - 1; i >= 0; i--) {
+      const m = this.middlewares[i]!;
+      if (m.call) chain = m.call(chain);
+    }
+    this.callChain = chain;
     this.catalog.onChange(() => this.events.invalidate());
     this.local.add(createNodeService(this), this.wrapAction);
   }
 
   /** host:port peers dial, or null before start / for a node that does not listen. */
   get address(): string | null {
-    return this.listenAddress;
+    return this.membership.address;
   }
 
   get running(): boolean {
@@ -151,7 +164,7 @@ export class ParleyNode<C extends ContractShape = AnyContract> implements Messen
     this.local.add(definition, this.wrapAction);
     this.events.invalidate();
     if (this.state === 'running') {
-      this.announce();
+      this.membership.announce();
       void this.runHook(definition, 'started');
     }
     return this;
@@ -161,21 +174,21 @@ export class ParleyNode<C extends ContractShape = AnyContract> implements Messen
   removeService(name: string): boolean {
     const removed = this.local.remove(name);
     this.events.invalidate();
-    if (removed && this.state === 'running') this.announce();
+    if (removed && this.state === 'running') this.membership.announce();
     return removed !== undefined;
   }
 
   async start(): Promise<void> {
     if (this.state !== 'created') throw new ParleyError('FAILED_PRECONDITION', `node '${this.id}' was already started`);
     this.state = 'starting';
-    this.startedAt = Date.now();
+    this.startedAt = this.timer.now();
     const bound = await this.mesh.start({
-      onPeerUp: (peerId, hello) => this.onPeerUp(peerId, hello),
-      onPeerDown: (peerId, graceful, reason) => this.onPeerDown(peerId, graceful, reason),
+      onPeerUp: (peerId, hello) => this.membership.onPeerUp(peerId, hello),
+      onPeerDown: (peerId, graceful, reason) => this.membership.onPeerDown(peerId, graceful, reason),
       onFrame: (peerId, frame) => this.onFrame(peerId, frame),
     });
-    this.listenAddress = bound === null ? null : (this.options.advertise ?? bound);
-    await this.discovery.start(this.discoveryHost());
+    this.membership.address = bound === null ? null : (this.options.advertise ?? bound);
+    await this.discovery.start(this.membership.discoveryHost());
     this.state = 'running';
     for (const d of this.local.definitions()) await this.runHook(d, 'started');
   }
@@ -199,7 +212,7 @@ export class ParleyNode<C extends ContractShape = AnyContract> implements Messen
     const stopping = new ParleyError('UNAVAILABLE', `node '${this.id}' stopped before the call finished`);
     this.server.abortAll(stopping);
     this.pending.failAll(() => stopping);
-    for (const t of this.forgetTimers.values()) clearTimeout(t);
+    this.membership.stop();
     await this.mesh.stop();
     for (const d of this.local.definitions()) await this.runHook(d, 'stopped');
     this.state = 'stopped';
@@ -216,32 +229,12 @@ export class ParleyNode<C extends ContractShape = AnyContract> implements Messen
         new ParleyError('INVALID_ARGUMENT', `action name must be a non-empty string, got '${String(action)}'`),
       );
     }
-    const parent = options.parent;
-    const meta = mergeMeta(parent?.meta, options.meta);
-    let deadline: number | undefined;
-    if (options.timeout !== undefined && options.timeout > 0) deadline = Date.now() + options.timeout;
-    if (parent?.deadline !== undefined && (deadline === undefined || parent.deadline < deadline))
-      deadline = parent.deadline;
-    const signal = options.signal ?? parent?.signal;
-    return this.callChain({ action, params, options, meta, deadline, signal }) as Promise<C[K]['result']>;
+    return this.callChain(this.dispatcher.outgoing(action, params, options)) as Promise<C[K]['result']>;
   }
 
   /** One-way message: runs the action somewhere without waiting for it or its result. */
   send(action: string, params?: unknown, options: CallOptions = {}): void {
-    const meta = mergeMeta(options.parent?.meta, options.meta);
-    const target =
-      options.nodeId ??
-      this.route(action, { action, params, options, meta, deadline: undefined, signal: undefined })?.nodeId ??
-      this.id;
-    if (target === this.id) {
-      const local = this.local.action(action);
-      if (!local) throw notServed(action, this.id);
-      const ctx = new Context(this, this.id, this.id, action, meta ?? {}, undefined, undefined, undefined);
-      queueMicrotask(() => this.server.runOneway(local, params, ctx));
-      return;
-    }
-    const body = this.encode(encodeOneway({ action, params, meta }), `params of '${action}'`);
-    this.mesh.send(target, PacketType.ONEWAY, this.codec.flag, 0, body);
+    this.dispatcher.send(action, params, options);
   }
 
   /**
@@ -265,7 +258,7 @@ export class ParleyNode<C extends ContractShape = AnyContract> implements Messen
       names.every((a) => this.local.action(a) !== undefined || this.catalog.endpointsFor(a).length > 0);
     if (ready()) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const cancel = this.timer.setTimeout(() => {
         off();
         const missing = names.filter(
           (a) => this.local.action(a) === undefined && this.catalog.endpointsFor(a).length === 0,
@@ -274,7 +267,7 @@ export class ParleyNode<C extends ContractShape = AnyContract> implements Messen
       }, timeoutMs);
       const off = this.catalog.onChange(() => {
         if (!ready()) return;
-        clearTimeout(timer);
+        cancel();
         off();
         resolve();
       });
@@ -285,7 +278,7 @@ export class ParleyNode<C extends ContractShape = AnyContract> implements Messen
   nodes(): PeerView[] {
     const self: PeerView = {
       id: this.id,
-      address: this.listenAddress,
+      address: this.membership.address,
       connected: true,
       services: this.local.infos(),
       meta: this.options.meta ?? {},
@@ -307,211 +300,13 @@ export class ParleyNode<C extends ContractShape = AnyContract> implements Messen
     return {
       inFlight: this.server.inFlight + this.events.inFlight,
       pendingCalls: this.pending.size,
-      uptimeMs: this.startedAt ? Date.now() - this.startedAt : 0,
+      uptimeMs: this.startedAt ? this.timer.now() - this.startedAt : 0,
       state: this.state,
       connections: this.mesh.connectedPeers().length,
     };
   }
 
-  // ---- caller side -------------------------------------------------------------------------
-
-  /** The end of the call chain: choose the node, then run locally or send. */
-  private dispatch(call: OutgoingCall): Promise<unknown> {
-    let endpoint: Endpoint | null;
-    try {
-      endpoint = call.options.nodeId === undefined ? this.route(call.action, call) : null;
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    const target = call.options.nodeId ?? endpoint?.nodeId ?? this.id;
-    call.target = target;
-    if (target === this.id) {
-      const local = this.local.action(call.action);
-      if (!local) return Promise.reject(notServed(call.action, this.id));
-      return this.invokeLocal(local, call);
-    }
-    if (endpoint && (this.balancer.onStart || this.balancer.onEnd)) return this.invokeObserved(endpoint, call);
-    return this.invokeRemote(target, call);
-  }
-
-  /** A remote call whose start and end the balancer wants to see (in-flight counts, latency). */
-  private invokeObserved(endpoint: Endpoint, call: OutgoingCall): Promise<unknown> {
-    const started = performance.now();
-    this.balancer.onStart?.(endpoint, call);
-    return this.invokeRemote(endpoint.nodeId, call).then(
-      (value) => {
-        this.balancer.onEnd?.(endpoint, call, { ok: true, latencyMs: performance.now() - started });
-        return value;
-      },
-      (err: ParleyError) => {
-        this.balancer.onEnd?.(endpoint, call, { ok: false, latencyMs: performance.now() - started, code: err.code });
-        throw err;
-      },
-    );
-  }
-
-  /** The endpoint to send to, or null to run locally; throws NOT_FOUND / UNAVAILABLE when there is none. */
-  private route(action: string, call: OutgoingCall): Endpoint | null {
-    const exclude = call.exclude;
-    if (this.local.action(action) && !exclude?.has(this.id)) return null;
-    let candidates = this.catalog.endpointsFor(action);
-    if (exclude && exclude.size > 0) {
-      const filtered = candidates.filter((e) => !exclude.has(e.nodeId));
-      if (filtered.length > 0) candidates = filtered;
-    }
-    if (candidates.length === 0) {
-      const known = this.catalog
-        .all()
-        .some(({ info }) =>
-          info.services.some(
-            (s) => action.startsWith(`${s.name}.`) && s.actions.includes(action.slice(s.name.length + 1)),
-          ),
-        );
-      if (known)
-        throw new ParleyError('UNAVAILABLE', `every node offering '${action}' is unreachable right now; retry later`);
-      throw new ParleyError(
-        'NOT_FOUND',
-        `no node offers action '${action}'; check the name or start a node that serves it`,
-      );
-    }
-    return this.balancer.pick(candidates, call);
-  }
-
-  private invokeLocal(local: LocalAction, call: OutgoingCall): Promise<unknown> {
-    const deadline = call.deadline ?? this.defaultDeadline(local);
-    const ctx = new Context(
-      this,
-      this.id,
-      this.id,
-      call.action,
-      call.meta ?? {},
-      deadline,
-      call.signal,
-      undefined,
-      requestOptions(call.options) ?? NO_OPTIONS,
-    );
-    let result: unknown;
-    try {
-      if (call.signal?.aborted)
-        throw new ParleyError('CANCELLED', `call to '${call.action}' was cancelled by the caller`);
-      result = local.invoke(call.params, ctx);
-    } catch (err) {
-      ctx.finish();
-      return Promise.reject(ParleyError.from(err));
-    }
-    if (!isThenable(result)) {
-      ctx.finish();
-      return Promise.resolve(result);
-    }
-    if (deadline === undefined && !call.signal) {
-      return Promise.resolve(result).then(
-        (v) => {
-          ctx.finish();
-          return v;
-        },
-        (e) => {
-          ctx.finish();
-          throw ParleyError.from(e);
-        },
-      );
-    }
-    return new Promise((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
-      const onAbort = () => finish(undefined, ParleyError.from(ctxReason(call.signal)));
-      const finish = (value: unknown, error: ParleyError | undefined) => {
-        clearTimeout(timer);
-        call.signal?.removeEventListener('abort', onAbort);
-        if (error) ctx.abort(error);
-        ctx.finish();
-        if (error) reject(error);
-        else resolve(value);
-      };
-      if (deadline !== undefined) {
-        timer = setTimeout(
-          () =>
-            finish(
-              undefined,
-              new ParleyError(
-                'DEADLINE_EXCEEDED',
-                `call to '${call.action}' on node '${this.id}' got no answer within its deadline`,
-              ),
-            ),
-          Math.max(0, deadline - Date.now()),
-        );
-      }
-      call.signal?.addEventListener('abort', onAbort, { once: true });
-      Promise.resolve(result).then(
-        (v) => finish(v, undefined),
-        (e) => finish(undefined, ParleyError.from(e)),
-      );
-    });
-  }
-
-  private invokeRemote(peerId: string, call: OutgoingCall): Promise<unknown> {
-    const deadline = call.deadline ?? this.defaultDeadline(undefined);
-    let timeoutMs = 0;
-    if (deadline !== undefined) {
-      timeoutMs = deadline - Date.now();
-      if (timeoutMs <= 0) {
-        return Promise.reject(
-          new ParleyError('DEADLINE_EXCEEDED', `deadline for '${call.action}' passed before it was sent`),
-        );
-      }
-    }
-    if (call.signal?.aborted) {
-      return Promise.reject(new ParleyError('CANCELLED', `call to '${call.action}' was cancelled by the caller`));
-    }
-    let body: Uint8Array;
-    try {
-      body = this.encode(
-        encodeRequest({
-          action: call.action,
-          params: call.params,
-          meta: call.meta,
-          timeoutMs,
-          options: requestOptions(call.options),
-        }),
-        `params of '${call.action}'`,
-      );
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    const { id, promise } = this.pending.create(peerId, call.action, timeoutMs, call.signal, (giveUpId) =>
-      this.sendCancel(peerId, giveUpId),
-    );
-    try {
-      this.mesh.send(peerId, PacketType.REQUEST, this.codec.flag, id, body);
-    } catch (err) {
-      this.pending.settle(id, peerId, undefined, ParleyError.from(err));
-    }
-    return promise;
-  }
-
-  private sendCancel(peerId: string, id: number): void {
-    try {
-      this.mesh.send(peerId, PacketType.CANCEL, 0, id, EMPTY);
-    } catch {
-      // The peer is gone or congested: its handler's deadline will end it.
-    }
-  }
-
-  private defaultDeadline(local: LocalAction | undefined): number | undefined {
-    const ms = local?.options.timeout ?? this.options.requestTimeout ?? 30_000;
-    return ms > 0 ? Date.now() + ms : undefined;
-  }
-
-  private encode(value: unknown, what: string): Uint8Array {
-    try {
-      return this.codec.encode(value);
-    } catch (err) {
-      throw new ParleyError(
-        'INVALID_ARGUMENT',
-        `${what} cannot be encoded with ${this.codec.name}: ${(err as Error).message}`,
-      );
-    }
-  }
-
-  // ---- receiver side ------------------------------------------------------------------------
+  // ---- frames from peers --------------------------------------------------------------------
 
   private onFrame(peerId: string, frame: Frame): void {
     switch (frame.type) {
@@ -519,7 +314,7 @@ export class ParleyNode<C extends ContractShape = AnyContract> implements Messen
         this.server.onRequest(peerId, frame);
         return;
       case PacketType.RESPONSE:
-        this.onResponse(peerId, frame);
+        this.dispatcher.onResponse(peerId, frame);
         return;
       case PacketType.ONEWAY:
         this.server.onOneway(peerId, frame);
@@ -531,8 +326,7 @@ export class ParleyNode<C extends ContractShape = AnyContract> implements Messen
         this.server.onCancel(peerId, frame.stream);
         return;
       case PacketType.GOODBYE:
-        // The peer is stopping: route elsewhere now; its connection stays for replies.
-        this.catalog.setAvailable(peerId, false);
+        this.membership.onGoodbye(peerId);
         return;
       case PacketType.GOSSIP:
         this.safely(peerId, 'GOSSIP', () =>
@@ -540,27 +334,13 @@ export class ParleyNode<C extends ContractShape = AnyContract> implements Messen
         );
         return;
       case PacketType.INFO:
-        this.safely(peerId, 'INFO', () => {
-          const info = parseNodeInfo(codecForFlags(frame.flags).decode(frame.body));
-          if (info.id === peerId) this.catalog.upsert(info, this.mesh.isConnected(peerId));
-        });
+        this.safely(peerId, 'INFO', () =>
+          this.membership.onInfo(peerId, parseNodeInfo(codecForFlags(frame.flags).decode(frame.body))),
+        );
         return;
       default:
         this.logger.debug(`ignoring packet type ${frame.type} from '${peerId}'`);
     }
-  }
-
-  private onResponse(peerId: string, frame: Frame): void {
-    let value: unknown;
-    let error: ParleyError | undefined;
-    try {
-      const decoded = codecForFlags(frame.flags).decode(frame.body);
-      if (frame.flags & FrameFlag.ERROR) error = errorFromBody(parseError(decoded));
-      else value = decoded;
-    } catch (err) {
-      error = new ParleyError('INTERNAL', `could not decode the response from '${peerId}': ${(err as Error).message}`);
-    }
-    this.pending.settle(frame.stream, peerId, value, error);
   }
 
   private safely(peerId: string, what: string, fn: () => void): void {
@@ -569,123 +349,6 @@ export class ParleyNode<C extends ContractShape = AnyContract> implements Messen
     } catch (err) {
       this.logger.warn(`dropped a malformed ${what} packet from '${peerId}': ${(err as Error).message}`);
     }
-  }
-
-  // ---- membership ---------------------------------------------------------------------------
-
-  private hello(): HelloBody {
-    return {
-      protocol: PROTOCOL_VERSION,
-      codec: this.codec.name,
-      maxFrameSize: this.options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE,
-      node: this.info(),
-    };
-  }
-
-  private info(): NodeInfo {
-    return {
-      id: this.id,
-      address: this.listenAddress,
-      incarnation: this.incarnation,
-      version: this.infoVersion,
-      services: this.local.infos(),
-      meta: this.options.meta ?? {},
-    };
-  }
-
-  /** Tells every connected peer about a change in this node's services. */
-  private announce(): void {
-    this.infoVersion++;
-    const body = this.codec.encode(this.info());
-    for (const peerId of this.mesh.connectedPeers()) {
-      try {
-        this.mesh.send(peerId, PacketType.INFO, this.codec.flag, 0, body);
-      } catch (err) {
-        this.logger.warn(`could not tell '${peerId}' about new services: ${(err as Error).message}`);
-      }
-    }
-  }
-
-  private onPeerUp(peerId: string, hello: HelloBody): void {
-    clearTimeout(this.forgetTimers.get(peerId));
-    this.forgetTimers.delete(peerId);
-    const previous = this.catalog.get(peerId);
-    if (previous && previous.info.incarnation !== hello.node.incarnation) {
-      // The peer restarted: whatever it was doing for us, and we for it, is gone.
-      this.sequences.resetSent(peerId);
-      this.pending.failPeer(
-        peerId,
-        (action) =>
-          new ParleyError(
-            'UNAVAILABLE',
-            `node '${peerId}' restarted before answering '${action}'; the action may or may not have run`,
-          ),
-      );
-      this.server.abortFrom(peerId, new ParleyError('CANCELLED', `caller '${peerId}' restarted`));
-      this.server.forget(peerId);
-    }
-    this.catalog.upsert(hello.node, this.state !== 'stopping');
-    this.logger.debug(`node '${peerId}' is up at ${hello.node.address ?? '(client)'}`);
-    this.discovery.peerUp?.(peerId);
-  }
-
-  private onPeerDown(peerId: string, graceful: boolean, reason: string): void {
-    this.catalog.setAvailable(peerId, false);
-    this.pending.failPeer(
-      peerId,
-      (action) =>
-        new ParleyError(
-          'UNAVAILABLE',
-          `node '${peerId}' disconnected before answering '${action}' (${reason}); the action may or may not have run`,
-        ),
-    );
-    this.server.abortFrom(peerId, new ParleyError('CANCELLED', `caller '${peerId}' disconnected`));
-    if (graceful) {
-      this.forget(peerId);
-      return;
-    }
-    this.logger.info(`lost node '${peerId}' (${reason}); redialing for ${this.options.failureTimeout ?? 5000} ms`);
-    clearTimeout(this.forgetTimers.get(peerId));
-    const timer = setTimeout(() => {
-      this.forgetTimers.delete(peerId);
-      if (!this.mesh.isConnected(peerId)) {
-        this.logger.info(`node '${peerId}' is gone`);
-        this.forget(peerId);
-      }
-    }, this.options.failureTimeout ?? 5000);
-    timer.unref();
-    this.forgetTimers.set(peerId, timer);
-  }
-
-  private forget(peerId: string): void {
-    this.catalog.remove(peerId);
-    this.mesh.forget(peerId);
-    this.server.forget(peerId);
-    this.sequences.forget(peerId);
-  }
-
-  private discoveryHost(): DiscoveryHost {
-    return {
-      nodeId: this.id,
-      connect: (address) => this.mesh.connect(address),
-      isConnected: (id) => this.mesh.isConnected(id),
-      peerIds: () => this.mesh.connectedPeers(),
-      connectedPeers: () => {
-        const out: GossipEntry[] = [];
-        for (const id of this.mesh.connectedPeers()) {
-          const info = this.catalog.get(id)?.info;
-          if (info?.address) out.push({ id, address: info.address, incarnation: info.incarnation });
-        }
-        return out;
-      },
-      sendGossip: (peerId, entries) => {
-        try {
-          this.mesh.send(peerId, PacketType.GOSSIP, this.codec.flag, 0, this.codec.encode(encodeGossip(entries)));
-        } catch {
-          // disconnected or congested: the next round will tell it
-        }
-      },
-    };
   }
 
   // ---- lifecycle helpers --------------------------------------------------------------------
@@ -701,16 +364,16 @@ export class ParleyNode<C extends ContractShape = AnyContract> implements Messen
 
   /** Waits until no handler (action or event) runs here and no own call is pending, or `timeoutMs` passes. */
   private async drain(timeoutMs: number): Promise<void> {
-    const end = Date.now() + timeoutMs;
+    const end = this.timer.now() + timeoutMs;
     const busy = () => this.server.inFlight + this.events.inFlight;
     while (busy() > 0 || this.pending.size > 0) {
-      if (Date.now() >= end) {
+      if (this.timer.now() >= end) {
         this.logger.warn(
           `stopping with ${busy()} handler(s) and ${this.pending.size} call(s) still running after ${timeoutMs} ms`,
         );
         return;
       }
-      await new Promise((r) => setTimeout(r, 10));
+      await sleep(10, undefined, this.timer);
     }
   }
 
@@ -721,25 +384,6 @@ export class ParleyNode<C extends ContractShape = AnyContract> implements Messen
       this.logger.error(`service '${definition.name}' ${hook} hook failed: ${(err as Error).message}`);
     }
   }
-}
-
-const EMPTY = new Uint8Array(0);
-const NO_OPTIONS: RequestOptions = Object.freeze({});
-
-/** The options of a call that travel to the serving node, or null when there are none. */
-function requestOptions(options: CallOptions): RequestOptions | null {
-  const { idempotencyKey, priority } = options;
-  if (idempotencyKey === undefined && priority === undefined) return null;
-  return {
-    ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
-    ...(priority === undefined ? {} : { priority }),
-  };
-}
-
-function ctxReason(signal: AbortSignal | undefined): unknown {
-  const reason = signal?.reason;
-  if (reason instanceof ParleyError) return reason;
-  return new ParleyError('CANCELLED', 'the call was cancelled by the caller');
 }
 
 /** Creates a node. See NodeOptions for the settings and their defaults. */

@@ -1,3 +1,4 @@
+import type { Timer } from '../base/clock.js';
 import type { FaultInjector } from '../transport/fault-injector.js';
 import type { Logger, LogLevel } from '../transport/logger.js';
 import type { TlsOptions } from '../transport/tls-options.js';
@@ -50,6 +51,11 @@ export interface NodeOptions {
   readonly discovery?: Discovery;
   /** Replaces the TCP transport (e.g. MemoryTransport in tests). */
   readonly transport?: Transport;
+  /**
+   * The node's clock and timers: call deadlines (`ctx.deadline`), timeouts, drain and forget timers.
+   * Default: `wallTimer` (epoch milliseconds, timers that keep the process alive).
+   */
+  readonly timer?: Timer;
   /** Test-only: drops or delays frames from chosen peers (src/transport/fault-injector.ts). Default: none. */
   readonly faultInjector?: FaultInjector;
 }

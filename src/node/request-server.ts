@@ -1,12 +1,13 @@
+import type { Timer } from '../base/clock.js';
 import type { Logger } from '../transport/logger.js';
 import type { Mesh } from '../transport/mesh.js';
 import { type Codec, codecForFlags } from '../wire/codec.js';
 import { type Frame, FrameFlag, PacketType } from '../wire/frame.js';
-import { encodeError, parseOneway, parseRequest, type RequestOptions } from '../wire/packets.js';
+import { encodeError, parseOneway, parseRequest } from '../wire/packets.js';
 import { ParleyError } from '../wire/parley-error.js';
 import { Context, type Messenger } from './context.js';
+import { type HandlerLimits, runHandler, WAIT_FOR_HANDLER } from './handler-runner.js';
 import type { LocalAction, LocalServices } from './local-services.js';
-import { isThenable } from './thenable.js';
 
 export interface RequestServerDeps {
   readonly nodeId: string;
@@ -14,6 +15,8 @@ export interface RequestServerDeps {
   readonly mesh: Mesh;
   readonly codec: Codec;
   readonly logger: Logger;
+  /** The node's clock: deadlines and the action-timeout timer. */
+  readonly timer: Timer;
   /** The node, for nested calls from handlers. */
   readonly messenger: Messenger;
 }
@@ -55,68 +58,52 @@ export class RequestServer {
       this.respondError(peerId, stream, notServed(request.action, nodeId));
       return;
     }
-    const now = Date.now();
+    const now = this.deps.timer.now();
     const callerDeadline = request.timeoutMs > 0 ? now + request.timeoutMs : undefined;
     // The action's own timeout bounds remote callers too: the earlier of the two deadlines wins.
     const actionMs = action.options.timeout;
     const actionDeadline = actionMs !== undefined && actionMs > 0 ? now + actionMs : undefined;
     const ownDeadline =
       actionDeadline !== undefined && (callerDeadline === undefined || actionDeadline < callerDeadline);
-    const deadline = ownDeadline ? actionDeadline : callerDeadline;
-    const ctx = new Context(
-      this.deps.messenger,
+    const ctx = new Context({
+      messenger: this.deps.messenger,
+      timer: this.deps.timer,
       nodeId,
-      peerId,
-      request.action,
-      request.meta ?? {},
-      deadline,
-      undefined,
-      mesh.peerIdentity(peerId),
-      request.options ?? NO_OPTIONS,
-    );
+      callerId: peerId,
+      action: request.action,
+      meta: request.meta ?? {},
+      deadline: ownDeadline ? actionDeadline : callerDeadline,
+      peerIdentity: mesh.peerIdentity(peerId),
+      options: request.options ?? undefined,
+    });
     let calls = this.running.get(peerId);
     if (!calls) this.running.set(peerId, (calls = new Map()));
     calls.set(stream, ctx);
     this.active++;
-    let result: unknown;
-    try {
-      result = action.invoke(request.params, ctx);
-    } catch (err) {
-      this.finish(peerId, stream, ctx, undefined, ParleyError.from(err));
-      return;
-    }
-    if (isThenable(result)) {
-      // The caller's own timer covers its deadline; only the action's shorter one needs a timer here.
-      const expiry = ownDeadline ? this.expireAt(peerId, stream, ctx, actionMs!) : undefined;
-      result.then(
-        (v) => {
-          clearTimeout(expiry);
-          this.finish(peerId, stream, ctx, v, undefined);
-        },
-        (e) => {
-          clearTimeout(expiry);
-          this.finish(peerId, stream, ctx, undefined, ParleyError.from(e));
-        },
-      );
-    } else this.finish(peerId, stream, ctx, result, undefined);
+    // The caller's own timer covers its deadline; only the action's shorter one needs a timer here.
+    const limits = ownDeadline ? this.actionLimits(ctx, actionMs!) : WAIT_FOR_HANDLER;
+    runHandler(action, request.params, ctx, limits, (value, error, returned) => {
+      if (returned) this.finish(peerId, stream, ctx, value, error);
+      else if (!ctx.aborted) {
+        // At the action's timeout: answer at once and abort the handler's context (so finish() later
+        // sends nothing more). The handler still counts as in flight until it returns.
+        ctx.abort(error!);
+        if (this.deps.mesh.isConnected(peerId)) this.respondError(peerId, stream, error!);
+      }
+    });
   }
 
-  /**
-   * At the action's timeout: answers DEADLINE_EXCEEDED at once and aborts the handler's context
-   * (so finish() later sends nothing more). The handler still counts as in flight until it returns.
-   */
-  private expireAt(peerId: string, stream: number, ctx: Context, ms: number): NodeJS.Timeout {
-    const timer = setTimeout(() => {
-      if (ctx.aborted) return;
-      const error = new ParleyError(
-        'DEADLINE_EXCEEDED',
-        `action '${ctx.action}' on node '${this.deps.nodeId}' did not finish within its ${ms} ms timeout`,
-      );
-      ctx.abort(error);
-      if (this.deps.mesh.isConnected(peerId)) this.respondError(peerId, stream, error);
-    }, ms);
-    timer.unref();
-    return timer;
+  private actionLimits(ctx: Context, ms: number): HandlerLimits {
+    return {
+      scheduler: this.deps.timer,
+      timeoutMs: ms,
+      expired: () =>
+        new ParleyError(
+          'DEADLINE_EXCEEDED',
+          `action '${ctx.action}' on node '${this.deps.nodeId}' did not finish within its ${ms} ms timeout`,
+        ),
+      signal: undefined,
+    };
   }
 
   onCancel(peerId: string, stream: number): void {
@@ -136,35 +123,26 @@ export class RequestServer {
       this.deps.logger.warn(`one-way message for unknown action '${message.action}' from '${peerId}' dropped`);
       return;
     }
-    const ctx = new Context(
-      this.deps.messenger,
-      this.deps.nodeId,
-      peerId,
-      message.action,
-      message.meta ?? {},
-      undefined,
-      undefined,
-      this.deps.mesh.peerIdentity(peerId),
-    );
+    const ctx = new Context({
+      messenger: this.deps.messenger,
+      timer: this.deps.timer,
+      nodeId: this.deps.nodeId,
+      callerId: peerId,
+      action: message.action,
+      meta: message.meta ?? {},
+      peerIdentity: this.deps.mesh.peerIdentity(peerId),
+    });
     this.runOneway(action, message.params, ctx);
   }
 
   /** Runs a one-way action (from a peer, or a local `send`); errors are logged, never returned. */
   runOneway(action: LocalAction, params: unknown, ctx: Context): void {
     this.active++;
-    const done = (err?: unknown) => {
-      if (err !== undefined)
-        this.deps.logger.warn(`one-way '${action.name}' failed: ${(err as Error)?.message ?? String(err)}`);
+    runHandler(action, params, ctx, WAIT_FOR_HANDLER, (_value, error) => {
+      if (error !== undefined) this.deps.logger.warn(`one-way '${action.name}' failed: ${error.message}`);
       ctx.finish();
       this.active--;
-    };
-    try {
-      const r = action.invoke(params, ctx);
-      if (isThenable(r)) r.then(() => done(), done);
-      else done();
-    } catch (err) {
-      done(err);
-    }
+    });
   }
 
   /** Aborts every handler running for `peerId` (it disconnected or restarted). */
@@ -226,8 +204,6 @@ export class RequestServer {
     this.respond(peerId, stream, codec.flag | FrameFlag.ERROR, body);
   }
 }
-
-const NO_OPTIONS: RequestOptions = Object.freeze({});
 
 export function notServed(action: string, nodeId: string): ParleyError {
   return new ParleyError('NOT_FOUND', `action '${action}' is not served by node '${nodeId}'; check the action name`);

@@ -132,6 +132,13 @@ export class RaftDriver<R> {
    * after the last snapshot could never catch up from it: a conf change triggers a snapshot.
    */
   private confChangedSinceSnapshot = false;
+  /**
+   * Members that conf-change entries in the log (appended, not yet applied) add, with the index
+   * of the entry: they may already talk to this member (a leader's first messages can reach a
+   * follower before the change is committed there). Entries at or below `appliedIndex` are gone
+   * from this map: by then `conf` says whether they are members.
+   */
+  private readonly pendingPeers = new Map<NodeId, number>();
   private readonly leaderListeners = new Set<(lead: NodeId | null) => void>();
 
   constructor(private readonly o: RaftDriverOptions<R>) {
@@ -146,6 +153,24 @@ export class RaftDriver<R> {
   /** The configuration as of the last applied conf change. */
   get confState(): ConfState {
     return this.conf;
+  }
+
+  /**
+   * Whether `id` may send raft messages to this member: it is in the configuration, or a
+   * conf-change entry in this member's log adds it. A member with no configuration yet (added
+   * to a running cluster, waiting for the leader's snapshot) accepts any sender: it has no
+   * state to protect, and the leader is not in any configuration it knows.
+   */
+  isPeer(id: NodeId): boolean {
+    const c = this.conf;
+    if (c.voters.length === 0 && c.votersOutgoing.length === 0) return true;
+    return (
+      c.voters.includes(id) ||
+      c.votersOutgoing.includes(id) ||
+      c.learners.includes(id) ||
+      c.learnersNext.includes(id) ||
+      this.pendingPeers.has(id)
+    );
   }
 
   /** Calls `fn` whenever the known leader changes (after the Ready that told it is persisted). */
@@ -301,6 +326,7 @@ export class RaftDriver<R> {
       leaderChanged = true;
     }
     this.o.log.save(rd.hardState, rd.entries, rd.snapshot);
+    for (const e of rd.entries) if (e.type === EntryType.ConfChange) this.notePendingPeers(e);
     if (rd.messages.length > 0) {
       this.o.send(rd.messages);
       // `send` is fire-and-forget: a snapshot handed to it counts as sent. If it was lost, the
@@ -313,6 +339,7 @@ export class RaftDriver<R> {
       this.snapshotIndex = this.appliedIndex;
       this.conf = rd.snapshot.metadata.confState;
       this.confChangedSinceSnapshot = false;
+      this.forgetPendingPeers(this.appliedIndex);
     }
     for (const e of rd.committedEntries) this.applyEntry(e);
     for (const rs of rd.readStates) {
@@ -347,6 +374,7 @@ export class RaftDriver<R> {
       const cc = decodeConfChange(e.data);
       this.conf = this.o.node.applyConfChange(cc);
       this.confChangedSinceSnapshot = true;
+      this.forgetPendingPeers(e.index);
       const env = cc.context === undefined ? null : decodeProposal(cc.context);
       if (env !== null) this.confChanges.applied(env, this.conf);
     } else {
@@ -364,6 +392,20 @@ export class RaftDriver<R> {
       }
     }
     this.appliedIndex = e.index;
+  }
+
+  private notePendingPeers(e: Entry): void {
+    let cc: ConfChange;
+    try {
+      cc = decodeConfChange(e.data);
+    } catch {
+      return; // applying it will fail loudly; nobody is added by it
+    }
+    for (const c of cc.changes) if (c.type !== 'RemoveNode') this.pendingPeers.set(c.nodeId, e.index);
+  }
+
+  private forgetPendingPeers(upTo: number): void {
+    for (const [id, index] of this.pendingPeers) if (index <= upTo) this.pendingPeers.delete(id);
   }
 
   /** The caller's context of a ConfChange proposed through the driver (null if none or not ours). */

@@ -3,7 +3,6 @@ export { abortError, delay, linkedController } from '../base/abort.js';
 export { type Backoff, constantBackoff, type ExponentialBackoffOptions, exponentialBackoff } from '../base/backoff.js';
 export { type CancelTimer, type Clock, type Scheduler, systemTimer, type Timer } from '../base/clock.js';
 export { seededRandom } from '../base/random.js';
-export { FakeClock, settle } from '../base/testing/fake-clock.js';
 export {
   type Balancer,
   type CallOutcome,

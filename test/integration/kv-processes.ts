@@ -7,7 +7,8 @@ import net from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
-const BIN = fileURLToPath(new URL('../../../bin/parley', import.meta.url));
+/** The parley command's entry in this same build (dist/src/cli/bin.js), so the tests run the code just compiled. */
+const BIN = fileURLToPath(new URL('../../src/cli/bin.js', import.meta.url));
 const READY_TIMEOUT_MS = 20_000;
 
 export interface CliProcess {

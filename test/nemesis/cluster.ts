@@ -13,7 +13,8 @@ import { fileURLToPath } from 'node:url';
 import { type FaultAck, writeAtomically } from '../../src/cli/fault-control.js';
 import type { FaultRule } from '../../src/transport/fault-injector.js';
 
-const PARLEY = fileURLToPath(new URL('../../../bin/parley', import.meta.url));
+/** The parley command's entry in this same build (dist/src/cli/bin.js). */
+const PARLEY = fileURLToPath(new URL('../../src/cli/bin.js', import.meta.url));
 /** Membership changes, sent to the cluster's `$cluster` service (what `parley cluster add|remove` calls). */
 export type ClusterAdmin = (action: 'add' | 'remove', params: { id: string; address?: string }) => Promise<unknown>;
 const READY_TIMEOUT_MS = 30_000;

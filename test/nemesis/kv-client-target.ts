@@ -3,7 +3,7 @@
  * to `parley server` processes. Every workload client gets its own KvClient (its own node and
  * connections), so the clients fail over independently.
  */
-import { connectKv, type KvClient } from '../../src/cluster/kv-client.js';
+import { connectKv, type KvClient } from '../../src/cluster/client/kv-client.js';
 import type { KvInput, KvOutput } from '../support/linearizability/index.js';
 import {
   type KeyState,

@@ -1,4 +1,4 @@
-import type { MemberStatus } from '../../cluster/kv-service.js';
+import type { MemberStatus } from '../../cluster/contract.js';
 import { parseCommandArgs } from '../args.js';
 import { reportError, toJson } from '../output.js';
 import { formatTable } from '../table.js';

@@ -1,4 +1,4 @@
-import { connectKv, type KvClient } from '../../cluster/kv-client.js';
+import { connectKv, type KvClient } from '../../cluster/client/kv-client.js';
 import { intFlag, seedsFlag } from '../args.js';
 import { UsageError } from '../usage-error.js';
 

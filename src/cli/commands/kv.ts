@@ -1,4 +1,4 @@
-import type { KvClient } from '../../cluster/kv-client.js';
+import type { KvClient } from '../../cluster/client/kv-client.js';
 import { intFlag, jsonArg, parseCommandArgs } from '../args.js';
 import { reportError, toJson } from '../output.js';
 import { untilStopSignal } from '../stop-signals.js';

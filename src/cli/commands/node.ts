@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { createRegisteredNode } from '../../cluster/registry-discovery.js';
+import { createRegisteredNode } from '../../cluster/registry/registry-discovery.js';
 import { createNode } from '../../node/node.js';
 import type { ServiceDefinition } from '../../node/service.js';
 import { intFlag, parseCommandArgs, seedsFlag } from '../args.js';

@@ -1,4 +1,4 @@
-import { startServer } from '../../cluster/server.js';
+import { startServer } from '../../cluster/server/start-server.js';
 import { intFlag, parseCommandArgs } from '../args.js';
 import { faultControlFromEnv } from '../fault-control.js';
 import { reportError } from '../output.js';

@@ -20,7 +20,8 @@ gracefully and exits 0.
   --for seconds   stop by itself after this long
   --data DIR      keep the servers' data here (default: a temporary folder, removed on exit)`;
 
-const BIN = fileURLToPath(new URL('../../../../bin/parley', import.meta.url));
+/** The command's entry in this same build (lib/cli/bin.js or dist/src/cli/bin.js): each member is a parley process. */
+const BIN = fileURLToPath(new URL('../bin.js', import.meta.url));
 const DEMO = (n: number) => fileURLToPath(new URL(`../demo/node-${n}.js`, import.meta.url));
 
 interface Member {

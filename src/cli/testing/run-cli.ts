@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-/** bin/parley, from dist/src/cli/. */
-export const PARLEY_BIN = fileURLToPath(new URL('../../../bin/parley', import.meta.url));
+/** The parley command's entry in this same build (dist/src/cli/bin.js): the tests run the code just compiled. */
+export const PARLEY_BIN = fileURLToPath(new URL('../bin.js', import.meta.url));
 
 export interface CliRun {
   code: number | null;

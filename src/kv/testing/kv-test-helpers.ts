@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import type { ErrorCode } from '../../wire/status.js';
 import { bytesToUtf8 } from '../bytes.js';
-import type { KvResult, KvStateMachine } from '../kv-state-machine.js';
-import type { KeyValue } from '../types.js';
+import type { KvStateMachine } from '../kv-state-machine.js';
+import type { KeyValue, KvResult } from '../types.js';
 
 /** Applies a command that must succeed; returns its result narrowed to the command's type. */
 export function ok<T extends KvResult['type']>(sm: KvStateMachine, cmd: { type: T } & Record<string, unknown>) {

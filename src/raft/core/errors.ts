@@ -22,6 +22,8 @@ export type RaftErrorReason =
   | 'step-peer-not-found'
   /** The configuration (RaftConfig or a ConfChange) is invalid. */
   | 'invalid-config'
+  /** A message from the network has a field of the wrong type or out of range (see message-check.ts). */
+  | 'invalid-message'
   /** An internal invariant was violated: a bug, never a user error. */
   | 'invariant';
 
@@ -34,6 +36,7 @@ const CODE_OF: Record<RaftErrorReason, ErrorCode> = {
   'step-local-message': 'INVALID_ARGUMENT',
   'step-peer-not-found': 'NOT_FOUND',
   'invalid-config': 'INVALID_ARGUMENT',
+  'invalid-message': 'INVALID_ARGUMENT',
   invariant: 'INTERNAL',
 };
 

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import type { WatchHub, WatchPoll, WatchRequest } from '../kv/watch-hub.js';
-import { ParleyError } from '../wire/parley-error.js';
+import type { WatchHub, WatchPoll, WatchRequest } from '../../kv/watch-hub.js';
+import { ParleyError } from '../../wire/parley-error.js';
 
 /**
  * Watchers of one member served by long polling. A session token is `<incarnation>.<hub id>`,

@@ -3,10 +3,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { defineService } from '../node/service.js';
-import { waitUntil } from '../node/testing/test-cluster.js';
+import { defineService } from '../../node/service.js';
+import { waitUntil } from '../../node/testing/test-cluster.js';
+import { type KvServer, startServer } from '../server/start-server.js';
 import { createRegisteredNode, REGISTRY_PREFIX } from './registry-discovery.js';
-import { type KvServer, startServer } from './server.js';
 
 describe('registry discovery', () => {
   let dir: string;

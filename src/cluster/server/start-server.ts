@@ -1,11 +1,13 @@
-import { createNode, type ParleyNode } from '../node/node.js';
-import type { Message } from '../raft/core/messages.js';
-import type { FaultInjector } from '../transport/fault-injector.js';
-import { createConsoleLogger, type Logger, type LogLevel } from '../transport/logger.js';
-import type { Transport } from '../transport/transport.js';
-import { ParleyError } from '../wire/parley-error.js';
+import { createNode, type ParleyNode } from '../../node/node.js';
+import type { Message } from '../../raft/core/messages.js';
+import type { FaultInjector } from '../../transport/fault-injector.js';
+import { createConsoleLogger, type Logger, type LogLevel } from '../../transport/logger.js';
+import type { Transport } from '../../transport/transport.js';
+import { ParleyError } from '../../wire/parley-error.js';
+import { createClusterService } from './cluster-service.js';
 import { KvMember, type KvMemberOptions } from './kv-member.js';
-import { createClusterService, createKvService, createRaftService } from './kv-service.js';
+import { createKvService } from './kv-service.js';
+import { createRaftService } from './raft-service.js';
 
 export interface ServerOptions {
   readonly id: string;
@@ -89,7 +91,7 @@ export async function startServer(options: ServerOptions): Promise<KvServer> {
     logger,
   });
   const addressOf = (id: string) => node.nodes().find((n) => n.id === id)?.address ?? peers[id] ?? null;
-  node.addService(createRaftService(member));
+  node.addService(createRaftService(member, logger));
   node.addService(createKvService(member, addressOf));
   node.addService(createClusterService(member, addressOf));
   try {

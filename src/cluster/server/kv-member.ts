@@ -1,12 +1,13 @@
-import { type ApplyOutcome, type KvResult, KvStateMachine } from '../kv/kv-state-machine.js';
-import { encodeCommand } from '../kv/snapshot-codec.js';
-import type { Message } from '../raft/core/messages.js';
-import type { Status } from '../raft/core/ready.js';
-import { type DriverScheduler, RaftDriver, type StateMachine } from '../raft/driver.js';
-import type { ConfState, NodeId } from '../raft/types.js';
-import { WalStorage } from '../raft/wal/wal-storage.js';
-import type { Logger } from '../transport/logger.js';
-import { ParleyError } from '../wire/parley-error.js';
+import { KvStateMachine } from '../../kv/kv-state-machine.js';
+import { encodeCommand } from '../../kv/snapshot-codec.js';
+import type { ApplyOutcome, KvResult } from '../../kv/types.js';
+import type { Message } from '../../raft/core/messages.js';
+import type { Status } from '../../raft/core/ready.js';
+import { type DriverScheduler, RaftDriver, type StateMachine } from '../../raft/driver.js';
+import type { ConfState, NodeId } from '../../raft/types.js';
+import { WalStorage } from '../../raft/wal/wal-storage.js';
+import type { Logger } from '../../transport/logger.js';
+import { ParleyError } from '../../wire/parley-error.js';
 import { bootstrapCluster, createRawNode } from './raft-factory.js';
 
 export interface KvMemberOptions {
@@ -32,17 +33,6 @@ export interface KvMemberOptions {
   readonly checkpointMs?: number;
   readonly scheduler?: DriverScheduler;
   readonly clock?: () => number;
-}
-
-/** UNAVAILABLE with the leader to redirect to; nothing was applied, so any request may be retried. */
-export function notLeader(self: NodeId, leader: NodeId | null, leaderAddress: string | null): ParleyError {
-  return new ParleyError(
-    'UNAVAILABLE',
-    leader === null
-      ? `member '${self}' knows no leader (election in progress); retry shortly`
-      : `member '${self}' is not the leader; send the request to '${leader}'${leaderAddress ? ` at ${leaderAddress}` : ''}`,
-    { details: { reason: 'not-leader', leader, leaderAddress } },
-  );
 }
 
 /**
@@ -163,7 +153,12 @@ export class KvMember {
     return this.driver.status();
   }
 
-  /** A message from another member. Malformed messages are dropped by the driver/core. */
+  /** Whether `id` may send raft messages here (see RaftDriver.isPeer). */
+  isPeer(id: NodeId): boolean {
+    return this.driver.isPeer(id);
+  }
+
+  /** A message from another member, already checked at the boundary (`$raft`, message-check.ts). */
   step(message: Message): void {
     this.driver.step(message);
   }

@@ -1,41 +1,24 @@
 import { randomBytes } from 'node:crypto';
-import type { Compare } from '../kv/commands.js';
-import type { KvResult, LeaseInfo } from '../kv/kv-state-machine.js';
-import type { KeyRangeSpec, KeyValue, RangeOptions, RangeResult } from '../kv/types.js';
-import { createNode, type ParleyNode } from '../node/node.js';
-import type { Logger, LogLevel } from '../transport/logger.js';
-import { ParleyError } from '../wire/parley-error.js';
-import { Election, LeaseKeeper, type Lock, lock } from './kv-recipes.js';
-import type { MemberStatus } from './kv-service.js';
-import { KvWatch, type RangeArg, type WatchHost, type WatchOptions } from './kv-watch.js';
+import type { KeyRangeSpec, KeyValue, LeaseInfo, RangeOptions, RangeResult } from '../../kv/types.js';
+import { createNode, type ParleyNode } from '../../node/node.js';
+import { ParleyError } from '../../wire/parley-error.js';
+import type { MemberStatus } from '../contract.js';
+import { Election } from '../recipes/election.js';
+import { type Lock, lock } from '../recipes/lock.js';
+import { DedupLanes } from './dedup-lanes.js';
+import { KvWatch, type WatchHost, type WatchOptions } from './kv-watch.js';
+import { LeaseKeeper } from './lease-keeper.js';
+import type {
+  Bytes,
+  ConnectKvOptions,
+  KvClientOptions,
+  RangeArg,
+  TxnOpArg,
+  TxnRequest,
+  TxnResult,
+} from './request-types.js';
 
-export type Bytes = string | Uint8Array;
 type Params = Record<string, unknown>;
-
-export interface KvClientOptions {
-  /** The whole budget of one operation, retries included (default 10000 ms). */
-  readonly timeoutMs?: number;
-}
-
-export interface ConnectKvOptions extends KvClientOptions {
-  /** Addresses (host:port) of cluster members; one reachable member is enough. */
-  readonly servers: readonly string[];
-  /** Client node id (default kv-<pid>-<random>). */
-  readonly id?: string;
-  readonly logger?: Logger | LogLevel;
-}
-
-export interface TxnRequest {
-  readonly compare?: readonly CompareArg[];
-  readonly success?: readonly TxnOpArg[];
-  readonly failure?: readonly TxnOpArg[];
-}
-export type CompareArg = Omit<Compare, 'key' | 'value'> & { key: Bytes; value: number | Bytes };
-export type TxnOpArg =
-  | { type: 'put'; key: Bytes; value: Bytes; lease?: number; prevKv?: boolean }
-  | { type: 'range'; range: RangeArg; options?: RangeOptions }
-  | { type: 'delete'; range: RangeArg; prevKv?: boolean };
-export type TxnResult = Extract<KvResult, { type: 'txn' }>;
 
 /** How an operation may be retried after an unknown outcome (see docs/KV.md, "What the client retries"). */
 type Kind = 'read' | 'write' | 'any-member';
@@ -43,21 +26,6 @@ type Kind = 'read' | 'write' | 'any-member';
 /** One attempt gets at most a quarter of the budget (≥ 1 s), so a hung member leaves time to fail over. */
 function attemptMs(budgetMs: number): number {
   return Math.max(1000, Math.floor(budgetMs / 4));
-}
-
-/** Retries inside one operation: one `(clientId, seq)` per in-flight write, reused by its retries. */
-class DedupLanes {
-  private readonly free: { id: string; seq: number }[] = [];
-  private count = 0;
-  constructor(private readonly base: string) {}
-  acquire(): { id: string; seq: number } {
-    const lane = this.free.pop() ?? { id: `${this.base}/${this.count++}`, seq: 0 };
-    lane.seq++;
-    return lane;
-  }
-  release(lane: { id: string; seq: number }): void {
-    this.free.push(lane);
-  }
 }
 
 /**

@@ -1,11 +1,11 @@
-import { backoffDelay } from '../base/backoff.js';
-import type { KvEvent } from '../kv/types.js';
-import type { Discovery, DiscoveryHost } from '../node/discovery/discovery.js';
-import { createNode, type ParleyNode } from '../node/node.js';
-import type { NodeOptions } from '../node/options.js';
-import { KvClient } from './kv-client.js';
-import type { LeaseKeeper } from './kv-recipes.js';
-import type { KvWatch } from './kv-watch.js';
+import { backoffDelay } from '../../base/backoff.js';
+import type { KvEvent } from '../../kv/types.js';
+import type { Discovery, DiscoveryHost } from '../../node/discovery/discovery.js';
+import { createNode, type ParleyNode } from '../../node/node.js';
+import type { NodeOptions } from '../../node/options.js';
+import { KvClient } from '../client/kv-client.js';
+import type { KvWatch } from '../client/kv-watch.js';
+import type { LeaseKeeper } from '../client/lease-keeper.js';
 
 export const REGISTRY_PREFIX = '/parley/registry/nodes/';
 export const DEFAULT_REGISTRY_TTL_MS = 5000;

@@ -1,7 +1,6 @@
-import type { KeyRangeSpec, KvEvent } from '../kv/types.js';
-import { ParleyError } from '../wire/parley-error.js';
-
-export type RangeArg = string | Uint8Array | KeyRangeSpec<string | Uint8Array>;
+import type { KvEvent } from '../../kv/types.js';
+import { ParleyError } from '../../wire/parley-error.js';
+import type { RangeArg } from './request-types.js';
 
 export interface WatchOptions {
   /** First revision to deliver; absent: from the revision after the current one (read when the watch starts). */

@@ -1,0 +1,49 @@
+import { ParleyError } from '../../wire/parley-error.js';
+
+/**
+ * Keeps a lease alive in the background: a keep-alive every ttl/3 (the first at once). `lost`
+ * resolves when the lease is gone (expired or revoked: NOT_FOUND) — whoever relied on it must
+ * stop acting on its behalf. Transient failures are retried at the next tick.
+ */
+export class LeaseKeeper {
+  /** Resolves with the error once the lease is known to be gone; never rejects. */
+  readonly lost: Promise<ParleyError>;
+  private resolveLost!: (err: ParleyError) => void;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(
+    readonly id: number,
+    private readonly keepAlive: (id: number) => Promise<unknown>,
+    private readonly onStop: () => void,
+  ) {
+    this.lost = new Promise((resolve) => {
+      this.resolveLost = resolve;
+    });
+    void this.beat();
+  }
+
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.onStop();
+  }
+
+  private async beat(): Promise<void> {
+    if (this.stopped) return;
+    let ttlMs = 3000;
+    try {
+      const r = (await this.keepAlive(this.id)) as { ttlMs: number };
+      ttlMs = r.ttlMs;
+    } catch (err) {
+      if (ParleyError.is(err, 'NOT_FOUND')) {
+        this.resolveLost(ParleyError.from(err));
+        this.stop();
+        return;
+      }
+    }
+    if (this.stopped) return;
+    this.timer = setTimeout(() => void this.beat(), Math.max(50, Math.floor(ttlMs / 3)));
+  }
+}

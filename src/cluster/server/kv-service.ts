@@ -1,0 +1,109 @@
+import { type RangeOp, validateCommand } from '../../kv/commands.js';
+import type { KeyRangeSpec } from '../../kv/types.js';
+import type { WatchRequest } from '../../kv/watch-hub.js';
+import type { Context } from '../../node/context.js';
+import { defineService } from '../../node/service.js';
+import { ParleyError } from '../../wire/parley-error.js';
+import type { KvMember } from './kv-member.js';
+import { type AddressOf, obj, type Params, requireLeader } from './request-guards.js';
+import { WatchSessions } from './watch-sessions.js';
+
+/** Copies the retry identity (clientId, seq) when present; validation happens in the state machine. */
+function retryId(p: Params): { clientId?: unknown; seq?: unknown } {
+  return p.clientId === undefined ? {} : { clientId: p.clientId, seq: p.seq };
+}
+
+/**
+ * `$kv`: the KV API of one member. Writes, linearizable reads and lease queries run on the
+ * leader; elsewhere they fail with UNAVAILABLE reason 'not-leader' naming the leader (the
+ * client follows it). Serializable reads and watches are served by any member.
+ */
+export function createKvService(member: KvMember, addressOf: AddressOf, clock: () => number = Date.now) {
+  const sessions = new WatchSessions(member.sm.watches);
+  const leaderOnly = () => requireLeader(member, addressOf);
+  const write = (command: Params) => {
+    leaderOnly();
+    return member.propose(command);
+  };
+  return defineService({
+    name: '$kv',
+    actions: {
+      range: async (params: unknown) => {
+        const p = obj(params);
+        if (p.serializable !== true) {
+          leaderOnly();
+          await member.readIndex();
+        }
+        const out = member.sm.read({
+          range: p.range as KeyRangeSpec<Uint8Array>,
+          options: p.options as RangeOp['options'], // validated by the state machine
+        });
+        if (!out.ok) throw out.error;
+        return out.result;
+      },
+      put: (params: unknown) => write({ ...obj(params), type: 'put' }),
+      delete: (params: unknown) => write({ ...obj(params), type: 'delete' }),
+      txn: (params: unknown) => write({ ...obj(params), type: 'txn' }),
+      compact: (params: unknown) => write({ type: 'compact', revision: obj(params).revision, ...retryId(obj(params)) }),
+      leaseGrant: (params: unknown) => {
+        const p = obj(params);
+        return write({ type: 'lease-grant', id: p.id, ttlMs: p.ttlMs, now: clock(), ...retryId(p) });
+      },
+      leaseRevoke: (params: unknown) => {
+        const p = obj(params);
+        return write({ type: 'lease-revoke', id: p.id, ...retryId(p) });
+      },
+      leaseKeepAlive: (params: unknown) => {
+        const id = obj(params).id;
+        if (typeof id !== 'number') throw new ParleyError('INVALID_ARGUMENT', 'id must be a lease id (a number)');
+        leaderOnly();
+        return member.keepAlive(id, clock());
+      },
+      leaseTimeToLive: async (params: unknown) => {
+        const p = obj(params);
+        leaderOnly();
+        await member.readIndex();
+        if (typeof p.id !== 'number') throw new ParleyError('INVALID_ARGUMENT', 'id must be a lease id (a number)');
+        return member.sm.timeToLive(p.id, clock(), { keys: p.keys === true });
+      },
+      leases: async () => {
+        leaderOnly();
+        await member.readIndex();
+        return { ids: member.sm.leaseIds() };
+      },
+      watch: (params: unknown) => {
+        const p = obj(params);
+        const { range } = validateCommand({ type: 'range', range: p.range }, member.sm.limits) as RangeOp;
+        const req: WatchRequest = {
+          range,
+          startRevision: typeof p.startRevision === 'number' ? p.startRevision : undefined,
+          prevKv: p.prevKv === true,
+          noPut: p.noPut === true,
+          noDelete: p.noDelete === true,
+        };
+        try {
+          return { watchId: sessions.create(req) };
+        } catch (err) {
+          throw ParleyError.from(err);
+        }
+      },
+      watchPoll: async (params: unknown, ctx: Context) => {
+        const p = obj(params);
+        const waitMs = typeof p.waitMs === 'number' ? Math.max(0, Math.min(p.waitMs, 30_000)) : 1000;
+        const r = await sessions.poll(p.watchId as string, waitMs, ctx.signal);
+        if (r.canceled !== undefined) throw r.canceled;
+        return { events: r.events, revision: r.revision };
+      },
+      watchCancel: (params: unknown) => ({ canceled: sessions.cancel(obj(params).watchId as string) }),
+      status: () => ({
+        id: member.id,
+        leader: member.leader,
+        isLeader: member.isLeader,
+        revision: member.sm.store.revision,
+        compactRevision: member.sm.store.compactRevision,
+        applied: member.applied,
+      }),
+    },
+    stopped: () => sessions.close(),
+  });
+}

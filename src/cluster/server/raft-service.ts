@@ -1,0 +1,63 @@
+import type { Context } from '../../node/context.js';
+import { defineService } from '../../node/service.js';
+import { checkWireMessage } from '../../raft/core/message-check.js';
+import type { Logger } from '../../transport/logger.js';
+import { ParleyError } from '../../wire/parley-error.js';
+import type { KvMember } from './kv-member.js';
+
+/** Senders warned about (a bounded set, so a flood of invented ids cannot grow it). */
+const MAX_WARNED = 64;
+
+/**
+ * `$raft`: the one-way `step` that carries raft messages between members.
+ *
+ * The boundary of the raft core: a message reaches `member.step` only if
+ * - it passes `checkWireMessage` (types, safe non-negative integers: a forged term of Infinity
+ *   or 2^53 would be persisted and block every later election),
+ * - it is addressed to this member and claims to come from the node that sent it (`from` is the
+ *   connection's peer id),
+ * - its sender is in this member's configuration, or added by a conf change in its log
+ *   (`KvMember.isPeer`): a stranger cannot vote, campaign or append, and a removed member's
+ *   messages are dropped once its removal is applied.
+ * Anything else is dropped (one warning per sender); it never stops the member.
+ */
+export function createRaftService(member: KvMember, logger: Logger) {
+  const warned = new Set<string>();
+  const drop = (sender: string, why: string) => {
+    if (warned.has(sender) || warned.size >= MAX_WARNED) return;
+    warned.add(sender);
+    logger.warn(`dropping raft messages from '${sender}': ${why}`);
+  };
+  return defineService({
+    name: '$raft',
+    actions: {
+      step: (params: unknown, ctx: Context) => {
+        const sender = ctx.callerId;
+        if (!Array.isArray(params)) return drop(sender, 'not a list of messages');
+        if (!member.isPeer(sender)) return drop(sender, 'not a member of the cluster configuration');
+        for (const raw of params) {
+          let m: ReturnType<typeof checkWireMessage>;
+          try {
+            m = checkWireMessage(raw);
+          } catch (err) {
+            drop(sender, ParleyError.from(err).message);
+            continue;
+          }
+          if (m.from !== sender) {
+            drop(sender, `message claims to come from '${m.from}'`);
+            continue;
+          }
+          if (m.to !== member.id) {
+            drop(sender, `message addressed to '${m.to}', not to this member`);
+            continue;
+          }
+          try {
+            member.step(m);
+          } catch {
+            // An unexpected message from a member (e.g. a stale local type) is dropped.
+          }
+        }
+      },
+    },
+  });
+}
