@@ -168,11 +168,13 @@ export class SocketConnection implements Connection, BudgetHolder {
     }
   }
 
-  /** Drops whatever arrives from now on, and the unfinished frame held so far. */
+  /**
+   * Drops whatever arrives from now on, and the unfinished frame held so far. The socket keeps
+   * reading (into nothing) so that the peer's end of the stream still arrives and closes it.
+   */
   private stopReading(): void {
     if (this.closing) return;
     this.closing = true;
-    this.socket.pause();
     this.budget.release(this);
   }
 
@@ -194,6 +196,7 @@ export class SocketConnection implements Connection, BudgetHolder {
     } catch {
       // closed already, or the queue is full: the peer sees the close
     }
+    this.socket.pause();
     this.close();
     this.finish();
   }
