@@ -62,7 +62,6 @@ export class CallDispatcher {
       return Promise.reject(err);
     }
     const target = call.options.nodeId ?? endpoint?.nodeId ?? this.deps.nodeId;
-    call.target = target;
     if (target === this.deps.nodeId) {
       const local = this.deps.local.action(call.action);
       if (!local) return Promise.reject(notServed(call.action, this.deps.nodeId));

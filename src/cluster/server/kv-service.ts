@@ -71,7 +71,7 @@ export function createKvService(member: KvMember, addressOf: AddressOf, clock: (
         await member.readIndex();
         return { ids: member.sm.leaseIds() };
       },
-      watch: (params: unknown) => {
+      watch: (params: unknown, ctx: Context) => {
         const p = obj(params);
         const { range } = validateCommand({ type: 'range', range: p.range }, member.sm.limits) as RangeOp;
         const req: WatchRequest = {
@@ -82,7 +82,7 @@ export function createKvService(member: KvMember, addressOf: AddressOf, clock: (
           noDelete: p.noDelete === true,
         };
         try {
-          return { watchId: sessions.create(req) };
+          return { watchId: sessions.create(req, ctx.callerId) };
         } catch (err) {
           throw ParleyError.from(err);
         }
@@ -90,11 +90,13 @@ export function createKvService(member: KvMember, addressOf: AddressOf, clock: (
       watchPoll: async (params: unknown, ctx: Context) => {
         const p = obj(params);
         const waitMs = typeof p.waitMs === 'number' ? Math.max(0, Math.min(p.waitMs, 30_000)) : 1000;
-        const r = await sessions.poll(p.watchId as string, waitMs, ctx.signal);
+        const r = await sessions.poll(p.watchId, ctx.callerId, waitMs, ctx.signal);
         if (r.canceled !== undefined) throw r.canceled;
         return { events: r.events, revision: r.revision };
       },
-      watchCancel: (params: unknown) => ({ canceled: sessions.cancel(obj(params).watchId as string) }),
+      watchCancel: (params: unknown, ctx: Context) => ({
+        canceled: sessions.cancel(obj(params).watchId, ctx.callerId),
+      }),
       status: () => ({
         id: member.id,
         leader: member.leader,
