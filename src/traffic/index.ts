@@ -4,7 +4,12 @@ export { type Backoff, constantBackoff, type ExponentialBackoffOptions, exponent
 export { type CancelTimer, type Clock, type Scheduler, systemTimer, type Timer } from '../base/clock.js';
 export { seededRandom } from '../base/random.js';
 export { BALANCER_NAMES, type BalancerName, type BalancerOptions, createBalancer } from './balancer-factory.js';
-export { type BreakerRegistryOptions, breakerKey, CircuitBreakerRegistry } from './breaker-registry.js';
+export {
+  type BreakerRegistryOptions,
+  breakerKey,
+  CircuitBreakerRegistry,
+  type RegistryBreakerOptions,
+} from './breaker-registry.js';
 export type { BreakerStrategy, CallSample, RateThresholds } from './breaker-strategy.js';
 export { type BulkheadOptions, BulkheadPolicy } from './bulkhead.js';
 export type { TrafficActionOptions, TrafficCallOptions } from './call-options.js';
@@ -16,10 +21,17 @@ export {
   isBrokenCircuit,
   type StateChange,
 } from './circuit-breaker.js';
-export { AimdLimit, type ConcurrencyLimit, GradientLimit } from './concurrency-limit.js';
+export {
+  AimdLimit,
+  type AimdOptions,
+  type ConcurrencyLimit,
+  GradientLimit,
+  type GradientOptions,
+} from './concurrency-limit.js';
 export {
   CALLER_PIPELINE,
   type ConfigLayers,
+  type DeepPartial,
   mergeConfig,
   resolveConfig,
   SERVER_PIPELINE,
@@ -40,7 +52,7 @@ export { LatencyQuantiles } from './latency-quantiles.js';
 export { LeastOutstandingBalancer } from './least-outstanding.js';
 export { LoadShedder, type LoadShedderOptions } from './load-shedder.js';
 export { LocalityBalancer, type LocalityOptions } from './locality.js';
-export { LruMap } from './lru-map.js';
+export { LruMap, type LruMapOptions } from './lru-map.js';
 export { OutlierDetector, type OutlierOptions } from './outlier-detector.js';
 export { PeakEwmaBalancer, type PeakEwmaOptions } from './peak-ewma.js';
 export { weightOf } from './pick-helpers.js';
@@ -57,8 +69,19 @@ export {
 export { RandomBalancer } from './random-balancer.js';
 export { type RateLimitOptions, RateLimitPolicy } from './rate-limit-policy.js';
 export { Gcra, type RateDecision, type RateLimiter, TokenBucket } from './rate-limiters.js';
-export { type RetryBudget, RetryBudgetRegistry, TokenRetryBudget } from './retry-budget.js';
-export { type GiveUpEvent, type RetryEvent, type RetryOptions, RetryPolicy } from './retry-policy.js';
+export {
+  type RetryBudget,
+  RetryBudgetRegistry,
+  TokenRetryBudget,
+  type TokenRetryBudgetOptions,
+} from './retry-budget.js';
+export {
+  type GiveUpEvent,
+  type GiveUpReason,
+  type RetryEvent,
+  type RetryOptions,
+  RetryPolicy,
+} from './retry-policy.js';
 export { TimeWindow } from './time-window-breaker.js';
 export { type TimeoutOptions, TimeoutPolicy } from './timeout-policy.js';
 export { createTraffic, Traffic, type TrafficConfig } from './traffic.js';
