@@ -28,14 +28,7 @@ export {
   GradientLimit,
   type GradientOptions,
 } from './concurrency-limit.js';
-export {
-  CALLER_PIPELINE,
-  type ConfigLayers,
-  type DeepPartial,
-  mergeConfig,
-  resolveConfig,
-  SERVER_PIPELINE,
-} from './config-resolution.js';
+export { type DeepPartial, mergeConfig } from './config-resolution.js';
 export { ConsecutiveFailures } from './consecutive-breaker.js';
 export {
   ConsistentHashBalancer,
@@ -56,6 +49,14 @@ export { LruMap, type LruMapOptions } from './lru-map.js';
 export { OutlierDetector, type OutlierOptions } from './outlier-detector.js';
 export { PeakEwmaBalancer, type PeakEwmaOptions } from './peak-ewma.js';
 export { weightOf } from './pick-helpers.js';
+export {
+  buildPipeline,
+  CALLER_PIPELINE,
+  type CallerStage,
+  SERVER_PIPELINE,
+  type ServerStage,
+  type StageBuilders,
+} from './pipeline.js';
 export {
   type CallInfo,
   type ExecuteContext,

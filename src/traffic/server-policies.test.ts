@@ -1,11 +1,16 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { FakeClock, settle } from '../base/testing/fake-clock.js';
+import { waitUntil } from '../base/testing/wait-until.js';
+import type { CallOptions } from '../node/context.js';
+import type { ServiceDefinition } from '../node/service.js';
 import { ParleyError } from '../wire/parley-error.js';
 import { AimdLimit, GradientLimit } from './concurrency-limit.js';
-import { CALLER_PIPELINE, resolveConfig, SERVER_PIPELINE } from './config-resolution.js';
 import { IdempotencyStore } from './idempotency-store.js';
 import { LoadShedder } from './load-shedder.js';
+import { startMesh } from './testing/test-mesh.js';
+import { Traffic } from './traffic.js';
+import { resolvePolicies, type ServerPolicies } from './traffic-config.js';
 
 describe('AimdLimit', () => {
   it('grows by one while in use, shrinks ×0.9 on drops, stays within bounds', () => {
@@ -131,30 +136,119 @@ describe('IdempotencyStore', () => {
   });
 });
 
-describe('config resolution', () => {
-  it('merges node → service → action → call, most specific wins, undefined does not override', () => {
-    interface Cfg {
-      timeoutMs: number;
-      retry: { maxAttempts: number; codes: string[] };
-      balancer: string;
-    }
-    const resolved = resolveConfig<Cfg>({
-      node: { timeoutMs: 1000, retry: { maxAttempts: 3, codes: ['UNAVAILABLE'] }, balancer: 'round-robin' },
-      service: { retry: { maxAttempts: 5 } },
-      action: { timeoutMs: 200, retry: { codes: ['UNAVAILABLE', 'DEADLINE_EXCEEDED'] } },
-      call: { timeoutMs: undefined, balancer: 'hash' },
-    });
+describe('policy levels', () => {
+  it('merge node → service → action → call, most specific wins, undefined does not override', () => {
+    const resolved = resolvePolicies(
+      { timeout: 1000, retry: { maxAttempts: 3, retryableCodes: ['UNAVAILABLE'] }, strategy: 'round-robin' },
+      { retry: { maxAttempts: 5 } },
+      { timeout: 200, retry: { retryableCodes: ['UNAVAILABLE', 'DEADLINE_EXCEEDED'] } },
+      { timeout: undefined, strategy: 'hash' },
+    );
     assert.deepEqual(resolved, {
-      timeoutMs: 200,
-      retry: { maxAttempts: 5, codes: ['UNAVAILABLE', 'DEADLINE_EXCEEDED'] },
-      balancer: 'hash',
+      timeout: 200,
+      retry: { maxAttempts: 5, retryableCodes: ['UNAVAILABLE', 'DEADLINE_EXCEEDED'] },
+      strategy: 'hash',
     });
-  });
-
-  it('documents a fixed order: breaker outside timeout, retry outside the pick', () => {
-    const caller = CALLER_PIPELINE.map(([n]) => n) as string[];
-    assert.ok(caller.indexOf('circuit-breaker') < caller.indexOf('timeout'));
-    assert.ok(caller.indexOf('retry') < caller.indexOf('balancer-pick'));
-    assert.equal(SERVER_PIPELINE.at(-1)![0], 'handler');
   });
 });
+
+/**
+ * The server pipeline's order (SERVER_PIPELINE in pipeline.ts), checked through what it does in a
+ * real serving node: each test fails when the two stages it names are swapped in the list, or when
+ * the stage is dropped.
+ */
+describe('server pipeline order, in real nodes', () => {
+  const stops: (() => Promise<void>)[] = [];
+  after(() => Promise.all(stops.map((s) => s())));
+
+  /** A server whose `svc.act` waits for `release()` (when `hold`) and counts its runs; a plain caller. */
+  async function serve(server: ServerPolicies, hold = false) {
+    const gates: (() => void)[] = [];
+    let runs = 0;
+    const svc: ServiceDefinition = {
+      name: 'svc',
+      actions: {
+        act: async () => {
+          runs++;
+          if (hold) await new Promise<void>((r) => gates.push(r));
+          return runs;
+        },
+      },
+    };
+    const nodes = await startMesh([
+      { id: 'server', services: [svc], traffic: new Traffic({ defaults: { server } }), drainTimeout: 0 },
+      { id: 'caller', drainTimeout: 0 },
+    ]);
+    const caller = nodes[1];
+    stops.push(async () => {
+      for (const g of gates) g();
+      await Promise.all(nodes.map((n) => n.stop()));
+    });
+    const call = (options: CallOptions = {}) => caller!.call('svc.act', undefined, { nodeId: 'server', ...options });
+    return { call, runs: () => runs, gates, caller: caller! };
+  }
+
+  const sheddable = { initial: 2, min: 2, max: 2, priorityShares: [1, 1, 1, 0.5] } as const;
+
+  it('idempotency: a repeated key is answered from the store, the handler runs once', async () => {
+    const s = await serve({});
+    assert.equal(await s.call({ idempotencyKey: 'k' }), 1);
+    assert.equal(await s.call({ idempotencyKey: 'k' }), 1);
+    assert.equal(s.runs(), 1);
+    assert.equal(await s.call(), 2, 'a call without a key runs');
+  });
+
+  it('rate limit is outside idempotency: a repeat counts against the quota', async () => {
+    const s = await serve({ rateLimit: { ratePerSecond: 0.001, burst: 1, algorithm: 'token-bucket' } });
+    assert.equal(await s.call({ idempotencyKey: 'k' }), 1);
+    const repeat = await errorOf(s.call({ idempotencyKey: 'k' }));
+    assert.equal(repeat.code, 'RESOURCE_EXHAUSTED', 'the repeat was refused by the limit, not answered by the store');
+    assert.ok(repeat.retryAfterMs !== undefined && repeat.retryAfterMs > 0);
+  });
+
+  it('bulkhead is outside idempotency: a repeat of a running call needs a slot like any call', async () => {
+    const s = await serve({ bulkhead: { maxConcurrent: 1 } }, true);
+    const first = s.call({ idempotencyKey: 'k' });
+    await waitUntil(() => s.runs() === 1, 5_000, 'the first call to run');
+    const repeat = await errorOf(s.call({ idempotencyKey: 'k' }));
+    assert.equal(repeat.code, 'RESOURCE_EXHAUSTED', 'refused by the full bulkhead instead of joining the running call');
+    for (const g of s.gates) g();
+    assert.equal(await first, 1);
+  });
+
+  it('load shedding is outside the bulkhead: queued calls count as load and are shed', async () => {
+    const s = await serve({ shedding: sheddable, bulkhead: { maxConcurrent: 1, maxQueue: 10 } }, true);
+    const calls = [1, 2, 3].map(() => errorOf(s.call({ priority: 3 })).catch(() => undefined));
+    await waitUntil(() => s.runs() === 1, 5_000, 'the first call to run');
+    const shed = await Promise.all(calls.slice(1));
+    assert.deepEqual(
+      shed.map((e) => (e?.details as { reason?: string } | undefined)?.reason),
+      ['load-shed', 'load-shed'],
+      'the shedder saw the first call in flight and shed the sheddable ones instead of queueing them',
+    );
+    for (const g of s.gates) g();
+  });
+
+  it('rate limit is outside load shedding: an over-quota call is refused by the limit first', async () => {
+    const s = await serve(
+      { rateLimit: { ratePerSecond: 0.001, burst: 1, algorithm: 'token-bucket' }, shedding: sheddable },
+      true,
+    );
+    const first = s.call({ priority: 3 });
+    await waitUntil(() => s.runs() === 1, 5_000, 'the first call to run');
+    const second = await errorOf(s.call({ priority: 3 }));
+    assert.equal(second.code, 'RESOURCE_EXHAUSTED');
+    assert.ok(second.retryAfterMs !== undefined, 'refused by the rate limit (with pushback), not shed');
+    for (const g of s.gates) g();
+    assert.equal(await first, 1);
+  });
+});
+
+async function errorOf(p: Promise<unknown>): Promise<ParleyError> {
+  try {
+    await p;
+  } catch (err) {
+    return ParleyError.from(err);
+  }
+  assert.fail('expected the call to fail');
+}

@@ -12,6 +12,7 @@ import { CountWindow } from './count-window-breaker.js';
 import { IdempotencyStore } from './idempotency-store.js';
 import { LoadShedder } from './load-shedder.js';
 import type { OutlierOptions } from './outlier-detector.js';
+import { buildPipeline, SERVER_PIPELINE } from './pipeline.js';
 import type { CallInfo, Policy } from './policy.js';
 import { RateLimitPolicy } from './rate-limit-policy.js';
 import { Gcra, TokenBucket } from './rate-limiters.js';
@@ -239,19 +240,19 @@ export function loadShedder(config: SheddingConfig, timer: Timer): LoadShedder {
  * shedding → bulkhead → idempotency. Empty when every policy is off.
  */
 export function serverPolicies(action: string, server: ServerPolicies | undefined, timer: Timer): Policy[] {
-  const out: Policy[] = [];
-  if (server?.rateLimit) out.push(rateLimitPolicy(`${action} (server)`, server.rateLimit, timer));
-  if (server?.shedding) out.push(loadShedder(server.shedding, timer));
-  if (server?.bulkhead) out.push(bulkheadPolicy(`${action} (server)`, server.bulkhead));
-  if (server?.idempotency !== false) {
-    const o = server?.idempotency ?? {};
-    out.push(
-      new IdempotencyStore({
+  return buildPipeline(SERVER_PIPELINE, {
+    'rate-limit': () =>
+      server?.rateLimit ? rateLimitPolicy(`${action} (server)`, server.rateLimit, timer) : undefined,
+    'load-shedding': () => (server?.shedding ? loadShedder(server.shedding, timer) : undefined),
+    bulkhead: () => (server?.bulkhead ? bulkheadPolicy(`${action} (server)`, server.bulkhead) : undefined),
+    idempotency: () => {
+      if (server?.idempotency === false) return undefined;
+      const o = server?.idempotency ?? {};
+      return new IdempotencyStore({
         clock: timer,
         ...(o.ttlMs === undefined ? {} : { ttlMs: o.ttlMs }),
         ...(o.maxSize === undefined ? {} : { maxSize: o.maxSize }),
-      }),
-    );
-  }
-  return out;
+      });
+    },
+  });
 }
