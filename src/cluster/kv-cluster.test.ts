@@ -164,7 +164,8 @@ describe('three-member cluster', () => {
     const back = await start('s5');
     const why = await back.whenRemoved;
     assert.match(why.message, /member 's5' was removed from the cluster/);
-    assert.equal((back.member.removed?.details as { reason?: string }).reason, 'member-removed');
+    assert.equal((why.details as { reason?: string }).reason, 'member-removed');
+    assert.equal(back.member.removed, why);
     await stop('s5');
     await kv.put('after-s5', 'ok');
   });
