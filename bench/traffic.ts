@@ -372,8 +372,8 @@ async function hashing(o: Options): Promise<void> {
     let elsewhere = 0;
     for (let k = 0; k < keys; k++) {
       const key = `user-${k}`;
-      const before = b.pick(five, { key })!.nodeId;
-      const after = b.pick(six, { key })!.nodeId;
+      const before = b.pick(five, { options: { hashKey: key } })!.nodeId;
+      const after = b.pick(six, { options: { hashKey: key } })!.nodeId;
       if (before !== after) {
         moved++;
         if (after !== 's6') elsewhere++;

@@ -3,39 +3,87 @@
  * The public API: nodes and services, errors, and the lower layers for those who extend Parley.
  */
 
+export type { BackoffOptions } from './base/backoff.js';
 export {
   connectKv,
   KvClient,
   kvFor,
 } from './cluster/client/kv-client.js';
-export type { KvWatch, WatchOptions } from './cluster/client/kv-watch.js';
+export { KvIdempotencyStore, type KvIdempotencyStoreOptions } from './cluster/client/kv-idempotency-store.js';
+export type { KvWatch, WatchHost, WatchOptions } from './cluster/client/kv-watch.js';
 export type { LeaseKeeper } from './cluster/client/lease-keeper.js';
-export type { Bytes, ConnectKvOptions, KvClientOptions } from './cluster/client/request-types.js';
+export type {
+  Bytes,
+  CompareArg,
+  ConnectKvOptions,
+  KvClientOptions,
+  RangeArg,
+  TxnOpArg,
+  TxnRequest,
+  TxnResult,
+} from './cluster/client/request-types.js';
 export type { MemberStatus } from './cluster/contract.js';
 export type { Election } from './cluster/recipes/election.js';
 export type { Lock } from './cluster/recipes/lock.js';
+export type { RecipeClient } from './cluster/recipes/recipe-client.js';
 export {
   createRegisteredNode,
   RegistryDiscovery,
   type RegistryOptions,
 } from './cluster/registry/registry-discovery.js';
+/** A member's internal state, for inspection (`KvServer.member`); not a stable API. */
+export type { KvMember, KvMemberOptions } from './cluster/server/kv-member.js';
 export { type KvServer, type ServerOptions, startServer } from './cluster/server/start-server.js';
-export type { KeyValue, KvEvent, RangeResult } from './kv/types.js';
-export { type Balancer, RoundRobinBalancer } from './node/balancer.js';
-export type { CallOptions, Context, EmitOptions, EventContext } from './node/context.js';
+export type { Compare, CompareOp, CompareTarget } from './kv/commands.js';
+export type {
+  EventType,
+  KeyRangeSpec,
+  KeyValue,
+  KvEvent,
+  KvResult,
+  LeaseInfo,
+  RangeOptions,
+  RangeResult,
+  SortOrder,
+  SortTarget,
+} from './kv/types.js';
+export {
+  type Balancer,
+  type CallOutcome,
+  type Endpoint,
+  type PickRequest,
+  RoundRobinBalancer,
+} from './node/balancer.js';
+export type {
+  CallOptionExtensions,
+  CallOptions,
+  Context,
+  ContextInit,
+  EmitOptions,
+  EventContext,
+  Messenger,
+} from './node/context.js';
 export type { Discovery, DiscoveryHost } from './node/discovery/discovery.js';
-export { PeerToPeerDiscovery } from './node/discovery/peer-to-peer.js';
-export type { ActionInvoke, CallHandler, Middleware, OutgoingCall } from './node/middleware.js';
+export { PeerToPeerDiscovery, type PeerToPeerOptions } from './node/discovery/peer-to-peer.js';
+export type { LocalAction } from './node/local-services.js';
+export type { ActionInvoke, CallHandler, Middleware, MiddlewareHost, OutgoingCall } from './node/middleware.js';
 export { createNode, ParleyNode, type PeerView } from './node/node.js';
 export type { NodeStatus } from './node/node-service.js';
 export type { NodeOptions } from './node/options.js';
 export {
   type ActionHandler,
+  type ActionOptionExtensions,
   type ActionOptions,
+  type ActionSpec,
   type AnyContract,
+  type AnyEvents,
   type ContractOf,
+  type ContractShape,
   defineService,
   type EventHandler,
+  type EventOptions,
+  type EventShape,
+  type EventSpec,
   type ServiceDefinition,
 } from './node/service.js';
 export {
@@ -45,10 +93,14 @@ export {
   type TrafficConfig,
   type TrafficPolicies,
 } from './traffic/index.js';
-export type { PeerIdentity } from './transport/connection.js';
+export type { Connection, ConnectionHandlers, PeerIdentity } from './transport/connection.js';
+export type { FaultInjector, FaultRule } from './transport/fault-injector.js';
 export { createConsoleLogger, type Logger, type LogLevel, silentLogger } from './transport/logger.js';
 export { MemoryNetwork, MemoryTransport } from './transport/memory-transport.js';
 export type { TlsOptions } from './transport/tls-options.js';
-export type { Meta } from './wire/packets.js';
+export type { OutboundLimits, Transport } from './transport/transport.js';
+export type { CodecName } from './wire/codec.js';
+export type { Frame, PacketType } from './wire/frame.js';
+export type { GossipEntry, Meta, NodeInfo, RequestOptions, ServiceInfo } from './wire/packets.js';
 export { ParleyError } from './wire/parley-error.js';
 export { type ErrorCode, StatusCode } from './wire/status.js';

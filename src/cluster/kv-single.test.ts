@@ -134,4 +134,27 @@ describe('single-member cluster over TCP', () => {
     assert.equal(r2.revision, r1.revision);
     assert.equal((await kv.get('dedup'))?.version, 1);
   });
+
+  it("refuses another node's polls of a client's watch: only the creator takes the events", async () => {
+    const other = await connectKv({ servers: [server.address] });
+    try {
+      const target = { nodeId: 's1' };
+      const { watchId } = (await kv.node.call('$kv.watch', { range: { prefix: 'owned/' } }, target)) as {
+        watchId: string;
+      };
+      for (let i = 0; i < 3; i++) await kv.put(`owned/${i}`, 'v');
+      await assert.rejects(other.node.call('$kv.watchPoll', { watchId, waitMs: 0 }, target), (e: unknown) =>
+        ParleyError.is(e, 'PERMISSION_DENIED'),
+      );
+      const [incarnation, id] = watchId.split('.');
+      await assert.rejects(
+        other.node.call('$kv.watchPoll', { watchId: `${incarnation}.${id}`, waitMs: 0 }, target),
+        (e: unknown) => ParleyError.is(e, 'NOT_FOUND'),
+      );
+      const mine = (await kv.node.call('$kv.watchPoll', { watchId, waitMs: 0 }, target)) as { events: unknown[] };
+      assert.equal(mine.events.length, 3, 'the owner sees every event');
+    } finally {
+      await other.close();
+    }
+  });
 });

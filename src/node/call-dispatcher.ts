@@ -62,7 +62,6 @@ export class CallDispatcher {
       return Promise.reject(err);
     }
     const target = call.options.nodeId ?? endpoint?.nodeId ?? this.deps.nodeId;
-    call.target = target;
     if (target === this.deps.nodeId) {
       const local = this.deps.local.action(call.action);
       if (!local) return Promise.reject(notServed(call.action, this.deps.nodeId));
@@ -210,9 +209,7 @@ export class CallDispatcher {
     } catch (err) {
       return Promise.reject(err);
     }
-    const { id, promise } = pending.create(peerId, call.action, timeoutMs, call.signal, (giveUpId) =>
-      this.sendCancel(peerId, giveUpId),
-    );
+    const { id, promise } = pending.create(peerId, call.action, timeoutMs, call.signal);
     try {
       mesh.send(peerId, PacketType.REQUEST, codec.flag, id, body);
     } catch (err) {
@@ -221,7 +218,8 @@ export class CallDispatcher {
     return promise;
   }
 
-  private sendCancel(peerId: string, id: number): void {
+  /** Tells `peerId` that this node gave up on call `id` (deadline or abort), so its handler stops. */
+  sendCancel(peerId: string, id: number): void {
     try {
       this.deps.mesh.send(peerId, PacketType.CANCEL, 0, id, EMPTY);
     } catch {

@@ -2,9 +2,21 @@ import type { CancelTimer, Timer } from '../base/clock.js';
 import type { PeerIdentity } from '../transport/connection.js';
 import type { Meta, RequestOptions } from '../wire/packets.js';
 import { ParleyError } from '../wire/parley-error.js';
+import type { AnyContract, ContractShape } from './service.js';
 
-/** Options of one call. */
-export interface CallOptions {
+/**
+ * Call options that the layers above the node add by module augmentation, so the compiler checks
+ * them once the layer is imported (traffic adds `strategy`, `hashKey`, `idempotent`, `traffic`):
+ *
+ *   declare module 'parley/node/context.js' { interface CallOptionExtensions { myOption?: number } }
+ *
+ * Empty here on purpose: the node itself reads none of them.
+ */
+// biome-ignore lint/suspicious/noEmptyInterface: the extension point that other layers augment
+export interface CallOptionExtensions {}
+
+/** Options of one call: the node's own, plus those of imported layers (`CallOptionExtensions`). */
+export interface CallOptions extends CallOptionExtensions {
   /** Deadline in ms from now. Default: the remaining budget of the calling context, else the action's or node's default. */
   readonly timeout?: number;
   readonly signal?: AbortSignal;
@@ -16,14 +28,12 @@ export interface CallOptions {
   /** 0 = critical … 3 = sheddable (default 1): a loaded server sheds the highest numbers first. */
   readonly priority?: number;
   /** The context this call is made from (set by ctx.call): inherits deadline, signal and meta. */
-  readonly parent?: Context;
-  /** Options read by middlewares (traffic policies). */
-  readonly [option: string]: unknown;
+  readonly parent?: Context<ContractShape>;
 }
 
 export interface EmitOptions {
   readonly meta?: Meta;
-  readonly parent?: Context | EventContext;
+  readonly parent?: Context<ContractShape> | EventContext;
 }
 
 /** What a handler's context can do: the node's messaging API, untyped. */
@@ -58,7 +68,7 @@ const NO_OPTIONS: RequestOptions = Object.freeze({});
  *
  * Invariant: once aborted, `signal.aborted` stays true and `signal.reason` is a ParleyError.
  */
-export class Context {
+export class Context<C extends ContractShape = AnyContract> {
   /** This node. */
   readonly nodeId: string;
   /** The node that made the call (this node for local calls). */
@@ -156,11 +166,16 @@ export class Context {
   }
 
   /** A nested call: inherits the remaining deadline, cancellation and meta. */
-  call(action: string, params?: unknown, options: CallOptions = {}): Promise<unknown> {
-    return this.messenger.call(action, params, { ...options, parent: this });
+  call<K extends keyof C & string>(
+    action: K,
+    params?: C[K]['params'],
+    options: CallOptions = {},
+  ): Promise<C[K]['result']> {
+    return this.messenger.call(action, params, { ...options, parent: this }) as Promise<C[K]['result']>;
   }
 
-  send(action: string, params?: unknown, options: CallOptions = {}): void {
+  /** A nested one-way message (inherits meta). */
+  send<K extends keyof C & string>(action: K, params?: C[K]['params'], options: CallOptions = {}): void {
     this.messenger.send(action, params, { ...options, parent: this });
   }
 

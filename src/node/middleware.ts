@@ -14,8 +14,16 @@ export interface OutgoingCall {
   readonly signal: AbortSignal | undefined;
   /** Nodes not to pick (e.g. tried by an earlier attempt). */
   readonly exclude?: ReadonlySet<string>;
-  /** Set by the dispatcher: the node the call was sent to. */
-  target?: string;
+}
+
+/** What a middleware learns of the node whose call chain it joins. */
+export interface MiddlewareHost {
+  readonly nodeId: string;
+  /**
+   * True when this node hosts `action`: the dispatcher then runs a call here, without asking the
+   * balancer, unless the call gives a `nodeId` or excludes this node.
+   */
+  servesLocally(action: string): boolean;
 }
 
 export type CallHandler = (call: OutgoingCall) => Promise<unknown>;
@@ -28,8 +36,11 @@ export type ActionInvoke = (params: unknown, ctx: Context) => unknown;
  */
 export interface Middleware {
   readonly name: string;
-  /** Wraps every outgoing call. `next` picks a node and sends (or runs locally). */
-  call?(next: CallHandler): CallHandler;
+  /**
+   * Wraps every outgoing call. `next` picks a node and sends (or runs locally); it picks and sends
+   * synchronously, so the balancer's `onStart` has run for a picked node when `next` returns.
+   */
+  call?(next: CallHandler, host: MiddlewareHost): CallHandler;
   /** Wraps one local action's handler (server side). */
   action?(next: ActionInvoke, action: Omit<LocalAction, 'invoke'>): ActionInvoke;
 }

@@ -25,7 +25,7 @@ import { createNodeService } from './node-service.js';
 import type { NodeOptions } from './options.js';
 import { PendingCalls } from './pending-calls.js';
 import { RequestServer } from './request-server.js';
-import type { AnyContract, ContractShape, ServiceDefinition } from './service.js';
+import type { AnyContract, AnyEvents, ContractShape, EventShape, ServiceDefinition } from './service.js';
 
 type NodeState = 'created' | 'starting' | 'running' | 'stopping' | 'stopped';
 
@@ -51,7 +51,7 @@ export interface PeerView {
  * Invariant: state only moves forward, created → starting → running → stopping → stopped; a
  * stopped node holds no timer, connection or pending call.
  */
-export class ParleyNode<C extends ContractShape = AnyContract> implements Messenger {
+export class ParleyNode<C extends ContractShape = AnyContract, E extends EventShape = AnyEvents> implements Messenger {
   readonly id: string;
   readonly logger: Logger;
   private readonly options: NodeOptions;
@@ -59,7 +59,7 @@ export class ParleyNode<C extends ContractShape = AnyContract> implements Messen
   private readonly codec: Codec;
   private readonly local = new LocalServices();
   private readonly catalog = new Catalog();
-  private readonly pending = new PendingCalls();
+  private readonly pending: PendingCalls;
   private readonly sequences = new EventSequences();
   private readonly mesh: Mesh;
   private readonly discovery: Discovery;
@@ -82,6 +82,10 @@ export class ParleyNode<C extends ContractShape = AnyContract> implements Messen
       typeof options.logger === 'object' ? options.logger : createConsoleLogger(this.id, options.logger ?? 'warn');
     this.timer = options.timer ?? wallTimer;
     this.codec = codecByName(options.codec ?? 'msgpack');
+    this.pending = new PendingCalls({
+      timer: this.timer,
+      onGiveUp: (peerId, id) => this.dispatcher.sendCancel(peerId, id),
+    });
     const maxFrameSize = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
     const transport =
       options.transport ??
@@ -137,10 +141,11 @@ export class ParleyNode<C extends ContractShape = AnyContract> implements Messen
       discovery: () => this.discovery,
     });
     this.middlewares = options.middlewares ?? [];
+    const host = { nodeId: this.id, servesLocally: (action: string) => this.local.action(action) !== undefined };
     let chain: CallHandler = (call) => this.dispatcher.dispatch(call);
     for (let i = this.middlewares.length - 1; i >= 0; i--) {
       const m = this.middlewares[i]!;
-      if (m.call) chain = m.call(chain);
+      if (m.call) chain = m.call(chain, host);
     }
     this.callChain = chain;
     this.catalog.onChange(() => this.events.invalidate());
@@ -233,7 +238,7 @@ export class ParleyNode<C extends ContractShape = AnyContract> implements Messen
   }
 
   /** One-way message: runs the action somewhere without waiting for it or its result. */
-  send(action: string, params?: unknown, options: CallOptions = {}): void {
+  send<K extends keyof C & string>(action: K, params?: C[K]['params'], options: CallOptions = {}): void {
     this.dispatcher.send(action, params, options);
   }
 
@@ -242,12 +247,12 @@ export class ParleyNode<C extends ContractShape = AnyContract> implements Messen
    * with RESOURCE_EXHAUSTED when a target's outbound queue is full (that delivery is lost, and the
    * receiver sees the gap in its sequence numbers).
    */
-  emit(event: string, payload?: unknown, options: EmitOptions = {}): Promise<void> {
+  emit<K extends keyof E & string>(event: K, payload?: E[K], options: EmitOptions = {}): Promise<void> {
     return this.events.emit(event, payload, options);
   }
 
   /** Delivers an event to every matching handler on every node. */
-  broadcast(event: string, payload?: unknown, options: EmitOptions = {}): Promise<void> {
+  broadcast<K extends keyof E & string>(event: K, payload?: E[K], options: EmitOptions = {}): Promise<void> {
     return this.events.broadcast(event, payload, options);
   }
 
@@ -386,7 +391,12 @@ export class ParleyNode<C extends ContractShape = AnyContract> implements Messen
   }
 }
 
-/** Creates a node. See NodeOptions for the settings and their defaults. */
-export function createNode<C extends ContractShape = AnyContract>(options: NodeOptions = {}): ParleyNode<C> {
-  return new ParleyNode<C>(options);
+/**
+ * Creates a node. See NodeOptions for the settings and their defaults. `C` types `call`/`send`
+ * (`ContractOf<typeof svc>`), `E` types `emit`/`broadcast` (`{ 'order.created': { id: string } }`).
+ */
+export function createNode<C extends ContractShape = AnyContract, E extends EventShape = AnyEvents>(
+  options: NodeOptions = {},
+): ParleyNode<C, E> {
+  return new ParleyNode<C, E>(options);
 }

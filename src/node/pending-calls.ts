@@ -1,66 +1,101 @@
+import { systemTimer, type Timer } from '../base/clock.js';
+import { type DeadlineEntry, DeadlineWheel } from '../base/deadline-wheel.js';
 import { ParleyError } from '../wire/parley-error.js';
 
-interface PendingCall {
+interface PendingCall extends DeadlineEntry {
+  readonly id: number;
   readonly peerId: string;
   readonly action: string;
+  readonly timeoutMs: number;
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: ParleyError) => void;
-  timer: NodeJS.Timeout | undefined;
   signal: AbortSignal | undefined;
   onAbort: (() => void) | undefined;
 }
+
+export interface PendingCallsOptions {
+  /**
+   * Runs when a call gives up (its deadline passed or its signal aborted) after its promise was
+   * rejected: the caller tells the peer (CANCEL) so the handler stops.
+   */
+  onGiveUp?: (peerId: string, id: number) => void;
+  /** Time for deadlines (default: the system timer). */
+  timer?: Timer;
+}
+
+const MAX_ID = 0xffffffff;
+const INITIAL_SLOTS = 64;
 
 /**
  * Outgoing remote calls waiting for their RESPONSE, by request id. Ids are unique per node (not
  * per connection), so a response is matched whichever connection to the peer carries it.
  *
- * Invariant: an id is in the map until it is settled exactly once (response, timeout, cancel,
- * or peer loss); its timer and abort listener are removed when it settles.
+ * Storage: a call lives in `slots[id & mask]`, an open table indexed by the id itself. A new id
+ * is the next counter value whose slot is free (ids skip over slots held by long-running calls),
+ * and the table doubles when half full; this replaces a Map whose hash table, rebuilt every few
+ * hundred calls, was a large part of a caller's garbage. Deadlines share one DeadlineWheel timer.
+ *
+ * Invariants:
+ * - an id is in the table until it is settled exactly once (response, timeout, cancel, or peer
+ *   loss); its deadline and abort listener are removed when it settles;
+ * - `slots[i]`, when set, holds the only pending call whose `id & mask === i`; since the table
+ *   only grows (or resets when empty), ids distinct modulo the old size stay distinct modulo the
+ *   new one.
  */
 export class PendingCalls {
-  private readonly calls = new Map<number, PendingCall>();
+  private slots: (PendingCall | undefined)[] = emptySlots(INITIAL_SLOTS);
+  private mask = INITIAL_SLOTS - 1;
+  private count = 0;
   private nextId = 1;
+  private readonly deadlines: DeadlineWheel<PendingCall>;
+  private readonly onGiveUp: (peerId: string, id: number) => void;
+
+  constructor(options: PendingCallsOptions = {}) {
+    this.onGiveUp = options.onGiveUp ?? (() => {});
+    this.deadlines = new DeadlineWheel<PendingCall>((call) => this.expire(call), options.timer ?? systemTimer);
+  }
 
   get size(): number {
-    return this.calls.size;
+    return this.count;
   }
 
   /**
-   * Registers a call. `onGiveUp` runs when the deadline passes or the signal aborts (the caller
-   * sends CANCEL to the peer); the promise is then rejected with DEADLINE_EXCEEDED or CANCELLED.
+   * Registers a call. When the deadline (`timeoutMs` > 0) passes or the signal aborts, the
+   * promise is rejected with DEADLINE_EXCEEDED or CANCELLED and `onGiveUp` runs.
    */
   create(
     peerId: string,
     action: string,
     timeoutMs: number,
     signal: AbortSignal | undefined,
-    onGiveUp: (id: number) => void,
   ): { id: number; promise: Promise<unknown> } {
-    const id = this.nextId;
-    this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
-    let entry!: PendingCall;
-    const promise = new Promise<unknown>((resolve, reject) => {
-      entry = { peerId, action, resolve, reject, timer: undefined, signal: undefined, onAbort: undefined };
+    const id = this.allocateId();
+    let resolve!: (value: unknown) => void;
+    let reject!: (error: ParleyError) => void;
+    const promise = new Promise<unknown>((ok, fail) => {
+      resolve = ok;
+      reject = fail;
     });
-    this.calls.set(id, entry);
-    if (timeoutMs > 0) {
-      entry.timer = setTimeout(() => {
-        if (this.settle(id, peerId, undefined, deadlineError(action, peerId, timeoutMs))) onGiveUp(id);
-      }, timeoutMs);
-    }
+    const entry: PendingCall = {
+      id,
+      peerId,
+      action,
+      timeoutMs,
+      resolve,
+      reject,
+      signal: undefined,
+      onAbort: undefined,
+      deadlineBucket: undefined,
+      deadlinePrev: undefined,
+      deadlineNext: undefined,
+    };
+    this.slots[id & this.mask] = entry;
+    this.count++;
+    if (timeoutMs > 0) this.deadlines.add(entry, timeoutMs);
     if (signal) {
       entry.signal = signal;
       entry.onAbort = () => {
-        if (
-          this.settle(
-            id,
-            peerId,
-            undefined,
-            new ParleyError('CANCELLED', `call to '${action}' was cancelled by the caller`),
-          )
-        ) {
-          onGiveUp(id);
-        }
+        if (this.settle(id, peerId, undefined, cancelledError(action))) this.onGiveUp(peerId, id);
       };
       signal.addEventListener('abort', entry.onAbort, { once: true });
     }
@@ -69,10 +104,12 @@ export class PendingCalls {
 
   /** Settles call `id` if it is pending and was sent to `peerId`; returns whether it was. */
   settle(id: number, peerId: string, value: unknown, error?: ParleyError): boolean {
-    const entry = this.calls.get(id);
-    if (!entry || entry.peerId !== peerId) return false;
-    this.calls.delete(id);
-    if (entry.timer) clearTimeout(entry.timer);
+    const index = id & this.mask;
+    const entry = this.slots[index];
+    if (!entry || entry.id !== id || entry.peerId !== peerId) return false;
+    this.slots[index] = undefined;
+    if (--this.count === 0 && this.slots.length > INITIAL_SLOTS) this.reset();
+    this.deadlines.cancel(entry);
     if (entry.onAbort) entry.signal!.removeEventListener('abort', entry.onAbort);
     if (error) entry.reject(error);
     else entry.resolve(value);
@@ -81,13 +118,56 @@ export class PendingCalls {
 
   /** Rejects every call waiting on `peerId` (the peer disconnected). */
   failPeer(peerId: string, error: (action: string) => ParleyError): void {
-    for (const [id, entry] of this.calls)
-      if (entry.peerId === peerId) this.settle(id, peerId, undefined, error(entry.action));
+    for (const entry of this.inIdOrder()) {
+      if (entry.peerId === peerId) this.settle(entry.id, peerId, undefined, error(entry.action));
+    }
   }
 
   failAll(error: (action: string) => ParleyError): void {
-    for (const [id, entry] of this.calls) this.settle(id, entry.peerId, undefined, error(entry.action));
+    for (const entry of this.inIdOrder()) this.settle(entry.id, entry.peerId, undefined, error(entry.action));
   }
+
+  private expire(entry: PendingCall): void {
+    if (this.settle(entry.id, entry.peerId, undefined, deadlineError(entry.action, entry.peerId, entry.timeoutMs))) {
+      this.onGiveUp(entry.peerId, entry.id);
+    }
+  }
+
+  private allocateId(): number {
+    if (this.count * 2 >= this.slots.length) this.grow();
+    let id = this.nextId;
+    while (this.slots[id & this.mask] !== undefined) id = id >= MAX_ID ? 1 : id + 1;
+    this.nextId = id >= MAX_ID ? 1 : id + 1;
+    return id;
+  }
+
+  private grow(): void {
+    const slots = emptySlots(this.slots.length * 2);
+    const mask = slots.length - 1;
+    for (const entry of this.slots) if (entry) slots[entry.id & mask] = entry;
+    this.slots = slots;
+    this.mask = mask;
+  }
+
+  private reset(): void {
+    this.slots = emptySlots(INITIAL_SLOTS);
+    this.mask = INITIAL_SLOTS - 1;
+  }
+
+  /** A snapshot of the pending calls, oldest id first (settling while iterating is safe). */
+  private inIdOrder(): PendingCall[] {
+    const entries: PendingCall[] = [];
+    for (const entry of this.slots) if (entry) entries.push(entry);
+    return entries.sort((a, b) => a.id - b.id);
+  }
+}
+
+function emptySlots(n: number): (PendingCall | undefined)[] {
+  return new Array<PendingCall | undefined>(n).fill(undefined);
+}
+
+function cancelledError(action: string): ParleyError {
+  return new ParleyError('CANCELLED', `call to '${action}' was cancelled by the caller`);
 }
 
 function deadlineError(action: string, peerId: string, timeoutMs: number): ParleyError {

@@ -9,17 +9,26 @@ import type { Context, EventContext } from './context.js';
  *   await node.call('math.add', { a: 1, b: 2 });  // typed params and result
  */
 
+/**
+ * An action's handler. Declare `ctx: Context<Api>` to type the handler's nested `ctx.call`/`ctx.send`
+ * with the contract `Api` (the handler is still accepted wherever an ActionHandler is).
+ */
 // biome-ignore lint/suspicious/noExplicitAny: handlers may take any params; typed through defineService
-export type ActionHandler<P = any, R = unknown> = (params: P, ctx: Context) => R | Promise<R>;
+export type ActionHandler<P = any, R = unknown> = (params: P, ctx: Context<any>) => R | Promise<R>;
 
-export interface ActionOptions<H extends ActionHandler = ActionHandler> {
+/**
+ * Action options that the layers above the node add by module augmentation (traffic adds
+ * `traffic`, the action's policies), so the compiler checks them once the layer is imported.
+ */
+// biome-ignore lint/suspicious/noEmptyInterface: the extension point that other layers augment
+export interface ActionOptionExtensions {}
+
+export interface ActionOptions<H extends ActionHandler = ActionHandler> extends ActionOptionExtensions {
   readonly handler: H;
   /** Default deadline for calls of this action, in ms, when the caller gives none. */
   readonly timeout?: number;
   /** Safe to run more than once (retries of DEADLINE_EXCEEDED / RESOURCE_EXHAUSTED, hedging). */
   readonly idempotent?: boolean;
-  /** Free-form options read by middlewares (traffic policies). */
-  readonly [option: string]: unknown;
 }
 
 export type ActionSpec = ActionHandler | ActionOptions;
@@ -80,6 +89,13 @@ export type ContractOf<S> = UnionToIntersection<ContractOfOne<S>>;
 export type AnyContract = Record<string, { params: any; result: any }>;
 
 export type ContractShape = Record<string, { params: unknown; result: unknown }>;
+
+/** The events a node emits and broadcasts: `'event.name' → payload`. */
+export type EventShape = Record<string, unknown>;
+
+/** An event contract that accepts any event name and payload (the default). */
+// biome-ignore lint/suspicious/noExplicitAny: the untyped default contract
+export type AnyEvents = Record<string, any>;
 
 export function normalizeAction(spec: ActionSpec): ActionOptions {
   return typeof spec === 'function' ? { handler: spec } : spec;

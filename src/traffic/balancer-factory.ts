@@ -1,11 +1,10 @@
 import type { Clock } from '../base/clock.js';
-import type { Balancer } from './balancer.js';
+import { type Balancer, RoundRobinBalancer } from '../node/balancer.js';
 import { ConsistentHashBalancer, type ConsistentHashOptions } from './consistent-hash.js';
 import { LeastOutstandingBalancer } from './least-outstanding.js';
 import { LocalityBalancer, type LocalityOptions } from './locality.js';
 import { PeakEwmaBalancer, type PeakEwmaOptions } from './peak-ewma.js';
 import { RandomBalancer } from './random-balancer.js';
-import { RoundRobinBalancer } from './round-robin.js';
 import { WeightedRoundRobinBalancer } from './weighted-round-robin.js';
 
 export const BALANCER_NAMES = ['round-robin', 'random', 'weighted', 'least-outstanding', 'ewma', 'hash'] as const;

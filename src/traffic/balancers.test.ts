@@ -2,13 +2,13 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { seededRandom } from '../base/random.js';
 import { FakeClock } from '../base/testing/fake-clock.js';
-import type { Balancer, Endpoint } from './balancer.js';
+import type { Balancer, Endpoint } from '../node/balancer.js';
+import { RoundRobinBalancer } from '../node/balancer.js';
 import { BALANCER_NAMES, createBalancer } from './balancer-factory.js';
 import { LeastOutstandingBalancer } from './least-outstanding.js';
 import { LocalityBalancer } from './locality.js';
 import { PeakEwmaBalancer } from './peak-ewma.js';
 import { RandomBalancer } from './random-balancer.js';
-import { RoundRobinBalancer } from './round-robin.js';
 import { WeightedRoundRobinBalancer } from './weighted-round-robin.js';
 
 function ep(nodeId: string, meta: Record<string, unknown> = {}): Endpoint {
@@ -18,7 +18,7 @@ const abc = [ep('a'), ep('b'), ep('c')];
 
 function picks(b: Balancer, list: readonly Endpoint[], n: number): string[] {
   const out: string[] = [];
-  for (let i = 0; i < n; i++) out.push(b.pick(list)!.nodeId);
+  for (let i = 0; i < n; i++) out.push(b.pick(list, {})!.nodeId);
   return out;
 }
 
@@ -30,19 +30,18 @@ function counts(ids: string[]): Record<string, number> {
 
 describe('every strategy', () => {
   for (const name of BALANCER_NAMES) {
-    it(`${name}: empty list gives undefined, one candidate is always picked`, () => {
+    it(`${name}: one candidate is always picked`, () => {
       const b = createBalancer(name, { random: seededRandom(1), clock: new FakeClock() });
-      assert.equal(b.pick([]), undefined);
-      assert.equal(b.pick([ep('x')], { key: 'k' })?.nodeId, 'x');
+      assert.equal(b.pick([ep('x')], { options: { hashKey: 'k' } })?.nodeId, 'x');
     });
 
     it(`${name}: prefers nodes not yet tried, falls back when all were tried`, () => {
       const b = createBalancer(name, { random: seededRandom(2), clock: new FakeClock() });
       for (let i = 0; i < 50; i++) {
-        const got = b.pick(abc, { key: `k${i}`, exclude: new Set(['a', 'b']) });
+        const got = b.pick(abc, { options: { hashKey: `k${i}` }, exclude: new Set(['a', 'b']) });
         assert.equal(got?.nodeId, 'c');
       }
-      assert.ok(b.pick(abc, { key: 'k', exclude: new Set(['a', 'b', 'c']) }));
+      assert.ok(b.pick(abc, { options: { hashKey: 'k' }, exclude: new Set(['a', 'b', 'c']) }));
     });
   }
 
@@ -81,7 +80,7 @@ describe('WeightedRoundRobinBalancer', () => {
 describe('LeastOutstandingBalancer', () => {
   it('avoids the busier of the two sampled nodes', () => {
     const b = new LeastOutstandingBalancer({ random: seededRandom(3) });
-    for (let i = 0; i < 10; i++) b.onStart(ep('a'));
+    for (let i = 0; i < 10; i++) b.onStart(ep('a'), {});
     const c = counts(picks(b, abc, 300));
     // Two distinct samples always include a less loaded peer, so 'a' never wins.
     assert.equal(c.a, undefined);
@@ -90,8 +89,8 @@ describe('LeastOutstandingBalancer', () => {
 
   it('tracks in-flight counts and never goes below zero', () => {
     const b = new LeastOutstandingBalancer();
-    b.onStart(ep('a'));
-    b.onStart(ep('a'));
+    b.onStart(ep('a'), {});
+    b.onStart(ep('a'), {});
     b.onEnd(ep('a'));
     assert.equal(b.inflight('a'), 1);
     b.onEnd(ep('a'));
@@ -102,7 +101,7 @@ describe('LeastOutstandingBalancer', () => {
   it('keeps in-flight balanced under a closed loop', () => {
     const b = new LeastOutstandingBalancer({ random: seededRandom(4) });
     const list = [ep('a'), ep('b'), ep('c'), ep('d')];
-    for (let i = 0; i < 40; i++) b.onStart(b.pick(list)!);
+    for (let i = 0; i < 40; i++) b.onStart(b.pick(list, {})!);
     const loads = list.map((e) => b.inflight(e.nodeId));
     assert.ok(Math.max(...loads) - Math.min(...loads) <= 2, `loads ${loads}`);
   });
@@ -110,9 +109,9 @@ describe('LeastOutstandingBalancer', () => {
 
 describe('PeakEwmaBalancer', () => {
   function feed(b: PeakEwmaBalancer, clock: FakeClock, nodeId: string, latencyMs: number, ok = true): void {
-    b.onStart(ep(nodeId));
+    b.onStart(ep(nodeId), {});
     clock.advance(1);
-    b.onEnd(ep(nodeId), { ok, latencyMs });
+    b.onEnd(ep(nodeId), {}, { ok, latencyMs });
   }
 
   it('reacts to a latency peak at once and forgets it slowly', () => {
@@ -151,16 +150,16 @@ describe('PeakEwmaBalancer', () => {
     const list = [ep('a'), ep('b')];
     feed(b, clock, 'a', 10);
     feed(b, clock, 'b', 30);
-    for (let i = 0; i < 5; i++) b.onStart(ep('a'));
-    assert.equal(b.pick(list)?.nodeId, 'b');
+    for (let i = 0; i < 5; i++) b.onStart(ep('a'), {});
+    assert.equal(b.pick(list, {})?.nodeId, 'b');
   });
 
   it('a node with calls in flight and no sample yet is avoided', () => {
     const clock = new FakeClock();
     const b = new PeakEwmaBalancer({ clock, random: seededRandom(9) });
     feed(b, clock, 'a', 200);
-    b.onStart(ep('b'));
-    assert.equal(b.pick([ep('a'), ep('b')])?.nodeId, 'a');
+    b.onStart(ep('b'), {});
+    assert.equal(b.pick([ep('a'), ep('b')], {})?.nodeId, 'a');
   });
 
   it('decays an old peak over time so the node is probed again', () => {
@@ -168,11 +167,11 @@ describe('PeakEwmaBalancer', () => {
     const b = new PeakEwmaBalancer({ clock, decayMs: 1000, random: seededRandom(10) });
     feed(b, clock, 'a', 50);
     feed(b, clock, 'b', 2000);
-    assert.equal(b.pick([ep('a'), ep('b')])?.nodeId, 'a');
+    assert.equal(b.pick([ep('a'), ep('b')], {})?.nodeId, 'a');
     clock.advance(5000); // b's peak decays to 2000·e^-5 ≈ 13.5 ms; a then reports a fresh 50 ms sample
     feed(b, clock, 'a', 50);
     assert.ok(b.cost('b') < b.cost('a'), `${b.cost('b')} < ${b.cost('a')}`);
-    assert.equal(b.pick([ep('a'), ep('b')])?.nodeId, 'b');
+    assert.equal(b.pick([ep('a'), ep('b')], {})?.nodeId, 'b');
   });
 });
 
@@ -181,7 +180,7 @@ describe('LocalityBalancer', () => {
 
   it('prefers the local node, then the local zone, then anyone', () => {
     const b = new LocalityBalancer(new RoundRobinBalancer(), { localNodeId: 'n3', localZone: 'z2' });
-    assert.equal(b.pick(list)?.nodeId, 'n3');
+    assert.equal(b.pick(list, {})?.nodeId, 'n3');
     assert.equal(b.pick(list, { exclude: new Set(['n3']) })?.nodeId, 'n4');
     const third = b.pick(list, { exclude: new Set(['n3', 'n4']) })?.nodeId;
     assert.ok(third === 'n1' || third === 'n2');
@@ -195,15 +194,15 @@ describe('LocalityBalancer', () => {
   it('falls back to all when no candidate is in the zone; forwards onStart/onEnd', () => {
     const inner = new LeastOutstandingBalancer({ random: seededRandom(11) });
     const b = new LocalityBalancer(inner, { localZone: 'z9', zoneKey: 'zone' });
-    assert.ok(b.pick(list));
-    b.onStart(ep('n1'));
+    assert.ok(b.pick(list, {}));
+    b.onStart(ep('n1'), {});
     assert.equal(inner.inflight('n1'), 1);
-    b.onEnd(ep('n1'), { ok: true, latencyMs: 1 });
+    b.onEnd(ep('n1'), {}, { ok: true, latencyMs: 1 });
     assert.equal(inner.inflight('n1'), 0);
   });
 
   it('createBalancer wraps with locality when asked', () => {
     const b = createBalancer('random', { random: seededRandom(12), locality: { localNodeId: 'n2' } });
-    assert.equal(b.pick(list)?.nodeId, 'n2');
+    assert.equal(b.pick(list, {})?.nodeId, 'n2');
   });
 });

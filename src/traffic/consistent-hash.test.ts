@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { seededRandom } from '../base/random.js';
-import type { Endpoint } from './balancer.js';
+import type { Endpoint } from '../node/balancer.js';
 import { ConsistentHashBalancer, hashKeyOf } from './consistent-hash.js';
 
 const nodes = (n: number): Endpoint[] => Array.from({ length: n }, (_, i) => ({ nodeId: `node-${i + 1}`, meta: {} }));
@@ -9,7 +9,7 @@ const KEYS = 100_000;
 
 function assign(b: ConsistentHashBalancer, list: readonly Endpoint[]): string[] {
   const out = new Array<string>(KEYS);
-  for (let i = 0; i < KEYS; i++) out[i] = b.pick(list, { key: `user-${i}` })!.nodeId;
+  for (let i = 0; i < KEYS; i++) out[i] = b.pick(list, { options: { hashKey: `user-${i}` } })!.nodeId;
   return out;
 }
 
@@ -54,13 +54,13 @@ for (const algorithm of ['rendezvous', 'ring'] as const) {
       const list = nodes(5);
       const reversed = [...list].reverse();
       for (let i = 0; i < 200; i++) {
-        const first = b.pick(list, { key: `k${i}` })!.nodeId;
-        assert.equal(b.pick(reversed, { key: `k${i}` })!.nodeId, first);
-        const retry = b.pick(list, { key: `k${i}`, exclude: new Set([first]) })!.nodeId;
+        const first = b.pick(list, { options: { hashKey: `k${i}` } })!.nodeId;
+        assert.equal(b.pick(reversed, { options: { hashKey: `k${i}` } })!.nodeId, first);
+        const retry = b.pick(list, { options: { hashKey: `k${i}` }, exclude: new Set([first]) })!.nodeId;
         assert.notEqual(retry, first);
         const without = b.pick(
           list.filter((e) => e.nodeId !== first),
-          { key: `k${i}` },
+          { options: { hashKey: `k${i}` } },
         )!.nodeId;
         assert.equal(retry, without, 'next choice = owner if the tried node left');
       }
@@ -70,7 +70,7 @@ for (const algorithm of ['rendezvous', 'ring'] as const) {
 
 describe('hash keys', () => {
   it('reads request.key first, then meta or params, else picks at random', () => {
-    assert.equal(hashKeyOf({ key: 'k', meta: { user: 'u' } }, { meta: 'user' }), 'k');
+    assert.equal(hashKeyOf({ options: { hashKey: 'k' }, meta: { user: 'u' } }, { meta: 'user' }), 'k');
     assert.equal(hashKeyOf({ meta: { user: 'u' } }, { meta: 'user' }), 'u');
     assert.equal(hashKeyOf({ params: { id: 42 } }, { param: 'id' }), '42');
     assert.equal(

@@ -1,7 +1,9 @@
-import { type Balancer, type Endpoint, type PickRequest, randomIndex, untried, weightOf } from './balancer.js';
+import { type Balancer, type Endpoint, type PickRequest, untried } from '../node/balancer.js';
+import './call-options.js';
 import { hash32 } from './hash32.js';
+import { randomIndex, weightOf } from './pick-helpers.js';
 
-/** Where the affinity key comes from when `PickRequest.key` is not set. */
+/** Where the affinity key comes from when the call gives no `hashKey`. */
 export type HashKeySource =
   | { readonly meta: string }
   | { readonly param: string }
@@ -16,16 +18,17 @@ export interface ConsistentHashOptions {
   algorithm?: 'rendezvous' | 'ring';
   /** Virtual nodes per unit of weight on the ring (default 160). */
   vnodes?: number;
-  /** Where to read the key from (default: `request.key` only). */
+  /** Where to read the key from (default: the call's `hashKey` option only). */
   key?: HashKeySource;
   /** Used to pick when a request carries no key. */
   random?: () => number;
 }
 
-/** Reads the affinity key of a request: `request.key`, else the configured source. Non-strings are stringified. */
+/** Reads the affinity key of a request: the call's `hashKey` option, else the configured source. Non-strings are stringified. */
 export function hashKeyOf(request: PickRequest | undefined, source: HashKeySource | undefined): string | undefined {
   if (!request) return undefined;
-  if (request.key !== undefined) return request.key;
+  const own = request.options?.hashKey;
+  if (own !== undefined) return typeof own === 'string' ? own : String(own);
   if (!source) return undefined;
   let value: unknown;
   if (typeof source === 'function') value = source(request);
@@ -55,17 +58,17 @@ export class ConsistentHashBalancer implements Balancer {
     this.#random = options.random ?? Math.random;
   }
 
-  pick(candidates: readonly Endpoint[], request?: PickRequest): Endpoint | undefined {
+  pick(candidates: readonly Endpoint[], request?: PickRequest): Endpoint {
     const list = untried(candidates, request);
-    if (list.length <= 1) return list[0];
+    if (list.length <= 1) return list[0]!;
     const key = hashKeyOf(request, this.#key);
-    if (key === undefined) return list[randomIndex(this.#random, list.length)];
+    if (key === undefined) return list[randomIndex(this.#random, list.length)]!;
     if (this.#algorithm === 'rendezvous') return rendezvous(list, key);
     // The ring is built over all candidates (not just the untried) so that excluding a node moves
     // only that node's keys; the walk skips the excluded ones.
     const ring = this.#ringFor(candidates);
     const allowed = list.length === candidates.length ? undefined : new Set(list.map((e) => e.nodeId));
-    return ring.lookup(hash32(key), allowed);
+    return ring.lookup(hash32(key), allowed) ?? list[0]!;
   }
 
   #ringFor(candidates: readonly Endpoint[]): Ring {

@@ -1,4 +1,5 @@
-import { type Balancer, type CallOutcome, type Endpoint, type PickRequest, twoDistinct, untried } from './balancer.js';
+import { type Balancer, type Endpoint, type PickRequest, untried } from '../node/balancer.js';
+import { twoDistinct } from './pick-helpers.js';
 
 /**
  * Least outstanding requests by power of two choices: draw two distinct candidates at random and
@@ -20,20 +21,20 @@ export class LeastOutstandingBalancer implements Balancer {
     return this.#inflight.get(nodeId) ?? 0;
   }
 
-  pick(candidates: readonly Endpoint[], request?: PickRequest): Endpoint | undefined {
+  pick(candidates: readonly Endpoint[], request?: PickRequest): Endpoint {
     const list = untried(candidates, request);
-    if (list.length <= 1) return list[0];
+    if (list.length <= 1) return list[0]!;
     const [i, j] = twoDistinct(this.#random, list.length);
     const a = list[i]!;
     const b = list[j]!;
     return this.inflight(b.nodeId) < this.inflight(a.nodeId) ? b : a;
   }
 
-  onStart(endpoint: Endpoint): void {
+  onStart(endpoint: Endpoint, _request?: PickRequest): void {
     this.#inflight.set(endpoint.nodeId, this.inflight(endpoint.nodeId) + 1);
   }
 
-  onEnd(endpoint: Endpoint, _outcome?: CallOutcome): void {
+  onEnd(endpoint: Endpoint, _request?: PickRequest): void {
     const n = this.inflight(endpoint.nodeId) - 1;
     if (n <= 0) this.#inflight.delete(endpoint.nodeId);
     else this.#inflight.set(endpoint.nodeId, n);

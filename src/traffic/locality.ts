@@ -1,4 +1,4 @@
-import { type Balancer, type CallOutcome, type Endpoint, type PickRequest, untried } from './balancer.js';
+import { type Balancer, type CallOutcome, type Endpoint, type PickRequest, untried } from '../node/balancer.js';
 
 export interface LocalityOptions {
   /** This node's id: an untried candidate with this id is preferred over all others. */
@@ -26,7 +26,7 @@ export class LocalityBalancer implements Balancer {
     this.#options = options;
   }
 
-  pick(candidates: readonly Endpoint[], request?: PickRequest): Endpoint | undefined {
+  pick(candidates: readonly Endpoint[], request: PickRequest = {}): Endpoint {
     const list = untried(candidates, request);
     const { localNodeId, localZone, zoneKey = 'zone', preferLocalNode = true } = this.#options;
     if (preferLocalNode && localNodeId !== undefined) {
@@ -40,11 +40,11 @@ export class LocalityBalancer implements Balancer {
     return this.#inner.pick(list, request);
   }
 
-  onStart(endpoint: Endpoint): void {
-    this.#inner.onStart?.(endpoint);
+  onStart(endpoint: Endpoint, request: PickRequest): void {
+    this.#inner.onStart?.(endpoint, request);
   }
 
-  onEnd(endpoint: Endpoint, outcome: CallOutcome): void {
-    this.#inner.onEnd?.(endpoint, outcome);
+  onEnd(endpoint: Endpoint, request: PickRequest, outcome: CallOutcome): void {
+    this.#inner.onEnd?.(endpoint, request, outcome);
   }
 }

@@ -1,5 +1,5 @@
 import { type Clock, systemTimer } from '../base/clock.js';
-import type { Endpoint } from './balancer.js';
+import type { Endpoint } from '../node/balancer.js';
 
 export interface OutlierOptions {
   /** Length of a counting interval; rates are judged and counters reset at its end, ms (default 10 000). */

@@ -1,5 +1,6 @@
 import { type Clock, systemTimer } from '../base/clock.js';
-import { type Balancer, type CallOutcome, type Endpoint, type PickRequest, twoDistinct, untried } from './balancer.js';
+import { type Balancer, type CallOutcome, type Endpoint, type PickRequest, untried } from '../node/balancer.js';
+import { twoDistinct } from './pick-helpers.js';
 
 export interface PeakEwmaOptions {
   /** Time constant τ of the moving average, ms (default 10 000): a sample's weight halves every τ·ln2. */
@@ -63,20 +64,20 @@ export class PeakEwmaBalancer implements Balancer {
     return s ? this.#decayed(s, this.#clock.now()) : 0;
   }
 
-  pick(candidates: readonly Endpoint[], request?: PickRequest): Endpoint | undefined {
+  pick(candidates: readonly Endpoint[], request?: PickRequest): Endpoint {
     const list = untried(candidates, request);
-    if (list.length <= 1) return list[0];
+    if (list.length <= 1) return list[0]!;
     const [i, j] = twoDistinct(this.#random, list.length);
     const a = list[i]!;
     const b = list[j]!;
     return this.load(b.nodeId) < this.load(a.nodeId) ? b : a;
   }
 
-  onStart(endpoint: Endpoint): void {
+  onStart(endpoint: Endpoint, _request?: PickRequest): void {
     this.#get(endpoint.nodeId).pending++;
   }
 
-  onEnd(endpoint: Endpoint, outcome: CallOutcome): void {
+  onEnd(endpoint: Endpoint, _request: PickRequest, outcome: CallOutcome): void {
     const s = this.#get(endpoint.nodeId);
     s.pending = Math.max(0, s.pending - 1);
     const now = this.#clock.now();

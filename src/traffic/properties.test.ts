@@ -3,8 +3,8 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { seededRandom } from '../base/random.js';
 import { FakeClock, settle } from '../base/testing/fake-clock.js';
+import type { Endpoint } from '../node/balancer.js';
 import { ParleyError } from '../wire/parley-error.js';
-import type { Endpoint } from './balancer.js';
 import { CircuitBreaker } from './circuit-breaker.js';
 import { ConsecutiveFailures } from './consecutive-breaker.js';
 import { LeastOutstandingBalancer } from './least-outstanding.js';
@@ -23,7 +23,7 @@ describe('properties', () => {
         for (let round = 0; round < 3; round++) {
           const counts = new Map<string, number>();
           for (let i = 0; i < total; i++) {
-            const id = b.pick(list)!.nodeId;
+            const id = b.pick(list, {})!.nodeId;
             counts.set(id, (counts.get(id) ?? 0) + 1);
           }
           for (const [i, w] of weights.entries()) assert.equal(counts.get(`n${i}`) ?? 0, w);
@@ -42,11 +42,11 @@ describe('properties', () => {
           const b = new LeastOutstandingBalancer({ random: seededRandom(seed) });
           const list: Endpoint[] = loads.map((_, i) => ({ nodeId: `n${i}`, meta: {} }));
           loads.forEach((n, i) => {
-            for (let k = 0; k < n; k++) b.onStart(list[i]!);
+            for (let k = 0; k < n; k++) b.onStart(list[i]!, {});
           });
           const max = Math.max(...loads);
           if (loads.filter((l) => l === max).length !== 1) return;
-          for (let i = 0; i < 20; i++) assert.notEqual(b.inflight(b.pick(list)!.nodeId), max);
+          for (let i = 0; i < 20; i++) assert.notEqual(b.inflight(b.pick(list, {})!.nodeId), max);
         },
       ),
       RUNS,

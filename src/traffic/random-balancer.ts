@@ -1,4 +1,5 @@
-import { type Balancer, type Endpoint, type PickRequest, randomIndex, untried } from './balancer.js';
+import { type Balancer, type Endpoint, type PickRequest, untried } from '../node/balancer.js';
+import { randomIndex } from './pick-helpers.js';
 
 /** Uniform random choice among the untried candidates. `random` is injectable for deterministic tests. */
 export class RandomBalancer implements Balancer {
@@ -8,9 +9,8 @@ export class RandomBalancer implements Balancer {
     this.#random = options.random ?? Math.random;
   }
 
-  pick(candidates: readonly Endpoint[], request?: PickRequest): Endpoint | undefined {
+  pick(candidates: readonly Endpoint[], request?: PickRequest): Endpoint {
     const list = untried(candidates, request);
-    if (list.length === 0) return undefined;
-    return list[randomIndex(this.#random, list.length)];
+    return list[randomIndex(this.#random, list.length)]!;
   }
 }

@@ -1,7 +1,6 @@
-import type { CallOutcome, Endpoint, Balancer as NodeBalancer } from '../node/balancer.js';
-import type { OutgoingCall } from '../node/middleware.js';
-import type { Balancer, PickRequest } from './balancer.js';
+import type { Balancer, CallOutcome, Endpoint, PickRequest } from '../node/balancer.js';
 import { BALANCER_NAMES, type BalancerName, type BalancerOptions, createBalancer } from './balancer-factory.js';
+import './call-options.js';
 
 export interface StrategyBalancerOptions {
   /** The strategy when neither the call nor its action names one (default 'round-robin'). */
@@ -26,7 +25,7 @@ export interface StrategyBalancerOptions {
  *   createNode({ balancer: new StrategyBalancer({ strategy: 'ewma', actions: { 'cache.get': 'hash' } }) })
  *   node.call('user.get', { id }, { strategy: 'hash', hashKey: id })
  */
-export class StrategyBalancer implements NodeBalancer {
+export class StrategyBalancer implements Balancer {
   private readonly instances = new Map<string, Balancer>();
 
   constructor(private readonly options: StrategyBalancerOptions = {}) {
@@ -35,46 +34,37 @@ export class StrategyBalancer implements NodeBalancer {
     }
   }
 
-  pick(candidates: readonly Endpoint[], call: OutgoingCall): Endpoint {
-    return this.instanceFor(call).pick(candidates, pickRequest(call)) ?? candidates[0]!;
+  pick(candidates: readonly Endpoint[], request: PickRequest): Endpoint {
+    return this.instanceFor(request).pick(candidates, request);
   }
 
-  onStart(endpoint: Endpoint, call: OutgoingCall): void {
-    this.instanceFor(call).onStart?.(endpoint);
+  onStart(endpoint: Endpoint, request: PickRequest): void {
+    this.instanceFor(request).onStart?.(endpoint, request);
   }
 
-  onEnd(endpoint: Endpoint, call: OutgoingCall, outcome: CallOutcome): void {
-    this.instanceFor(call).onEnd?.(endpoint, outcome);
+  onEnd(endpoint: Endpoint, request: PickRequest, outcome: CallOutcome): void {
+    this.instanceFor(request).onEnd?.(endpoint, request, outcome);
   }
 
-  private instanceFor(call: OutgoingCall): Balancer {
-    const requested = call.options.strategy;
+  private instanceFor(request: PickRequest): Balancer {
+    const action = request.action ?? '';
+    const requested = request.options?.strategy;
     if (requested !== undefined) assertStrategy(requested);
     const name =
-      (requested as BalancerName | undefined) ??
-      this.options.actions?.[call.action] ??
-      this.options.strategyOf?.(call.action) ??
+      requested ??
+      this.options.actions?.[action] ??
+      this.options.strategyOf?.(action) ??
       this.options.strategy ??
       'round-robin';
-    const key = `${name}\u0000${call.action}`;
+    const key = `${name}\u0000${action}`;
     let instance = this.instances.get(key);
     if (!instance) {
-      const own = this.options.optionsOf?.(call.action);
+      const own = this.options.optionsOf?.(action);
       instance = createBalancer(name, own ? { ...this.options.balancer, ...own } : this.options.balancer);
       this.instances.set(key, instance);
     }
     return instance;
   }
-}
-
-function pickRequest(call: OutgoingCall): PickRequest {
-  const key = call.options.hashKey;
-  return {
-    params: call.params,
-    ...(call.meta ? { meta: call.meta } : {}),
-    ...(typeof key === 'string' ? { key } : key === undefined ? {} : { key: String(key) }),
-    ...(call.exclude ? { exclude: call.exclude } : {}),
-  };
 }
 
 function assertStrategy(name: unknown): asserts name is BalancerName {

@@ -1,20 +1,25 @@
 import { abortError } from '../base/abort.js';
 import { exponentialBackoff } from '../base/backoff.js';
 import type { Timer } from '../base/clock.js';
-import type { CallOutcome, Endpoint, Balancer as NodeBalancer } from '../node/balancer.js';
-import type { ActionInvoke, CallHandler, Middleware, OutgoingCall } from '../node/middleware.js';
+import type { Balancer, CallOutcome, Endpoint, PickRequest } from '../node/balancer.js';
+import type { CallOptions } from '../node/context.js';
+import type { ActionInvoke, CallHandler, Middleware, MiddlewareHost, OutgoingCall } from '../node/middleware.js';
+import type { Meta } from '../wire/packets.js';
 import { ParleyError } from '../wire/parley-error.js';
 import type { BalancerOptions } from './balancer-factory.js';
+import './call-options.js';
 import { breakerKey, CircuitBreakerRegistry } from './breaker-registry.js';
 import { CircuitBreaker, DEFAULT_FAILURE_CODES, type StateChange } from './circuit-breaker.js';
 import type { HashKeySource } from './consistent-hash.js';
 import { Emitter, type Event } from './event.js';
 import { FallbackPolicy } from './fallback-policy.js';
 import { HedgingPolicy } from './hedging-policy.js';
-import { IdempotencyStore } from './idempotency-store.js';
+import { IdempotencyPolicy } from './idempotency-policy.js';
+import type { IdempotencyStore } from './idempotency-store.js';
 import { LatencyQuantiles } from './latency-quantiles.js';
 import { LruMap } from './lru-map.js';
 import { OutlierDetector } from './outlier-detector.js';
+import { buildPipeline, CALLER_PIPELINE } from './pipeline.js';
 import { type CallInfo, type Policy, type PolicyContext, toPolicyContext, wrap } from './policy.js';
 import { RetryBudgetRegistry, type TokenRetryBudgetOptions } from './retry-budget.js';
 import { RetryPolicy } from './retry-policy.js';
@@ -42,20 +47,38 @@ export interface TrafficConfig {
   readonly retryBudget?: TokenRetryBudgetOptions;
   /** Options of the balancing strategies (random source, ewma and hash settings, locality). */
   readonly balancer?: BalancerOptions;
+  /**
+   * Where the server's idempotency stage keeps outcomes, shared by every action this node serves
+   * (keys are prefixed with the action name). Default: in memory, per action. A store shared by the
+   * serving nodes (`KvIdempotencyStore`) makes a repeat that reaches another node after a failover
+   * get the first outcome.
+   */
+  readonly idempotencyStore?: IdempotencyStore;
   /** Time source of every policy (default the system timer). */
   readonly timer?: Timer;
   readonly random?: () => number;
 }
 
-/** The call options the traffic layer reads, beside the node's own. */
-export interface TrafficCallOptions {
-  /** Per-call policies: the most specific level. Stateful policies (breakers, bulkheads, rate limits) stay per action. */
-  readonly traffic?: TrafficPolicies;
-  /** Shorthand for `traffic.idempotent`. */
-  readonly idempotent?: boolean;
-  /** Per-call strategy and affinity key (read by the balancer). */
-  readonly strategy?: string;
-  readonly hashKey?: string | number;
+/**
+ * One attempt of a call, as traffic hands it to the node: the node's OutgoingCall plus what the
+ * balancer needs of this call's history (`home`) and what the contract tells traffic back
+ * (`endpoint`, set by the balancer's `onStart` when the node sends to a node it picked).
+ */
+class Attempt implements OutgoingCall {
+  /** The endpoint the balancer picked and the node sent this attempt to; undefined for a local run or a given `nodeId`. */
+  endpoint: Endpoint | undefined = undefined;
+
+  constructor(
+    readonly action: string,
+    readonly params: unknown,
+    readonly options: CallOptions,
+    readonly meta: Meta | null,
+    readonly deadline: number | undefined,
+    readonly signal: AbortSignal | undefined,
+    readonly exclude: ReadonlySet<string>,
+    /** Keyed calls: the node of the first attempt, preferred while it passes the health filters. */
+    readonly home: string | undefined,
+  ) {}
 }
 
 /** Where one call's attempts went. Invariant: `home` (keyed calls only) is never in `tried`. */
@@ -72,9 +95,8 @@ interface CallerPlan {
   readonly info: CallInfo;
   /** Where the hash strategy reads keys, from `hashOn`. */
   readonly hashKey: HashKeySource | undefined;
-  /** retry → hedging → action breaker → timeout → bulkhead → rate limit, outermost first. */
+  /** The policies of CALLER_PIPELINE that are on, outermost first; the attempt runs inside. */
   readonly chain: Policy;
-  readonly fallback: FallbackPolicy<unknown> | undefined;
   /** Per-(action, node) breakers; undefined when the breaker scope is 'action' or breakers are off. */
   readonly nodeBreakers: CircuitBreakerRegistry | undefined;
   readonly outliers: OutlierDetector | undefined;
@@ -116,14 +138,13 @@ function isNodeFailure(err: unknown): boolean {
  *   const node = createNode({ id: 'a', ...traffic.nodeOptions });
  *   traffic.onBreakerStateChange((e) => console.log(e.breaker, e.from, '→', e.to));
  *
- * Caller side (the `call` middleware and the balancer), per call:
- *   fallback → retry (budget) → hedging → action breaker → timeout → bulkhead → rate limit → attempt,
- * where each attempt asks the node to dispatch with `exclude` = nodes already tried (a call with an
+ * Caller side (the `call` middleware and the balancer), per call: the stages of CALLER_PIPELINE
+ * (pipeline.ts, the one place the order is written) around the attempt, where each attempt asks the node to dispatch with `exclude` = nodes already tried (a call with an
  * idempotency key returns to its first node while that one is healthy); the balancer
  * drops nodes whose (action, node) breaker rejects and ejected outliers, then runs the strategy;
  * the attempt's result is fed to that node's breaker and the outlier detector.
- * Server side (the `action` middleware), per local action: rate limit → load shedding → bulkhead →
- * idempotency → handler.
+ * Server side (the `action` middleware), per local action: the stages of SERVER_PIPELINE around the
+ * handler.
  *
  * Policies resolve node default → service → action → call, once per action (cached); a call that
  * carries its own `traffic` options gets a plan of its own that shares the action's breakers,
@@ -131,7 +152,7 @@ function isNodeFailure(err: unknown): boolean {
  */
 export class Traffic {
   readonly middleware: Middleware;
-  readonly balancer: NodeBalancer;
+  readonly balancer: Balancer;
   readonly #config: TrafficConfig;
   readonly #timer: Timer;
   readonly #plans = new LruMap<string, CallerPlan>({ maxSize: 10_000 });
@@ -139,10 +160,6 @@ export class Traffic {
   readonly #budgets: RetryBudgetRegistry;
   readonly #breakerChanges = new Emitter<StateChange>();
   readonly #strategies: StrategyBalancer;
-  /** Attempts of keyed calls → the node their first attempt went to. */
-  readonly #homes = new WeakMap<OutgoingCall, string>();
-  /** Attempts the balancer picked a node for (not local runs, not calls to a given `nodeId`). */
-  readonly #picked = new WeakSet<OutgoingCall>();
 
   /** Every breaker state change (per-node breakers are named `action@node`, per-action ones `action`). */
   readonly onBreakerStateChange: Event<StateChange> = this.#breakerChanges.event;
@@ -161,13 +178,16 @@ export class Traffic {
     });
     this.middleware = {
       name: 'traffic',
-      call: (next) => (call) => this.#call(call, next),
+      call: (next, host) => (call) => this.#call(call, next, host),
       action: (next, action) => this.#serve(next, action.name, action.service, action.options.traffic),
     };
     this.balancer = {
-      pick: (candidates, call) => this.#pick(candidates, call),
-      onStart: (endpoint, call) => this.#strategies.onStart(endpoint, call),
-      onEnd: (endpoint, call, outcome: CallOutcome) => this.#strategies.onEnd(endpoint, call, outcome),
+      pick: (candidates, request) => this.#pick(candidates, request),
+      onStart: (endpoint, request) => {
+        if (request instanceof Attempt) request.endpoint = endpoint;
+        this.#strategies.onStart(endpoint, request);
+      },
+      onEnd: (endpoint, request, outcome: CallOutcome) => this.#strategies.onEnd(endpoint, request, outcome),
     };
   }
 
@@ -175,7 +195,7 @@ export class Traffic {
    * `createNode({ ...traffic.nodeOptions })`. With other middlewares, pass `middlewares: [...yours,
    * traffic.middleware]` and `balancer: traffic.balancer`: middlewares listed first run outside it.
    */
-  get nodeOptions(): { middlewares: Middleware[]; balancer: NodeBalancer } {
+  get nodeOptions(): { middlewares: Middleware[]; balancer: Balancer } {
     return { middlewares: [this.middleware], balancer: this.balancer };
   }
 
@@ -198,7 +218,7 @@ export class Traffic {
 
   // ---- caller side ----------------------------------------------------------------------
 
-  #call(call: OutgoingCall, next: CallHandler): Promise<unknown> {
+  #call(call: OutgoingCall, next: CallHandler, host: MiddlewareHost): Promise<unknown> {
     const plan = this.#planForCall(call);
     const route: CallRoute = { tried: new Set(), home: undefined, keyed: call.options.idempotencyKey !== undefined };
     const context = toPolicyContext({
@@ -209,9 +229,8 @@ export class Traffic {
     // While no policy replaced the signal, the attempt passes the caller's own (maybe none) to the node,
     // rather than the shared never-aborting placeholder every pending call would listen on.
     const attempt = (ctx: PolicyContext) =>
-      this.#attempt(plan, call, next, route, ctx, ctx.signal === context.signal ? call.signal : ctx.signal);
-    if (!plan.fallback) return plan.chain.execute(attempt, context);
-    return plan.fallback.execute((ctx) => plan.chain.execute(attempt, ctx), context);
+      this.#attempt(plan, call, next, route, ctx, ctx.signal === context.signal ? call.signal : ctx.signal, host);
+    return plan.chain.execute(attempt, context);
   }
 
   /** One attempt: dispatch through the node (which picks via `#pick`), then feed the outcome to that node's health. */
@@ -222,24 +241,31 @@ export class Traffic {
     route: CallRoute,
     ctx: PolicyContext,
     signal: AbortSignal | undefined,
+    host: MiddlewareHost,
   ): Promise<unknown> {
     const deadline = ctx.deadline === undefined ? call.deadline : Date.now() + (ctx.deadline - this.#timer.now());
-    const attemptCall: OutgoingCall = {
-      action: call.action,
-      params: call.params,
-      options: call.options,
-      meta: call.meta,
+    // The dispatcher's rule: a node that hosts the action runs the call itself unless excluded.
+    const runsHere =
+      call.options.nodeId === undefined && !route.tried.has(host.nodeId) && host.servesLocally(call.action);
+    const attempt = new Attempt(
+      call.action,
+      call.params,
+      call.options,
+      call.meta,
       deadline,
       signal,
-      exclude: route.tried,
-    };
-    if (route.home !== undefined) this.#homes.set(attemptCall, route.home);
-    // The node picks and sends synchronously, so `target` is known as soon as next() returns.
-    let promise = next(attemptCall).catch((err: unknown) => {
+      route.tried,
+      route.home,
+    );
+    let promise = next(attempt).catch((err: unknown) => {
       // A timeout or a winning hedge aborts our signal; report why, not the generic CANCELLED the node saw.
       throw ctx.signal.aborted ? abortError(ctx.signal) : err;
     });
-    const target = attemptCall.target;
+    // The node picks and sends synchronously: when next() returns, the balancer's onStart has told
+    // us the endpoint if it picked one; otherwise the call went to its given nodeId, ran here, or
+    // found no node (then there is nothing to remember).
+    const picked = attempt.endpoint;
+    const target = picked?.nodeId ?? call.options.nodeId ?? (runsHere ? host.nodeId : undefined);
     if (target === undefined) return promise;
     // A call with an idempotency key returns to the node of its first attempt while that node is
     // healthy: the node's idempotency store then joins or answers the repeat instead of running it again.
@@ -247,7 +273,7 @@ export class Traffic {
     if (target !== route.home) route.tried.add(target);
     // Node health covers only balanced attempts: a breaker consulted after an unbalanced send
     // (a local run, a call to a given nodeId) could only reject what was already done.
-    if (!this.#picked.has(attemptCall)) return promise;
+    if (picked === undefined) return promise;
     if (plan.nodeBreakers) {
       const sent = promise;
       promise = plan.nodeBreakers.get(breakerKey(call.action, target)).execute(() => sent);
@@ -265,23 +291,23 @@ export class Traffic {
   }
 
   /** The balancer: drops nodes whose breaker rejects and ejected outliers, then runs the strategy. */
-  #pick(candidates: readonly Endpoint[], call: OutgoingCall): Endpoint {
-    const plan = this.#plan(call.action);
-    this.#picked.add(call);
+  #pick(candidates: readonly Endpoint[], call: PickRequest): Endpoint {
+    const action = call.action ?? '';
+    const plan = this.#plan(action);
     let list = candidates;
     const breakers = plan.nodeBreakers;
     if (breakers) {
-      list = list.filter((e) => breakers.admits(breakerKey(call.action, e.nodeId)));
+      list = list.filter((e) => breakers.admits(breakerKey(action, e.nodeId)));
       if (list.length === 0) {
         throw new ParleyError(
           'UNAVAILABLE',
-          `every node serving '${call.action}' has an open circuit breaker; calls are rejected until one recovers`,
-          { details: { reason: 'circuit-open', breaker: call.action } },
+          `every node serving '${action}' has an open circuit breaker; calls are rejected until one recovers`,
+          { details: { reason: 'circuit-open', breaker: action } },
         );
       }
     }
     if (plan.outliers) list = plan.outliers.filter(list);
-    const home = this.#homes.get(call);
+    const home = call instanceof Attempt ? call.home : undefined;
     if (home !== undefined) {
       const endpoint = list.find((e) => e.nodeId === home);
       if (endpoint) return endpoint;
@@ -291,7 +317,7 @@ export class Traffic {
 
   #planForCall(call: OutgoingCall): CallerPlan {
     const plan = this.#plan(call.action);
-    const own = call.options.traffic as TrafficPolicies | undefined;
+    const own = call.options.traffic;
     const idempotent = call.options.idempotent;
     if (own === undefined && idempotent === undefined) return plan;
     const policies = resolvePolicies(
@@ -339,57 +365,58 @@ export class Traffic {
         quantiles: new LatencyQuantiles(),
       };
     }
-    const chain: Policy[] = [];
     const random = this.#config.random;
-    if (policies.retry !== false) {
-      const r = policies.retry ?? {};
-      chain.push(
-        new RetryPolicy({
+    const budget = () => this.#budgets.for(service);
+    const chain = buildPipeline(CALLER_PIPELINE, {
+      fallback: () => {
+        const f = policies.fallback;
+        if (!f) return undefined;
+        return asPolicy(
+          new FallbackPolicy<unknown>({
+            fallback: f.fn ?? (() => f.value),
+            ...(f.codes ? { codes: f.codes } : {}),
+            ...(f.onBrokenCircuit === undefined ? {} : { onBrokenCircuit: f.onBrokenCircuit }),
+          }),
+        );
+      },
+      retry: () => {
+        if (policies.retry === false) return undefined;
+        const r = policies.retry ?? {};
+        return new RetryPolicy({
           timer,
           ...(random ? { random } : {}),
           ...(r.maxAttempts === undefined ? {} : { maxAttempts: r.maxAttempts }),
           ...(r.retryableCodes ? { retryableCodes: r.retryableCodes } : {}),
           backoff: exponentialBackoff({ initialMs: r.baseMs ?? 100, maxMs: r.maxMs ?? 10_000 }),
-          ...(r.budget === false ? {} : { budget: this.#budgets.for(service) }),
-        }),
-      );
-    }
-    if (policies.hedging && policies.idempotent) {
-      const h = policies.hedging;
-      chain.push(
-        new HedgingPolicy({
+          ...(r.budget === false ? {} : { budget: budget() }),
+        });
+      },
+      hedging: () => {
+        const h = policies.hedging;
+        if (!h || !policies.idempotent) return undefined;
+        return new HedgingPolicy({
           timer,
           quantiles: parts.quantiles,
           ...(h.delayMs === undefined ? {} : { delayMs: h.delayMs }),
           ...(h.quantile === undefined ? {} : { quantile: h.quantile }),
           ...(h.maxHedges === undefined ? {} : { maxHedges: h.maxHedges }),
-          ...(policies.retry === false || policies.retry?.budget === false
-            ? {}
-            : { budget: this.#budgets.for(service) }),
-        }),
-      );
-    }
-    if (parts.actionBreaker) chain.push(parts.actionBreaker);
-    if (typeof policies.timeout === 'number' && policies.timeout > 0) {
-      chain.push(new TimeoutPolicy({ ms: policies.timeout, timer }));
-    }
-    if (parts.bulkhead) chain.push(parts.bulkhead);
-    if (parts.rateLimit) chain.push(parts.rateLimit);
-    const f = policies.fallback;
-    const fallback = f
-      ? new FallbackPolicy<unknown>({
-          fallback: f.fn ?? (() => f.value),
-          ...(f.codes ? { codes: f.codes } : {}),
-          ...(f.onBrokenCircuit === undefined ? {} : { onBrokenCircuit: f.onBrokenCircuit }),
-        })
-      : undefined;
+          ...(policies.retry === false || policies.retry?.budget === false ? {} : { budget: budget() }),
+        });
+      },
+      'circuit-breaker': () => parts.actionBreaker,
+      timeout: () =>
+        typeof policies.timeout === 'number' && policies.timeout > 0
+          ? new TimeoutPolicy({ ms: policies.timeout, timer })
+          : undefined,
+      bulkhead: () => parts.bulkhead,
+      'rate-limit': () => parts.rateLimit,
+    });
     return {
       action,
       policies,
       info: { service, action, idempotent: policies.idempotent === true },
       hashKey: policies.hashOn === undefined ? undefined : hashKeySource(policies.hashOn),
       chain: wrap(...chain),
-      fallback,
       nodeBreakers: parts.nodeBreakers,
       outliers: this.#outlierDetector(service),
       shared: parts,
@@ -413,19 +440,19 @@ export class Traffic {
    * added). Node defaults do not apply to the node's own `$`-services (`$node.ping` must answer an
    * overloaded node's health check); configure those by service or action name if needed.
    */
-  #serve(next: ActionInvoke, action: string, service: string, onDefinition: unknown): ActionInvoke {
+  #serve(next: ActionInvoke, action: string, service: string, onDefinition: TrafficPolicies | undefined): ActionInvoke {
     const c = this.#config;
     const policies = resolvePolicies(
       service.startsWith('$') ? undefined : c.defaults,
       c.services?.[service],
-      onDefinition as TrafficPolicies | undefined,
+      onDefinition,
       c.actions?.[action],
     );
-    const list = serverPolicies(action, policies.server, this.#timer);
+    const list = serverPolicies(action, policies.server, this.#timer, c.idempotencyStore);
     if (list.length === 0) return next;
     const chain = wrap(...list);
     // Only the idempotency store (the default): calls without a key skip the chain entirely.
-    const keyedOnly = list.length === 1 && list[0] instanceof IdempotencyStore;
+    const keyedOnly = list.length === 1 && list[0] instanceof IdempotencyPolicy;
     const needsSignal = policies.server?.bulkhead ? (policies.server.bulkhead.maxQueue ?? 0) > 0 : false;
     return (params, ctx) => {
       if (keyedOnly && ctx.idempotencyKey === undefined) return next(params, ctx);
@@ -449,6 +476,14 @@ export class Traffic {
       );
     };
   }
+}
+
+/**
+ * The fallback as a stage of the caller chain. A fallback turns an error into a value of its own
+ * type; in a chain every result is `unknown` to the caller, so the value is a valid result there.
+ */
+function asPolicy(fallback: FallbackPolicy<unknown>): Policy {
+  return { execute: (fn, context) => fallback.execute(fn, context) as Promise<never> };
 }
 
 /** Creates the traffic layer of one node; see `Traffic`. */

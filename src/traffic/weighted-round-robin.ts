@@ -1,4 +1,5 @@
-import { type Balancer, type Endpoint, type PickRequest, untried, weightOf } from './balancer.js';
+import { type Balancer, type Endpoint, type PickRequest, untried } from '../node/balancer.js';
+import { weightOf } from './pick-helpers.js';
 
 /**
  * Smooth weighted round robin (the nginx algorithm). Each pick, every candidate's `current` grows
@@ -13,10 +14,9 @@ import { type Balancer, type Endpoint, type PickRequest, untried, weightOf } fro
 export class WeightedRoundRobinBalancer implements Balancer {
   readonly #current = new Map<string, number>();
 
-  pick(candidates: readonly Endpoint[], request?: PickRequest): Endpoint | undefined {
+  pick(candidates: readonly Endpoint[], request?: PickRequest): Endpoint {
     const list = untried(candidates, request);
-    if (list.length === 0) return undefined;
-    if (list.length === 1) return list[0];
+    if (list.length === 1) return list[0]!;
     let total = 0;
     let best: Endpoint | undefined;
     let bestCurrent = Number.NEGATIVE_INFINITY;
@@ -32,7 +32,7 @@ export class WeightedRoundRobinBalancer implements Balancer {
     }
     this.#current.set(best!.nodeId, bestCurrent - total);
     if (this.#current.size > 2 * candidates.length) this.#prune(candidates);
-    return best;
+    return best!;
   }
 
   #prune(candidates: readonly Endpoint[]): void {

@@ -43,16 +43,29 @@ addExtension({
   },
 });
 
+/**
+ * Whether `value` holds a Map anywhere within 64 levels (plain objects and arrays are searched,
+ * other class instances are not). It runs on every message encoded, so it tests the common
+ * shapes first and never calls itself for a primitive.
+ */
 function containsMap(value: unknown, depth: number): boolean {
-  if (value === null || typeof value !== 'object' || depth > 64) return false;
-  if (value instanceof Map) return true;
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) if (containsMap(value[i], depth + 1)) return true;
+  if (typeof value !== 'object' || value === null || depth > 64) return false;
+  const kind = value.constructor;
+  if (kind === Object) {
+    for (const k in value) {
+      const v = (value as Record<string, unknown>)[k];
+      if (typeof v === 'object' && v !== null && containsMap(v, depth + 1)) return true;
+    }
     return false;
   }
-  if (value.constructor !== Object) return false;
-  for (const k in value) if (containsMap((value as Record<string, unknown>)[k], depth + 1)) return true;
-  return false;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const v: unknown = value[i];
+      if (typeof v === 'object' && v !== null && containsMap(v, depth + 1)) return true;
+    }
+    return false;
+  }
+  return value instanceof Map;
 }
 
 function boxMaps(value: unknown): unknown {

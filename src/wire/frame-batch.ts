@@ -1,5 +1,8 @@
 import { HEADER_SIZE, type PacketType, writeHeader } from './frame.js';
 
+/** Batches up to this size are copied out by take(); larger ones hand over their buffer. */
+const COPY_OUT_LIMIT = 64 * 1024;
+
 /**
  * Accumulates encoded frames into one contiguous buffer so that a connection can hand the
  * socket a single write per flush instead of one per frame (the nats.js habit).
@@ -41,14 +44,24 @@ export class FrameBatch {
   }
 
   /**
-   * Returns the accumulated frames and starts a new buffer. The returned view is owned by the
-   * caller (the socket may hold it until written), so the batch never reuses that memory.
+   * Returns the accumulated frames and empties the batch. The returned bytes are owned by the
+   * caller (the socket may hold them until written), so the batch never reuses that memory:
+   * up to COPY_OUT_LIMIT bytes are copied out (a copy, from Node's buffer pool when small, is far
+   * cheaper than allocating and zeroing a fresh 16 KiB buffer per flush, which at one flush per
+   * call was most of the garbage of a round trip) and the buffer is kept; a larger batch hands
+   * its buffer over whole and the batch starts again at the initial capacity.
    */
   take(): Uint8Array {
-    const out = this.buffer.subarray(0, this.length);
-    this.buffer = new Uint8Array(Math.max(this.initialCapacity, Math.min(this.length, 1 << 20)));
+    const length = this.length;
     this.length = 0;
     this.frameCount = 0;
+    if (length > COPY_OUT_LIMIT) {
+      const whole = this.buffer.subarray(0, length);
+      this.buffer = new Uint8Array(this.initialCapacity);
+      return whole;
+    }
+    const out = Buffer.allocUnsafe(length);
+    out.set(this.buffer.subarray(0, length));
     return out;
   }
 

@@ -45,7 +45,9 @@ describe('FrameDecoder', () => {
         for (const f of frames) batch.append(f.type, f.flags, f.stream, f.body);
         const decoder = new FrameDecoder(MAX);
         const got = split(batch.take(), cuts).flatMap((c) =>
-          decoder.push(c).map((f) => ({ type: f.type, flags: f.flags, stream: f.stream, body: f.body.slice() })),
+          decoder
+            .push(c)
+            .map((f) => ({ type: f.type, flags: f.flags, stream: f.stream, body: Uint8Array.from(f.body) })),
         );
         assert.deepEqual(
           got,

@@ -5,7 +5,7 @@ import type { Context } from '../../node/context.js';
 import { defineService } from '../../node/service.js';
 import { ParleyError } from '../../wire/parley-error.js';
 import type { KvMember } from './kv-member.js';
-import { type AddressOf, obj, type Params, requireLeader } from './request-guards.js';
+import { type AddressOf, obj, type Params, requireLeader, requireMember } from './request-guards.js';
 import { WatchSessions } from './watch-sessions.js';
 
 /** Copies the retry identity (clientId, seq) when present; validation happens in the state machine. */
@@ -16,7 +16,8 @@ function retryId(p: Params): { clientId?: unknown; seq?: unknown } {
 /**
  * `$kv`: the KV API of one member. Writes, linearizable reads and lease queries run on the
  * leader; elsewhere they fail with UNAVAILABLE reason 'not-leader' naming the leader (the
- * client follows it). Serializable reads and watches are served by any member.
+ * client follows it). Serializable reads and watches are served by any member. A member removed
+ * from the cluster serves nothing: UNAVAILABLE, reason 'member-removed'.
  */
 export function createKvService(member: KvMember, addressOf: AddressOf, clock: () => number = Date.now) {
   const sessions = new WatchSessions(member.sm.watches);
@@ -29,6 +30,7 @@ export function createKvService(member: KvMember, addressOf: AddressOf, clock: (
     name: '$kv',
     actions: {
       range: async (params: unknown) => {
+        requireMember(member);
         const p = obj(params);
         if (p.serializable !== true) {
           leaderOnly();
@@ -71,7 +73,8 @@ export function createKvService(member: KvMember, addressOf: AddressOf, clock: (
         await member.readIndex();
         return { ids: member.sm.leaseIds() };
       },
-      watch: (params: unknown) => {
+      watch: (params: unknown, ctx: Context) => {
+        requireMember(member);
         const p = obj(params);
         const { range } = validateCommand({ type: 'range', range: p.range }, member.sm.limits) as RangeOp;
         const req: WatchRequest = {
@@ -82,19 +85,22 @@ export function createKvService(member: KvMember, addressOf: AddressOf, clock: (
           noDelete: p.noDelete === true,
         };
         try {
-          return { watchId: sessions.create(req) };
+          return { watchId: sessions.create(req, ctx.callerId) };
         } catch (err) {
           throw ParleyError.from(err);
         }
       },
       watchPoll: async (params: unknown, ctx: Context) => {
+        requireMember(member);
         const p = obj(params);
         const waitMs = typeof p.waitMs === 'number' ? Math.max(0, Math.min(p.waitMs, 30_000)) : 1000;
-        const r = await sessions.poll(p.watchId as string, waitMs, ctx.signal);
+        const r = await sessions.poll(p.watchId, ctx.callerId, waitMs, ctx.signal);
         if (r.canceled !== undefined) throw r.canceled;
         return { events: r.events, revision: r.revision };
       },
-      watchCancel: (params: unknown) => ({ canceled: sessions.cancel(obj(params).watchId as string) }),
+      watchCancel: (params: unknown, ctx: Context) => ({
+        canceled: sessions.cancel(obj(params).watchId, ctx.callerId),
+      }),
       status: () => ({
         id: member.id,
         leader: member.leader,
