@@ -11,7 +11,7 @@ import { DEFAULT_LIMITS, type KvLimits, RECORD_OVERHEAD_BYTES } from './limits.j
 import { MvccStore, type WriteTxn } from './mvcc-store.js';
 import { decodeSnapshot, encodeSnapshot } from './snapshot-codec.js';
 import { evaluateCompare } from './txn.js';
-import type { ApplyOutcome, KeyValue, KvEvent, KvResult, LeaseInfo, RangeResult } from './types.js';
+import type { ApplyOutcome, KeyValue, KvEvent, KvResult, LeaseInfo } from './types.js';
 import { WatchHub } from './watch-hub.js';
 
 /** What the Raft driver needs (the lead adapts it to the driver's interface). */

@@ -139,6 +139,9 @@ export class RaftDriver<R> {
    * from this map: by then `conf` says whether they are members.
    */
   private readonly pendingPeers = new Map<NodeId, number>();
+  /** Index of the entry (or snapshot) that established `conf`. */
+  private confIndexValue: number;
+  private readonly confListeners = new Set<(conf: ConfState, index: number) => void>();
   private readonly leaderListeners = new Set<(lead: NodeId | null) => void>();
   /** Term and vote of the last HardState this driver saved (null: none yet, so not known to be durable). */
   private savedTermVote: HardState | null = null;
@@ -150,6 +153,18 @@ export class RaftDriver<R> {
     this.appliedIndex = o.applied ?? 0;
     this.snapshotIndex = this.appliedIndex;
     this.conf = o.confState ?? { voters: [], votersOutgoing: [], learners: [], learnersNext: [], autoLeave: false };
+    this.confIndexValue = this.appliedIndex;
+  }
+
+  /** Index of the conf-change entry (or snapshot) that established `confState`; 0 when none. */
+  get confIndex(): number {
+    return this.confIndexValue;
+  }
+
+  /** Calls `fn` after each applied configuration change (a conf-change entry or a restored snapshot). */
+  onConfChange(fn: (conf: ConfState, index: number) => void): () => void {
+    this.confListeners.add(fn);
+    return () => this.confListeners.delete(fn);
   }
 
   /** The configuration as of the last applied conf change. */
@@ -345,6 +360,8 @@ export class RaftDriver<R> {
       this.conf = rd.snapshot.metadata.confState;
       this.confChangedSinceSnapshot = false;
       this.forgetPendingPeers(this.appliedIndex);
+      this.confIndexValue = this.appliedIndex;
+      for (const fn of this.confListeners) fn(this.conf, this.confIndexValue);
     }
     for (const e of rd.committedEntries) this.applyEntry(e);
     for (const rs of rd.readStates) {
@@ -393,8 +410,10 @@ export class RaftDriver<R> {
       this.conf = this.o.node.applyConfChange(cc);
       this.confChangedSinceSnapshot = true;
       this.forgetPendingPeers(e.index);
+      this.confIndexValue = e.index;
       const env = cc.context === undefined ? null : decodeProposal(cc.context);
       if (env !== null) this.confChanges.applied(env, this.conf);
+      for (const fn of this.confListeners) fn(this.conf, e.index);
     } else {
       const env = decodeProposal(e.data);
       if (env !== null) {

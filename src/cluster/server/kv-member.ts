@@ -72,6 +72,16 @@ export class KvMember {
   private checkpointing = false;
   private stopped = false;
   private restored = 0;
+  private removedError: ParleyError | null = null;
+  private resolveRemoved!: (err: ParleyError) => void;
+  /**
+   * Resolves once this member knows it was removed from the cluster: it applied a configuration
+   * without itself, or a member of its configuration that applied a later one said so
+   * (`noticeNotMember`). From then on it serves nothing (see `removed`); never rejects.
+   */
+  readonly whenRemoved: Promise<ParleyError> = new Promise((resolve) => {
+    this.resolveRemoved = resolve;
+  });
   /** Keep-alives proposed here and not yet settled, per lease: never expire those leases meanwhile. */
   private readonly renewing = new Map<number, number>();
 
@@ -125,6 +135,15 @@ export class KvMember {
       snapshotEvery: o.snapshotEvery ?? 10_000,
       snapshotKeep: o.snapshotKeep ?? 1000,
     });
+    // Removed = was in the configuration, and a later one leaves it out. (While a new cluster's
+    // bootstrap entries are applied one by one, or before a joining member's first snapshot,
+    // the configuration does not list this member yet: that is not a removal.)
+    let wasMember = inConfiguration(snap.metadata.confState, o.id);
+    this.driver.onConfChange((conf, index) => {
+      if (inConfiguration(conf, this.id)) wasMember = true;
+      else if (wasMember)
+        this.markRemoved(`the configuration applied at index ${index} no longer lists it`, conf.voters);
+    });
     this.driver.onLeaderChange((lead) => {
       o.logger.info(`leader is now ${lead ?? '(none)'}`);
       if (lead === this.id) this.sm.promote(this.clock());
@@ -152,11 +171,52 @@ export class KvMember {
   }
 
   get leader(): NodeId | null {
-    return this.driver.leader;
+    return this.removedError === null ? this.driver.leader : null;
   }
 
   get isLeader(): boolean {
-    return this.driver.leader === this.id;
+    return this.removedError === null && this.driver.leader === this.id;
+  }
+
+  /** UNAVAILABLE (reason 'member-removed') once this member was removed from the cluster; null while it is a member. */
+  get removed(): ParleyError | null {
+    return this.removedError;
+  }
+
+  /**
+   * Another node says this member is not in its configuration as of its applied index. Trusted
+   * only from a member of this member's own configuration whose applied index is at or past the
+   * change that established it: that member then applied a later configuration without this one,
+   * so this member was removed (its own copy of the removal may never commit here: the leader
+   * stops sending to a member once its removal is applied).
+   */
+  noticeNotMember(from: NodeId, appliedIndex: number): void {
+    if (this.removedError !== null || from === this.id) return;
+    const conf = this.driver.confState;
+    if (!inConfiguration(conf, from) || !inConfiguration(conf, this.id)) return;
+    if (!Number.isSafeInteger(appliedIndex) || appliedIndex < this.driver.confIndex) return;
+    this.markRemoved(
+      `member '${from}' applied a configuration without it (index ${appliedIndex})`,
+      conf.voters.filter((v) => v !== this.id),
+    );
+  }
+
+  private markRemoved(why: string, others: readonly NodeId[]): void {
+    if (this.removedError !== null) return;
+    const where = others.length > 0 ? `; send requests to another member (${others.join(', ')})` : '';
+    this.removedError = new ParleyError(
+      'UNAVAILABLE',
+      `member '${this.id}' was removed from the cluster: ${why}. It no longer serves${where}`,
+      { details: { reason: 'member-removed', member: this.id } },
+    );
+    this.o.logger.error(this.removedError.message);
+    // Stop raft after the Ready being handled (this runs inside it): no more ticks, votes or appends.
+    queueMicrotask(() => {
+      for (const t of this.timers) clearInterval(t);
+      this.timers = [];
+      this.driver.stop();
+    });
+    this.resolveRemoved(this.removedError);
   }
 
   get applied(): number {
@@ -192,6 +252,7 @@ export class KvMember {
    * here, before it is proposed: it never reaches any member's log.
    */
   async propose(command: object): Promise<KvResult> {
+    if (this.removedError !== null) throw this.removedError;
     const outcome = await this.driver.propose(commandToPropose(command, this.sm.limits));
     if (outcome === undefined) throw new ParleyError('INTERNAL', 'the command was skipped by the state machine');
     if (!outcome.ok) throw outcome.error;
@@ -284,4 +345,14 @@ export class KvMember {
         this.checkpointing = false;
       });
   }
+}
+
+/** Whether `id` is a voter or learner of `conf` (either side of a joint configuration). */
+function inConfiguration(conf: ConfState, id: NodeId): boolean {
+  return (
+    conf.voters.includes(id) ||
+    conf.votersOutgoing.includes(id) ||
+    conf.learners.includes(id) ||
+    conf.learnersNext.includes(id)
+  );
 }

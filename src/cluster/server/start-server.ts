@@ -45,6 +45,11 @@ export interface KvServer {
   readonly node: ParleyNode;
   readonly member: KvMember;
   readonly address: string;
+  /**
+   * Resolves (never rejects) if this member is removed from the cluster: it then serves nothing
+   * (UNAVAILABLE, reason 'member-removed') and has logged why; stop it. `parley server` exits 1.
+   */
+  readonly whenRemoved: Promise<ParleyError>;
   stop(): Promise<void>;
 }
 
@@ -107,7 +112,18 @@ export async function startServer(options: ServerOptions): Promise<KvServer> {
     ...(options.maxFrameSize ? { maxFrameSize: options.maxFrameSize } : {}),
   });
   const addressOf = (id: string) => node.nodes().find((n) => n.id === id)?.address ?? peers[id] ?? null;
-  node.addService(createRaftService(member, logger));
+  node.addService(
+    createRaftService(member, {
+      logger,
+      noticeNotMember: (to, appliedIndex) => {
+        try {
+          node.send('$raft.notMember', { appliedIndex }, { nodeId: to });
+        } catch {
+          // Not connected: it will send again and be told again.
+        }
+      },
+    }),
+  );
   node.addService(createKvService(member, addressOf));
   node.addService(createClusterService(member, addressOf));
   try {
@@ -121,6 +137,7 @@ export async function startServer(options: ServerOptions): Promise<KvServer> {
     node,
     member,
     address: node.address ?? options.listen,
+    whenRemoved: member.whenRemoved,
     async stop() {
       await node.stop();
       member.stop();
