@@ -106,6 +106,7 @@ export class KvMember {
     const machine: StateMachine<ApplyOutcome | undefined> = {
       apply: (payload, entry) => sm.applyEntry({ ...entry, data: payload }),
       snapshot: () => sm.snapshot(),
+      beginSnapshot: () => sm.beginSnapshot(),
       restore: (s) => {
         sm.restore(s.data);
         this.restored++;
