@@ -41,7 +41,8 @@ describe('snapshot encoder', () => {
     });
     assert.equal(failed.ok, false);
     assert.ok(sm.apply({ type: 'compact', revision: sm.store.revision - 10 }).ok);
-    while (!enc.step(1000)) sm.apply({ type: 'put', key: 'k5', value: 'during' });
+    let seq = 10_000;
+    while (!enc.step(1000)) sm.apply({ type: 'put', key: 'k5', value: 'during', clientId: 'c0', seq: seq++ });
     assert.deepEqual(enc.bytes(), expected);
     const copy = new KvStateMachine();
     copy.restore(enc.bytes());

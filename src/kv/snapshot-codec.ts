@@ -43,8 +43,8 @@ export interface SnapshotSource {
   dedup: [string, number, DedupEntry<Outcome>[]][];
 }
 
-/** Records encoded per slice of a SnapshotEncoder: about 2–4 ms of work. */
-const SLICE_RECORDS = 4096;
+/** Records encoded per slice of a SnapshotEncoder: about 1 ms of work. */
+const SLICE_RECORDS = 1024;
 
 /** msgpack array header (the shortest form, as msgpackr writes it). */
 function arrayHeader(n: number): Uint8Array {
@@ -60,8 +60,8 @@ function packCopy(x: unknown): Uint8Array {
 
 /**
  * A snapshot encoded in slices, so that a large history does not stall the event loop. The
- * constructor captures the state: scalars, leases and the retry table are encoded at once,
- * and each key's history array with its current length. Records are immutable and history
+ * constructor captures the state: scalars and leases are encoded at once, each key's history
+ * array is kept with its current length, and each retry-table client's list is copied. Records are immutable and history
  * arrays are only appended to (compaction and restore replace them; an aborted txn pops only
  * what it appended itself), so the first `length` records of a captured array stay exactly
  * the records at capture time, whatever is applied before the last `step()`.
@@ -71,8 +71,10 @@ function packCopy(x: unknown): Uint8Array {
 export class SnapshotEncoder {
   private readonly parts: Uint8Array[] = [];
   private readonly keys: [readonly KeyRecord[], number][] = [];
-  private readonly tail: Uint8Array[];
-  private next = 0;
+  private readonly leases: Uint8Array;
+  private readonly dedup: [string, number, readonly DedupEntry<Outcome>[]][];
+  private nextKey = 0;
+  private nextClient = -1;
   private done = false;
 
   constructor(s: SnapshotSource) {
@@ -82,20 +84,16 @@ export class SnapshotEncoder {
       this.parts.push(packCopy(x));
     }
     this.parts.push(arrayHeader(this.keys.length));
-    const leases = s.leases.all().map((l) => [l.id, l.ttlMs, l.remainingMs]);
-    const dedup = s.dedup.map(([id, floor, entries]) => [
-      id,
-      floor,
-      entries.map((e) => [e.seq, plain(outcomeToWire(e.result))]),
-    ]);
-    this.tail = [packCopy(leases), packCopy(dedup)];
+    this.leases = packCopy(s.leases.all().map((l) => [l.id, l.ttlMs, l.remainingMs]));
+    // A client's entries are replaced in place as it makes requests: copy the lists (not the entries).
+    this.dedup = s.dedup.map(([id, floor, entries]) => [id, floor, entries.slice()]);
   }
 
-  /** Encodes the next keys, about `maxRecords` records in all (a few ms by default); true once everything is encoded. */
+  /** Encodes the next keys and retry-table clients, about `maxRecords` records in all; true once everything is encoded. */
   step(maxRecords = SLICE_RECORDS): boolean {
     let budget = maxRecords;
-    while (this.next < this.keys.length && budget > 0) {
-      const [recs, length] = this.keys[this.next++]!;
+    while (this.nextKey < this.keys.length && budget > 0) {
+      const [recs, length] = this.keys[this.nextKey++]!;
       const rows: unknown[] = [];
       for (let i = 0; i < length; i++) {
         const r = recs[i]!;
@@ -104,10 +102,18 @@ export class SnapshotEncoder {
       this.parts.push(packCopy([recs[0]!.kv.key, rows]));
       budget -= length;
     }
-    if (this.next < this.keys.length) return false;
-    if (!this.done) this.parts.push(...this.tail);
-    this.done = true;
-    return true;
+    if (this.nextKey < this.keys.length) return false;
+    if (this.nextClient < 0) {
+      this.parts.push(this.leases, arrayHeader(this.dedup.length));
+      this.nextClient = 0;
+    }
+    while (this.nextClient < this.dedup.length && budget > 0) {
+      const [id, floor, entries] = this.dedup[this.nextClient++]!;
+      this.parts.push(packCopy([id, floor, entries.map((e) => [e.seq, plain(outcomeToWire(e.result))])]));
+      budget -= entries.length;
+    }
+    this.done = this.nextClient >= this.dedup.length;
+    return this.done;
   }
 
   /** The snapshot; only after `step()` returned true. */
