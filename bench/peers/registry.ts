@@ -6,6 +6,7 @@ import type { PeerSystem } from './peer-system.js';
 
 const LOADERS: Record<string, () => Promise<PeerSystem>> = {
   parley: async () => (await import('./parley.js')).parley,
+  pingpong: async () => (await import('./ping-pong.js')).pingPong,
   bare: async () => (await import('./bare-echo.js')).bareEcho,
   moleculer: async () => (await import('./moleculer.js')).moleculer,
   nats: async () => (await import('./nats.js')).nats,
@@ -14,6 +15,9 @@ const LOADERS: Record<string, () => Promise<PeerSystem>> = {
 
 /** All system names, Parley first (ratios are taken against it). */
 export const SYSTEM_NAMES: readonly string[] = Object.keys(LOADERS);
+
+/** Systems that answer calls but take no events (the ping-pong floor): left out of the events benchmark. */
+export const RPC_ONLY_SYSTEMS: readonly string[] = ['pingpong'];
 
 export function loadPeerSystem(name: string): Promise<PeerSystem> {
   const load = LOADERS[name];
