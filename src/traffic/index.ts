@@ -40,7 +40,13 @@ export { CountWindow } from './count-window-breaker.js';
 export { type Disposable, Emitter, type Event } from './event.js';
 export { type FallbackOptions, FallbackPolicy } from './fallback-policy.js';
 export { type HedgingOptions, HedgingPolicy } from './hedging-policy.js';
-export { IdempotencyStore, type IdempotencyStoreOptions } from './idempotency-store.js';
+export { IdempotencyPolicy, type IdempotencyPolicyOptions } from './idempotency-policy.js';
+export {
+  type IdempotencyStore,
+  MemoryIdempotencyStore,
+  type MemoryIdempotencyStoreOptions,
+  type StoredOutcome,
+} from './idempotency-store.js';
 export { LatencyQuantiles } from './latency-quantiles.js';
 export { LeastOutstandingBalancer } from './least-outstanding.js';
 export { LoadShedder, type LoadShedderOptions } from './load-shedder.js';

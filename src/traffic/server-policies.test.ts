@@ -6,7 +6,8 @@ import type { CallOptions } from '../node/context.js';
 import type { ServiceDefinition } from '../node/service.js';
 import { ParleyError } from '../wire/parley-error.js';
 import { AimdLimit, GradientLimit } from './concurrency-limit.js';
-import { IdempotencyStore } from './idempotency-store.js';
+import { IdempotencyPolicy } from './idempotency-policy.js';
+import { type IdempotencyStore, MemoryIdempotencyStore, type StoredOutcome } from './idempotency-store.js';
 import { LoadShedder } from './load-shedder.js';
 import { startMesh } from './testing/test-mesh.js';
 import { Traffic } from './traffic.js';
@@ -65,10 +66,10 @@ describe('LoadShedder', () => {
   });
 });
 
-describe('IdempotencyStore', () => {
+describe('IdempotencyPolicy', () => {
   it('joins a running call, returns the stored result or error within the TTL, runs again after it', async () => {
     const clock = new FakeClock();
-    const store = new IdempotencyStore({ ttlMs: 1000, clock });
+    const store = new IdempotencyPolicy({ ttlMs: 1000, clock });
     let runs = 0;
     let release!: (v: string) => void;
     const handler = () => {
@@ -99,7 +100,7 @@ describe('IdempotencyStore', () => {
   });
 
   it('does not keep "not done" failures: a joined repeat of a cancelled run runs its own, a later repeat runs again', async () => {
-    const store = new IdempotencyStore({ clock: new FakeClock() });
+    const store = new IdempotencyPolicy({ clock: new FakeClock() });
     let runs = 0;
     let fail!: (e: unknown) => void;
     const first = store.run('k', () => {
@@ -123,16 +124,64 @@ describe('IdempotencyStore', () => {
     assert.equal(await store.run('u', async () => 'ok now'), 'ok now');
   });
 
-  it('as a policy keys by ctx.call.idempotencyKey and is bounded in size', async () => {
-    const store = new IdempotencyStore({ maxSize: 2, clock: new FakeClock() });
+  it('as a policy keys by ctx.call.idempotencyKey; the memory store is bounded in size', async () => {
+    const store = new MemoryIdempotencyStore({ maxSize: 2, clock: new FakeClock() });
+    const policy = new IdempotencyPolicy({ store });
     let runs = 0;
     const fn = async () => ++runs;
-    assert.equal(await store.execute(fn, { call: { idempotencyKey: 'x' } }), 1);
-    assert.equal(await store.execute(fn, { call: { idempotencyKey: 'x' } }), 1);
-    assert.equal(await store.execute(fn), 2, 'no key: runs');
-    await store.execute(fn, { call: { idempotencyKey: 'y' } });
-    await store.execute(fn, { call: { idempotencyKey: 'z' } });
+    assert.equal(await policy.execute(fn, { call: { idempotencyKey: 'x' } }), 1);
+    assert.equal(await policy.execute(fn, { call: { idempotencyKey: 'x' } }), 1);
+    assert.equal(await policy.execute(fn), 2, 'no key: runs');
+    await policy.execute(fn, { call: { idempotencyKey: 'y' } });
+    await policy.execute(fn, { call: { idempotencyKey: 'z' } });
     assert.equal(store.size, 2);
+    assert.equal(policy.running, 0);
+  });
+
+  it('with a shared asynchronous store, a repeat on another node gets the first outcome', async () => {
+    // Two serving nodes' policies over one store that answers asynchronously (as the KV does).
+    const map = new Map<string, StoredOutcome>();
+    const writes: string[] = [];
+    const shared: IdempotencyStore = {
+      get: async (key) => map.get(key),
+      set: async (key, outcome) => {
+        await settle();
+        writes.push(key);
+        map.set(key, outcome);
+      },
+    };
+    const first = new IdempotencyPolicy({ store: shared, keyPrefix: 'pay.charge/' });
+    const second = new IdempotencyPolicy({ store: shared, keyPrefix: 'pay.charge/' });
+    let runs = 0;
+    const charge = async () => `receipt-${++runs}`;
+    assert.equal(await first.run('order-1', charge), 'receipt-1');
+    assert.deepEqual(writes, ['pay.charge/order-1'], 'stored before the caller was answered');
+    assert.equal(await second.run('order-1', charge), 'receipt-1', 'the other node answers from the store');
+    assert.equal(runs, 1);
+
+    const declined = () => Promise.reject(new ParleyError('FAILED_PRECONDITION', 'card declined'));
+    await assert.rejects(first.run('order-2', declined), (e: unknown) => ParleyError.is(e, 'FAILED_PRECONDITION'));
+    await assert.rejects(second.run('order-2', charge), (e: unknown) => ParleyError.is(e, 'FAILED_PRECONDITION'));
+    const busy = () => Promise.reject(new ParleyError('UNAVAILABLE', 'bank down'));
+    await assert.rejects(first.run('order-3', busy), (e: unknown) => ParleyError.is(e, 'UNAVAILABLE'));
+    assert.equal(await second.run('order-3', charge), 'receipt-2', 'a "not done" failure is not stored');
+  });
+
+  it('joins a run in progress on this node while the shared store is consulted', async () => {
+    const shared: IdempotencyStore = { get: async () => undefined, set: async () => {} };
+    const policy = new IdempotencyPolicy({ store: shared });
+    let runs = 0;
+    let release!: () => void;
+    const slow = () => {
+      runs++;
+      return new Promise<string>((r) => (release = () => r('once')));
+    };
+    const a = policy.run('k', slow);
+    const b = policy.run('k', slow);
+    await settle();
+    release();
+    assert.deepEqual(await Promise.all([a, b]), ['once', 'once']);
+    assert.equal(runs, 1);
   });
 });
 

@@ -9,7 +9,8 @@ import { type DeepPartial, mergeConfig } from './config-resolution.js';
 import { ConsecutiveFailures } from './consecutive-breaker.js';
 import type { HashKeySource } from './consistent-hash.js';
 import { CountWindow } from './count-window-breaker.js';
-import { IdempotencyStore } from './idempotency-store.js';
+import { IdempotencyPolicy } from './idempotency-policy.js';
+import type { IdempotencyStore } from './idempotency-store.js';
 import { LoadShedder } from './load-shedder.js';
 import type { OutlierOptions } from './outlier-detector.js';
 import { buildPipeline, SERVER_PIPELINE } from './pipeline.js';
@@ -53,7 +54,10 @@ export interface ServerPolicies {
   readonly rateLimit?: RateLimitConfig | false;
   readonly shedding?: SheddingConfig | false;
   readonly bulkhead?: BulkheadConfig | false;
-  /** Calls carrying an `idempotencyKey` run at most once per key per window (on by default). */
+  /**
+   * Calls carrying an `idempotencyKey` run at most once per key per window (on by default); the
+   * outcomes live in `TrafficConfig.idempotencyStore`, else in memory (`maxSize` entries per action).
+   */
   readonly idempotency?: { readonly ttlMs?: number; readonly maxSize?: number } | false;
 }
 
@@ -239,7 +243,12 @@ export function loadShedder(config: SheddingConfig, timer: Timer): LoadShedder {
  * The server-side chain of one action, outermost first (SERVER_PIPELINE): rate limit → load
  * shedding → bulkhead → idempotency. Empty when every policy is off.
  */
-export function serverPolicies(action: string, server: ServerPolicies | undefined, timer: Timer): Policy[] {
+export function serverPolicies(
+  action: string,
+  server: ServerPolicies | undefined,
+  timer: Timer,
+  store?: IdempotencyStore,
+): Policy[] {
   return buildPipeline(SERVER_PIPELINE, {
     'rate-limit': () =>
       server?.rateLimit ? rateLimitPolicy(`${action} (server)`, server.rateLimit, timer) : undefined,
@@ -248,8 +257,9 @@ export function serverPolicies(action: string, server: ServerPolicies | undefine
     idempotency: () => {
       if (server?.idempotency === false) return undefined;
       const o = server?.idempotency ?? {};
-      return new IdempotencyStore({
+      return new IdempotencyPolicy({
         clock: timer,
+        ...(store ? { store, keyPrefix: `${action}/` } : {}),
         ...(o.ttlMs === undefined ? {} : { ttlMs: o.ttlMs }),
         ...(o.maxSize === undefined ? {} : { maxSize: o.maxSize }),
       });

@@ -14,7 +14,8 @@ import type { HashKeySource } from './consistent-hash.js';
 import { Emitter, type Event } from './event.js';
 import { FallbackPolicy } from './fallback-policy.js';
 import { HedgingPolicy } from './hedging-policy.js';
-import { IdempotencyStore } from './idempotency-store.js';
+import { IdempotencyPolicy } from './idempotency-policy.js';
+import type { IdempotencyStore } from './idempotency-store.js';
 import { LatencyQuantiles } from './latency-quantiles.js';
 import { LruMap } from './lru-map.js';
 import { OutlierDetector } from './outlier-detector.js';
@@ -46,6 +47,13 @@ export interface TrafficConfig {
   readonly retryBudget?: TokenRetryBudgetOptions;
   /** Options of the balancing strategies (random source, ewma and hash settings, locality). */
   readonly balancer?: BalancerOptions;
+  /**
+   * Where the server's idempotency stage keeps outcomes, shared by every action this node serves
+   * (keys are prefixed with the action name). Default: in memory, per action. A store shared by the
+   * serving nodes (`KvIdempotencyStore`) makes a repeat that reaches another node after a failover
+   * get the first outcome.
+   */
+  readonly idempotencyStore?: IdempotencyStore;
   /** Time source of every policy (default the system timer). */
   readonly timer?: Timer;
   readonly random?: () => number;
@@ -440,11 +448,11 @@ export class Traffic {
       onDefinition,
       c.actions?.[action],
     );
-    const list = serverPolicies(action, policies.server, this.#timer);
+    const list = serverPolicies(action, policies.server, this.#timer, c.idempotencyStore);
     if (list.length === 0) return next;
     const chain = wrap(...list);
     // Only the idempotency store (the default): calls without a key skip the chain entirely.
-    const keyedOnly = list.length === 1 && list[0] instanceof IdempotencyStore;
+    const keyedOnly = list.length === 1 && list[0] instanceof IdempotencyPolicy;
     const needsSignal = policies.server?.bulkhead ? (policies.server.bulkhead.maxQueue ?? 0) > 0 : false;
     return (params, ctx) => {
       if (keyedOnly && ctx.idempotencyKey === undefined) return next(params, ctx);
