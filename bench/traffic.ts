@@ -103,10 +103,12 @@ function service(name: string, handler: (id: string) => (p: unknown, ctx: Contex
 const SLOW_SETUPS: readonly (readonly [string, 'round-robin' | 'least-outstanding' | 'ewma', BalancerOptions])[] = [
   ['round-robin', 'round-robin', {}],
   ['least-outstanding', 'least-outstanding', {}],
-  ['ewma τ 10 s (Finagle)', 'ewma', { ewma: { decayMs: 10_000, sampleWeight: 0 } }],
-  ['ewma τ 1 s', 'ewma', { ewma: { decayMs: 1_000, sampleWeight: 0 } }],
-  ['ewma τ 1 s, α 0.1', 'ewma', { ewma: { decayMs: 1_000, sampleWeight: 0.1 } }],
-  ['ewma (default)', 'ewma', {}],
+  ['ewma τ 10 s, α 0 (Finagle)', 'ewma', { ewma: { decayMs: 10_000, sampleWeight: 0 } }],
+  ['ewma τ 1 s, α 0', 'ewma', { ewma: { decayMs: 1_000, sampleWeight: 0 } }],
+  ['ewma τ 10 s, α 0.1', 'ewma', { ewma: { decayMs: 10_000, sampleWeight: 0.1 } }],
+  ['ewma (default: τ 1 s, α 0.1)', 'ewma', {}],
+  // The default again, on its own mesh: how far two runs of one setting differ within a round.
+  ['ewma (default, again)', 'ewma', {}],
 ];
 
 /** One round of experiment 1: every setup on a fresh mesh; p99 and the share of calls sent to s5 per setup. */
@@ -202,7 +204,7 @@ async function slowServer(o: Options): Promise<void> {
       }),
     ),
   );
-  const defaults = ratios.get('ewma (default)')!;
+  const defaults = ratios.get('ewma (default: τ 1 s, α 0.1)')!;
   const median = percentile(
     [...defaults].sort((a, b) => a - b),
     0.5,

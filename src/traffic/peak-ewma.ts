@@ -11,13 +11,6 @@ export interface PeakEwmaOptions {
    */
   failurePenaltyMs?: number;
   /**
-   * Most a single sample can multiply the estimate by (default Infinity: a peak replaces it at once,
-   * as in Finagle). With e.g. 2, a process-wide stall that inflates every node's samples at once
-   * raises the fast nodes' estimates only step by step, so a node known to be slow does not win
-   * comparisons during it; a node that really turned slow reaches its latency after log₂(ratio) samples.
-   */
-  maxRise?: number;
-  /**
    * Least weight a sample below the estimate gets, 0–1 (default 0.1; 0 is Finagle's time-weighted
    * average only). The time-weighted average moves by `1 − e^(−Δt/τ)` per sample, which at hundreds of
    * samples per second per node is ~0.1 %: after a jitter peak the estimate stays near the peak for
@@ -54,7 +47,6 @@ interface NodeStats {
 export class PeakEwmaBalancer implements Balancer {
   readonly #decayMs: number;
   readonly #failurePenaltyMs: number;
-  readonly #maxRise: number;
   readonly #keep: number;
   readonly #random: () => number;
   readonly #clock: Clock;
@@ -63,7 +55,6 @@ export class PeakEwmaBalancer implements Balancer {
   constructor(options: PeakEwmaOptions = {}) {
     this.#decayMs = options.decayMs ?? 1_000;
     this.#failurePenaltyMs = options.failurePenaltyMs ?? 1_000;
-    this.#maxRise = options.maxRise ?? Number.POSITIVE_INFINITY;
     this.#keep = 1 - Math.min(1, Math.max(0, options.sampleWeight ?? 0.1));
     this.#random = options.random ?? Math.random;
     this.#clock = options.clock ?? systemTimer;
@@ -102,12 +93,10 @@ export class PeakEwmaBalancer implements Balancer {
     const now = this.#clock.now();
     const rtt = Math.max(0, outcome.ok ? outcome.latencyMs : Math.max(outcome.latencyMs, this.#failurePenaltyMs));
     const current = this.#decayed(s, now);
-    if (!s.sampled) {
+    if (!s.sampled || rtt > current) {
       s.cost = rtt;
-    } else if (rtt > current) {
-      s.cost = Math.min(rtt, Math.max(current, 0.001) * this.#maxRise);
     } else {
-      // EWMA step: the old estimate keeps weight e^(−Δt/τ), the new sample gets the rest.
+      // EWMA step: the old estimate keeps weight e^(−Δt/τ), at most 1 − α; the new sample gets the rest.
       const w = Math.min(this.#keep, Math.exp(-Math.max(0, now - s.stamp) / this.#decayMs));
       s.cost = s.cost * w + rtt * (1 - w);
     }
