@@ -8,7 +8,7 @@ import type { KvMember } from './kv-member.js';
 import { type AddressOf, obj, type Params, requireLeader, requireMember } from './request-guards.js';
 import { WatchSessions } from './watch-sessions.js';
 
-/** Copies the retry identity (clientId, seq) when present; validation happens in the state machine. */
+/** Copies the retry identity (clientId, seq) when present; `KvMember.propose` validates it with the command. */
 function retryId(p: Params): { clientId?: unknown; seq?: unknown } {
   return p.clientId === undefined ? {} : { clientId: p.clientId, seq: p.seq };
 }
@@ -19,7 +19,8 @@ function retryId(p: Params): { clientId?: unknown; seq?: unknown } {
  * client follows it). Serializable reads and watches are served by any member. A member removed
  * from the cluster serves nothing: UNAVAILABLE, reason 'member-removed'.
  */
-export function createKvService(member: KvMember, addressOf: AddressOf, clock: () => number = Date.now) {
+export function createKvService(member: KvMember, addressOf: AddressOf) {
+  const clock = () => member.now();
   const sessions = new WatchSessions(member.sm.watches);
   const leaderOnly = () => requireLeader(member, addressOf);
   const write = (command: Params) => {
@@ -59,7 +60,7 @@ export function createKvService(member: KvMember, addressOf: AddressOf, clock: (
         const id = obj(params).id;
         if (typeof id !== 'number') throw new ParleyError('INVALID_ARGUMENT', 'id must be a lease id (a number)');
         leaderOnly();
-        return member.keepAlive(id, clock());
+        return member.keepAlive(id);
       },
       leaseTimeToLive: async (params: unknown) => {
         const p = obj(params);

@@ -1,3 +1,4 @@
+import { systemTimer } from '../../base/clock.js';
 import { createNode, type ParleyNode } from '../../node/node.js';
 import type { Message } from '../../raft/core/messages.js';
 import type { FaultInjector } from '../../transport/fault-injector.js';
@@ -27,6 +28,11 @@ export interface ServerOptions {
   readonly transport?: Transport;
   /** Test-only fault injection on the member's mesh (src/transport/fault-injector.ts). Default: none. */
   readonly faultInjector?: FaultInjector;
+  /**
+   * Largest frame of the member's node (default 16 MiB; every member must use the same). The
+   * largest command a member accepts is derived from it (`maxCommandBytesFor`).
+   */
+  readonly maxFrameSize?: number;
   readonly raft?: Partial<
     Pick<
       KvMemberOptions,
@@ -78,13 +84,22 @@ export async function startServer(options: ServerOptions): Promise<KvServer> {
     gossipInterval: 500,
     ...(options.transport ? { transport: options.transport } : {}),
     ...(options.faultInjector ? { faultInjector: options.faultInjector } : {}),
+    ...(options.maxFrameSize ? { maxFrameSize: options.maxFrameSize } : {}),
   });
   const voters = [...new Set([...Object.keys(peers), options.id])].sort();
+  const lastSendError = new Map<string, number>();
   const send = (to: string, messages: Message[]) => {
     try {
       node.send('$raft.step', messages, { nodeId: to });
-    } catch {
+    } catch (err) {
       // Not connected (yet): raft resends (heartbeats, append retries) once the peer is back.
+      // Anything else (the peer's queue full, a frame too large) is said, at most once per
+      // second per peer: raft retries, but an operator must be able to see why it has to.
+      if (ParleyError.is(err, 'UNAVAILABLE', 'NOT_FOUND')) return;
+      const now = systemTimer.now();
+      if (now - (lastSendError.get(to) ?? Number.NEGATIVE_INFINITY) < 1000) return;
+      lastSendError.set(to, now);
+      logger.error(`raft messages to '${to}' could not be sent: ${(err as Error).message}`);
     }
   };
   const member = new KvMember({
@@ -94,6 +109,7 @@ export async function startServer(options: ServerOptions): Promise<KvServer> {
     initialVoters: options.join === true ? null : voters,
     send,
     logger,
+    ...(options.maxFrameSize ? { maxFrameSize: options.maxFrameSize } : {}),
   });
   const addressOf = (id: string) => node.nodes().find((n) => n.id === id)?.address ?? peers[id] ?? null;
   node.addService(
