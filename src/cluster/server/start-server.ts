@@ -1,6 +1,5 @@
 import { createNode, type ParleyNode } from '../../node/node.js';
 import type { Message } from '../../raft/core/messages.js';
-import type { FaultInjector } from '../../transport/fault-injector.js';
 import { createConsoleLogger, type Logger, type LogLevel } from '../../transport/logger.js';
 import type { Transport } from '../../transport/transport.js';
 import { ParleyError } from '../../wire/parley-error.js';
@@ -25,8 +24,6 @@ export interface ServerOptions {
   readonly logger?: Logger | LogLevel;
   /** Replaces TCP (e.g. MemoryTransport in tests). */
   readonly transport?: Transport;
-  /** Test-only fault injection on the member's mesh (src/transport/fault-injector.ts). Default: none. */
-  readonly faultInjector?: FaultInjector;
   readonly raft?: Partial<
     Pick<
       KvMemberOptions,
@@ -77,7 +74,6 @@ export async function startServer(options: ServerOptions): Promise<KvServer> {
     logger,
     gossipInterval: 500,
     ...(options.transport ? { transport: options.transport } : {}),
-    ...(options.faultInjector ? { faultInjector: options.faultInjector } : {}),
   });
   const voters = [...new Set([...Object.keys(peers), options.id])].sort();
   const send = (to: string, messages: Message[]) => {
