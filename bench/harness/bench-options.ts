@@ -16,7 +16,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
-import { SYSTEM_NAMES } from '../peers/registry.js';
+import { ON_REQUEST_SYSTEMS, SYSTEM_NAMES } from '../peers/registry.js';
 
 export interface BenchOptions {
   durationMs: number;
@@ -51,7 +51,7 @@ export function parseBenchOptions(args: string[], defaults: BenchDefaults): Benc
   const options: BenchOptions = {
     durationMs: 3000,
     warmupMs: 1000,
-    systems: [...(defaults.systems ?? SYSTEM_NAMES)],
+    systems: (defaults.systems ?? SYSTEM_NAMES).filter((name) => !ON_REQUEST_SYSTEMS.includes(name)),
     concurrency: defaults.concurrency,
     payloads: defaults.payloads,
     rounds: 1,

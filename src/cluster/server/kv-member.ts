@@ -1,12 +1,15 @@
+import { commandToPropose } from '../../kv/command-codec.js';
 import { KvStateMachine } from '../../kv/kv-state-machine.js';
-import { encodeCommand } from '../../kv/snapshot-codec.js';
+import { maxCommandBytesFor } from '../../kv/limits.js';
 import type { ApplyOutcome, KvResult } from '../../kv/types.js';
 import type { Message } from '../../raft/core/messages.js';
 import type { Status } from '../../raft/core/ready.js';
 import { type DriverScheduler, RaftDriver, type StateMachine } from '../../raft/driver.js';
+import { batchBySize, messageBytes } from '../../raft/message-batches.js';
 import type { ConfState, NodeId } from '../../raft/types.js';
 import { WalStorage } from '../../raft/wal/wal-storage.js';
 import type { Logger } from '../../transport/logger.js';
+import { DEFAULT_MAX_FRAME_SIZE } from '../../wire/frame.js';
 import { ParleyError } from '../../wire/parley-error.js';
 import { bootstrapCluster, createRawNode } from './raft-factory.js';
 
@@ -33,7 +36,20 @@ export interface KvMemberOptions {
   readonly checkpointMs?: number;
   readonly scheduler?: DriverScheduler;
   readonly clock?: () => number;
+  /**
+   * The transport's largest frame (default DEFAULT_MAX_FRAME_SIZE; every member must use the
+   * same). One `send` carries at most this minus the call's envelope; the largest command
+   * (`maxCommandBytes`) and the entries per append message (`maxSizePerMsg`) are derived from
+   * it, so whatever the leader accepts can reach every follower.
+   */
+  readonly maxFrameSize?: number;
 }
+
+/** Bytes of a `$raft.step` call around its messages: frame header, packet fields, action name. */
+export const RAFT_CALL_ENVELOPE_BYTES = 4096;
+
+/** Entries per append message (raft's maxSizePerMsg), at most this much or what one send can carry. */
+const MAX_APPEND_BYTES = 1024 * 1024;
 
 /**
  * One member of a replicated KV cluster: the raft core, its WAL, the driver and the KV state
@@ -46,7 +62,8 @@ export interface KvMemberOptions {
  */
 export class KvMember {
   readonly id: NodeId;
-  readonly sm = new KvStateMachine();
+  readonly sm: KvStateMachine;
+  private readonly maxMessageBytes: number;
   private readonly storage: WalStorage;
   private readonly driver: RaftDriver<ApplyOutcome | undefined>;
   private readonly clock: () => number;
@@ -70,6 +87,11 @@ export class KvMember {
 
   constructor(private readonly o: KvMemberOptions) {
     this.id = o.id;
+    const maxFrameSize = o.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
+    this.maxMessageBytes = maxFrameSize - RAFT_CALL_ENVELOPE_BYTES;
+    // A command at the limit, wrapped in its proposal envelope, entry and MsgApp, still fits one send.
+    const maxCommandBytes = maxCommandBytesFor(maxFrameSize);
+    this.sm = new KvStateMachine({ limits: { maxCommandBytes } });
     this.clock = o.clock ?? Date.now;
     this.storage = WalStorage.open(o.dataDir);
     const fresh = this.storage.lastIndex() === 0 && this.storage.snapshot().metadata.index === 0;
@@ -91,6 +113,7 @@ export class KvMember {
     };
     const node = createRawNode({
       id: o.id,
+      maxSizePerMsg: Math.min(MAX_APPEND_BYTES, maxCommandBytes),
       storage: this.storage,
       electionTick: o.electionTick ?? 10,
       heartbeatTick: o.heartbeatTick ?? 2,
@@ -223,10 +246,14 @@ export class KvMember {
     this.driver.step(message);
   }
 
-  /** Replicates a KV command and returns its result; a deterministic failure is thrown as its ParleyError. */
+  /**
+   * Validates a KV command, replicates it and returns its result; a deterministic failure is
+   * thrown as its ParleyError. A malformed or oversized command is refused (INVALID_ARGUMENT)
+   * here, before it is proposed: it never reaches any member's log.
+   */
   async propose(command: object): Promise<KvResult> {
     if (this.removedError !== null) throw this.removedError;
-    const outcome = await this.driver.propose(encodeCommand(command));
+    const outcome = await this.driver.propose(commandToPropose(command, this.sm.limits));
     if (outcome === undefined) throw new ParleyError('INTERNAL', 'the command was skipped by the state machine');
     if (!outcome.ok) throw outcome.error;
     return outcome.result;
@@ -268,6 +295,7 @@ export class KvMember {
     this.driver.transferLeadership(to);
   }
 
+  /** One send per peer and frame-sized batch; a message that can never fit is logged, never dropped in silence. */
   private route(messages: readonly Message[]): void {
     const byPeer = new Map<NodeId, Message[]>();
     for (const m of messages) {
@@ -275,7 +303,18 @@ export class KvMember {
       if (list === undefined) byPeer.set(m.to, (list = []));
       list.push(m);
     }
-    for (const [to, list] of byPeer) this.o.send(to, list);
+    for (const [to, list] of byPeer) {
+      const { batches, oversized } = batchBySize(list, this.maxMessageBytes);
+      for (const batch of batches) this.o.send(to, batch);
+      for (const m of oversized) {
+        this.o.logger.error(
+          `raft ${m.type} to '${to}' (~${messageBytes(m)} bytes) exceeds the ${this.maxMessageBytes}-byte limit of one message and cannot be sent; ` +
+            (m.type === 'MsgSnap'
+              ? 'the state is too large to send as one snapshot: raise maxFrameSize on every member'
+              : 'this is a bug: commands are limited so that their entries always fit'),
+        );
+      }
+    }
   }
 
   /** Leader only: propose the expiry of leases whose deadline passed (one proposal in flight at a time). */

@@ -8,7 +8,7 @@ import type { KvMember } from './kv-member.js';
 import { type AddressOf, obj, type Params, requireLeader, requireMember } from './request-guards.js';
 import { WatchSessions } from './watch-sessions.js';
 
-/** Copies the retry identity (clientId, seq) when present; validation happens in the state machine. */
+/** Copies the retry identity (clientId, seq) when present; `KvMember.propose` validates it with the command. */
 function retryId(p: Params): { clientId?: unknown; seq?: unknown } {
   return p.clientId === undefined ? {} : { clientId: p.clientId, seq: p.seq };
 }

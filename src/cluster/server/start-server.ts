@@ -1,3 +1,4 @@
+import { systemTimer } from '../../base/clock.js';
 import { createNode, type ParleyNode } from '../../node/node.js';
 import type { Message } from '../../raft/core/messages.js';
 import { createConsoleLogger, type Logger, type LogLevel } from '../../transport/logger.js';
@@ -24,6 +25,11 @@ export interface ServerOptions {
   readonly logger?: Logger | LogLevel;
   /** Replaces TCP (e.g. MemoryTransport in tests). */
   readonly transport?: Transport;
+  /**
+   * Largest frame of the member's node (default 16 MiB; every member must use the same). The
+   * largest command a member accepts is derived from it (`maxCommandBytesFor`).
+   */
+  readonly maxFrameSize?: number;
   readonly raft?: Partial<
     Pick<
       KvMemberOptions,
@@ -74,13 +80,22 @@ export async function startServer(options: ServerOptions): Promise<KvServer> {
     logger,
     gossipInterval: 500,
     ...(options.transport ? { transport: options.transport } : {}),
+    ...(options.maxFrameSize ? { maxFrameSize: options.maxFrameSize } : {}),
   });
   const voters = [...new Set([...Object.keys(peers), options.id])].sort();
+  const lastSendError = new Map<string, number>();
   const send = (to: string, messages: Message[]) => {
     try {
       node.send('$raft.step', messages, { nodeId: to });
-    } catch {
+    } catch (err) {
       // Not connected (yet): raft resends (heartbeats, append retries) once the peer is back.
+      // Anything else (the peer's queue full, a frame too large) is said, at most once per
+      // second per peer: raft retries, but an operator must be able to see why it has to.
+      if (ParleyError.is(err, 'UNAVAILABLE', 'NOT_FOUND')) return;
+      const now = systemTimer.now();
+      if (now - (lastSendError.get(to) ?? Number.NEGATIVE_INFINITY) < 1000) return;
+      lastSendError.set(to, now);
+      logger.error(`raft messages to '${to}' could not be sent: ${(err as Error).message}`);
     }
   };
   const member = new KvMember({
@@ -90,6 +105,7 @@ export async function startServer(options: ServerOptions): Promise<KvServer> {
     initialVoters: options.join === true ? null : voters,
     send,
     logger,
+    ...(options.maxFrameSize ? { maxFrameSize: options.maxFrameSize } : {}),
   });
   const addressOf = (id: string) => node.nodes().find((n) => n.id === id)?.address ?? peers[id] ?? null;
   node.addService(
