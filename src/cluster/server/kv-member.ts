@@ -1,3 +1,4 @@
+import { type Timer, wallTimer } from '../../base/clock.js';
 import { commandToPropose } from '../../kv/command-codec.js';
 import { KvStateMachine } from '../../kv/kv-state-machine.js';
 import { maxCommandBytesFor } from '../../kv/limits.js';
@@ -11,6 +12,7 @@ import { WalStorage } from '../../raft/wal/wal-storage.js';
 import type { Logger } from '../../transport/logger.js';
 import { DEFAULT_MAX_FRAME_SIZE } from '../../wire/frame.js';
 import { ParleyError } from '../../wire/parley-error.js';
+import { LeaseDuties } from './lease-duties.js';
 import { bootstrapCluster, createRawNode } from './raft-factory.js';
 
 export interface KvMemberOptions {
@@ -35,7 +37,8 @@ export interface KvMemberOptions {
   readonly leaseCheckMs?: number;
   readonly checkpointMs?: number;
   readonly scheduler?: DriverScheduler;
-  readonly clock?: () => number;
+  /** Wall-clock time and timers of the lease duties (default: the real ones). */
+  readonly timer?: Timer;
   /**
    * The transport's largest frame (default DEFAULT_MAX_FRAME_SIZE; every member must use the
    * same). One `send` carries at most this minus the call's envelope; the largest command
@@ -66,10 +69,8 @@ export class KvMember {
   private readonly maxMessageBytes: number;
   private readonly storage: WalStorage;
   private readonly driver: RaftDriver<ApplyOutcome | undefined>;
-  private readonly clock: () => number;
-  private timers: NodeJS.Timeout[] = [];
-  private expiring = false;
-  private checkpointing = false;
+  private readonly timer: Timer;
+  private readonly leases: LeaseDuties;
   private stopped = false;
   private restored = 0;
   private removedError: ParleyError | null = null;
@@ -82,17 +83,15 @@ export class KvMember {
   readonly whenRemoved: Promise<ParleyError> = new Promise((resolve) => {
     this.resolveRemoved = resolve;
   });
-  /** Keep-alives proposed here and not yet settled, per lease: never expire those leases meanwhile. */
-  private readonly renewing = new Map<number, number>();
 
   constructor(private readonly o: KvMemberOptions) {
     this.id = o.id;
+    this.timer = o.timer ?? wallTimer;
     const maxFrameSize = o.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
     this.maxMessageBytes = maxFrameSize - RAFT_CALL_ENVELOPE_BYTES;
     // A command at the limit, wrapped in its proposal envelope, entry and MsgApp, still fits one send.
     const maxCommandBytes = maxCommandBytesFor(maxFrameSize);
     this.sm = new KvStateMachine({ limits: { maxCommandBytes } });
-    this.clock = o.clock ?? Date.now;
     this.storage = WalStorage.open(o.dataDir);
     const fresh = this.storage.lastIndex() === 0 && this.storage.snapshot().metadata.index === 0;
     if (fresh && o.initialVoters !== null) {
@@ -103,6 +102,7 @@ export class KvMember {
     if (snap.metadata.index > 0) this.sm.restore(snap.data);
     const applied = snap.metadata.index;
     const sm = this.sm;
+    const self = this;
     const machine: StateMachine<ApplyOutcome | undefined> = {
       apply: (payload, entry) => sm.applyEntry({ ...entry, data: payload }),
       snapshot: () => sm.snapshot(),
@@ -144,28 +144,35 @@ export class KvMember {
       else if (wasMember)
         this.markRemoved(`the configuration applied at index ${index} no longer lists it`, conf.voters);
     });
+    this.leases = new LeaseDuties(
+      {
+        sm: this.sm,
+        get isLeader() {
+          return self.isLeader;
+        },
+        raftProgress: () => {
+          const st = this.driver.status();
+          return { term: st.term, commit: st.commit, commitTerm: st.commitTerm, applied: this.driver.applied };
+        },
+        propose: (command) => this.propose(command),
+      },
+      { logger: o.logger, timer: this.timer, leaseCheckMs: o.leaseCheckMs, checkpointMs: o.checkpointMs },
+    );
     this.driver.onLeaderChange((lead) => {
       o.logger.info(`leader is now ${lead ?? '(none)'}`);
-      if (lead === this.id) this.sm.promote(this.clock());
+      if (lead === this.id) this.sm.promote(this.timer.now());
     });
   }
 
   start(): void {
     this.driver.start();
-    const every = (ms: number, fn: () => void) => {
-      const t = setInterval(fn, ms);
-      t.unref();
-      this.timers.push(t);
-    };
-    every(this.o.leaseCheckMs ?? 200, () => this.expireLeases());
-    every(this.o.checkpointMs ?? 1000, () => this.checkpointLeases());
+    this.leases.start();
   }
 
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
-    for (const t of this.timers) clearInterval(t);
-    this.timers = [];
+    this.leases.stop();
     this.driver.stop();
     this.storage.close();
   }
@@ -212,8 +219,7 @@ export class KvMember {
     this.o.logger.error(this.removedError.message);
     // Stop raft after the Ready being handled (this runs inside it): no more ticks, votes or appends.
     queueMicrotask(() => {
-      for (const t of this.timers) clearInterval(t);
-      this.timers = [];
+      this.leases.stop();
       this.driver.stop();
     });
     this.resolveRemoved(this.removedError);
@@ -259,19 +265,14 @@ export class KvMember {
     return outcome.result;
   }
 
-  /**
-   * Renews a lease (leader). While the keep-alive is in flight its lease is not proposed for
-   * expiry: the expiry decision would be taken on a deadline the keep-alive is about to move.
-   */
-  async keepAlive(id: number, now: number): Promise<KvResult> {
-    this.renewing.set(id, (this.renewing.get(id) ?? 0) + 1);
-    try {
-      return await this.propose({ type: 'lease-keepalive', id, now });
-    } finally {
-      const n = (this.renewing.get(id) ?? 1) - 1;
-      if (n <= 0) this.renewing.delete(id);
-      else this.renewing.set(id, n);
-    }
+  /** Renews a lease (leader); see LeaseDuties for how it stays ahead of any expiry. */
+  keepAlive(id: number): Promise<KvResult> {
+    return this.leases.keepAlive(id);
+  }
+
+  /** Wall-clock now, as the lease duties see it (lease grants and TTL queries use it too). */
+  now(): number {
+    return this.timer.now();
   }
 
   /** Resolves once this member has applied everything committed when it was called (ReadIndex). */
@@ -315,35 +316,6 @@ export class KvMember {
         );
       }
     }
-  }
-
-  /** Leader only: propose the expiry of leases whose deadline passed (one proposal in flight at a time). */
-  private expireLeases(): void {
-    if (!this.isLeader || this.expiring) return;
-    // Decide only on a state machine that has applied everything committed so far (a fresh
-    // leader may still be applying keep-alives of its predecessor's term).
-    if (this.driver.applied < this.driver.status().commit) return;
-    const ids = this.sm.expiredLeases(this.clock()).filter((id) => !this.renewing.has(id));
-    if (ids.length === 0) return;
-    this.expiring = true;
-    this.propose({ type: 'lease-expire', ids })
-      .catch((err) => this.o.logger.debug('lease expiry not applied', { error: String(err) }))
-      .finally(() => {
-        this.expiring = false;
-      });
-  }
-
-  /** Leader only: record remaining TTLs so a new leader does not extend every lease by a full TTL. */
-  private checkpointLeases(): void {
-    if (!this.isLeader || this.checkpointing) return;
-    const checkpoints = this.sm.leaseCheckpoints(this.clock());
-    if (checkpoints.length === 0) return;
-    this.checkpointing = true;
-    this.propose({ type: 'lease-checkpoint', checkpoints })
-      .catch((err) => this.o.logger.debug('lease checkpoint not applied', { error: String(err) }))
-      .finally(() => {
-        this.checkpointing = false;
-      });
   }
 }
 

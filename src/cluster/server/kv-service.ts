@@ -19,7 +19,8 @@ function retryId(p: Params): { clientId?: unknown; seq?: unknown } {
  * client follows it). Serializable reads and watches are served by any member. A member removed
  * from the cluster serves nothing: UNAVAILABLE, reason 'member-removed'.
  */
-export function createKvService(member: KvMember, addressOf: AddressOf, clock: () => number = Date.now) {
+export function createKvService(member: KvMember, addressOf: AddressOf) {
+  const clock = () => member.now();
   const sessions = new WatchSessions(member.sm.watches);
   const leaderOnly = () => requireLeader(member, addressOf);
   const write = (command: Params) => {
@@ -59,7 +60,7 @@ export function createKvService(member: KvMember, addressOf: AddressOf, clock: (
         const id = obj(params).id;
         if (typeof id !== 'number') throw new ParleyError('INVALID_ARGUMENT', 'id must be a lease id (a number)');
         leaderOnly();
-        return member.keepAlive(id, clock());
+        return member.keepAlive(id);
       },
       leaseTimeToLive: async (params: unknown) => {
         const p = obj(params);
