@@ -5,7 +5,6 @@ import { FrameError } from '../wire/frame-decoder.js';
 import { encodeGoodbye, type GoodbyeBody, type HelloBody, parseGoodbye, parseHello } from '../wire/packets.js';
 import { ParleyError } from '../wire/parley-error.js';
 import type { Connection, PeerIdentity } from './connection.js';
-import type { FaultInjector } from './fault-injector.js';
 import type { Logger } from './logger.js';
 import type { Transport } from './transport.js';
 
@@ -24,14 +23,15 @@ export interface MeshOptions {
   readonly idleTimeoutMs?: number;
   readonly handshakeTimeoutMs?: number;
   readonly reconnect?: BackoffOptions;
-  /** Test-only: drops or delays frames received from chosen peers (see fault-injector.ts). Default: none. */
-  readonly faults?: FaultInjector;
 }
 
 export interface MeshEvents {
   /** A peer is reachable (first connection, or back after a loss). */
   onPeerUp(peerId: string, hello: HelloBody): void;
-  /** The peer's last connection closed. `graceful` when it had said GOODBYE. */
+  /**
+   * The peer's last connection closed. `graceful` when it had said GOODBYE, or when this mesh is
+   * stopping and closed it itself: neither is a loss to redial or to log as one.
+   */
   onPeerDown(peerId: string, graceful: boolean, reason: string): void;
   /** Every frame other than HELLO/PING/PONG, from a handshaken peer. */
   onFrame(peerId: string, frame: Frame): void;
@@ -191,7 +191,7 @@ export class Mesh {
     };
     this.connections.set(connection, state);
     connection.setHandlers({
-      onFrame: (frame) => this.onFrame(state, frame),
+      onFrame: (frame) => this.receiveSafely(state, frame),
       onClose: (error) => this.onClose(state, error),
     });
     if (this.stopped) {
@@ -201,16 +201,6 @@ export class Mesh {
     const hello = jsonCodec.encode(this.options.hello());
     connection.send(PacketType.HELLO, FrameFlag.JSON, 0, hello);
     return state;
-  }
-
-  private onFrame(state: ConnectionState, frame: Frame): void {
-    const faults = this.options.faults;
-    if (faults !== undefined) {
-      const from = state.peerId ?? helloSender(frame);
-      const take = (f: Frame) => this.receiveSafely(state, f);
-      if (from !== undefined && faults.intercept(from, frame, take, () => !state.connection.closed)) return;
-    }
-    this.receiveSafely(state, frame);
   }
 
   /**
@@ -418,7 +408,7 @@ export class Mesh {
         return;
       }
     }
-    this.events?.onPeerDown(peer.id, peer.leaving, reason);
+    this.events?.onPeerDown(peer.id, peer.leaving || this.stopped, reason);
     if (!peer.leaving && !this.stopped && peer.address) this.scheduleReconnect(peer);
   }
 
@@ -467,16 +457,6 @@ export class Mesh {
     }
     state.onHandshakeError?.(new ParleyError('UNAVAILABLE', reason));
     state.connection.close();
-  }
-}
-
-/** The id a HELLO claims, so that fault rules apply to the handshake too; undefined when unreadable. */
-function helloSender(frame: Frame): string | undefined {
-  if (frame.type !== PacketType.HELLO) return undefined;
-  try {
-    return parseHello(jsonCodec.decode(frame.body)).node.id;
-  } catch {
-    return undefined;
   }
 }
 
