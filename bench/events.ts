@@ -10,6 +10,7 @@
  * Moleculer `broker.emit`, NATS publish/subscribe, bare one-way frames; grpc-js has no one-way message, so its
  * "event" is a unary call with an empty reply (shown for completeness).
  */
+
 import { type BenchOptions, parseBenchOptions } from './harness/bench-options.js';
 import { CpuMeter } from './harness/cpu-meter.js';
 import { printCpuProfileSummary } from './harness/cpu-profile-summary.js';
@@ -24,6 +25,7 @@ import {
 } from './harness/system-processes.js';
 import { formatCount, formatRatio, formatTable } from './harness/table.js';
 import { formatTargets, type TargetCheck } from './harness/targets.js';
+import { RPC_ONLY_SYSTEMS, SYSTEM_NAMES } from './peers/registry.js';
 
 const REFERENCE = 'parley';
 const TARGET_EVENTS_PER_SEC = 250_000;
@@ -164,7 +166,12 @@ function targetChecks(cells: EventCell[]): TargetCheck[] {
 }
 
 export async function run(args: string[]): Promise<void> {
-  const options = parseBenchOptions(args, { concurrency: [1], payloads: [16] });
+  const options = parseBenchOptions(args, {
+    concurrency: [1],
+    payloads: [16],
+    systems: SYSTEM_NAMES.filter((name) => !RPC_ONLY_SYSTEMS.includes(name)),
+    short: { systems: ['parley', 'bare', 'moleculer'] },
+  });
   const cpuProfile = options.cpuProfileDir ? { dir: options.cpuProfileDir, systems: [REFERENCE] } : undefined;
   const started = await startSystems(options.systems, {
     ...(cpuProfile ? { cpuProfile } : {}),

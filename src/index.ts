@@ -9,6 +9,7 @@ export {
   KvClient,
   kvFor,
 } from './cluster/client/kv-client.js';
+export { KvIdempotencyStore, type KvIdempotencyStoreOptions } from './cluster/client/kv-idempotency-store.js';
 export type { KvWatch, WatchHost, WatchOptions } from './cluster/client/kv-watch.js';
 export type { LeaseKeeper } from './cluster/client/lease-keeper.js';
 export type {

@@ -8,13 +8,15 @@
  *   --rounds N          repeat every cell N times, systems interleaved (default 1); the best round is reported
  *   --json              also print the results as one JSON document
  *   --cpu-prof DIR      write V8 CPU profiles of the Parley processes into DIR and summarise them
+ *   --short             a CI-sized run: the benchmark's short defaults (e.g. rpc: 1 s per cell, 0.5 s warm-up,
+ *                       c=1 and c=100, 16 B, the floors and the main peers); later flags still override them
  *   --no-pin            do not pin processes. By default (2+ CPUs and taskset present) every server runs on CPU 1
  *                       and every client on CPU 0, so a request always crosses cores; unpinned, the scheduler
  *                       sometimes co-locates the pair and c=1 latency becomes bimodal (~100 µs vs ~200 µs here).
  */
 import { spawnSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
-import { SYSTEM_NAMES } from '../peers/registry.js';
+import { ON_REQUEST_SYSTEMS, SYSTEM_NAMES } from '../peers/registry.js';
 
 export interface BenchOptions {
   durationMs: number;
@@ -36,14 +38,20 @@ function numberList(value: string, flag: string): number[] {
   return list;
 }
 
-export function parseBenchOptions(
-  args: string[],
-  defaults: { concurrency: number[]; payloads: number[] },
-): BenchOptions {
+export interface BenchDefaults {
+  concurrency: number[];
+  payloads: number[];
+  /** Default: every system. */
+  systems?: readonly string[];
+  /** What `--short` sets before the flags that follow it are read. */
+  short?: Partial<Pick<BenchOptions, 'durationMs' | 'warmupMs' | 'systems' | 'concurrency' | 'payloads'>>;
+}
+
+export function parseBenchOptions(args: string[], defaults: BenchDefaults): BenchOptions {
   const options: BenchOptions = {
     durationMs: 3000,
     warmupMs: 1000,
-    systems: [...SYSTEM_NAMES],
+    systems: (defaults.systems ?? SYSTEM_NAMES).filter((name) => !ON_REQUEST_SYSTEMS.includes(name)),
     concurrency: defaults.concurrency,
     payloads: defaults.payloads,
     rounds: 1,
@@ -85,6 +93,9 @@ export function parseBenchOptions(
         break;
       case '--json':
         options.json = true;
+        break;
+      case '--short':
+        Object.assign(options, { durationMs: 1000, warmupMs: 500 }, defaults.short ?? {});
         break;
       case '--no-pin':
         options.pin = false;

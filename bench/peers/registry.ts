@@ -6,14 +6,22 @@ import type { PeerSystem } from './peer-system.js';
 
 const LOADERS: Record<string, () => Promise<PeerSystem>> = {
   parley: async () => (await import('./parley.js')).parley,
+  pingpong: async () => (await import('./ping-pong.js')).pingPong,
+  'parley-baseline': async () => (await import('./parley.js')).parleyBaseline(),
   bare: async () => (await import('./bare-echo.js')).bareEcho,
   moleculer: async () => (await import('./moleculer.js')).moleculer,
   nats: async () => (await import('./nats.js')).nats,
   grpc: async () => (await import('./grpc.js')).grpcJs,
 };
 
-/** All system names, Parley first (ratios are taken against it). */
+/** All known system names, Parley first (ratios are taken against it). */
 export const SYSTEM_NAMES: readonly string[] = Object.keys(LOADERS);
+
+/** Systems run only when asked for by name (`--systems`): an A/B against another build of Parley. */
+export const ON_REQUEST_SYSTEMS: readonly string[] = ['parley-baseline'];
+
+/** Systems that answer calls but take no events (the ping-pong floor): left out of the events benchmark. */
+export const RPC_ONLY_SYSTEMS: readonly string[] = ['pingpong'];
 
 export function loadPeerSystem(name: string): Promise<PeerSystem> {
   const load = LOADERS[name];

@@ -137,19 +137,23 @@ describe('DeadlineWheel', () => {
     assert.deepEqual(expired, ['a@10']);
   });
 
-  it('holds no timer once the last entry is cancelled', () => {
+  it('keeps one timer while idle instead of re-arming per entry, and it expires nothing', () => {
     const { clock, expired, wheel } = setup();
     const a = item('a');
-    const b = item('b');
     wheel.add(a, 10);
-    wheel.add(b, 20);
     wheel.cancel(a);
-    assert.equal(clock.pendingTimers, 1);
-    wheel.cancel(b);
-    assert.equal(clock.pendingTimers, 0);
+    assert.equal(clock.pendingTimers, 1, 'the timer stays armed when the wheel empties');
+    for (let i = 0; i < 100; i++) {
+      const b = item(`b${i}`);
+      wheel.add(b, 10);
+      wheel.cancel(b);
+    }
+    assert.equal(clock.pendingTimers, 1, 'one timer for any number of add/cancel pairs');
+    clock.advance(10);
+    assert.equal(clock.pendingTimers, 0, 'an idle wheel does not re-arm when its timer fires');
     wheel.add(item('c'), 5);
     clock.advance(5);
-    assert.deepEqual(expired, ['c@5']);
+    assert.deepEqual(expired, ['c@15']);
   });
 
   it('clear() drops every entry and the timer', () => {

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { KvEvent } from '../kv/types.js';
 import { waitUntil } from '../node/testing/test-cluster.js';
+import { ParleyError } from '../wire/parley-error.js';
 import { connectKv, type KvClient } from './client/kv-client.js';
 import { type KvServer, type ServerOptions, startServer } from './server/start-server.js';
 
@@ -134,7 +135,38 @@ describe('three-member cluster', () => {
     assert.ok(s4.member.snapshotsRestored > 0, 's4 should have been sent a snapshot (the log was compacted)');
     const removed = await kv.cluster.remove('s4');
     assert.ok(!removed.voters.includes('s4'));
-    await stop('s4');
+    // s4 learns it was removed, says so, and stops serving.
+    const why = await s4.whenRemoved;
+    assert.equal(why.code, 'UNAVAILABLE');
+    assert.match(why.message, /member 's4' was removed from the cluster/);
+    await assert.rejects(
+      lead.node.call('$kv.range', { range: { key: 'bulk/last' }, serializable: true }, { nodeId: 's4' }),
+      (e: unknown) =>
+        ParleyError.is(e, 'UNAVAILABLE') &&
+        (e as ParleyError & { details: { reason?: string } | undefined }).details?.reason === 'member-removed',
+    );
+    assert.equal(s4.member.isLeader, false);
+    // The client stops picking it: writes and reads go on.
     await kv.put('after-remove', 'ok');
+    assert.equal(text((await kv.get('after-remove', { serializable: true }))?.value), 'ok');
+    await stop('s4');
+  });
+
+  it('a member removed while it was down learns it on restart and stops serving', async () => {
+    await kv.cluster.add('s5', '127.0.0.1:1');
+    const s5 = await start('s5', { join: true });
+    const last = await kv.put('before-s5-down', 'x');
+    await waitUntil(() => s5.member.sm.store.revision >= last.revision, 30_000, 's5 catches up');
+    await stop('s5');
+    await kv.cluster.remove('s5');
+    await kv.put('while-s5-down', 'x');
+    // It restarts believing it is a member; the others tell it otherwise.
+    const back = await start('s5');
+    const why = await back.whenRemoved;
+    assert.match(why.message, /member 's5' was removed from the cluster/);
+    assert.equal((why.details as { reason?: string }).reason, 'member-removed');
+    assert.equal(back.member.removed, why);
+    await stop('s5');
+    await kv.put('after-s5', 'ok');
   });
 });

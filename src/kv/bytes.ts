@@ -12,7 +12,21 @@ export type Bytes = Uint8Array | string;
 
 /** UTF-8 encodes a string; a Uint8Array passes through. */
 export function toBytes(b: Bytes): Uint8Array {
-  return typeof b === 'string' ? encoder.encode(b) : b;
+  return typeof b === 'string' ? utf8(b) : b;
+}
+
+/** Short ASCII strings (most keys) are copied byte by byte: several times cheaper than TextEncoder for them. */
+const ASCII_FAST_PATH_MAX = 64;
+
+export function utf8(s: string): Uint8Array {
+  if (s.length > ASCII_FAST_PATH_MAX) return encoder.encode(s);
+  const out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x80) return encoder.encode(s);
+    out[i] = c;
+  }
+  return out;
 }
 
 /** Decodes UTF-8 (for display and tests; keys and values need not be UTF-8). */
@@ -22,9 +36,10 @@ export function bytesToUtf8(b: Uint8Array): string {
 
 /** The byte string of `b`: code unit i = byte i. Order-preserving. */
 export function byteString(b: Uint8Array): string {
+  if (b.length <= 4096) return String.fromCharCode.apply(null, b as unknown as number[]);
   let s = '';
   for (let i = 0; i < b.length; i += 4096) {
-    s += String.fromCharCode(...b.subarray(i, i + 4096));
+    s += String.fromCharCode.apply(null, b.subarray(i, i + 4096) as unknown as number[]);
   }
   return s;
 }

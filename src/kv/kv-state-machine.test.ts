@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { pack } from 'msgpackr';
 import { bytesToUtf8 } from './bytes.js';
+import { encodeCommand } from './command-codec.js';
+import { validateCommand } from './commands.js';
 import { KvStateMachine } from './kv-state-machine.js';
-import { encodeCommand } from './snapshot-codec.js';
+import { DEFAULT_LIMITS } from './limits.js';
 import { fails, kvText, ok } from './testing/kv-test-helpers.js';
 
 describe('put and range', () => {
@@ -236,14 +239,26 @@ describe('limits and validation', () => {
 
   it('commands may arrive as msgpack bytes', () => {
     const sm = new KvStateMachine();
-    const o = sm.apply(encodeCommand({ type: 'put', key: new Uint8Array([1, 2]), value: 'v' }));
+    const o = sm.apply(
+      encodeCommand(validateCommand({ type: 'put', key: new Uint8Array([1, 2]), value: 'v' }, DEFAULT_LIMITS)),
+    );
     assert.ok(o.ok);
     assert.equal(sm.applyEntry({ term: 1, index: 1, type: 0, data: new Uint8Array(0) }), undefined);
     assert.ok(
-      sm.applyEntry({ term: 1, index: 2, type: 0, data: encodeCommand({ type: 'put', key: 'b', value: '' }) })?.ok,
+      sm.applyEntry({
+        term: 1,
+        index: 2,
+        type: 0,
+        data: encodeCommand(validateCommand({ type: 'put', key: 'b', value: '' }, DEFAULT_LIMITS)),
+      })?.ok,
     );
     assert.equal(
-      sm.applyEntry({ term: 1, index: 2, type: 0, data: encodeCommand({ type: 'put', key: 'b', value: '' }) }),
+      sm.applyEntry({
+        term: 1,
+        index: 2,
+        type: 0,
+        data: encodeCommand(validateCommand({ type: 'put', key: 'b', value: '' }, DEFAULT_LIMITS)),
+      }),
       undefined,
     );
     assert.equal(sm.store.revision, 2);
@@ -292,8 +307,8 @@ describe('snapshots', () => {
     assert.equal(ok(copy, { type: 'range', range: { prefix: '' } }).count, 1);
     for (const bad of [
       new Uint8Array([1, 2, 3]),
-      encodeCommand([1, 0, 0, 0, 1, 'x', [], []]),
-      encodeCommand([1, 0, 0, 0, 1, [[1]], [], []]),
+      new Uint8Array(pack([1, 0, 0, 0, 1, 'x', [], []])),
+      new Uint8Array(pack([1, 0, 0, 0, 1, [[1]], [], []])),
     ]) {
       assert.throws(() => sm.restore(bad), { code: 'DATA_LOSS' });
     }

@@ -1,6 +1,7 @@
 import type { Entry } from '../raft/types.js';
 import { ParleyError } from '../wire/parley-error.js';
 import { byteString } from './bytes.js';
+import { decodeCommand } from './command-codec.js';
 import type { DeleteOp, KvCommand, LeaseExpireCommand, PutOp, RangeOp, TxnCommand, TxnOp } from './commands.js';
 import { validateCommand } from './commands.js';
 import { DedupTable } from './dedup.js';
@@ -8,9 +9,9 @@ import { keyRange } from './key-range.js';
 import { LeaseTable } from './leases.js';
 import { DEFAULT_LIMITS, type KvLimits, RECORD_OVERHEAD_BYTES } from './limits.js';
 import { MvccStore, type WriteTxn } from './mvcc-store.js';
-import { decodeCommand, decodeSnapshot, encodeSnapshot } from './snapshot-codec.js';
+import { decodeSnapshot, encodeSnapshot } from './snapshot-codec.js';
 import { evaluateCompare } from './txn.js';
-import type { ApplyOutcome, KeyValue, KvEvent, KvResult, LeaseInfo, RangeResult } from './types.js';
+import type { ApplyOutcome, KeyValue, KvEvent, KvResult, LeaseInfo } from './types.js';
 import { WatchHub } from './watch-hub.js';
 
 /** What the Raft driver needs (the lead adapts it to the driver's interface). */
@@ -49,11 +50,14 @@ export class KvStateMachine implements KvStateMachineLike {
     return this.apply(entry.data);
   }
 
-  /** Applies a command (msgpack bytes or an object); validates it first. Never throws. */
+  /**
+   * Applies a command: bytes from `encodeCommand` (a Raft entry) or an object, which is
+   * validated first. Never throws.
+   */
   apply(command: Uint8Array | unknown): ApplyOutcome {
     let cmd: KvCommand;
     try {
-      cmd = validateCommand(command instanceof Uint8Array ? decodeCommand(command) : command, this.limits);
+      cmd = command instanceof Uint8Array ? decodeCommand(command, this.limits) : validateCommand(command, this.limits);
     } catch (err) {
       return { ok: false, error: ParleyError.from(err) };
     }

@@ -2,13 +2,14 @@ import { Packr } from 'msgpackr';
 import { ParleyError } from '../wire/parley-error.js';
 import { isErrorCode } from '../wire/status.js';
 import { byteString } from './bytes.js';
+import { plain, restoreBytes } from './command-codec.js';
 import type { DedupEntry } from './dedup.js';
 import type { Lease, LeaseTable } from './leases.js';
 import type { KeyRecord, MvccStore } from './mvcc-store.js';
 import type { ApplyOutcome, KeyValue } from './types.js';
 
 /**
- * Snapshot encoding: msgpack of arrays only (no maps in the state part, no record extension),
+ * Snapshot encoding (commands have their own codec, `command-codec.ts`): msgpack of arrays only (no maps in the state part, no record extension),
  * keys in byte order, leases by id, dedup clients in insertion order. The same state therefore
  * always gives the same bytes. Leader-local lease deadlines are not part of it.
  *
@@ -138,20 +139,6 @@ function decodeSnapshotUnchecked(bytes: Uint8Array): DecodedSnapshot {
   return { appliedIndex, revision, compactRevision, nextLeaseId, keys, leases, dedup };
 }
 
-/** Decodes a msgpack-encoded command (validation happens afterwards). */
-export function decodeCommand(bytes: Uint8Array): unknown {
-  try {
-    return restoreBytes(packr.unpack(bytes));
-  } catch (err) {
-    throw new ParleyError('INVALID_ARGUMENT', 'command is not valid msgpack', { cause: err });
-  }
-}
-
-/** Encodes a command for proposal through Raft. */
-export function encodeCommand(cmd: unknown): Uint8Array {
-  return new Uint8Array(packr.pack(plain(cmd)));
-}
-
 function outcomeToWire(o: Outcome): unknown {
   if (o.ok) return o;
   return { ok: false, error: { code: o.error.code, message: o.error.message, details: o.error.details } };
@@ -166,28 +153,4 @@ function outcomeFromWire(o: unknown): Outcome {
     ok: false,
     error: new ParleyError(code, e.message, e.details === undefined ? {} : { details: e.details }),
   };
-}
-
-/** Deep copy without undefined properties, so encoding is the same before and after a round trip. */
-function plain(x: unknown): unknown {
-  if (x instanceof Uint8Array) return x;
-  if (Array.isArray(x)) return x.map(plain);
-  if (typeof x === 'object' && x !== null) {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(x)) if (v !== undefined) out[k] = plain(v);
-    return out;
-  }
-  return x;
-}
-
-/** msgpackr decodes bin as Buffer; turn them into plain Uint8Arrays. */
-function restoreBytes(x: unknown): unknown {
-  if (x instanceof Uint8Array) return new Uint8Array(x);
-  if (Array.isArray(x)) return x.map(restoreBytes);
-  if (typeof x === 'object' && x !== null) {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(x)) out[k] = restoreBytes(v);
-    return out;
-  }
-  return x;
 }

@@ -103,4 +103,14 @@ describe('PendingCalls', () => {
     assert.equal(await outcome(b.promise), 'UNAVAILABLE');
     assert.equal(calls.size, 0);
   });
+
+  it('leaves no timer behind after failAll (a stopped node holds no timer)', () => {
+    const { clock, calls } = setup();
+    const a = calls.create('p1', 'svc.a', 1000, undefined);
+    calls.settle(a.id, 'p1', 'done');
+    calls.create('p1', 'svc.b', 1000, undefined).promise.catch(() => {});
+    assert.equal(clock.pendingTimers, 1);
+    calls.failAll(() => new ParleyError('UNAVAILABLE', 'stopping'));
+    assert.equal(clock.pendingTimers, 0);
+  });
 });

@@ -123,8 +123,10 @@ export class PendingCalls {
     }
   }
 
+  /** Rejects every call and drops the deadline timer (the node is stopping). */
   failAll(error: (action: string) => ParleyError): void {
     for (const entry of this.inIdOrder()) this.settle(entry.id, entry.peerId, undefined, error(entry.action));
+    this.deadlines.clear();
   }
 
   private expire(entry: PendingCall): void {

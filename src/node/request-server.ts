@@ -27,7 +27,8 @@ export interface RequestServerDeps {
  * so the node can drain before it stops.
  *
  * Invariant: `inFlight` = handlers started − handlers finished (requests and one-way messages);
- * `running` holds exactly the requests whose handler has not finished.
+ * `running` holds exactly the requests whose handler has not finished, as seen from any other
+ * task (a synchronous handler starts and finishes within one onRequest and is never entered).
  */
 export class RequestServer {
   private readonly running = new Map<string, Map<number, Context>>();
@@ -76,21 +77,37 @@ export class RequestServer {
       peerIdentity: mesh.peerIdentity(peerId),
       options: request.options ?? undefined,
     });
-    let calls = this.running.get(peerId);
-    if (!calls) this.running.set(peerId, (calls = new Map()));
-    calls.set(stream, ctx);
     this.active++;
     // The caller's own timer covers its deadline; only the action's shorter one needs a timer here.
     const limits = ownDeadline ? this.actionLimits(ctx, actionMs!) : WAIT_FOR_HANDLER;
-    runHandler(action, request.params, ctx, limits, (value, error, returned) => {
-      if (returned) this.finish(peerId, stream, ctx, value, error);
-      else if (!ctx.aborted) {
+    // A handler that returns synchronously is done before anything (a CANCEL, a lost peer) could
+    // reach it, so only one still running after runHandler returns is entered in `running`: the
+    // per-request Map insert and delete were a good part of the server's garbage.
+    let registered = false;
+    let returned = false;
+    runHandler(action, request.params, ctx, limits, (value, error, handlerReturned) => {
+      if (handlerReturned) {
+        returned = true;
+        if (registered) this.unregister(peerId, stream, ctx);
+        this.finish(peerId, stream, ctx, value, error);
+      } else if (!ctx.aborted) {
         // At the action's timeout: answer at once and abort the handler's context (so finish() later
         // sends nothing more). The handler still counts as in flight until it returns.
         ctx.abort(error!);
         if (this.deps.mesh.isConnected(peerId)) this.respondError(peerId, stream, error!);
       }
     });
+    if (!returned) {
+      let calls = this.running.get(peerId);
+      if (!calls) this.running.set(peerId, (calls = new Map()));
+      calls.set(stream, ctx);
+      registered = true;
+    }
+  }
+
+  private unregister(peerId: string, stream: number, ctx: Context): void {
+    const calls = this.running.get(peerId);
+    if (calls?.get(stream) === ctx) calls.delete(stream);
   }
 
   private actionLimits(ctx: Context, ms: number): HandlerLimits {
@@ -160,8 +177,6 @@ export class RequestServer {
   }
 
   private finish(peerId: string, stream: number, ctx: Context, value: unknown, error: ParleyError | undefined): void {
-    const calls = this.running.get(peerId);
-    if (calls?.get(stream) === ctx) calls.delete(stream);
     ctx.finish();
     this.active--;
     // A cancelled caller is no longer waiting; a vanished one cannot be answered.

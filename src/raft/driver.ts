@@ -17,8 +17,8 @@ import { EntryType } from './types.js';
  * proposals queued while a save() blocked are taken in before the next Ready is built.
  *
  * Ordering per Ready: persist → send → restore snapshot / apply committed entries (conf
- * changes go to the core) → settle proposals and reads → advance. Messages are always sent
- * after persisting (the leader's parallel write of thesis §10.2.1 is not used yet).
+ * changes go to the core) → settle proposals and reads → advance. A leader whose term and
+ * vote are already durable sends first and persists while the followers do (thesis §10.2.1).
  */
 
 /** The part of the core's RawNode the driver uses. */
@@ -139,7 +139,12 @@ export class RaftDriver<R> {
    * from this map: by then `conf` says whether they are members.
    */
   private readonly pendingPeers = new Map<NodeId, number>();
+  /** Index of the entry (or snapshot) that established `conf`. */
+  private confIndexValue: number;
+  private readonly confListeners = new Set<(conf: ConfState, index: number) => void>();
   private readonly leaderListeners = new Set<(lead: NodeId | null) => void>();
+  /** Term and vote of the last HardState this driver saved (null: none yet, so not known to be durable). */
+  private savedTermVote: HardState | null = null;
 
   constructor(private readonly o: RaftDriverOptions<R>) {
     this.proposals = new ProposalTracker<R>(o.id);
@@ -148,6 +153,18 @@ export class RaftDriver<R> {
     this.appliedIndex = o.applied ?? 0;
     this.snapshotIndex = this.appliedIndex;
     this.conf = o.confState ?? { voters: [], votersOutgoing: [], learners: [], learnersNext: [], autoLeave: false };
+    this.confIndexValue = this.appliedIndex;
+  }
+
+  /** Index of the conf-change entry (or snapshot) that established `confState`; 0 when none. */
+  get confIndex(): number {
+    return this.confIndexValue;
+  }
+
+  /** Calls `fn` after each applied configuration change (a conf-change entry or a restored snapshot). */
+  onConfChange(fn: (conf: ConfState, index: number) => void): () => void {
+    this.confListeners.add(fn);
+    return () => this.confListeners.delete(fn);
   }
 
   /** The configuration as of the last applied conf change. */
@@ -325,14 +342,17 @@ export class RaftDriver<R> {
       this.lead = rd.softState.lead;
       leaderChanged = true;
     }
+    // A leader sends before its own write, so followers persist in parallel with it (thesis
+    // §10.2.1; etcd does the same). Safe: the leader's entries count towards a commit only in a
+    // later Ready, i.e. after this save returned. Only when the term and vote are already
+    // durable: a message must never reveal a term or vote that a crash could forget.
+    const sendFirst =
+      this.lead === this.o.id && rd.snapshot === null && (rd.hardState === null || this.hardStateDurable(rd.hardState));
+    if (sendFirst) this.sendMessages(rd.messages);
     this.o.log.save(rd.hardState, rd.entries, rd.snapshot);
     for (const e of rd.entries) if (e.type === EntryType.ConfChange) this.notePendingPeers(e);
-    if (rd.messages.length > 0) {
-      this.o.send(rd.messages);
-      // `send` is fire-and-forget: a snapshot handed to it counts as sent. If it was lost, the
-      // follower's next rejection makes the leader probe and send a snapshot again.
-      for (const m of rd.messages) if (m.type === 'MsgSnap') this.o.node.reportSnapshot(m.to, true);
-    }
+    if (rd.hardState !== null) this.savedTermVote = rd.hardState;
+    if (!sendFirst) this.sendMessages(rd.messages);
     if (rd.snapshot !== null && rd.snapshot.metadata.index > this.appliedIndex) {
       this.o.stateMachine.restore(rd.snapshot);
       this.appliedIndex = rd.snapshot.metadata.index;
@@ -340,6 +360,8 @@ export class RaftDriver<R> {
       this.conf = rd.snapshot.metadata.confState;
       this.confChangedSinceSnapshot = false;
       this.forgetPendingPeers(this.appliedIndex);
+      this.confIndexValue = this.appliedIndex;
+      for (const fn of this.confListeners) fn(this.conf, this.confIndexValue);
     }
     for (const e of rd.committedEntries) this.applyEntry(e);
     for (const rs of rd.readStates) {
@@ -351,6 +373,19 @@ export class RaftDriver<R> {
     this.o.node.advance();
     this.maybeSnapshot();
     if (leaderChanged) for (const fn of this.leaderListeners) fn(this.lead);
+  }
+
+  private hardStateDurable(hs: HardState): boolean {
+    const saved = this.savedTermVote;
+    return saved !== null && saved.term === hs.term && saved.vote === hs.vote;
+  }
+
+  private sendMessages(messages: readonly Message[]): void {
+    if (messages.length === 0) return;
+    this.o.send(messages);
+    // `send` is fire-and-forget: a snapshot handed to it counts as sent. If it was lost, the
+    // follower's next rejection makes the leader probe and send a snapshot again.
+    for (const m of messages) if (m.type === 'MsgSnap') this.o.node.reportSnapshot(m.to, true);
   }
 
   /** Every `snapshotEvery` applied entries: snapshot the state machine, then drop the log below it (minus a margin). */
@@ -375,8 +410,10 @@ export class RaftDriver<R> {
       this.conf = this.o.node.applyConfChange(cc);
       this.confChangedSinceSnapshot = true;
       this.forgetPendingPeers(e.index);
+      this.confIndexValue = e.index;
       const env = cc.context === undefined ? null : decodeProposal(cc.context);
       if (env !== null) this.confChanges.applied(env, this.conf);
+      for (const fn of this.confListeners) fn(this.conf, e.index);
     } else {
       const env = decodeProposal(e.data);
       if (env !== null) {

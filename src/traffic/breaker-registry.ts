@@ -1,9 +1,7 @@
-import type { Endpoint } from '../node/balancer.js';
 import type { BreakerStrategy } from './breaker-strategy.js';
 import { CircuitBreaker, type CircuitBreakerOptions, type StateChange } from './circuit-breaker.js';
 import { Emitter, type Event } from './event.js';
 import { LruMap } from './lru-map.js';
-import { type ExecuteContext, type Policy, type PolicyContext, toPolicyContext } from './policy.js';
 
 /** The registry key of the breaker for an action on one node, or for the action as a whole. */
 export function breakerKey(action: string, nodeId?: string): string {
@@ -60,32 +58,9 @@ export class CircuitBreakerRegistry {
     return breaker;
   }
 
-  /** True when the breaker for `key` exists and is open (rejecting without probing). Never creates one. */
-  isOpen(key: string): boolean {
-    return this.#breakers.peek(key)?.isOpen() ?? false;
-  }
-
   /** True unless the breaker for `key` exists and would reject a call now (open, or half-open with every probe slot taken). Never creates one. */
   admits(key: string): boolean {
     return this.#breakers.peek(key)?.admits() ?? true;
-  }
-
-  /**
-   * The candidates whose (action, node) breaker is not open. When every breaker is open, returns
-   * the empty list: the caller should fail fast (UNAVAILABLE) rather than hammer broken nodes.
-   */
-  filter(candidates: readonly Endpoint[], action: string): Endpoint[] {
-    return candidates.filter((e) => !this.isOpen(breakerKey(action, e.nodeId)));
-  }
-
-  /** A policy that runs each call through the breaker chosen by `keyOf(ctx)` (e.g. per action). */
-  policy(keyOf: (ctx: PolicyContext) => string): Policy {
-    return {
-      execute: <T>(fn: (ctx: PolicyContext) => Promise<T>, context?: ExecuteContext): Promise<T> => {
-        const ctx = toPolicyContext(context);
-        return this.get(keyOf(ctx)).execute(fn, ctx);
-      },
-    };
   }
 
   #evictClosed(): void {

@@ -228,7 +228,7 @@ describe('breaker strategies', () => {
 });
 
 describe('CircuitBreakerRegistry', () => {
-  it('keeps one breaker per key and filters out nodes whose breaker is open', async () => {
+  it('keeps one breaker per key; an open one stops admitting until it is due for probing', async () => {
     const clock = new FakeClock();
     const registry = new CircuitBreakerRegistry({ breaker: { clock, openMs: 1000 } });
     const events: string[] = [];
@@ -240,27 +240,27 @@ describe('CircuitBreakerRegistry', () => {
         .get(key)
         .execute(failWith('UNAVAILABLE'))
         .catch(() => {});
-    assert.equal(registry.isOpen(key), true);
-    assert.equal(registry.isOpen(breakerKey('users.get', 'n1')), false);
-    const nodes = ['n1', 'n2', 'n3'].map((nodeId) => ({ nodeId, meta: {} }));
-    assert.deepEqual(
-      registry.filter(nodes, 'users.get').map((e) => e.nodeId),
-      ['n1', 'n3'],
-    );
+    assert.equal(registry.admits(key), false);
+    assert.equal(registry.admits(breakerKey('users.get', 'n1')), true, 'a key never used admits');
     clock.advance(1000);
-    assert.equal(registry.isOpen(key), false, 'due for probing: the balancer may pick it again');
+    assert.equal(registry.admits(key), true, 'due for probing: the balancer may pick it again');
     assert.deepEqual(events, ['users.get@n2:open']);
   });
 
-  it('policy() picks the breaker from the context; per-key options', async () => {
+  it('per-key options', async () => {
     const registry = new CircuitBreakerRegistry({
       breaker: (key) => ({ strategy: () => new ConsecutiveFailures(key === 'fragile' ? 1 : 100) }),
     });
-    const policy = registry.policy((ctx) => ctx.call.action ?? '');
-    await policy.execute(failWith('UNAVAILABLE'), { call: { action: 'fragile' } }).catch(() => {});
-    await policy.execute(failWith('UNAVAILABLE'), { call: { action: 'sturdy' } }).catch(() => {});
-    assert.equal(registry.isOpen('fragile'), true);
-    assert.equal(registry.isOpen('sturdy'), false);
+    await registry
+      .get('fragile')
+      .execute(failWith('UNAVAILABLE'))
+      .catch(() => {});
+    await registry
+      .get('sturdy')
+      .execute(failWith('UNAVAILABLE'))
+      .catch(() => {});
+    assert.equal(registry.get('fragile').state, 'open');
+    assert.equal(registry.get('sturdy').state, 'closed');
   });
 
   it('bounds the number of breakers but never evicts an open one', async () => {
@@ -274,6 +274,6 @@ describe('CircuitBreakerRegistry', () => {
       .catch(() => {});
     for (let i = 0; i < 10; i++) registry.get(`k${i}`);
     assert.ok(registry.size <= 3);
-    assert.equal(registry.isOpen('open'), true);
+    assert.equal(registry.admits('open'), false);
   });
 });

@@ -1,48 +1,42 @@
 import { type Clock, systemTimer } from '../base/clock.js';
-import { ParleyError } from '../wire/parley-error.js';
-import type { ErrorCode } from '../wire/status.js';
+import type { ParleyError } from '../wire/parley-error.js';
 import { LruMap } from './lru-map.js';
-import { type ExecuteContext, type Policy, type PolicyContext, toPolicyContext } from './policy.js';
 
-export interface IdempotencyStoreOptions {
-  /** How long a completed result is kept after completion, ms (default 60 000). */
-  ttlMs?: number;
+/** How a call with an idempotency key ended: what a repeat of it is answered with. */
+export type StoredOutcome =
+  | { readonly ok: true; readonly value: unknown }
+  | { readonly ok: false; readonly error: ParleyError };
+
+/**
+ * Where the server's idempotency stage keeps finished calls' outcomes, by key. The default is
+ * `MemoryIdempotencyStore`, one per action on each serving node; a store shared by the serving
+ * nodes (e.g. the replicated KV, `cluster/client/kv-idempotency-store.ts`) lets a retry that reaches
+ * another node after the first one failed get the first outcome instead of running again.
+ *
+ * Contract: after `set(key, o, ttlMs)` has completed, `get(key)` answers `o` for at least `ttlMs`,
+ * unless the store had to drop it (a bounded store may); both may answer synchronously. A store
+ * shared by several actions is given keys that already name the action.
+ */
+export interface IdempotencyStore {
+  get(key: string): StoredOutcome | undefined | Promise<StoredOutcome | undefined>;
+  set(key: string, outcome: StoredOutcome, ttlMs: number): void | Promise<void>;
+}
+
+export interface MemoryIdempotencyStoreOptions {
   /** Entries kept at most, least recently used dropped first (default 10 000). */
   maxSize?: number;
-  /**
-   * Failures that mean "not done, try again" and are not kept (default CANCELLED, UNAVAILABLE,
-   * RESOURCE_EXHAUSTED, ABORTED): the next repeat runs the handler, and repeats that joined the
-   * failed run start one of their own.
-   */
-  forgetCodes?: readonly ErrorCode[];
   clock?: Clock;
 }
 
-const FORGET_CODES: readonly ErrorCode[] = ['CANCELLED', 'UNAVAILABLE', 'RESOURCE_EXHAUSTED', 'ABORTED'];
-
-type Entry =
-  | { readonly state: 'running'; readonly promise: Promise<unknown> }
-  | { readonly state: 'done'; readonly ok: boolean; readonly value: unknown; readonly expiresAt: number };
-
 /**
- * Server-side idempotency: the first call with a key runs; a repeat while it runs joins its
- * promise; a repeat after it finished gets the stored result (or the stored error) until `ttlMs`
- * after completion. Failures with a `forgetCodes` code are not kept: a repeat that joined such a
- * run starts its own (so a retry that joined an execution its first caller cancelled still runs),
- * and later repeats run again. As a Policy it uses `ctx.call.idempotencyKey` and runs calls without
- * one as is.
- * Weakness, by design of a bounded store: an entry dropped by the size bound (even a running one)
- * is forgotten, and a later repeat runs the handler again.
+ * The in-process store: an LRU map of outcomes with their expiry, answering synchronously.
+ * Invariant: `get` never answers an entry at or after its expiry (it is deleted then).
  */
-export class IdempotencyStore implements Policy {
-  readonly #ttlMs: number;
+export class MemoryIdempotencyStore implements IdempotencyStore {
   readonly #clock: Clock;
-  readonly #entries: LruMap<string, Entry>;
-  readonly #forget: ReadonlySet<ErrorCode>;
+  readonly #entries: LruMap<string, { readonly outcome: StoredOutcome; readonly expiresAt: number }>;
 
-  constructor(options: IdempotencyStoreOptions = {}) {
-    this.#forget = new Set(options.forgetCodes ?? FORGET_CODES);
-    this.#ttlMs = options.ttlMs ?? 60_000;
+  constructor(options: MemoryIdempotencyStoreOptions = {}) {
     this.#clock = options.clock ?? systemTimer;
     this.#entries = new LruMap({ maxSize: options.maxSize ?? 10_000 });
   }
@@ -51,49 +45,15 @@ export class IdempotencyStore implements Policy {
     return this.#entries.size;
   }
 
-  run<T>(key: string, fn: () => Promise<T>): Promise<T> {
+  get(key: string): StoredOutcome | undefined {
     const entry = this.#entries.get(key);
-    if (entry?.state === 'running') {
-      return (entry.promise as Promise<T>).catch((err: unknown) => {
-        // The run we joined failed without doing the work (its entry is gone already): run our own.
-        if (this.#forgets(err)) return this.run(key, fn);
-        throw err;
-      });
-    }
-    if (entry?.state === 'done') {
-      if (this.#clock.now() < entry.expiresAt) {
-        return entry.ok ? Promise.resolve(entry.value as T) : Promise.reject(entry.value);
-      }
-      this.#entries.delete(key);
-    }
-    let promise: Promise<T>;
-    try {
-      promise = Promise.resolve(fn());
-    } catch (err) {
-      promise = Promise.reject(err);
-    }
-    const running: Entry = { state: 'running', promise };
-    this.#entries.set(key, running);
-    const finish = (ok: boolean, value: unknown) => {
-      // Store only if our entry is still the one in the map (not dropped and replaced meanwhile).
-      if (this.#entries.peek(key) !== running) return;
-      if (!ok && this.#forgets(value)) this.#entries.delete(key);
-      else this.#entries.set(key, { state: 'done', ok, value, expiresAt: this.#clock.now() + this.#ttlMs });
-    };
-    promise.then(
-      (v) => finish(true, v),
-      (e) => finish(false, e),
-    );
-    return promise;
+    if (!entry) return undefined;
+    if (this.#clock.now() < entry.expiresAt) return entry.outcome;
+    this.#entries.delete(key);
+    return undefined;
   }
 
-  execute<T>(fn: (ctx: PolicyContext) => Promise<T>, context?: ExecuteContext): Promise<T> {
-    const ctx = toPolicyContext(context);
-    const key = ctx.call.idempotencyKey;
-    return key === undefined ? fn(ctx) : this.run(key, () => fn(ctx));
-  }
-
-  #forgets(err: unknown): boolean {
-    return err instanceof ParleyError && this.#forget.has(err.code);
+  set(key: string, outcome: StoredOutcome, ttlMs: number): void {
+    this.#entries.set(key, { outcome, expiresAt: this.#clock.now() + ttlMs });
   }
 }

@@ -28,14 +28,7 @@ export {
   GradientLimit,
   type GradientOptions,
 } from './concurrency-limit.js';
-export {
-  CALLER_PIPELINE,
-  type ConfigLayers,
-  type DeepPartial,
-  mergeConfig,
-  resolveConfig,
-  SERVER_PIPELINE,
-} from './config-resolution.js';
+export { type DeepPartial, mergeConfig } from './config-resolution.js';
 export { ConsecutiveFailures } from './consecutive-breaker.js';
 export {
   ConsistentHashBalancer,
@@ -47,7 +40,13 @@ export { CountWindow } from './count-window-breaker.js';
 export { type Disposable, Emitter, type Event } from './event.js';
 export { type FallbackOptions, FallbackPolicy } from './fallback-policy.js';
 export { type HedgingOptions, HedgingPolicy } from './hedging-policy.js';
-export { IdempotencyStore, type IdempotencyStoreOptions } from './idempotency-store.js';
+export { IdempotencyPolicy, type IdempotencyPolicyOptions } from './idempotency-policy.js';
+export {
+  type IdempotencyStore,
+  MemoryIdempotencyStore,
+  type MemoryIdempotencyStoreOptions,
+  type StoredOutcome,
+} from './idempotency-store.js';
 export { LatencyQuantiles } from './latency-quantiles.js';
 export { LeastOutstandingBalancer } from './least-outstanding.js';
 export { LoadShedder, type LoadShedderOptions } from './load-shedder.js';
@@ -56,6 +55,14 @@ export { LruMap, type LruMapOptions } from './lru-map.js';
 export { OutlierDetector, type OutlierOptions } from './outlier-detector.js';
 export { PeakEwmaBalancer, type PeakEwmaOptions } from './peak-ewma.js';
 export { weightOf } from './pick-helpers.js';
+export {
+  buildPipeline,
+  CALLER_PIPELINE,
+  type CallerStage,
+  SERVER_PIPELINE,
+  type ServerStage,
+  type StageBuilders,
+} from './pipeline.js';
 export {
   type CallInfo,
   type ExecuteContext,

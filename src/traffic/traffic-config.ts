@@ -9,9 +9,11 @@ import { type DeepPartial, mergeConfig } from './config-resolution.js';
 import { ConsecutiveFailures } from './consecutive-breaker.js';
 import type { HashKeySource } from './consistent-hash.js';
 import { CountWindow } from './count-window-breaker.js';
-import { IdempotencyStore } from './idempotency-store.js';
+import { IdempotencyPolicy } from './idempotency-policy.js';
+import type { IdempotencyStore } from './idempotency-store.js';
 import { LoadShedder } from './load-shedder.js';
 import type { OutlierOptions } from './outlier-detector.js';
+import { buildPipeline, SERVER_PIPELINE } from './pipeline.js';
 import type { CallInfo, Policy } from './policy.js';
 import { RateLimitPolicy } from './rate-limit-policy.js';
 import { Gcra, TokenBucket } from './rate-limiters.js';
@@ -52,7 +54,10 @@ export interface ServerPolicies {
   readonly rateLimit?: RateLimitConfig | false;
   readonly shedding?: SheddingConfig | false;
   readonly bulkhead?: BulkheadConfig | false;
-  /** Calls carrying an `idempotencyKey` run at most once per key per window (on by default). */
+  /**
+   * Calls carrying an `idempotencyKey` run at most once per key per window (on by default); the
+   * outcomes live in `TrafficConfig.idempotencyStore`, else in memory (`maxSize` entries per action).
+   */
   readonly idempotency?: { readonly ttlMs?: number; readonly maxSize?: number } | false;
 }
 
@@ -238,20 +243,26 @@ export function loadShedder(config: SheddingConfig, timer: Timer): LoadShedder {
  * The server-side chain of one action, outermost first (SERVER_PIPELINE): rate limit → load
  * shedding → bulkhead → idempotency. Empty when every policy is off.
  */
-export function serverPolicies(action: string, server: ServerPolicies | undefined, timer: Timer): Policy[] {
-  const out: Policy[] = [];
-  if (server?.rateLimit) out.push(rateLimitPolicy(`${action} (server)`, server.rateLimit, timer));
-  if (server?.shedding) out.push(loadShedder(server.shedding, timer));
-  if (server?.bulkhead) out.push(bulkheadPolicy(`${action} (server)`, server.bulkhead));
-  if (server?.idempotency !== false) {
-    const o = server?.idempotency ?? {};
-    out.push(
-      new IdempotencyStore({
+export function serverPolicies(
+  action: string,
+  server: ServerPolicies | undefined,
+  timer: Timer,
+  store?: IdempotencyStore,
+): Policy[] {
+  return buildPipeline(SERVER_PIPELINE, {
+    'rate-limit': () =>
+      server?.rateLimit ? rateLimitPolicy(`${action} (server)`, server.rateLimit, timer) : undefined,
+    'load-shedding': () => (server?.shedding ? loadShedder(server.shedding, timer) : undefined),
+    bulkhead: () => (server?.bulkhead ? bulkheadPolicy(`${action} (server)`, server.bulkhead) : undefined),
+    idempotency: () => {
+      if (server?.idempotency === false) return undefined;
+      const o = server?.idempotency ?? {};
+      return new IdempotencyPolicy({
         clock: timer,
+        ...(store ? { store, keyPrefix: `${action}/` } : {}),
         ...(o.ttlMs === undefined ? {} : { ttlMs: o.ttlMs }),
         ...(o.maxSize === undefined ? {} : { maxSize: o.maxSize }),
-      }),
-    );
-  }
-  return out;
+      });
+    },
+  });
 }

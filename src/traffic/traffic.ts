@@ -14,10 +14,12 @@ import type { HashKeySource } from './consistent-hash.js';
 import { Emitter, type Event } from './event.js';
 import { FallbackPolicy } from './fallback-policy.js';
 import { HedgingPolicy } from './hedging-policy.js';
-import { IdempotencyStore } from './idempotency-store.js';
+import { IdempotencyPolicy } from './idempotency-policy.js';
+import type { IdempotencyStore } from './idempotency-store.js';
 import { LatencyQuantiles } from './latency-quantiles.js';
 import { LruMap } from './lru-map.js';
 import { OutlierDetector } from './outlier-detector.js';
+import { buildPipeline, CALLER_PIPELINE } from './pipeline.js';
 import { type CallInfo, type Policy, type PolicyContext, toPolicyContext, wrap } from './policy.js';
 import { RetryBudgetRegistry, type TokenRetryBudgetOptions } from './retry-budget.js';
 import { RetryPolicy } from './retry-policy.js';
@@ -45,6 +47,13 @@ export interface TrafficConfig {
   readonly retryBudget?: TokenRetryBudgetOptions;
   /** Options of the balancing strategies (random source, ewma and hash settings, locality). */
   readonly balancer?: BalancerOptions;
+  /**
+   * Where the server's idempotency stage keeps outcomes, shared by every action this node serves
+   * (keys are prefixed with the action name). Default: in memory, per action. A store shared by the
+   * serving nodes (`KvIdempotencyStore`) makes a repeat that reaches another node after a failover
+   * get the first outcome.
+   */
+  readonly idempotencyStore?: IdempotencyStore;
   /** Time source of every policy (default the system timer). */
   readonly timer?: Timer;
   readonly random?: () => number;
@@ -86,9 +95,8 @@ interface CallerPlan {
   readonly info: CallInfo;
   /** Where the hash strategy reads keys, from `hashOn`. */
   readonly hashKey: HashKeySource | undefined;
-  /** retry → hedging → action breaker → timeout → bulkhead → rate limit, outermost first. */
+  /** The policies of CALLER_PIPELINE that are on, outermost first; the attempt runs inside. */
   readonly chain: Policy;
-  readonly fallback: FallbackPolicy<unknown> | undefined;
   /** Per-(action, node) breakers; undefined when the breaker scope is 'action' or breakers are off. */
   readonly nodeBreakers: CircuitBreakerRegistry | undefined;
   readonly outliers: OutlierDetector | undefined;
@@ -130,14 +138,13 @@ function isNodeFailure(err: unknown): boolean {
  *   const node = createNode({ id: 'a', ...traffic.nodeOptions });
  *   traffic.onBreakerStateChange((e) => console.log(e.breaker, e.from, '→', e.to));
  *
- * Caller side (the `call` middleware and the balancer), per call:
- *   fallback → retry (budget) → hedging → action breaker → timeout → bulkhead → rate limit → attempt,
- * where each attempt asks the node to dispatch with `exclude` = nodes already tried (a call with an
+ * Caller side (the `call` middleware and the balancer), per call: the stages of CALLER_PIPELINE
+ * (pipeline.ts, the one place the order is written) around the attempt, where each attempt asks the node to dispatch with `exclude` = nodes already tried (a call with an
  * idempotency key returns to its first node while that one is healthy); the balancer
  * drops nodes whose (action, node) breaker rejects and ejected outliers, then runs the strategy;
  * the attempt's result is fed to that node's breaker and the outlier detector.
- * Server side (the `action` middleware), per local action: rate limit → load shedding → bulkhead →
- * idempotency → handler.
+ * Server side (the `action` middleware), per local action: the stages of SERVER_PIPELINE around the
+ * handler.
  *
  * Policies resolve node default → service → action → call, once per action (cached); a call that
  * carries its own `traffic` options gets a plan of its own that shares the action's breakers,
@@ -223,8 +230,7 @@ export class Traffic {
     // rather than the shared never-aborting placeholder every pending call would listen on.
     const attempt = (ctx: PolicyContext) =>
       this.#attempt(plan, call, next, route, ctx, ctx.signal === context.signal ? call.signal : ctx.signal, host);
-    if (!plan.fallback) return plan.chain.execute(attempt, context);
-    return plan.fallback.execute((ctx) => plan.chain.execute(attempt, ctx), context);
+    return plan.chain.execute(attempt, context);
   }
 
   /** One attempt: dispatch through the node (which picks via `#pick`), then feed the outcome to that node's health. */
@@ -359,57 +365,58 @@ export class Traffic {
         quantiles: new LatencyQuantiles(),
       };
     }
-    const chain: Policy[] = [];
     const random = this.#config.random;
-    if (policies.retry !== false) {
-      const r = policies.retry ?? {};
-      chain.push(
-        new RetryPolicy({
+    const budget = () => this.#budgets.for(service);
+    const chain = buildPipeline(CALLER_PIPELINE, {
+      fallback: () => {
+        const f = policies.fallback;
+        if (!f) return undefined;
+        return asPolicy(
+          new FallbackPolicy<unknown>({
+            fallback: f.fn ?? (() => f.value),
+            ...(f.codes ? { codes: f.codes } : {}),
+            ...(f.onBrokenCircuit === undefined ? {} : { onBrokenCircuit: f.onBrokenCircuit }),
+          }),
+        );
+      },
+      retry: () => {
+        if (policies.retry === false) return undefined;
+        const r = policies.retry ?? {};
+        return new RetryPolicy({
           timer,
           ...(random ? { random } : {}),
           ...(r.maxAttempts === undefined ? {} : { maxAttempts: r.maxAttempts }),
           ...(r.retryableCodes ? { retryableCodes: r.retryableCodes } : {}),
           backoff: exponentialBackoff({ initialMs: r.baseMs ?? 100, maxMs: r.maxMs ?? 10_000 }),
-          ...(r.budget === false ? {} : { budget: this.#budgets.for(service) }),
-        }),
-      );
-    }
-    if (policies.hedging && policies.idempotent) {
-      const h = policies.hedging;
-      chain.push(
-        new HedgingPolicy({
+          ...(r.budget === false ? {} : { budget: budget() }),
+        });
+      },
+      hedging: () => {
+        const h = policies.hedging;
+        if (!h || !policies.idempotent) return undefined;
+        return new HedgingPolicy({
           timer,
           quantiles: parts.quantiles,
           ...(h.delayMs === undefined ? {} : { delayMs: h.delayMs }),
           ...(h.quantile === undefined ? {} : { quantile: h.quantile }),
           ...(h.maxHedges === undefined ? {} : { maxHedges: h.maxHedges }),
-          ...(policies.retry === false || policies.retry?.budget === false
-            ? {}
-            : { budget: this.#budgets.for(service) }),
-        }),
-      );
-    }
-    if (parts.actionBreaker) chain.push(parts.actionBreaker);
-    if (typeof policies.timeout === 'number' && policies.timeout > 0) {
-      chain.push(new TimeoutPolicy({ ms: policies.timeout, timer }));
-    }
-    if (parts.bulkhead) chain.push(parts.bulkhead);
-    if (parts.rateLimit) chain.push(parts.rateLimit);
-    const f = policies.fallback;
-    const fallback = f
-      ? new FallbackPolicy<unknown>({
-          fallback: f.fn ?? (() => f.value),
-          ...(f.codes ? { codes: f.codes } : {}),
-          ...(f.onBrokenCircuit === undefined ? {} : { onBrokenCircuit: f.onBrokenCircuit }),
-        })
-      : undefined;
+          ...(policies.retry === false || policies.retry?.budget === false ? {} : { budget: budget() }),
+        });
+      },
+      'circuit-breaker': () => parts.actionBreaker,
+      timeout: () =>
+        typeof policies.timeout === 'number' && policies.timeout > 0
+          ? new TimeoutPolicy({ ms: policies.timeout, timer })
+          : undefined,
+      bulkhead: () => parts.bulkhead,
+      'rate-limit': () => parts.rateLimit,
+    });
     return {
       action,
       policies,
       info: { service, action, idempotent: policies.idempotent === true },
       hashKey: policies.hashOn === undefined ? undefined : hashKeySource(policies.hashOn),
       chain: wrap(...chain),
-      fallback,
       nodeBreakers: parts.nodeBreakers,
       outliers: this.#outlierDetector(service),
       shared: parts,
@@ -441,11 +448,11 @@ export class Traffic {
       onDefinition,
       c.actions?.[action],
     );
-    const list = serverPolicies(action, policies.server, this.#timer);
+    const list = serverPolicies(action, policies.server, this.#timer, c.idempotencyStore);
     if (list.length === 0) return next;
     const chain = wrap(...list);
     // Only the idempotency store (the default): calls without a key skip the chain entirely.
-    const keyedOnly = list.length === 1 && list[0] instanceof IdempotencyStore;
+    const keyedOnly = list.length === 1 && list[0] instanceof IdempotencyPolicy;
     const needsSignal = policies.server?.bulkhead ? (policies.server.bulkhead.maxQueue ?? 0) > 0 : false;
     return (params, ctx) => {
       if (keyedOnly && ctx.idempotencyKey === undefined) return next(params, ctx);
@@ -469,6 +476,14 @@ export class Traffic {
       );
     };
   }
+}
+
+/**
+ * The fallback as a stage of the caller chain. A fallback turns an error into a value of its own
+ * type; in a chain every result is `unknown` to the caller, so the value is a valid result there.
+ */
+function asPolicy(fallback: FallbackPolicy<unknown>): Policy {
+  return { execute: (fn, context) => fallback.execute(fn, context) as Promise<never> };
 }
 
 /** Creates the traffic layer of one node; see `Traffic`. */

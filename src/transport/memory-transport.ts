@@ -1,4 +1,4 @@
-import { type Frame, HEADER_SIZE, type PacketType } from '../wire/frame.js';
+import { DEFAULT_MAX_FIRST_FRAME_SIZE, type Frame, HEADER_SIZE, type PacketType } from '../wire/frame.js';
 import { FrameBatch } from '../wire/frame-batch.js';
 import { FrameDecoder } from '../wire/frame-decoder.js';
 import { ParleyError } from '../wire/parley-error.js';
@@ -102,7 +102,10 @@ export class MemoryConnection implements Connection {
     private readonly limits: OutboundLimits,
     private readonly network: MemoryNetwork,
   ) {
-    this.decoder = new FrameDecoder(limits.maxFrameSize);
+    this.decoder = new FrameDecoder({
+      maxFrameSize: limits.maxFrameSize,
+      maxFirstFrameSize: limits.maxFirstFrameSize ?? DEFAULT_MAX_FIRST_FRAME_SIZE,
+    });
   }
 
   get pendingBytes(): number {

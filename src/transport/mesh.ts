@@ -1,6 +1,6 @@
 import { type BackoffOptions, backoffDelay, DEFAULT_RECONNECT_BACKOFF } from '../base/backoff.js';
 import { jsonCodec } from '../wire/codec.js';
-import { type Frame, FrameFlag, PacketType, PROTOCOL_VERSION } from '../wire/frame.js';
+import { type Frame, FrameFlag, PacketType, PROTOCOL_VERSION, packetName } from '../wire/frame.js';
 import { FrameError } from '../wire/frame-decoder.js';
 import { encodeGoodbye, type GoodbyeBody, type HelloBody, parseGoodbye, parseHello } from '../wire/packets.js';
 import { ParleyError } from '../wire/parley-error.js';
@@ -8,6 +8,9 @@ import type { Connection, PeerIdentity } from './connection.js';
 import type { FaultInjector } from './fault-injector.js';
 import type { Logger } from './logger.js';
 import type { Transport } from './transport.js';
+
+/** Largest PING body answered (bytes); a larger one is a protocol violation. Parley sends empty PINGs. */
+export const MAX_PING_BODY = 64;
 
 export interface MeshOptions {
   readonly localId: string;
@@ -204,20 +207,42 @@ export class Mesh {
     const faults = this.options.faults;
     if (faults !== undefined) {
       const from = state.peerId ?? helloSender(frame);
-      const take = (f: Frame) => this.receive(state, f);
+      const take = (f: Frame) => this.receiveSafely(state, f);
       if (from !== undefined && faults.intercept(from, frame, take, () => !state.connection.closed)) return;
     }
-    this.receive(state, frame);
+    this.receiveSafely(state, frame);
+  }
+
+  /**
+   * The receive path never throws: whatever handling a frame throws (a reply that cannot be queued
+   * because the peer does not read, a bug) closes that one connection, with a log line; it must
+   * not reach the socket's event handler, where it would crash the process.
+   */
+  private receiveSafely(state: ConnectionState, frame: Frame): void {
+    try {
+      this.receive(state, frame);
+    } catch (err) {
+      this.dropAfterError(state, frame, err);
+    }
   }
 
   private receive(state: ConnectionState, frame: Frame): void {
     state.lastReceived = Date.now();
     const peerId = state.peerId;
+    if (!peerId && frame.type !== PacketType.HELLO && frame.type !== PacketType.GOODBYE) {
+      // Nothing but the handshake is accepted, or answered, before HELLO.
+      this.protocolError(state, `${packetName(frame.type)} before HELLO`);
+      return;
+    }
     switch (frame.type) {
       case PacketType.HELLO:
         this.onHello(state, frame);
         return;
       case PacketType.PING:
+        if (frame.body.length > MAX_PING_BODY) {
+          this.protocolError(state, `PING body of ${frame.body.length} bytes (at most ${MAX_PING_BODY})`);
+          return;
+        }
         state.connection.send(PacketType.PONG, 0, frame.stream, frame.body.slice());
         return;
       case PacketType.PONG:
@@ -241,12 +266,26 @@ export class Mesh {
         return;
       }
       default:
-        if (!peerId) {
-          this.protocolError(state, `${frame.type} before HELLO`);
-          return;
-        }
-        this.events?.onFrame(peerId, frame);
+        this.events?.onFrame(peerId!, frame);
     }
+  }
+
+  /** Closes a connection whose frame could not be handled; a full outbound queue means the peer does not read. */
+  private dropAfterError(state: ConnectionState, frame: Frame, err: unknown): void {
+    const who = state.peerId ? `'${state.peerId}' (${state.connection.remoteAddress})` : state.connection.remoteAddress;
+    const message = err instanceof Error ? err.message : String(err);
+    if (err instanceof ParleyError && err.code === 'RESOURCE_EXHAUSTED') {
+      this.options.logger.warn(
+        `dropping the connection to ${who}: it does not read what this node sends (${state.connection.pendingBytes} bytes queued): ${message}`,
+      );
+      // A GOODBYE cannot be queued behind a full queue; the close tells the peer.
+      state.connection.destroy(err);
+      return;
+    }
+    this.options.logger.error(
+      `closing the connection to ${who}: handling a ${packetName(frame.type)} failed: ${message}`,
+    );
+    this.refuse(state, 'INTERNAL', `this node failed to handle a ${packetName(frame.type)}`);
   }
 
   private onHello(state: ConnectionState, frame: Frame): void {

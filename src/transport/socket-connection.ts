@@ -1,11 +1,12 @@
 import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
-import { type Frame, FrameFlag, HEADER_SIZE, PacketType } from '../wire/frame.js';
+import { DEFAULT_MAX_FIRST_FRAME_SIZE, type Frame, FrameFlag, HEADER_SIZE, PacketType } from '../wire/frame.js';
 import { FrameBatch } from '../wire/frame-batch.js';
 import { FrameDecoder, FrameError } from '../wire/frame-decoder.js';
 import { encodeGoodbye } from '../wire/packets.js';
 import { ParleyError } from '../wire/parley-error.js';
 import type { Connection, ConnectionHandlers, PeerIdentity } from './connection.js';
+import { type BudgetHolder, type InboundBudget, processInboundBudget } from './inbound-budget.js';
 import type { OutboundLimits } from './transport.js';
 
 /** A batch larger than this is written at once instead of waiting for the flush. */
@@ -25,9 +26,13 @@ const noHandlers: ConnectionHandlers = { onFrame() {}, onClose() {} };
  * batches, without the extra event-loop turn a setImmediate flush costs (measured: about 15 µs of
  * round-trip latency at concurrency 1, no throughput difference at 100).
  * Backpressure: queued bytes (batch + socket.writableLength) are bounded by maxOutboundBytes.
- * Reads: a FrameDecoder; a malformed or oversized frame destroys this connection only.
+ * Reads: a FrameDecoder; a malformed or oversized frame destroys this connection only. The first
+ * frame is held to maxFirstFrameSize (it must be the HELLO), and the bytes of an unfinished frame
+ * count against an InboundBudget shared by the process, which closes the connection whose
+ * unfinished frame is oldest when the sum is too large. Once close() has begun, received bytes are
+ * dropped unread.
  */
-export class SocketConnection implements Connection {
+export class SocketConnection implements Connection, BudgetHolder {
   readonly id = nextConnectionId++;
   readonly remoteAddress: string;
   private handlers: ConnectionHandlers = noHandlers;
@@ -35,6 +40,8 @@ export class SocketConnection implements Connection {
   private readonly decoder: FrameDecoder;
   private flushScheduled = false;
   private isClosed = false;
+  /** close() or refuse() began: nothing more is read. */
+  private closing = false;
   private closeError: Error | undefined;
   private identity: PeerIdentity | undefined | null = null;
 
@@ -42,9 +49,13 @@ export class SocketConnection implements Connection {
     private readonly socket: Socket,
     readonly outbound: boolean,
     private readonly limits: OutboundLimits,
+    private readonly budget: InboundBudget = processInboundBudget,
   ) {
     this.remoteAddress = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
-    this.decoder = new FrameDecoder(limits.maxFrameSize);
+    this.decoder = new FrameDecoder({
+      maxFrameSize: limits.maxFrameSize,
+      maxFirstFrameSize: limits.maxFirstFrameSize ?? DEFAULT_MAX_FIRST_FRAME_SIZE,
+    });
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err) => {
@@ -121,6 +132,7 @@ export class SocketConnection implements Connection {
 
   close(): void {
     if (this.isClosed) return;
+    this.stopReading();
     this.flush();
     this.socket.end();
     // A peer that never finishes its side must not keep the socket forever.
@@ -133,8 +145,13 @@ export class SocketConnection implements Connection {
     this.finish();
   }
 
+  /** The process budget needs this connection's buffered bytes back. */
+  evict(error: ParleyError): void {
+    this.refuse(error);
+  }
+
   private onData(chunk: Buffer): void {
-    if (this.isClosed) return;
+    if (this.isClosed || this.closing) return;
     let frames: Frame[];
     try {
       frames = this.decoder.push(chunk);
@@ -142,22 +159,42 @@ export class SocketConnection implements Connection {
       this.refuse(err as Error);
       return;
     }
+    // A completed frame ends the unfinished one: the next starts a new place in the eviction order.
+    if (frames.length > 0) this.budget.release(this);
+    this.budget.update(this, this.decoder.pendingBytes);
     for (const frame of frames) {
-      if (this.isClosed) return;
+      if (this.isClosed || this.closing) return;
       this.handlers.onFrame(frame);
     }
   }
 
+  /**
+   * Drops whatever arrives from now on, and the unfinished frame held so far. The socket keeps
+   * reading (into nothing) so that the peer's end of the stream still arrives and closes it.
+   */
+  private stopReading(): void {
+    if (this.closing) return;
+    this.closing = true;
+    this.budget.release(this);
+  }
+
   /** Tells the peer why (a GOODBYE it can read whatever its version), then closes. */
   private refuse(err: Error): void {
+    if (this.isClosed) return;
     this.closeError ??= err;
     const kind = err instanceof FrameError ? err.kind : undefined;
     const code =
-      kind === 'version' ? 'FAILED_PRECONDITION' : kind === 'oversized' ? 'RESOURCE_EXHAUSTED' : 'INVALID_ARGUMENT';
+      err instanceof ParleyError
+        ? err.code
+        : kind === 'version'
+          ? 'FAILED_PRECONDITION'
+          : kind === 'oversized'
+            ? 'RESOURCE_EXHAUSTED'
+            : 'INVALID_ARGUMENT';
     try {
       this.send(PacketType.GOODBYE, FrameFlag.JSON, 0, encodeGoodbye({ code, reason: err.message }));
     } catch {
-      // closed already
+      // closed already, or the queue is full: the peer sees the close
     }
     this.socket.pause();
     this.close();
@@ -167,6 +204,7 @@ export class SocketConnection implements Connection {
   private finish(): void {
     if (this.isClosed) return;
     this.isClosed = true;
+    this.budget.release(this);
     const handlers = this.handlers;
     this.handlers = noHandlers;
     handlers.onClose(this.closeError);

@@ -2,6 +2,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { ParleyError } from '../wire/parley-error.js';
 import type { Connection } from './connection.js';
+import { type InboundBudget, processInboundBudget } from './inbound-budget.js';
 import { SocketConnection } from './socket-connection.js';
 import type { TlsOptions } from './tls-options.js';
 import type { OutboundLimits, Transport } from './transport.js';
@@ -12,6 +13,8 @@ export interface TcpTransportOptions extends OutboundLimits {
   readonly port: number | null;
   readonly tls?: TlsOptions | undefined;
   readonly connectTimeoutMs?: number;
+  /** Bounds the bytes of unfinished frames across connections (default: one budget per process). */
+  readonly inboundBudget?: InboundBudget;
 }
 
 /** The embedded default transport: TCP, optionally TLS or mutual TLS. */
@@ -19,7 +22,11 @@ export class TcpTransport implements Transport {
   private server: net.Server | undefined;
   private readonly sockets = new Set<net.Socket>();
 
-  constructor(private readonly options: TcpTransportOptions) {}
+  private readonly budget: InboundBudget;
+
+  constructor(private readonly options: TcpTransportOptions) {
+    this.budget = options.inboundBudget ?? processInboundBudget;
+  }
 
   async listen(onAccept: (connection: Connection) => void): Promise<string | null> {
     const { port, host, tls: tlsOptions } = this.options;
@@ -29,7 +36,7 @@ export class TcpTransport implements Transport {
     }
     const accept = (socket: net.Socket) => {
       this.track(socket);
-      onAccept(new SocketConnection(socket, false, this.options));
+      onAccept(new SocketConnection(socket, false, this.options, this.budget));
     };
     const server = tlsOptions
       ? tls.createServer(
@@ -88,7 +95,7 @@ export class TcpTransport implements Transport {
         clearTimeout(timer);
         socket.off('error', onError);
         this.track(socket);
-        resolve(new SocketConnection(socket, true, this.options));
+        resolve(new SocketConnection(socket, true, this.options, this.budget));
       });
     });
   }

@@ -14,9 +14,16 @@ export interface Transport {
   close(): Promise<void>;
 }
 
+/** Per-connection limits (the name is historical: they bound what is received too). */
 export interface OutboundLimits {
   /** Maximum frame size accepted from peers (and sent to them). */
   readonly maxFrameSize: number;
+  /**
+   * Maximum size of a connection's first frame, which must be the peer's HELLO (default
+   * DEFAULT_MAX_FIRST_FRAME_SIZE, 256 KiB): what a peer that has not completed the handshake can
+   * make this side buffer.
+   */
+  readonly maxFirstFrameSize?: number;
   /** Maximum bytes queued towards one peer before send() fails with RESOURCE_EXHAUSTED. */
   readonly maxOutboundBytes: number;
 }

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { codecByName, codecForFlags, jsonCodec, msgpackCodec } from './codec.js';
 import { FrameFlag } from './frame.js';
+import { ParleyError } from './parley-error.js';
 
 describe('msgpack codec', () => {
   it('round-trips Buffer, Uint8Array, Date, BigInt and Map', () => {
@@ -53,17 +54,44 @@ describe('msgpack codec', () => {
     );
   });
 
-  it('throws (does not crash) on random bytes', () => {
+  it('random bytes decode or are refused with a coded ParleyError, never anything else', () => {
+    const refusal = (codec: typeof msgpackCodec, bytes: Uint8Array): void => {
+      try {
+        codec.decode(bytes);
+      } catch (e) {
+        assert.ok(e instanceof ParleyError, `${codec.name} threw ${(e as Error)?.constructor?.name}: ${e}`);
+        assert.ok(
+          e.code === 'INVALID_ARGUMENT' || e.code === 'RESOURCE_EXHAUSTED',
+          `${codec.name}: code ${e.code}: ${e.message}`,
+        );
+      }
+    };
     fc.assert(
-      fc.property(fc.uint8Array({ minLength: 1, maxLength: 64 }), (bytes) => {
-        try {
-          msgpackCodec.decode(bytes);
-        } catch (e) {
-          assert.ok(e instanceof Error);
-        }
+      fc.property(fc.uint8Array({ minLength: 1, maxLength: 64 }), (bytes) => refusal(msgpackCodec, bytes)),
+      { numRuns: 2000 },
+    );
+    // Structured noise: valid prefixes with damaged tails reach deeper into the decoder.
+    const valid = msgpackCodec.encode({ a: [1, 'two', new Map([[3, new Date(0)]]), 2n ** 80n, new Set([1])] });
+    fc.assert(
+      fc.property(fc.nat(valid.length - 1), fc.uint8Array({ maxLength: 16 }), (cut, tail) => {
+        refusal(msgpackCodec, Buffer.concat([valid.subarray(0, cut), tail]));
       }),
+      { numRuns: 2000 },
+    );
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 1, maxLength: 64 }), (bytes) => refusal(jsonCodec, bytes)),
       { numRuns: 500 },
     );
+  });
+
+  it('refuses the extensions that reach outside the body (records, references, bundles)', () => {
+    for (const hex of ['d57200', 'd4700000000000', 'd56900', 'd4620000', 'c70199aa']) {
+      assert.throws(
+        () => msgpackCodec.decode(Buffer.from(hex, 'hex')),
+        (e: unknown) => e instanceof ParleyError && e.code === 'INVALID_ARGUMENT',
+        hex,
+      );
+    }
   });
 });
 
@@ -80,7 +108,10 @@ describe('json codec', () => {
   });
 
   it('rejects invalid UTF-8 and names unknown codecs', () => {
-    assert.throws(() => jsonCodec.decode(new Uint8Array([0xff, 0xfe])));
+    assert.throws(
+      () => jsonCodec.decode(new Uint8Array([0xff, 0xfe])),
+      (e: unknown) => e instanceof ParleyError && e.code === 'INVALID_ARGUMENT',
+    );
     assert.throws(() => codecByName('xml' as 'json'), /unknown codec 'xml'/);
   });
 });

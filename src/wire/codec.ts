@@ -1,5 +1,7 @@
 import { addExtension, Packr } from 'msgpackr';
+import { checkJson, checkMessagePack } from './decode-limits.js';
 import { FrameFlag } from './frame.js';
+import { ParleyError } from './parley-error.js';
 
 /**
  * A body codec. Encoding is chosen per node; every frame says which codec its body uses
@@ -10,6 +12,11 @@ export interface Codec {
   /** The frame flag bits that announce this codec. */
   readonly flag: number;
   encode(value: unknown): Uint8Array;
+  /**
+   * Decodes bytes a peer sent. Checks them against DEFAULT_DECODE_LIMITS (decode-limits.ts) before
+   * the decoder allocates anything. Throws only ParleyError: INVALID_ARGUMENT when the bytes are
+   * not one well-formed value, RESOURCE_EXHAUSTED when they would decode into too much.
+   */
   decode(bytes: Uint8Array): unknown;
 }
 
@@ -36,16 +43,29 @@ addExtension({
   },
 });
 
+/**
+ * Whether `value` holds a Map anywhere within 64 levels (plain objects and arrays are searched,
+ * other class instances are not). It runs on every message encoded, so it tests the common
+ * shapes first and never calls itself for a primitive.
+ */
 function containsMap(value: unknown, depth: number): boolean {
-  if (value === null || typeof value !== 'object' || depth > 64) return false;
-  if (value instanceof Map) return true;
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) if (containsMap(value[i], depth + 1)) return true;
+  if (typeof value !== 'object' || value === null || depth > 64) return false;
+  const kind = value.constructor;
+  if (kind === Object) {
+    for (const k in value) {
+      const v = (value as Record<string, unknown>)[k];
+      if (typeof v === 'object' && v !== null && containsMap(v, depth + 1)) return true;
+    }
     return false;
   }
-  if (value.constructor !== Object) return false;
-  for (const k in value) if (containsMap((value as Record<string, unknown>)[k], depth + 1)) return true;
-  return false;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const v: unknown = value[i];
+      if (typeof v === 'object' && v !== null && containsMap(v, depth + 1)) return true;
+    }
+    return false;
+  }
+  return value instanceof Map;
 }
 
 function boxMaps(value: unknown): unknown {
@@ -77,9 +97,21 @@ export const msgpackCodec: Codec = {
     return packr.pack(containsMap(value, 0) ? boxMaps(value) : value);
   },
   decode(bytes) {
-    return bytes.length === 0 ? undefined : packr.unpack(bytes);
+    if (bytes.length === 0) return undefined;
+    checkMessagePack(bytes);
+    return guarded('MessagePack', () => packr.unpack(bytes));
   },
 };
+
+/** Runs a decoder; whatever it throws on bad input becomes INVALID_ARGUMENT. */
+function guarded(codec: string, decode: () => unknown): unknown {
+  try {
+    return decode();
+  } catch (err) {
+    if (err instanceof ParleyError) throw err;
+    throw new ParleyError('INVALID_ARGUMENT', `malformed ${codec} body: ${(err as Error).message}`, { cause: err });
+  }
+}
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -90,7 +122,9 @@ export const jsonCodec: Codec = {
     return Buffer.from(JSON.stringify(value ?? null), 'utf8');
   },
   decode(bytes) {
-    return bytes.length === 0 ? undefined : JSON.parse(utf8.decode(bytes));
+    if (bytes.length === 0) return undefined;
+    checkJson(bytes);
+    return guarded('JSON', () => JSON.parse(utf8.decode(bytes)));
   },
 };
 

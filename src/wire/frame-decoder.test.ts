@@ -130,6 +130,24 @@ describe('FrameDecoder', () => {
     );
   });
 
+  it('holds the first frame (the HELLO) to its own, smaller limit, then allows full frames', () => {
+    const limits = { maxFrameSize: 1 << 20, maxFirstFrameSize: 1024 };
+    const big = encodeFrame(PacketType.REQUEST, 0, 1, new Uint8Array(4096));
+    // Only the 11-byte header arrived: refused before a body byte is buffered.
+    assert.throws(
+      () => new FrameDecoder(limits).push(big.subarray(0, HEADER_SIZE)),
+      (e: unknown) => e instanceof FrameError && e.kind === 'oversized' && /before the handshake/.test(e.message),
+    );
+    const decoder = new FrameDecoder(limits);
+    const hello = encodeFrame(PacketType.HELLO, FrameFlag.JSON, 0, new Uint8Array(1000));
+    // HELLO and a large frame in one chunk: the second frame is held to the full limit.
+    const frames = decoder.push(Buffer.concat([hello, big]));
+    assert.deepEqual(
+      frames.map((f) => f.type),
+      [PacketType.HELLO, PacketType.REQUEST],
+    );
+  });
+
   it('handles truncated streams: a cut frame stays pending, never emitted', () => {
     fc.assert(
       fc.property(fc.uint8Array({ minLength: 1, maxLength: 100 }), fc.nat(), (body, cut) => {

@@ -15,12 +15,24 @@ export class FrameError extends Error {
   }
 }
 
+export interface FrameDecoderLimits {
+  /** Largest length field accepted. */
+  readonly maxFrameSize: number;
+  /**
+   * Largest length field accepted for the FIRST frame of the stream (default: maxFrameSize). A
+   * connection's first frame must be the peer's HELLO, so a small limit here bounds what a peer
+   * that never completes the handshake can make this side buffer.
+   */
+  readonly maxFirstFrameSize?: number;
+}
+
 /**
  * Incremental frame decoder: push byte chunks as they arrive, get whole frames back.
  *
  * Invariants:
- * - buffered bytes never exceed maxFrameSize + HEADER_SIZE + the size of the last chunk pushed:
- *   a length field above the limit is rejected before any body byte is kept;
+ * - buffered bytes never exceed limit + HEADER_SIZE + the size of the last chunk pushed, where the
+ *   limit is maxFirstFrameSize until one frame has been read and maxFrameSize after: a length
+ *   field above the limit is rejected before any body byte is kept;
  * - a frame's buffer is allocated only once its length has been validated;
  * - once an error has been thrown, every later push throws the same error.
  */
@@ -28,8 +40,15 @@ export class FrameDecoder {
   private chunks: Uint8Array[] = [];
   private buffered = 0;
   private failed: FrameError | undefined;
+  private framesRead = 0;
+  private readonly maxFrameSize: number;
+  private readonly maxFirstFrameSize: number;
 
-  constructor(private readonly maxFrameSize: number) {}
+  constructor(limits: number | FrameDecoderLimits) {
+    const l = typeof limits === 'number' ? { maxFrameSize: limits } : limits;
+    this.maxFrameSize = l.maxFrameSize;
+    this.maxFirstFrameSize = Math.min(l.maxFirstFrameSize ?? l.maxFrameSize, l.maxFrameSize);
+  }
 
   /**
    * Feeds a chunk and takes ownership of it; returns the frames it completed (possibly none).
@@ -118,6 +137,14 @@ export class FrameDecoder {
         ),
       );
     }
+    if (this.framesRead === 0 && length > this.maxFirstFrameSize) {
+      this.fail(
+        new FrameError(
+          'oversized',
+          `first frame of ${length} bytes exceeds the ${this.maxFirstFrameSize}-byte limit of a frame before the handshake; a connection must start with a HELLO`,
+        ),
+      );
+    }
     if (length < HEADER_AFTER_LENGTH) {
       this.fail(
         new FrameError('undersized', `frame length ${length} is shorter than the ${HEADER_AFTER_LENGTH}-byte header`),
@@ -144,6 +171,7 @@ export class FrameDecoder {
     if (!isPacketType(type)) {
       this.fail(new FrameError('unknown-type', `unknown packet type ${packetName(type)}`));
     }
+    this.framesRead++;
     return {
       version: data[offset + 4]!,
       type,

@@ -23,6 +23,13 @@ export const HEADER_AFTER_LENGTH = HEADER_SIZE - 4;
 /** Default maximum frame size (length field value), 16 MiB. */
 export const DEFAULT_MAX_FRAME_SIZE = 16 * 1024 * 1024;
 
+/**
+ * Default limit on the first frame of a connection (the peer's HELLO), 256 KiB: a peer that has
+ * not completed the handshake cannot make a node buffer more. A HELLO lists the node's services;
+ * 256 KiB holds thousands of actions.
+ */
+export const DEFAULT_MAX_FIRST_FRAME_SIZE = 256 * 1024;
+
 export const PacketType = {
   HELLO: 1,
   REQUEST: 2,

@@ -99,6 +99,27 @@ describe('KV cluster of three server processes', () => {
       30_000,
     );
   });
+
+  it('a removed member says so and `parley server` exits with status 1', async () => {
+    const [port] = await freePorts(1);
+    const address = `127.0.0.1:${port}`;
+    await kv.cluster.add('p4', address);
+    const peers = Object.entries(addresses)
+      .map(([pid, a]) => `${pid}=${a}`)
+      .join(',');
+    const p4 = await spawnCli(
+      'p4',
+      ['server', '--id', 'p4', '--data', join(dir, 'p4'), '--listen', address, '--peers', peers, '--join'],
+      live,
+    );
+    const mark = await kv.put('p4/mark', 'x');
+    await until(async () => (await kv.cluster.memberStatus('p4')).applied >= mark.revision, 'p4 caught up', 30_000);
+    await kv.cluster.remove('p4');
+    const { code } = await p4.exited;
+    assert.equal(code, 1);
+    assert.match(p4.stderr(), /member 'p4' was removed from the cluster/);
+    await kv.put('after-p4', 'ok');
+  });
 });
 
 function fileURLToDemo(): string {

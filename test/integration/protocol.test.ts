@@ -5,12 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { waitUntil } from '../../src/base/testing/wait-until.js';
 import { createNode, type ParleyNode } from '../../src/node/node.js';
 import { codecForFlags } from '../../src/wire/codec.js';
 import { FrameFlag, PacketType } from '../../src/wire/frame.js';
 import { StatusCode } from '../../src/wire/status.js';
 import { killAll, type NodeProcess, spawnNode, within } from './harness.js';
-import { RawConnection, rawFrame } from './raw-connection.js';
+import { RawConnection, type RawFrame, rawFrame } from './raw-connection.js';
 
 const json = (v: unknown) => Buffer.from(JSON.stringify(v), 'utf8');
 
@@ -168,6 +169,60 @@ describe('protocol robustness of a node process', () => {
       // Now a frame that breaks framing itself.
       raw.write(rawFrame({ version: 2, type: PacketType.PING }));
       await within(raw.closed, 10_000, 'the node closing the handshaken connection');
+    } finally {
+      raw.destroy();
+    }
+    await assertStillServing();
+  });
+
+  it('PINGs are not answered before the handshake, and 1 MiB PINGs from a peer that never reads do not crash it', async () => {
+    const early = await attack([rawFrame({ type: PacketType.PING, stream: 1, body: Buffer.alloc(8) })], 'a PING first');
+    assert.ok(!early.frames.some((f) => f.type === PacketType.PONG), 'no PONG before HELLO');
+    assert.equal(early.goodbye()?.code, 'INVALID_ARGUMENT');
+    // The attack that crashed the process after ~75 MiB: handshake, then 1 MiB PINGs, never read.
+    const raw = await RawConnection.open(server.address);
+    try {
+      raw.write(hello('pinger'));
+      raw.socket.pause();
+      const ping = rawFrame({ type: PacketType.PING, body: Buffer.alloc(1024 * 1024, 1) });
+      for (let i = 0; i < 100 && !raw.socket.destroyed; i++) {
+        if (!raw.socket.write(ping)) await Promise.race([new Promise((r) => setTimeout(r, 100)), raw.closed]);
+      }
+      raw.socket.resume();
+      await within(raw.closed, 10_000, 'the node closing the flooding connection');
+      // The GOODBYE is best effort here: a reset caused by our own writes may discard it.
+      assert.ok(!raw.frames.some((f) => f.type === PacketType.PONG && f.body.length > 64), 'no 1 MiB PONG');
+    } finally {
+      raw.destroy();
+    }
+    await assertStillServing();
+  });
+
+  it('an unfinished 12 MiB frame before the handshake is refused at its header', async () => {
+    const raw = await attack(
+      [rawFrame({ length: 12 * 1024 * 1024, type: PacketType.HELLO }), Buffer.alloc(64 * 1024, 7)],
+      'a 12 MiB first frame',
+    );
+    assert.equal(raw.goodbye()?.code, 'RESOURCE_EXHAUSTED');
+    assert.match(raw.goodbye()!.reason, /before the handshake/);
+    await assertStillServing();
+  });
+
+  it('a request whose body would decode into millions of values is refused before it is decoded', async () => {
+    const raw = await RawConnection.open(server.address);
+    try {
+      raw.write(hello('nil-sender'));
+      const nils = Buffer.alloc(5 + 12 * 1024 * 1024, 0xc0);
+      nils[0] = 0xdd; // array 32 of 12M nils
+      nils.writeUInt32BE(12 * 1024 * 1024, 1);
+      raw.write(rawFrame({ type: PacketType.REQUEST, stream: 9, body: nils }));
+      const isResponse = (f: RawFrame) => f.type === PacketType.RESPONSE && f.stream === 9;
+      await waitUntil(() => raw.frames.some(isResponse), 10_000, 'the response to the request of nils');
+      const response = raw.frames.find(isResponse)!;
+      assert.ok(response.flags & FrameFlag.ERROR);
+      const [code, message] = codecForFlags(response.flags).decode(response.body) as [number, string];
+      assert.equal(code, StatusCode.INVALID_ARGUMENT, message);
+      assert.match(message, /more than \d+ values/);
     } finally {
       raw.destroy();
     }

@@ -10,7 +10,8 @@ export const SERVER_USAGE = `usage: parley server --id ID --data DIR --listen ho
                      [--snapshot-every N] [--log-level L]
 
 Runs one member of a replicated KV / registry cluster (services $kv, $raft, $cluster) until
-SIGINT or SIGTERM, then stops gracefully. Restarts from DIR.
+SIGINT or SIGTERM, then stops gracefully. Restarts from DIR. Exits with status 1, saying so,
+when the member is removed from the cluster ('parley cluster remove').
 
   --id ID              member id (also the node id)
   --data DIR           data directory (write-ahead log and snapshots), created if missing
@@ -118,9 +119,14 @@ export async function runServer(argv: readonly string[]): Promise<number> {
     },
     (line) => process.stdout.write(`${line}\n`),
   );
-  await stopRequested;
+  const removed = server.whenRemoved.then((err) => err);
+  const outcome = await Promise.race([stopRequested, removed]);
   stopWatch();
   await server.stop();
+  if (typeof outcome !== 'string') {
+    process.stderr.write(`parley server ${id}: ${outcome.message}\n`);
+    return 1;
+  }
   process.stdout.write(`parley server ${id} stopped\n`);
   return 0;
 }

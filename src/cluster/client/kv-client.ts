@@ -46,6 +46,8 @@ export class KvClient {
   private readonly timeoutMs: number;
   private readonly keepers = new Set<LeaseKeeper>();
   private readonly watches = new Set<KvWatch>();
+  /** Members that answered 'member-removed': never picked again. */
+  private readonly removedMembers = new Set<string>();
   private isClosed = false;
 
   constructor(
@@ -244,6 +246,12 @@ export class KvClient {
         const e = ParleyError.from(err);
         last = e;
         const details = (e.details ?? {}) as { reason?: string; leader?: string | null };
+        if (details.reason === 'member-removed') {
+          // That member left the cluster for good: never pick it again.
+          this.removedMembers.add(target);
+          if (this.leaderHint === target) this.leaderHint = null;
+          continue;
+        }
         if (details.reason === 'not-leader') {
           this.leaderHint = typeof details.leader === 'string' && details.leader !== target ? details.leader : null;
           // No leader yet, or one this client is not connected to (yet): back off instead of spinning.
@@ -272,7 +280,7 @@ export class KvClient {
   private connectedServers(): string[] {
     return this.node
       .nodes()
-      .filter((n) => n.connected && n.services.some((s) => s.name === '$kv'))
+      .filter((n) => n.connected && !this.removedMembers.has(n.id) && n.services.some((s) => s.name === '$kv'))
       .map((n) => n.id);
   }
 

@@ -1,13 +1,18 @@
+import { type Timer, wallTimer } from '../../base/clock.js';
+import { commandToPropose } from '../../kv/command-codec.js';
 import { KvStateMachine } from '../../kv/kv-state-machine.js';
-import { encodeCommand } from '../../kv/snapshot-codec.js';
+import { maxCommandBytesFor } from '../../kv/limits.js';
 import type { ApplyOutcome, KvResult } from '../../kv/types.js';
 import type { Message } from '../../raft/core/messages.js';
 import type { Status } from '../../raft/core/ready.js';
 import { type DriverScheduler, RaftDriver, type StateMachine } from '../../raft/driver.js';
+import { batchBySize, messageBytes } from '../../raft/message-batches.js';
 import type { ConfState, NodeId } from '../../raft/types.js';
 import { WalStorage } from '../../raft/wal/wal-storage.js';
 import type { Logger } from '../../transport/logger.js';
+import { DEFAULT_MAX_FRAME_SIZE } from '../../wire/frame.js';
 import { ParleyError } from '../../wire/parley-error.js';
+import { LeaseDuties } from './lease-duties.js';
 import { bootstrapCluster, createRawNode } from './raft-factory.js';
 
 export interface KvMemberOptions {
@@ -32,8 +37,22 @@ export interface KvMemberOptions {
   readonly leaseCheckMs?: number;
   readonly checkpointMs?: number;
   readonly scheduler?: DriverScheduler;
-  readonly clock?: () => number;
+  /** Wall-clock time and timers of the lease duties (default: the real ones). */
+  readonly timer?: Timer;
+  /**
+   * The transport's largest frame (default DEFAULT_MAX_FRAME_SIZE; every member must use the
+   * same). One `send` carries at most this minus the call's envelope; the largest command
+   * (`maxCommandBytes`) and the entries per append message (`maxSizePerMsg`) are derived from
+   * it, so whatever the leader accepts can reach every follower.
+   */
+  readonly maxFrameSize?: number;
 }
+
+/** Bytes of a `$raft.step` call around its messages: frame header, packet fields, action name. */
+export const RAFT_CALL_ENVELOPE_BYTES = 4096;
+
+/** Entries per append message (raft's maxSizePerMsg), at most this much or what one send can carry. */
+const MAX_APPEND_BYTES = 1024 * 1024;
 
 /**
  * One member of a replicated KV cluster: the raft core, its WAL, the driver and the KV state
@@ -46,21 +65,33 @@ export interface KvMemberOptions {
  */
 export class KvMember {
   readonly id: NodeId;
-  readonly sm = new KvStateMachine();
+  readonly sm: KvStateMachine;
+  private readonly maxMessageBytes: number;
   private readonly storage: WalStorage;
   private readonly driver: RaftDriver<ApplyOutcome | undefined>;
-  private readonly clock: () => number;
-  private timers: NodeJS.Timeout[] = [];
-  private expiring = false;
-  private checkpointing = false;
+  private readonly timer: Timer;
+  private readonly leases: LeaseDuties;
   private stopped = false;
   private restored = 0;
-  /** Keep-alives proposed here and not yet settled, per lease: never expire those leases meanwhile. */
-  private readonly renewing = new Map<number, number>();
+  private removedError: ParleyError | null = null;
+  private resolveRemoved!: (err: ParleyError) => void;
+  /**
+   * Resolves once this member knows it was removed from the cluster: it applied a configuration
+   * without itself, or a member of its configuration that applied a later one said so
+   * (`noticeNotMember`). From then on it serves nothing (see `removed`); never rejects.
+   */
+  readonly whenRemoved: Promise<ParleyError> = new Promise((resolve) => {
+    this.resolveRemoved = resolve;
+  });
 
   constructor(private readonly o: KvMemberOptions) {
     this.id = o.id;
-    this.clock = o.clock ?? Date.now;
+    this.timer = o.timer ?? wallTimer;
+    const maxFrameSize = o.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
+    this.maxMessageBytes = maxFrameSize - RAFT_CALL_ENVELOPE_BYTES;
+    // A command at the limit, wrapped in its proposal envelope, entry and MsgApp, still fits one send.
+    const maxCommandBytes = maxCommandBytesFor(maxFrameSize);
+    this.sm = new KvStateMachine({ limits: { maxCommandBytes } });
     this.storage = WalStorage.open(o.dataDir);
     const fresh = this.storage.lastIndex() === 0 && this.storage.snapshot().metadata.index === 0;
     if (fresh && o.initialVoters !== null) {
@@ -71,6 +102,7 @@ export class KvMember {
     if (snap.metadata.index > 0) this.sm.restore(snap.data);
     const applied = snap.metadata.index;
     const sm = this.sm;
+    const self = this;
     const machine: StateMachine<ApplyOutcome | undefined> = {
       apply: (payload, entry) => sm.applyEntry({ ...entry, data: payload }),
       snapshot: () => sm.snapshot(),
@@ -81,6 +113,7 @@ export class KvMember {
     };
     const node = createRawNode({
       id: o.id,
+      maxSizePerMsg: Math.min(MAX_APPEND_BYTES, maxCommandBytes),
       storage: this.storage,
       electionTick: o.electionTick ?? 10,
       heartbeatTick: o.heartbeatTick ?? 2,
@@ -102,38 +135,94 @@ export class KvMember {
       snapshotEvery: o.snapshotEvery ?? 10_000,
       snapshotKeep: o.snapshotKeep ?? 1000,
     });
+    // Removed = was in the configuration, and a later one leaves it out. (While a new cluster's
+    // bootstrap entries are applied one by one, or before a joining member's first snapshot,
+    // the configuration does not list this member yet: that is not a removal.)
+    let wasMember = inConfiguration(snap.metadata.confState, o.id);
+    this.driver.onConfChange((conf, index) => {
+      if (inConfiguration(conf, this.id)) wasMember = true;
+      else if (wasMember)
+        this.markRemoved(`the configuration applied at index ${index} no longer lists it`, conf.voters);
+    });
+    this.leases = new LeaseDuties(
+      {
+        sm: this.sm,
+        get isLeader() {
+          return self.isLeader;
+        },
+        raftProgress: () => {
+          const st = this.driver.status();
+          return { term: st.term, commit: st.commit, commitTerm: st.commitTerm, applied: this.driver.applied };
+        },
+        propose: (command) => this.propose(command),
+      },
+      { logger: o.logger, timer: this.timer, leaseCheckMs: o.leaseCheckMs, checkpointMs: o.checkpointMs },
+    );
     this.driver.onLeaderChange((lead) => {
       o.logger.info(`leader is now ${lead ?? '(none)'}`);
-      if (lead === this.id) this.sm.promote(this.clock());
+      if (lead === this.id) this.sm.promote(this.timer.now());
     });
   }
 
   start(): void {
     this.driver.start();
-    const every = (ms: number, fn: () => void) => {
-      const t = setInterval(fn, ms);
-      t.unref();
-      this.timers.push(t);
-    };
-    every(this.o.leaseCheckMs ?? 200, () => this.expireLeases());
-    every(this.o.checkpointMs ?? 1000, () => this.checkpointLeases());
+    this.leases.start();
   }
 
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
-    for (const t of this.timers) clearInterval(t);
-    this.timers = [];
+    this.leases.stop();
     this.driver.stop();
     this.storage.close();
   }
 
   get leader(): NodeId | null {
-    return this.driver.leader;
+    return this.removedError === null ? this.driver.leader : null;
   }
 
   get isLeader(): boolean {
-    return this.driver.leader === this.id;
+    return this.removedError === null && this.driver.leader === this.id;
+  }
+
+  /** UNAVAILABLE (reason 'member-removed') once this member was removed from the cluster; null while it is a member. */
+  get removed(): ParleyError | null {
+    return this.removedError;
+  }
+
+  /**
+   * Another node says this member is not in its configuration as of its applied index. Trusted
+   * only from a member of this member's own configuration whose applied index is at or past the
+   * change that established it: that member then applied a later configuration without this one,
+   * so this member was removed (its own copy of the removal may never commit here: the leader
+   * stops sending to a member once its removal is applied).
+   */
+  noticeNotMember(from: NodeId, appliedIndex: number): void {
+    if (this.removedError !== null || from === this.id) return;
+    const conf = this.driver.confState;
+    if (!inConfiguration(conf, from) || !inConfiguration(conf, this.id)) return;
+    if (!Number.isSafeInteger(appliedIndex) || appliedIndex < this.driver.confIndex) return;
+    this.markRemoved(
+      `member '${from}' applied a configuration without it (index ${appliedIndex})`,
+      conf.voters.filter((v) => v !== this.id),
+    );
+  }
+
+  private markRemoved(why: string, others: readonly NodeId[]): void {
+    if (this.removedError !== null) return;
+    const where = others.length > 0 ? `; send requests to another member (${others.join(', ')})` : '';
+    this.removedError = new ParleyError(
+      'UNAVAILABLE',
+      `member '${this.id}' was removed from the cluster: ${why}. It no longer serves${where}`,
+      { details: { reason: 'member-removed', member: this.id } },
+    );
+    this.o.logger.error(this.removedError.message);
+    // Stop raft after the Ready being handled (this runs inside it): no more ticks, votes or appends.
+    queueMicrotask(() => {
+      this.leases.stop();
+      this.driver.stop();
+    });
+    this.resolveRemoved(this.removedError);
   }
 
   get applied(): number {
@@ -163,27 +252,27 @@ export class KvMember {
     this.driver.step(message);
   }
 
-  /** Replicates a KV command and returns its result; a deterministic failure is thrown as its ParleyError. */
+  /**
+   * Validates a KV command, replicates it and returns its result; a deterministic failure is
+   * thrown as its ParleyError. A malformed or oversized command is refused (INVALID_ARGUMENT)
+   * here, before it is proposed: it never reaches any member's log.
+   */
   async propose(command: object): Promise<KvResult> {
-    const outcome = await this.driver.propose(encodeCommand(command));
+    if (this.removedError !== null) throw this.removedError;
+    const outcome = await this.driver.propose(commandToPropose(command, this.sm.limits));
     if (outcome === undefined) throw new ParleyError('INTERNAL', 'the command was skipped by the state machine');
     if (!outcome.ok) throw outcome.error;
     return outcome.result;
   }
 
-  /**
-   * Renews a lease (leader). While the keep-alive is in flight its lease is not proposed for
-   * expiry: the expiry decision would be taken on a deadline the keep-alive is about to move.
-   */
-  async keepAlive(id: number, now: number): Promise<KvResult> {
-    this.renewing.set(id, (this.renewing.get(id) ?? 0) + 1);
-    try {
-      return await this.propose({ type: 'lease-keepalive', id, now });
-    } finally {
-      const n = (this.renewing.get(id) ?? 1) - 1;
-      if (n <= 0) this.renewing.delete(id);
-      else this.renewing.set(id, n);
-    }
+  /** Renews a lease (leader); see LeaseDuties for how it stays ahead of any expiry. */
+  keepAlive(id: number): Promise<KvResult> {
+    return this.leases.keepAlive(id);
+  }
+
+  /** Wall-clock now, as the lease duties see it (lease grants and TTL queries use it too). */
+  now(): number {
+    return this.timer.now();
   }
 
   /** Resolves once this member has applied everything committed when it was called (ReadIndex). */
@@ -207,6 +296,7 @@ export class KvMember {
     this.driver.transferLeadership(to);
   }
 
+  /** One send per peer and frame-sized batch; a message that can never fit is logged, never dropped in silence. */
   private route(messages: readonly Message[]): void {
     const byPeer = new Map<NodeId, Message[]>();
     for (const m of messages) {
@@ -214,35 +304,27 @@ export class KvMember {
       if (list === undefined) byPeer.set(m.to, (list = []));
       list.push(m);
     }
-    for (const [to, list] of byPeer) this.o.send(to, list);
+    for (const [to, list] of byPeer) {
+      const { batches, oversized } = batchBySize(list, this.maxMessageBytes);
+      for (const batch of batches) this.o.send(to, batch);
+      for (const m of oversized) {
+        this.o.logger.error(
+          `raft ${m.type} to '${to}' (~${messageBytes(m)} bytes) exceeds the ${this.maxMessageBytes}-byte limit of one message and cannot be sent; ` +
+            (m.type === 'MsgSnap'
+              ? 'the state is too large to send as one snapshot: raise maxFrameSize on every member'
+              : 'this is a bug: commands are limited so that their entries always fit'),
+        );
+      }
+    }
   }
+}
 
-  /** Leader only: propose the expiry of leases whose deadline passed (one proposal in flight at a time). */
-  private expireLeases(): void {
-    if (!this.isLeader || this.expiring) return;
-    // Decide only on a state machine that has applied everything committed so far (a fresh
-    // leader may still be applying keep-alives of its predecessor's term).
-    if (this.driver.applied < this.driver.status().commit) return;
-    const ids = this.sm.expiredLeases(this.clock()).filter((id) => !this.renewing.has(id));
-    if (ids.length === 0) return;
-    this.expiring = true;
-    this.propose({ type: 'lease-expire', ids })
-      .catch((err) => this.o.logger.debug('lease expiry not applied', { error: String(err) }))
-      .finally(() => {
-        this.expiring = false;
-      });
-  }
-
-  /** Leader only: record remaining TTLs so a new leader does not extend every lease by a full TTL. */
-  private checkpointLeases(): void {
-    if (!this.isLeader || this.checkpointing) return;
-    const checkpoints = this.sm.leaseCheckpoints(this.clock());
-    if (checkpoints.length === 0) return;
-    this.checkpointing = true;
-    this.propose({ type: 'lease-checkpoint', checkpoints })
-      .catch((err) => this.o.logger.debug('lease checkpoint not applied', { error: String(err) }))
-      .finally(() => {
-        this.checkpointing = false;
-      });
-  }
+/** Whether `id` is a voter or learner of `conf` (either side of a joint configuration). */
+function inConfiguration(conf: ConfState, id: NodeId): boolean {
+  return (
+    conf.voters.includes(id) ||
+    conf.votersOutgoing.includes(id) ||
+    conf.learners.includes(id) ||
+    conf.learnersNext.includes(id)
+  );
 }

@@ -5,10 +5,10 @@ import type { Context } from '../../node/context.js';
 import { defineService } from '../../node/service.js';
 import { ParleyError } from '../../wire/parley-error.js';
 import type { KvMember } from './kv-member.js';
-import { type AddressOf, obj, type Params, requireLeader } from './request-guards.js';
+import { type AddressOf, obj, type Params, requireLeader, requireMember } from './request-guards.js';
 import { WatchSessions } from './watch-sessions.js';
 
-/** Copies the retry identity (clientId, seq) when present; validation happens in the state machine. */
+/** Copies the retry identity (clientId, seq) when present; `KvMember.propose` validates it with the command. */
 function retryId(p: Params): { clientId?: unknown; seq?: unknown } {
   return p.clientId === undefined ? {} : { clientId: p.clientId, seq: p.seq };
 }
@@ -16,9 +16,11 @@ function retryId(p: Params): { clientId?: unknown; seq?: unknown } {
 /**
  * `$kv`: the KV API of one member. Writes, linearizable reads and lease queries run on the
  * leader; elsewhere they fail with UNAVAILABLE reason 'not-leader' naming the leader (the
- * client follows it). Serializable reads and watches are served by any member.
+ * client follows it). Serializable reads and watches are served by any member. A member removed
+ * from the cluster serves nothing: UNAVAILABLE, reason 'member-removed'.
  */
-export function createKvService(member: KvMember, addressOf: AddressOf, clock: () => number = Date.now) {
+export function createKvService(member: KvMember, addressOf: AddressOf) {
+  const clock = () => member.now();
   const sessions = new WatchSessions(member.sm.watches);
   const leaderOnly = () => requireLeader(member, addressOf);
   const write = (command: Params) => {
@@ -29,6 +31,7 @@ export function createKvService(member: KvMember, addressOf: AddressOf, clock: (
     name: '$kv',
     actions: {
       range: async (params: unknown) => {
+        requireMember(member);
         const p = obj(params);
         if (p.serializable !== true) {
           leaderOnly();
@@ -57,7 +60,7 @@ export function createKvService(member: KvMember, addressOf: AddressOf, clock: (
         const id = obj(params).id;
         if (typeof id !== 'number') throw new ParleyError('INVALID_ARGUMENT', 'id must be a lease id (a number)');
         leaderOnly();
-        return member.keepAlive(id, clock());
+        return member.keepAlive(id);
       },
       leaseTimeToLive: async (params: unknown) => {
         const p = obj(params);
@@ -72,6 +75,7 @@ export function createKvService(member: KvMember, addressOf: AddressOf, clock: (
         return { ids: member.sm.leaseIds() };
       },
       watch: (params: unknown, ctx: Context) => {
+        requireMember(member);
         const p = obj(params);
         const { range } = validateCommand({ type: 'range', range: p.range }, member.sm.limits) as RangeOp;
         const req: WatchRequest = {
@@ -88,6 +92,7 @@ export function createKvService(member: KvMember, addressOf: AddressOf, clock: (
         }
       },
       watchPoll: async (params: unknown, ctx: Context) => {
+        requireMember(member);
         const p = obj(params);
         const waitMs = typeof p.waitMs === 'number' ? Math.max(0, Math.min(p.waitMs, 30_000)) : 1000;
         const r = await sessions.poll(p.watchId, ctx.callerId, waitMs, ctx.signal);

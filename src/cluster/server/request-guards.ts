@@ -26,8 +26,15 @@ export function notLeader(self: NodeId, leader: NodeId | null, leaderAddress: st
   );
 }
 
-/** Throws `notLeader` unless `member` leads: the guard of every leader-only action. */
+/** Throws UNAVAILABLE (reason 'member-removed') once `member` was removed from the cluster. */
+export function requireMember(member: KvMember): void {
+  const removed = member.removed;
+  if (removed !== null) throw removed;
+}
+
+/** Throws `notLeader` unless `member` leads (or 'member-removed'): the guard of every leader-only action. */
 export function requireLeader(member: KvMember, addressOf: AddressOf): void {
+  requireMember(member);
   if (member.isLeader) return;
   const lead = member.leader;
   throw notLeader(member.id, lead, lead === null ? null : addressOf(lead));

@@ -1,3 +1,4 @@
+import { systemTimer } from '../../base/clock.js';
 import { createNode, type ParleyNode } from '../../node/node.js';
 import type { Message } from '../../raft/core/messages.js';
 import type { FaultInjector } from '../../transport/fault-injector.js';
@@ -29,6 +30,11 @@ export interface ServerOptions {
   readonly transport?: Transport;
   /** Test-only fault injection on the member's mesh (src/transport/fault-injector.ts). Default: none. */
   readonly faultInjector?: FaultInjector;
+  /**
+   * Largest frame of the member's node (default 16 MiB; every member must use the same). The
+   * largest command a member accepts is derived from it (`maxCommandBytesFor`).
+   */
+  readonly maxFrameSize?: number;
   readonly raft?: Partial<
     Pick<
       KvMemberOptions,
@@ -41,6 +47,11 @@ export interface KvServer {
   readonly node: ParleyNode;
   readonly member: KvMember;
   readonly address: string;
+  /**
+   * Resolves (never rejects) if this member is removed from the cluster: it then serves nothing
+   * (UNAVAILABLE, reason 'member-removed') and has logged why; stop it. `parley server` exits 1.
+   */
+  readonly whenRemoved: Promise<ParleyError>;
   stop(): Promise<void>;
 }
 
@@ -76,13 +87,22 @@ export async function startServer(options: ServerOptions): Promise<KvServer> {
     ...(options.advertise ? { advertise: options.advertise } : {}),
     ...(options.transport ? { transport: options.transport } : {}),
     ...(options.faultInjector ? { faultInjector: options.faultInjector } : {}),
+    ...(options.maxFrameSize ? { maxFrameSize: options.maxFrameSize } : {}),
   });
   const voters = [...new Set([...Object.keys(peers), options.id])].sort();
+  const lastSendError = new Map<string, number>();
   const send = (to: string, messages: Message[]) => {
     try {
       node.send('$raft.step', messages, { nodeId: to });
-    } catch {
+    } catch (err) {
       // Not connected (yet): raft resends (heartbeats, append retries) once the peer is back.
+      // Anything else (the peer's queue full, a frame too large) is said, at most once per
+      // second per peer: raft retries, but an operator must be able to see why it has to.
+      if (ParleyError.is(err, 'UNAVAILABLE', 'NOT_FOUND')) return;
+      const now = systemTimer.now();
+      if (now - (lastSendError.get(to) ?? Number.NEGATIVE_INFINITY) < 1000) return;
+      lastSendError.set(to, now);
+      logger.error(`raft messages to '${to}' could not be sent: ${(err as Error).message}`);
     }
   };
   const member = new KvMember({
@@ -92,9 +112,21 @@ export async function startServer(options: ServerOptions): Promise<KvServer> {
     initialVoters: options.join === true ? null : voters,
     send,
     logger,
+    ...(options.maxFrameSize ? { maxFrameSize: options.maxFrameSize } : {}),
   });
   const addressOf = (id: string) => node.nodes().find((n) => n.id === id)?.address ?? peers[id] ?? null;
-  node.addService(createRaftService(member, logger));
+  node.addService(
+    createRaftService(member, {
+      logger,
+      noticeNotMember: (to, appliedIndex) => {
+        try {
+          node.send('$raft.notMember', { appliedIndex }, { nodeId: to });
+        } catch {
+          // Not connected: it will send again and be told again.
+        }
+      },
+    }),
+  );
   node.addService(createKvService(member, addressOf));
   node.addService(createClusterService(member, addressOf));
   try {
@@ -108,6 +140,7 @@ export async function startServer(options: ServerOptions): Promise<KvServer> {
     node,
     member,
     address: node.address ?? options.listen,
+    whenRemoved: member.whenRemoved,
     async stop() {
       await node.stop();
       member.stop();

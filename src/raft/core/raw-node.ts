@@ -200,6 +200,7 @@ export class RawNode {
       term: r.term,
       vote: r.vote,
       commit: r.log.committed,
+      commitTerm: r.log.termOrNull(r.log.committed) ?? 0,
       applied: r.log.applied,
       lead: r.lead,
       role: r.role,

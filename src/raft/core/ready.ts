@@ -63,6 +63,12 @@ export interface Status {
   readonly term: number;
   readonly vote: NodeId | null;
   readonly commit: number;
+  /**
+   * Term of the entry at `commit` (0 if unknown). A leader whose commitTerm is below its term has
+   * not committed an entry of its own term yet: its log may still hold uncommitted entries of
+   * earlier terms, which commit with its first one.
+   */
+  readonly commitTerm: number;
   readonly applied: number;
   readonly lead: NodeId | null;
   readonly role: Role;
