@@ -94,7 +94,6 @@ export {
   type TrafficPolicies,
 } from './traffic/index.js';
 export type { Connection, ConnectionHandlers, PeerIdentity } from './transport/connection.js';
-export type { FaultInjector, FaultRule } from './transport/fault-injector.js';
 export { createConsoleLogger, type Logger, type LogLevel, silentLogger } from './transport/logger.js';
 export { MemoryNetwork, MemoryTransport } from './transport/memory-transport.js';
 export type { TlsOptions } from './transport/tls-options.js';

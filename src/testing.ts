@@ -9,6 +9,8 @@
  *   promise callbacks run.
  * - `seededRandom`: a reproducible `Random` (the same seed gives the same run).
  * - `waitUntil`: polls a condition for tests that watch real asynchronous work.
+ * - `FaultyTransport` / `FaultInjector`: wrap any transport to drop or delay the frames received
+ *   from chosen peers (partitions, lossy or slow links).
  */
 
 export type { CancelTimer, Clock, Scheduler, Timer } from './base/clock.js';
@@ -17,3 +19,5 @@ export { FakeClock, settle } from './base/testing/fake-clock.js';
 export { waitUntil } from './base/testing/wait-until.js';
 export { startCluster, stopAll as stopCluster } from './node/testing/test-cluster.js';
 export { MemoryConnection, MemoryNetwork, MemoryTransport } from './transport/memory-transport.js';
+export { FaultInjector, type FaultRule } from './transport/testing/fault-injector.js';
+export { FaultyTransport } from './transport/testing/faulty-transport.js';

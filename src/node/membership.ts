@@ -111,7 +111,10 @@ export class Membership {
       server.forget(peerId);
     }
     catalog.upsert(hello.node, this.deps.accepting());
-    logger.debug(`node '${peerId}' is up at ${hello.node.address ?? '(client)'}`);
+    const where = hello.node.address ?? 'a client without a listen address';
+    if (previous === undefined) logger.info(`node '${peerId}' joined (${where})`);
+    else if (previous.info.incarnation !== hello.node.incarnation) logger.info(`node '${peerId}' restarted (${where})`);
+    else logger.info(`node '${peerId}' is back (${where})`);
     this.deps.discovery()?.peerUp?.(peerId);
   }
 

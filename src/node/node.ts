@@ -95,6 +95,8 @@ export class ParleyNode<C extends ContractShape = AnyContract, E extends EventSh
         tls: options.tls,
         maxFrameSize,
         maxOutboundBytes: options.maxOutboundBytes ?? DEFAULT_MAX_OUTBOUND_BYTES,
+        advertise: options.advertise,
+        logger: this.logger,
       });
     this.mesh = new Mesh({
       localId: this.id,
@@ -103,7 +105,6 @@ export class ParleyNode<C extends ContractShape = AnyContract, E extends EventSh
       logger: this.logger,
       keepaliveIntervalMs: options.keepaliveInterval ?? 1000,
       idleTimeoutMs: options.idleTimeout ?? 5000,
-      ...(options.faultInjector ? { faults: options.faultInjector } : {}),
     });
     this.discovery =
       options.discovery ??

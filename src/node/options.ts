@@ -1,5 +1,4 @@
 import type { Timer } from '../base/clock.js';
-import type { FaultInjector } from '../transport/fault-injector.js';
 import type { Logger, LogLevel } from '../transport/logger.js';
 import type { TlsOptions } from '../transport/tls-options.js';
 import type { Transport } from '../transport/transport.js';
@@ -17,8 +16,9 @@ export interface NodeOptions {
   /** Port to listen on; 0 = ephemeral (default); null = do not listen (a client that only dials out). */
   readonly port?: number | null;
   /**
-   * The host:port other nodes should dial, when it differs from the listen address (e.g. the node
-   * listens on 0.0.0.0 or behind NAT). Default: the listen address.
+   * The host:port other nodes should dial, when it differs from the listen address (e.g. behind
+   * NAT). Default: the listen address; for a node listening on every interface (0.0.0.0 or ::),
+   * the machine's first external IPv4 address (else IPv6, else 127.0.0.1), logged at start.
    */
   readonly advertise?: string;
   /** Addresses (host:port) of nodes to join through (peer-to-peer discovery). */
@@ -56,6 +56,4 @@ export interface NodeOptions {
    * Default: `wallTimer` (epoch milliseconds, timers that keep the process alive).
    */
   readonly timer?: Timer;
-  /** Test-only: drops or delays frames from chosen peers (src/transport/fault-injector.ts). Default: none. */
-  readonly faultInjector?: FaultInjector;
 }

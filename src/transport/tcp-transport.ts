@@ -1,8 +1,11 @@
 import net from 'node:net';
+import { networkInterfaces } from 'node:os';
 import tls from 'node:tls';
 import { ParleyError } from '../wire/parley-error.js';
+import { concreteHost, formatAddress, isWildcardHost, type NetworkInterfaces } from './advertised-address.js';
 import type { Connection } from './connection.js';
 import { type InboundBudget, processInboundBudget } from './inbound-budget.js';
+import type { Logger } from './logger.js';
 import { SocketConnection } from './socket-connection.js';
 import type { TlsOptions } from './tls-options.js';
 import type { OutboundLimits, Transport } from './transport.js';
@@ -15,6 +18,12 @@ export interface TcpTransportOptions extends OutboundLimits {
   readonly connectTimeoutMs?: number;
   /** Bounds the bytes of unfinished frames across connections (default: one budget per process). */
   readonly inboundBudget?: InboundBudget;
+  /** The host:port peers should dial, when it differs from where this listens (NAT, a proxy). */
+  readonly advertise?: string | undefined;
+  /** Where the choice of an advertised address is reported (default: nowhere). */
+  readonly logger?: Logger;
+  /** The machine's interfaces (default os.networkInterfaces; tests pass their own). */
+  readonly interfaces?: () => NetworkInterfaces;
 }
 
 /** The embedded default transport: TCP, optionally TLS or mutual TLS. */
@@ -28,6 +37,10 @@ export class TcpTransport implements Transport {
     this.budget = options.inboundBudget ?? processInboundBudget;
   }
 
+  /**
+   * Listens and returns the address peers dial: `advertise` when set, else the listen address,
+   * except that a wildcard host (0.0.0.0, ::) is replaced by a concrete address of this machine.
+   */
   async listen(onAccept: (connection: Connection) => void): Promise<string | null> {
     const { port, host, tls: tlsOptions } = this.options;
     if (port === null) return null;
@@ -64,7 +77,15 @@ export class TcpTransport implements Transport {
       });
     });
     const bound = server.address() as net.AddressInfo;
-    return `${host.includes(':') ? `[${host}]` : host}:${bound.port}`;
+    const listening = formatAddress(host, bound.port);
+    if (this.options.advertise) return this.options.advertise;
+    if (!isWildcardHost(host)) return listening;
+    // Peers told to dial 0.0.0.0 or :: would dial themselves: advertise a concrete address.
+    const advertised = formatAddress(concreteHost((this.options.interfaces ?? networkInterfaces)()), bound.port);
+    this.options.logger?.info(
+      `listening on ${listening} (every interface); peers are told to dial ${advertised}; set advertise to choose the address peers dial`,
+    );
+    return advertised;
   }
 
   dial(address: string): Promise<Connection> {

@@ -99,18 +99,18 @@ export const msgpackCodec: Codec = {
   decode(bytes) {
     if (bytes.length === 0) return undefined;
     checkMessagePack(bytes);
-    return guarded('MessagePack', () => packr.unpack(bytes));
+    try {
+      return packr.unpack(bytes);
+    } catch (err) {
+      throw decodeError('MessagePack', err);
+    }
   },
 };
 
-/** Runs a decoder; whatever it throws on bad input becomes INVALID_ARGUMENT. */
-function guarded(codec: string, decode: () => unknown): unknown {
-  try {
-    return decode();
-  } catch (err) {
-    if (err instanceof ParleyError) throw err;
-    throw new ParleyError('INVALID_ARGUMENT', `malformed ${codec} body: ${(err as Error).message}`, { cause: err });
-  }
+/** What a decoder threw on bad input, as INVALID_ARGUMENT (a ParleyError passes through). */
+function decodeError(codec: string, err: unknown): ParleyError {
+  if (err instanceof ParleyError) return err;
+  return new ParleyError('INVALID_ARGUMENT', `malformed ${codec} body: ${(err as Error).message}`, { cause: err });
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -124,7 +124,11 @@ export const jsonCodec: Codec = {
   decode(bytes) {
     if (bytes.length === 0) return undefined;
     checkJson(bytes);
-    return guarded('JSON', () => JSON.parse(utf8.decode(bytes)));
+    try {
+      return JSON.parse(utf8.decode(bytes));
+    } catch (err) {
+      throw decodeError('JSON', err);
+    }
   },
 };
 

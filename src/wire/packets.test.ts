@@ -6,8 +6,10 @@ import {
   encodeEvent,
   encodeRequest,
   errorFromBody,
+  MAX_GOSSIP_ENTRIES,
   parseError,
   parseEvent,
+  parseGossip,
   parseHello,
   parseRequest,
 } from './packets.js';
@@ -60,5 +62,23 @@ describe('packets', () => {
     const broadcast = { ...balanced, groups: null };
     assert.deepEqual(parseEvent(roundTrip(encodeEvent(balanced))), balanced);
     assert.deepEqual(parseEvent(roundTrip(encodeEvent(broadcast))), broadcast);
+  });
+});
+
+describe('GOSSIP bodies', () => {
+  it('refuse more than MAX_GOSSIP_ENTRIES entries and malformed fields', () => {
+    const entry = ['n1', '127.0.0.1:7401', 'inc'];
+    assert.equal(parseGossip(Array.from({ length: MAX_GOSSIP_ENTRIES }, () => entry)).length, MAX_GOSSIP_ENTRIES);
+    assert.throws(
+      () => parseGossip(Array.from({ length: MAX_GOSSIP_ENTRIES + 1 }, () => entry)),
+      (e: unknown) => e instanceof ParleyError && e.code === 'RESOURCE_EXHAUSTED',
+    );
+    for (const bad of [['', 'a:1', 'i'], ['a b', 'a:1', 'i'], ['n', 'x'.repeat(300), 'i'], ['n', 1, 'i'], 'n']) {
+      assert.throws(
+        () => parseGossip([bad]),
+        (e: unknown) => e instanceof ParleyError && e.code === 'INVALID_ARGUMENT',
+        JSON.stringify(bad),
+      );
+    }
   });
 });

@@ -234,15 +234,31 @@ export function parseGoodbye(v: unknown): GoodbyeBody {
 
 export const encodeGossip = (entries: readonly GossipEntry[]): unknown[] =>
   entries.map((e) => [e.id, e.address, e.incarnation]);
+
+/** Most entries one GOSSIP may carry; a longer list is refused whole. */
+export const MAX_GOSSIP_ENTRIES = 1024;
+/** Longest node id, address or incarnation a GOSSIP entry may carry (characters). */
+const MAX_GOSSIP_FIELD = 256;
+
 export function parseGossip(v: unknown): GossipEntry[] {
   if (!Array.isArray(v)) invalid('GOSSIP');
+  if (v.length > MAX_GOSSIP_ENTRIES) {
+    throw new ParleyError(
+      'RESOURCE_EXHAUSTED',
+      `GOSSIP packet with ${v.length} entries from peer (at most ${MAX_GOSSIP_ENTRIES})`,
+    );
+  }
   const out: GossipEntry[] = [];
   for (const e of v) {
-    if (!Array.isArray(e) || typeof e[0] !== 'string' || typeof e[1] !== 'string' || typeof e[2] !== 'string')
+    if (!Array.isArray(e) || !isGossipField(e[0]) || /\s/.test(e[0]) || !isGossipField(e[1]) || !isGossipField(e[2]))
       invalid('GOSSIP');
     out.push({ id: e[0], address: e[1], incarnation: e[2] });
   }
   return out;
+}
+
+function isGossipField(x: unknown): x is string {
+  return typeof x === 'string' && x.length > 0 && x.length <= MAX_GOSSIP_FIELD;
 }
 
 /** GOODBYE bodies are JSON in every version, so any peer can read why it was sent away. */

@@ -4,6 +4,7 @@
  * a well-behaved node's calls to the same process keep working and the process stays alive.
  */
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { waitUntil } from '../../src/base/testing/wait-until.js';
 import { createNode, type ParleyNode } from '../../src/node/node.js';
@@ -15,7 +16,7 @@ import { RawConnection, type RawFrame, rawFrame } from './raw-connection.js';
 
 const json = (v: unknown) => Buffer.from(JSON.stringify(v), 'utf8');
 
-function hello(id: string): Buffer {
+function hello(id: string, address: string | null = null): Buffer {
   return rawFrame({
     type: PacketType.HELLO,
     flags: FrameFlag.JSON,
@@ -23,7 +24,7 @@ function hello(id: string): Buffer {
       protocol: 1,
       codec: 'json',
       maxFrameSize: 16 * 1024 * 1024,
-      node: { id, address: null, incarnation: `${id}-1`, version: 1, services: [], meta: {} },
+      node: { id, address, incarnation: `${id}-1`, version: 1, services: [], meta: {} },
       auth: null,
     }),
   });
@@ -225,6 +226,68 @@ describe('protocol robustness of a node process', () => {
       assert.match(message, /more than \d+ values/);
     } finally {
       raw.destroy();
+    }
+    await assertStillServing();
+  });
+
+  it('a GOSSIP from a peer starts a bounded number of dials, a client’s gossip none', async () => {
+    // Every gossiped address points at this counting listener.
+    let accepted = 0;
+    const sockets: net.Socket[] = [];
+    const sink = net.createServer((s) => {
+      // Only dials of gossiped addresses (127.0.1.x and up); other nodes may dial the member's own.
+      if (/127\.0\.[1-9]/.test(s.localAddress ?? '')) accepted++;
+      sockets.push(s);
+      s.on('error', () => {});
+    });
+    // On all addresses, so that every 127.x.y.z loopback address reaches it.
+    await new Promise<void>((r) => sink.listen(0, '0.0.0.0', () => r()));
+    const port = (sink.address() as net.AddressInfo).port;
+    const gossip = (n: number) =>
+      rawFrame({
+        type: PacketType.GOSSIP,
+        flags: FrameFlag.JSON,
+        body: json(Array.from({ length: n }, (_, i) => [`ghost-${i}`, `127.0.0.1:${port}`, `g${i}`])),
+      });
+    // Distinct addresses, so that dials are not merged: each entry gets its own loopback host.
+    const spread = (n: number) =>
+      rawFrame({
+        type: PacketType.GOSSIP,
+        flags: FrameFlag.JSON,
+        body: json(
+          Array.from({ length: n }, (_, i) => [`ghost-${i}`, `127.0.${(i >> 8) + 1}.${i & 255}:${port}`, 'g']),
+        ),
+      });
+    const pingPong = async (raw: RawConnection, stream: number) => {
+      raw.write(rawFrame({ type: PacketType.PING, stream }));
+      await waitUntil(
+        () => raw.frames.some((f) => f.type === PacketType.PONG && f.stream === stream),
+        10_000,
+        'the PONG that shows the frames before it were handled',
+      );
+    };
+    const client = await RawConnection.open(server.address);
+    const member = await RawConnection.open(server.address);
+    try {
+      client.write(hello('gossiping-client'));
+      client.write(gossip(50));
+      await pingPong(client, 1);
+      member.write(hello('gossiping-member', `127.0.0.1:${port}`));
+      // The reproduction: 2,000 entries in one GOSSIP (it made a node open 2,000 sockets) is refused whole.
+      member.write(spread(2000));
+      await pingPong(member, 2);
+      // 1,000 entries (under the per-message bound) start at most 16 dials.
+      member.write(spread(1000));
+      await pingPong(member, 3);
+      await waitUntil(() => accepted >= 16, 10_000, 'the first dials');
+      await pingPong(member, 4);
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(accepted, 16, 'one GOSSIP starts at most 16 dials (the default per interval), not 1,000');
+    } finally {
+      client.destroy();
+      member.destroy();
+      for (const s of sockets) s.destroy();
+      sink.close();
     }
     await assertStillServing();
   });

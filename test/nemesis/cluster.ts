@@ -1,7 +1,7 @@
 /**
  * A cluster of `parley server` OS processes under the nemesis's control: start, SIGKILL and
  * restart from the data directory, SIGSTOP/SIGCONT, network partitions through each process's
- * fault file (PARLEY_FAULT_FILE, src/cli/fault-control.ts), and membership changes through
+ * fault file (PARLEY_FAULT_FILE, src/cli/testing/fault-control.ts, read by ./faulty-server.ts), and membership changes through
  * the `$cluster` service (add/remove). No process outlives `shutdown()`.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -10,11 +10,12 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { type FaultAck, writeAtomically } from '../../src/cli/fault-control.js';
-import type { FaultRule } from '../../src/transport/fault-injector.js';
+import { type FaultAck, writeAtomically } from '../../src/cli/testing/fault-control.js';
+import type { FaultRule } from '../../src/transport/testing/fault-injector.js';
 
 /** The parley command's entry in this same build (dist/src/cli/bin.js). */
-const PARLEY = fileURLToPath(new URL('../../src/cli/bin.js', import.meta.url));
+/** `parley server` with its transport wrapped in a FaultyTransport driven by PARLEY_FAULT_FILE. */
+const FAULTY_SERVER = fileURLToPath(new URL('./faulty-server.js', import.meta.url));
 /** Membership changes, sent to the cluster's `$cluster` service (what `parley cluster add|remove` calls). */
 export type ClusterAdmin = (action: 'add' | 'remove', params: { id: string; address?: string }) => Promise<unknown>;
 const READY_TIMEOUT_MS = 30_000;
@@ -68,7 +69,7 @@ export class ServerProcess {
     if (this.running) throw new Error(`${this.id} is already running`);
     const child = spawn(
       process.execPath,
-      [PARLEY, 'server', '--id', this.id, '--data', this.dataDir, '--listen', this.address, ...args],
+      [FAULTY_SERVER, '--id', this.id, '--data', this.dataDir, '--listen', this.address, ...args],
       { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PARLEY_FAULT_FILE: this.faultFile } },
     );
     this.child = child;

@@ -4,7 +4,6 @@ import { createRegisteredNode } from '../../cluster/registry/registry-discovery.
 import { createNode } from '../../node/node.js';
 import type { ServiceDefinition } from '../../node/service.js';
 import { intFlag, parseCommandArgs, seedsFlag } from '../args.js';
-import { faultControlFromEnv } from '../fault-control.js';
 import { reportError } from '../output.js';
 import { untilStopSignal } from '../stop-signals.js';
 import { UsageError } from '../usage-error.js';
@@ -70,13 +69,11 @@ export async function runNode(argv: readonly string[]): Promise<number> {
     throw new UsageError(`--log-level must be one of ${LEVELS.join(', ')}`, NODE_USAGE);
   const services = await loadServices(positionals[0]!);
   const servers = seedsFlag(flags.servers, NODE_USAGE);
-  const faults = faultControlFromEnv();
   const base = {
     ...(flags.id ? { id: flags.id as string } : {}),
     host: (flags.host as string | undefined) ?? '127.0.0.1',
     port: intFlag(flags.port, 'port', NODE_USAGE, 0, 65535) ?? 0,
     logger: level as (typeof LEVELS)[number],
-    ...(faults ? { faultInjector: faults.injector } : {}),
   };
   const node =
     servers.length > 0

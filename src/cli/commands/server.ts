@@ -1,6 +1,5 @@
-import { startServer } from '../../cluster/server/start-server.js';
+import { type ServerOptions, startServer } from '../../cluster/server/start-server.js';
 import { intFlag, parseCommandArgs } from '../args.js';
-import { faultControlFromEnv } from '../fault-control.js';
 import { reportError } from '../output.js';
 import { untilStopSignal } from '../stop-signals.js';
 import { UsageError } from '../usage-error.js';
@@ -17,7 +16,7 @@ when the member is removed from the cluster ('parley cluster remove').
   --listen host:port   where this member listens; the other members dial it
   --peers id=host:port,...  the members of the initial cluster (repeatable); omitted: a single-member cluster
   --join               this member was added with 'parley cluster add' and joins a running cluster
-  --snapshot-every N   snapshot and compact the log every N applied entries (default 10000)
+  --snapshot-every N   snapshot and compact the log every N applied entries (default 100000)
   --log-level L        debug | info | warn | error | silent (default warn)`;
 
 const LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;
@@ -34,7 +33,14 @@ export function parsePeers(value: unknown, usage: string): Record<string, string
   return peers;
 }
 
-export async function runServer(argv: readonly string[]): Promise<number> {
+/**
+ * Runs `parley server`. `overrides.transport` replaces the TCP transport built from --listen (the
+ * fault tests wrap one in a FaultyTransport: test/nemesis/faulty-server.ts).
+ */
+export async function runServer(
+  argv: readonly string[],
+  overrides: Pick<ServerOptions, 'transport'> = {},
+): Promise<number> {
   const { flags } = parseCommandArgs(
     argv,
     {
@@ -73,10 +79,6 @@ export async function runServer(argv: readonly string[]): Promise<number> {
     throw new UsageError(`--peers gives ${id}=${peers[id]} but --listen is ${listen}`, SERVER_USAGE);
   }
   const snapshotEvery = intFlag(flags['snapshot-every'], 'snapshot-every', SERVER_USAGE, 1, 1e9);
-  const faultInjectorFromEnv = () => {
-    const faults = faultControlFromEnv();
-    return faults ? { faultInjector: faults.injector } : {};
-  };
   let server: Awaited<ReturnType<typeof startServer>>;
   try {
     server = await startServer({
@@ -87,8 +89,7 @@ export async function runServer(argv: readonly string[]): Promise<number> {
       join: flags.join === true,
       logger: level as (typeof LEVELS)[number],
       raft: snapshotEvery === undefined ? {} : { snapshotEvery },
-      // Test-only, off unless PARLEY_FAULT_FILE is set (docs/KV.md "Fault tests").
-      ...faultInjectorFromEnv(),
+      ...(overrides.transport ? { transport: overrides.transport } : {}),
     });
   } catch (err) {
     return reportError(err);

@@ -1,7 +1,6 @@
 import { systemTimer } from '../../base/clock.js';
 import { createNode, type ParleyNode } from '../../node/node.js';
 import type { Message } from '../../raft/core/messages.js';
-import type { FaultInjector } from '../../transport/fault-injector.js';
 import { createConsoleLogger, type Logger, type LogLevel } from '../../transport/logger.js';
 import type { Transport } from '../../transport/transport.js';
 import { ParleyError } from '../../wire/parley-error.js';
@@ -26,8 +25,6 @@ export interface ServerOptions {
   readonly logger?: Logger | LogLevel;
   /** Replaces TCP (e.g. MemoryTransport in tests). */
   readonly transport?: Transport;
-  /** Test-only fault injection on the member's mesh (src/transport/fault-injector.ts). Default: none. */
-  readonly faultInjector?: FaultInjector;
   /**
    * Largest frame of the member's node (default 16 MiB; every member must use the same). The
    * largest command a member accepts is derived from it (`maxCommandBytesFor`).
@@ -83,7 +80,6 @@ export async function startServer(options: ServerOptions): Promise<KvServer> {
     logger,
     gossipInterval: 500,
     ...(options.transport ? { transport: options.transport } : {}),
-    ...(options.faultInjector ? { faultInjector: options.faultInjector } : {}),
     ...(options.maxFrameSize ? { maxFrameSize: options.maxFrameSize } : {}),
   });
   const voters = [...new Set([...Object.keys(peers), options.id])].sort();

@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
-import { waitUntil } from '../base/testing/wait-until.js';
-import { type Frame, PacketType, PROTOCOL_VERSION } from '../wire/frame.js';
-import type { HelloBody } from '../wire/packets.js';
-import { ParleyError } from '../wire/parley-error.js';
+import { waitUntil } from '../../base/testing/wait-until.js';
+import { type Frame, PacketType, PROTOCOL_VERSION } from '../../wire/frame.js';
+import type { HelloBody } from '../../wire/packets.js';
+import { ParleyError } from '../../wire/parley-error.js';
+import { silentLogger } from '../logger.js';
+import { Mesh, type MeshEvents } from '../mesh.js';
+import { TcpTransport } from '../tcp-transport.js';
 import { FaultInjector } from './fault-injector.js';
-import { silentLogger } from './logger.js';
-import { Mesh, type MeshEvents } from './mesh.js';
-import { TcpTransport } from './tcp-transport.js';
+import { FaultyTransport } from './faulty-transport.js';
 
 const LIMITS = { maxFrameSize: 1024 * 1024, maxOutboundBytes: 8 * 1024 * 1024 };
 
@@ -37,7 +38,10 @@ function mesh(id: string, faults?: FaultInjector): Mesh {
   let address: string | null = null;
   const m: Mesh = new Mesh({
     localId: id,
-    transport: new TcpTransport({ host: '127.0.0.1', port: 0, ...LIMITS }),
+    // The decorator is the only place faults live: the mesh sees a lossy, slow network.
+    transport: faults
+      ? new FaultyTransport(new TcpTransport({ host: '127.0.0.1', port: 0, ...LIMITS }), faults)
+      : new TcpTransport({ host: '127.0.0.1', port: 0, ...LIMITS }),
     hello: (): HelloBody => ({
       protocol: PROTOCOL_VERSION,
       codec: 'msgpack',
@@ -49,7 +53,6 @@ function mesh(id: string, faults?: FaultInjector): Mesh {
     idleTimeoutMs: 400,
     handshakeTimeoutMs: 400,
     reconnect: { baseMs: 20, maxMs: 100 },
-    ...(faults ? { faults } : {}),
   });
   return m;
 }
@@ -72,7 +75,7 @@ async function pair(faultsOnA: FaultInjector) {
   return { a, b, ra, rb };
 }
 
-describe('FaultInjector in the mesh', () => {
+describe('FaultyTransport under a mesh', () => {
   it('without rules delivers every frame at once', async () => {
     const { b, ra } = await pair(new FaultInjector());
     for (let i = 0; i < 5; i++) b.send('a', PacketType.ONEWAY, 0, 0, new Uint8Array([i]));

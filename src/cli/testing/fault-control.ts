@@ -1,5 +1,5 @@
 import { readFileSync, renameSync, unwatchFile, watchFile, writeFileSync } from 'node:fs';
-import { FaultInjector, type FaultRule } from '../transport/fault-injector.js';
+import { FaultInjector, type FaultRule } from '../../transport/testing/fault-injector.js';
 
 /**
  * Test-only remote control of a process's FaultInjector through a file, for the nemesis tests.

@@ -1,9 +1,11 @@
-import type { Frame } from '../wire/frame.js';
-import { ParleyError } from '../wire/parley-error.js';
+import { type CancelTimer, systemTimer, type Timer } from '../../base/clock.js';
+import type { Random } from '../../base/random.js';
+import type { Frame } from '../../wire/frame.js';
+import { ParleyError } from '../../wire/parley-error.js';
 
 /**
- * One fault on the link *from* a peer *to* this node. A mesh with a FaultInjector consults it for
- * every frame it receives from that peer (HELLO included): the frame is dropped with probability
+ * One fault on the link *from* a peer *to* this node. A FaultyTransport consults its injector for
+ * every frame received from that peer (HELLO included): the frame is dropped with probability
  * `drop`, otherwise delivered after `delayMs`. A two-way partition is one rule on each side.
  */
 export interface FaultRule {
@@ -25,15 +27,14 @@ interface Delayed {
 /** Frames waiting for their delivery time, per peer, in arrival order. Invariant: `at` never decreases along `queue`. */
 interface DelayLine {
   readonly queue: Delayed[];
-  timer: NodeJS.Timeout | undefined;
+  cancel: CancelTimer | undefined;
 }
 
 /**
- * Test-only fault injection for the mesh: drops or delays the frames received from chosen peers.
- *
- * Off by default: a mesh without an injector pays one `undefined` check per frame, and an injector
- * without rules one Map lookup. Parley never creates one on its own: a process gets one only when
- * it is explicitly enabled (see `PARLEY_FAULT_FILE` in src/cli/fault-control.ts and docs/KV.md).
+ * Test-only fault injection: drops or delays the frames received from chosen peers. It lives in a
+ * FaultyTransport (faulty-transport.ts) that a test wraps around a real transport; the shipped
+ * code never sees one. The nemesis drives one in real server processes through a file
+ * (`PARLEY_FAULT_FILE`, src/cli/testing/fault-control.ts, test/nemesis/faulty-server.ts).
  *
  * Dropping whole frames on a TCP connection behaves like a network that loses packets until the
  * connection gives up: the mesh's idle timeout declares the silent peer dead and redials, and the
@@ -42,13 +43,15 @@ interface DelayLine {
 export class FaultInjector {
   private readonly byPeer = new Map<string, FaultRule>();
   private readonly lines = new Map<string, DelayLine>();
-  private readonly random: () => number;
+  private readonly random: Random;
+  private readonly timer: Timer;
   /** Counters for tests and for the control file's acknowledgement. */
   dropped = 0;
   delayed = 0;
 
-  constructor(options: { random?: () => number } = {}) {
+  constructor(options: { random?: Random; timer?: Timer } = {}) {
     this.random = options.random ?? Math.random;
+    this.timer = options.timer ?? systemTimer;
   }
 
   /** Replaces every rule. Throws INVALID_ARGUMENT (and keeps the old rules) when one is malformed. */
@@ -87,7 +90,7 @@ export class FaultInjector {
     if (delayMs === 0 && line === undefined) return false;
     // Behind frames that are still delayed, a frame waits its turn even when its own delay is 0.
     const copy: Frame = { ...frame, body: frame.body.slice() };
-    this.enqueue(peer, { at: Date.now() + delayMs, frame: copy, deliver, isOpen });
+    this.enqueue(peer, { at: this.timer.now() + delayMs, frame: copy, deliver, isOpen });
     this.delayed++;
     return true;
   }
@@ -95,12 +98,12 @@ export class FaultInjector {
   private enqueue(peer: string, item: Delayed): void {
     let line = this.lines.get(peer);
     if (line === undefined) {
-      line = { queue: [], timer: undefined };
+      line = { queue: [], cancel: undefined };
       this.lines.set(peer, line);
     }
     const last = line.queue[line.queue.length - 1];
     line.queue.push(last !== undefined && last.at > item.at ? { ...item, at: last.at } : item);
-    if (line.timer === undefined) this.schedule(peer, line);
+    if (line.cancel === undefined) this.schedule(peer, line);
   }
 
   private schedule(peer: string, line: DelayLine): void {
@@ -109,19 +112,18 @@ export class FaultInjector {
       this.lines.delete(peer);
       return;
     }
-    line.timer = setTimeout(
+    line.cancel = this.timer.setTimeout(
       () => {
-        line.timer = undefined;
-        const now = Date.now();
+        line.cancel = undefined;
+        const now = this.timer.now();
         while (line.queue.length > 0 && line.queue[0]!.at <= now) {
           const item = line.queue.shift()!;
           if (item.isOpen()) item.deliver(item.frame);
         }
         this.schedule(peer, line);
       },
-      Math.max(0, head.at - Date.now()),
+      Math.max(0, head.at - this.timer.now()),
     );
-    line.timer.unref();
   }
 }
 
