@@ -124,6 +124,20 @@ describe('PeakEwmaBalancer', () => {
     assert.ok(b.cost('a') > 400, `a fast sample right after a peak barely moves the cost: ${b.cost('a')}`);
   });
 
+  it('with a sample weight floor, a jitter peak on a busy node is forgotten within ~1/α samples', () => {
+    // feed() takes 1 ms per sample: Δt = 1 ms, so the time-weighted step alone keeps e^(−1/1000) ≈ 0.999.
+    const after = (sampleWeight: number) => {
+      const clock = new FakeClock();
+      const b = new PeakEwmaBalancer({ clock, decayMs: 1000, sampleWeight });
+      feed(b, clock, 'a', 2);
+      feed(b, clock, 'a', 20); // one sample caught in a pause of the whole process
+      for (let i = 0; i < 30; i++) feed(b, clock, 'a', 2);
+      return b.cost('a');
+    };
+    assert.ok(after(0) > 15, `time-weighted only: still near the peak after 30 samples (${after(0)})`);
+    assert.ok(after(0.1) < 3, `α 0.1: back near 2 ms (${after(0.1)})`);
+  });
+
   it('sends most traffic away from a slow node', () => {
     const clock = new FakeClock();
     const b = new PeakEwmaBalancer({ clock, random: seededRandom(5) });

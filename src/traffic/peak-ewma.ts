@@ -3,13 +3,21 @@ import { type Balancer, type CallOutcome, type Endpoint, type PickRequest, untri
 import { twoDistinct } from './pick-helpers.js';
 
 export interface PeakEwmaOptions {
-  /** Time constant τ of the moving average, ms (default 10 000): a sample's weight halves every τ·ln2. */
+  /** Time constant τ of the moving average, ms (default 1 000): a sample's weight halves every τ·ln2. */
   decayMs?: number;
   /**
    * Latency charged for a failed call when it failed faster than this, ms (default 1 000). Without it
    * a node that fails instantly looks like the fastest node and attracts all traffic.
    */
   failurePenaltyMs?: number;
+  /**
+   * Least weight a sample below the estimate gets, 0–1 (default 0.1; 0 is Finagle's time-weighted
+   * average only). The time-weighted average moves by `1 − e^(−Δt/τ)` per sample, which at hundreds of
+   * samples per second per node is ~0.1 %: after a jitter peak the estimate stays near the peak for
+   * about τ, so fast nodes look as slow as their recent worst sample. With a floor α each sample
+   * moves it at least α of the way, so it returns to typical latency within ~1/α samples.
+   */
+  sampleWeight?: number;
   random?: () => number;
   clock?: Clock;
 }
@@ -39,13 +47,15 @@ interface NodeStats {
 export class PeakEwmaBalancer implements Balancer {
   readonly #decayMs: number;
   readonly #failurePenaltyMs: number;
+  readonly #keep: number;
   readonly #random: () => number;
   readonly #clock: Clock;
   readonly #stats = new Map<string, NodeStats>();
 
   constructor(options: PeakEwmaOptions = {}) {
-    this.#decayMs = options.decayMs ?? 10_000;
+    this.#decayMs = options.decayMs ?? 1_000;
     this.#failurePenaltyMs = options.failurePenaltyMs ?? 1_000;
+    this.#keep = 1 - Math.min(1, Math.max(0, options.sampleWeight ?? 0.1));
     this.#random = options.random ?? Math.random;
     this.#clock = options.clock ?? systemTimer;
   }
@@ -86,8 +96,8 @@ export class PeakEwmaBalancer implements Balancer {
     if (!s.sampled || rtt > current) {
       s.cost = rtt;
     } else {
-      // EWMA step: the old estimate keeps weight e^(−Δt/τ), the new sample gets the rest.
-      const w = Math.exp(-Math.max(0, now - s.stamp) / this.#decayMs);
+      // EWMA step: the old estimate keeps weight e^(−Δt/τ), at most 1 − α; the new sample gets the rest.
+      const w = Math.min(this.#keep, Math.exp(-Math.max(0, now - s.stamp) / this.#decayMs));
       s.cost = s.cost * w + rtt * (1 - w);
     }
     s.sampled = true;

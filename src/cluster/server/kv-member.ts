@@ -14,6 +14,7 @@ import { DEFAULT_MAX_FRAME_SIZE } from '../../wire/frame.js';
 import { ParleyError } from '../../wire/parley-error.js';
 import { LeaseDuties } from './lease-duties.js';
 import { bootstrapCluster, createRawNode } from './raft-factory.js';
+import { ReadBatcher } from './read-batcher.js';
 
 export interface KvMemberOptions {
   readonly id: NodeId;
@@ -29,7 +30,10 @@ export interface KvMemberOptions {
   /** Election timeout in ticks (default 10) and heartbeat interval in ticks (default 2). */
   readonly electionTick?: number;
   readonly heartbeatTick?: number;
-  /** Snapshot + compact every N applied entries (default 10000). */
+  /**
+   * Snapshot + compact every N applied entries (default 100000, as etcd's --snapshot-count): a
+   * snapshot encodes the whole retained history, so its cost per entry falls with the interval.
+   */
   readonly snapshotEvery?: number;
   /** Log entries kept below a snapshot (default 1000). */
   readonly snapshotKeep?: number;
@@ -61,7 +65,7 @@ const MAX_APPEND_BYTES = 1024 * 1024;
  * through `step`.
  *
  * Invariant: every replicated change goes through `propose` (raft log order); local reads
- * (`sm.read`) are linearizable only after `readIndex()` resolved on the leader.
+ * (`sm.read`) are linearizable only after `readIndex()` resolved (on any member).
  */
 export class KvMember {
   readonly id: NodeId;
@@ -71,6 +75,7 @@ export class KvMember {
   private readonly driver: RaftDriver<ApplyOutcome | undefined>;
   private readonly timer: Timer;
   private readonly leases: LeaseDuties;
+  private readonly reads: ReadBatcher;
   private stopped = false;
   private restored = 0;
   private removedError: ParleyError | null = null;
@@ -106,6 +111,7 @@ export class KvMember {
     const machine: StateMachine<ApplyOutcome | undefined> = {
       apply: (payload, entry) => sm.applyEntry({ ...entry, data: payload }),
       snapshot: () => sm.snapshot(),
+      beginSnapshot: () => sm.beginSnapshot(),
       restore: (s) => {
         sm.restore(s.data);
         this.restored++;
@@ -132,7 +138,7 @@ export class KvMember {
       scheduler: o.scheduler,
       applied,
       confState: snap.metadata.confState,
-      snapshotEvery: o.snapshotEvery ?? 10_000,
+      snapshotEvery: o.snapshotEvery ?? 100_000,
       snapshotKeep: o.snapshotKeep ?? 1000,
     });
     // Removed = was in the configuration, and a later one leaves it out. (While a new cluster's
@@ -144,6 +150,9 @@ export class KvMember {
       else if (wasMember)
         this.markRemoved(`the configuration applied at index ${index} no longer lists it`, conf.voters);
     });
+    // A round lost on the way (forwarded request or answer) fails after two election timeouts.
+    const readTimeoutMs = 2 * (o.electionTick ?? 10) * (o.tickMs ?? 50);
+    this.reads = new ReadBatcher(() => this.driver.readIndex(), this.timer, readTimeoutMs);
     this.leases = new LeaseDuties(
       {
         sm: this.sm,
@@ -275,9 +284,14 @@ export class KvMember {
     return this.timer.now();
   }
 
-  /** Resolves once this member has applied everything committed when it was called (ReadIndex). */
+  /**
+   * Resolves once this member has applied everything committed when it was called (ReadIndex),
+   * on the leader or on a follower (which asks the leader for the index). Concurrent calls share
+   * rounds (ReadBatcher); after that a local read is linearizable.
+   */
   readIndex(): Promise<void> {
-    return this.driver.readIndex();
+    if (this.removedError !== null) return Promise.reject(this.removedError);
+    return this.reads.wait();
   }
 
   addMember(id: NodeId, address: string): Promise<ConfState> {
