@@ -58,7 +58,7 @@ export class ParleyNode<C extends ContractShape = AnyContract, E extends EventSh
   private readonly timer: Timer;
   private readonly codec: Codec;
   private readonly local = new LocalServices();
-  private readonly catalog = new Catalog();
+  private readonly catalog: Catalog;
   private readonly pending: PendingCalls;
   private readonly sequences = new EventSequences();
   private readonly mesh: Mesh;
@@ -81,6 +81,7 @@ export class ParleyNode<C extends ContractShape = AnyContract, E extends EventSh
     this.logger =
       typeof options.logger === 'object' ? options.logger : createConsoleLogger(this.id, options.logger ?? 'warn');
     this.timer = options.timer ?? wallTimer;
+    this.catalog = new Catalog(this.timer);
     this.codec = codecByName(options.codec ?? 'msgpack');
     this.pending = new PendingCalls({
       timer: this.timer,
@@ -142,7 +143,11 @@ export class ParleyNode<C extends ContractShape = AnyContract, E extends EventSh
       discovery: () => this.discovery,
     });
     this.middlewares = options.middlewares ?? [];
-    const host = { nodeId: this.id, servesLocally: (action: string) => this.local.action(action) !== undefined };
+    const host = {
+      nodeId: this.id,
+      clock: this.timer,
+      servesLocally: (action: string) => this.local.action(action) !== undefined,
+    };
     let chain: CallHandler = (call) => this.dispatcher.dispatch(call);
     for (let i = this.middlewares.length - 1; i >= 0; i--) {
       const m = this.middlewares[i]!;
