@@ -5,6 +5,9 @@
  *   npm run bench -- kv [--quick] [--systems parley,etcd] [--clients 1,16,100,500] [--ops put,get]
  *                       [--duration 3] [--warmup 1] [--keys 1000] [--value 100] [--rounds 1] [--cpu-prof DIR]
  *
+ * `--cpu-prof DIR`: V8 profiles of the Parley members, summarised at the end, with the per-stage CPU of a put
+ * (bench/harness/put-stages.ts; in µs when the run measured exactly one put cell: `--ops put --clients N`).
+ *
  * Workload: closed loop, `clients` calls kept outstanding through ONE client object (as an application shares one
  * client), 100-byte values, keys drawn round-robin from a key space of `--keys` keys (filled before the gets).
  * `put` resolves when committed; `get` is linearizable. Each system runs all its cells, then stops, then the next
@@ -17,6 +20,7 @@ import { performance } from 'node:perf_hooks';
 import { type RpcSample, runClosedLoop } from './harness/closed-loop.js';
 import { printCpuProfileSummary } from './harness/cpu-profile-summary.js';
 import { readCpuSeconds } from './harness/process-stats.js';
+import { printPutStages } from './harness/put-stages.js';
 import { formatCount, formatMicros, formatRatio, formatTable } from './harness/table.js';
 import { formatTargets, type TargetCheck } from './harness/targets.js';
 import { startEtcdCluster } from './peers/etcd.js';
@@ -327,5 +331,12 @@ export async function run(args: string[]): Promise<void> {
   printTable(cells, o);
   console.log('');
   console.log(formatTargets(targetChecks(cells)));
-  if (o.cpuProfileDir && o.systems.includes('parley')) printCpuProfileSummary(o.cpuProfileDir, 'parley-server');
+  if (o.cpuProfileDir && o.systems.includes('parley')) {
+    printCpuProfileSummary(o.cpuProfileDir, 'parley-server');
+    // µs per stage only when the profile covers one put cell (otherwise shares only).
+    const puts = cells.filter((c) => c.system === 'parley' && c.op === 'put');
+    const single =
+      puts.length === 1 && !o.ops.includes('get') && o.rounds === 1 ? puts[0]!.serverCpuUsPerOp : undefined;
+    printPutStages(o.cpuProfileDir, 'parley-server', single);
+  }
 }

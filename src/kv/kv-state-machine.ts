@@ -9,7 +9,7 @@ import { keyRange } from './key-range.js';
 import { LeaseTable } from './leases.js';
 import { DEFAULT_LIMITS, type KvLimits, RECORD_OVERHEAD_BYTES } from './limits.js';
 import { MvccStore, type WriteTxn } from './mvcc-store.js';
-import { decodeSnapshot, encodeSnapshot } from './snapshot-codec.js';
+import { decodeSnapshot, encodeSnapshot, SnapshotEncoder, type SnapshotSource } from './snapshot-codec.js';
 import { evaluateCompare } from './txn.js';
 import type { ApplyOutcome, KeyValue, KvEvent, KvResult, LeaseInfo } from './types.js';
 import { WatchHub } from './watch-hub.js';
@@ -268,12 +268,19 @@ export class KvStateMachine implements KvStateMachineLike {
   // ---- snapshots ----
 
   snapshot(): Uint8Array {
-    return encodeSnapshot({
-      appliedIndex: this.appliedIndex,
-      store: this.store,
-      leases: this.leases,
-      dedup: this.dedup.dump(),
-    });
+    return encodeSnapshot(this.snapshotSource());
+  }
+
+  /**
+   * The same snapshot, of the state as it is now, encoded in slices by `step()` (see
+   * SnapshotEncoder): applying more commands meanwhile does not change it.
+   */
+  beginSnapshot(): SnapshotEncoder {
+    return new SnapshotEncoder(this.snapshotSource());
+  }
+
+  private snapshotSource(): SnapshotSource {
+    return { appliedIndex: this.appliedIndex, store: this.store, leases: this.leases, dedup: this.dedup.dump() };
   }
 
   restore(snapshot: Uint8Array): void {

@@ -36,38 +36,105 @@ export interface DecodedSnapshot {
   dedup: [string, number, DedupEntry<Outcome>[]][];
 }
 
-export function encodeSnapshot(s: {
+export interface SnapshotSource {
   appliedIndex: number;
   store: MvccStore;
   leases: LeaseTable;
   dedup: [string, number, DedupEntry<Outcome>[]][];
-}): Uint8Array {
-  const keys: unknown[] = [];
-  for (const [, recs] of s.store.allRecords()) {
-    keys.push([
-      recs[0]!.kv.key,
-      recs.map((r) => [r.main, r.sub, r.tombstone ? 1 : 0, r.kv.value, r.kv.createRevision, r.kv.version, r.kv.lease]),
-    ]);
+}
+
+/** Records encoded per slice of a SnapshotEncoder: about 1 ms of work. */
+const SLICE_RECORDS = 1024;
+
+/** msgpack array header (the shortest form, as msgpackr writes it). */
+function arrayHeader(n: number): Uint8Array {
+  if (n < 16) return new Uint8Array([0x90 | n]);
+  if (n < 0x10000) return new Uint8Array([0xdc, n >>> 8, n & 0xff]);
+  return new Uint8Array([0xdd, n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff]);
+}
+
+/** packr.pack returns a view into its reusable buffer: copy before packing again. */
+function packCopy(x: unknown): Uint8Array {
+  return new Uint8Array(packr.pack(x));
+}
+
+/**
+ * A snapshot encoded in slices, so that a large history does not stall the event loop. The
+ * constructor captures the state: scalars and leases are encoded at once, each key's history
+ * array is kept with its current length, and each retry-table client's list is copied. Records are immutable and history
+ * arrays are only appended to (compaction and restore replace them; an aborted txn pops only
+ * what it appended itself), so the first `length` records of a captured array stay exactly
+ * the records at capture time, whatever is applied before the last `step()`.
+ *
+ * The bytes are those of `packr.pack` of the whole layout: the same state gives the same bytes.
+ */
+export class SnapshotEncoder {
+  private readonly parts: Uint8Array[] = [];
+  private readonly keys: [readonly KeyRecord[], number][] = [];
+  private readonly leases: Uint8Array;
+  private readonly dedup: [string, number, readonly DedupEntry<Outcome>[]][];
+  private nextKey = 0;
+  private nextClient = -1;
+  private done = false;
+
+  constructor(s: SnapshotSource) {
+    for (const [, recs] of s.store.allRecords()) this.keys.push([recs, recs.length]);
+    this.parts.push(arrayHeader(8));
+    for (const x of [VERSION, s.appliedIndex, s.store.revision, s.store.compactRevision, s.leases.nextId]) {
+      this.parts.push(packCopy(x));
+    }
+    this.parts.push(arrayHeader(this.keys.length));
+    this.leases = packCopy(s.leases.all().map((l) => [l.id, l.ttlMs, l.remainingMs]));
+    // A client's entries are replaced in place as it makes requests: copy the lists (not the entries).
+    this.dedup = s.dedup.map(([id, floor, entries]) => [id, floor, entries.slice()]);
   }
-  const leases = s.leases.all().map((l) => [l.id, l.ttlMs, l.remainingMs]);
-  const dedup = s.dedup.map(([id, floor, entries]) => [
-    id,
-    floor,
-    entries.map((e) => [e.seq, plain(outcomeToWire(e.result))]),
-  ]);
-  // A copy: msgpackr returns a Buffer view into its reusable output buffer.
-  return new Uint8Array(
-    packr.pack([
-      VERSION,
-      s.appliedIndex,
-      s.store.revision,
-      s.store.compactRevision,
-      s.leases.nextId,
-      keys,
-      leases,
-      dedup,
-    ]),
-  );
+
+  /** Encodes the next keys and retry-table clients, about `maxRecords` records in all; true once everything is encoded. */
+  step(maxRecords = SLICE_RECORDS): boolean {
+    let budget = maxRecords;
+    while (this.nextKey < this.keys.length && budget > 0) {
+      const [recs, length] = this.keys[this.nextKey++]!;
+      const rows: unknown[] = [];
+      for (let i = 0; i < length; i++) {
+        const r = recs[i]!;
+        rows.push([r.main, r.sub, r.tombstone ? 1 : 0, r.kv.value, r.kv.createRevision, r.kv.version, r.kv.lease]);
+      }
+      this.parts.push(packCopy([recs[0]!.kv.key, rows]));
+      budget -= length;
+    }
+    if (this.nextKey < this.keys.length) return false;
+    if (this.nextClient < 0) {
+      this.parts.push(this.leases, arrayHeader(this.dedup.length));
+      this.nextClient = 0;
+    }
+    while (this.nextClient < this.dedup.length && budget > 0) {
+      const [id, floor, entries] = this.dedup[this.nextClient++]!;
+      this.parts.push(packCopy([id, floor, entries.map((e) => [e.seq, plain(outcomeToWire(e.result))])]));
+      budget -= entries.length;
+    }
+    this.done = this.nextClient >= this.dedup.length;
+    return this.done;
+  }
+
+  /** The snapshot; only after `step()` returned true. */
+  bytes(): Uint8Array {
+    if (!this.done) throw new ParleyError('INTERNAL', 'snapshot encoding is not finished');
+    let size = 0;
+    for (const p of this.parts) size += p.length;
+    const out = new Uint8Array(size);
+    let at = 0;
+    for (const p of this.parts) {
+      out.set(p, at);
+      at += p.length;
+    }
+    return out;
+  }
+}
+
+export function encodeSnapshot(s: SnapshotSource): Uint8Array {
+  const e = new SnapshotEncoder(s);
+  e.step(Number.POSITIVE_INFINITY);
+  return e.bytes();
 }
 
 function corrupt(what: string): ParleyError {

@@ -1,37 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { waitUntil } from '../base/testing/wait-until.js';
-import type { ConfChange } from './core/conf-change.js';
-import { type Message, newMessage } from './core/messages.js';
-import type { Ready, Status } from './core/ready.js';
-import { type DriverScheduler, RaftDriver, type RawNodeApi } from './driver.js';
+import { newMessage } from './core/messages.js';
+import type { Ready } from './core/ready.js';
+import { type DriverScheduler, RaftDriver } from './driver.js';
+import { ScriptedNode } from './testing/scripted-node.js';
 import type { ConfState, Entry, HardState } from './types.js';
-
-/** A RawNode that hands out scripted Readys, one per kick. */
-class ScriptedNode implements RawNodeApi {
-  readonly readys: Ready[] = [];
-  tick(): void {}
-  step(_m: Message): void {}
-  propose(_d: Uint8Array): void {}
-  proposeBatch(_d: readonly Uint8Array[]): void {}
-  readIndex(_c: Uint8Array): void {}
-  hasReady(): boolean {
-    return this.readys.length > 0;
-  }
-  ready(): Ready {
-    return this.readys.shift()!;
-  }
-  advance(): void {}
-  applyConfChange(_cc: ConfChange): ConfState {
-    throw new Error('not scripted');
-  }
-  proposeConfChange(_cc: ConfChange): void {}
-  transferLeadership(): void {}
-  reportSnapshot(): void {}
-  status(): Status {
-    throw new Error('not scripted');
-  }
-}
 
 const entry = (index: number, term: number): Entry => ({ index, term, type: 0, data: new Uint8Array([1]) });
 

@@ -56,7 +56,20 @@ export interface StateMachine<R> {
   /** Applies one committed proposal's payload; the result answers the proposer. Must be deterministic. */
   apply(payload: Uint8Array, entry: Entry): R;
   snapshot(): Uint8Array;
+  /**
+   * Optional: the same snapshot of the state as it is now, produced in slices between other
+   * work, so that a large state does not stall the event loop. Applying more entries before the
+   * last slice must not change it.
+   */
+  beginSnapshot?(): SnapshotInSlices;
   restore(snapshot: Snapshot): void;
+}
+
+export interface SnapshotInSlices {
+  /** Does a bounded amount of the work; true once the snapshot is complete. */
+  step(): boolean;
+  /** The snapshot, once `step()` returned true. */
+  bytes(): Uint8Array;
 }
 
 export interface DriverScheduler {
@@ -143,6 +156,8 @@ export class RaftDriver<R> {
   private confIndexValue: number;
   private readonly confListeners = new Set<(conf: ConfState, index: number) => void>();
   private readonly leaderListeners = new Set<(lead: NodeId | null) => void>();
+  /** The snapshot being taken in slices (beginSnapshot), if any. */
+  private snapshotJob: { readonly slices: SnapshotInSlices } | null = null;
   /** Term and vote of the last HardState this driver saved (null: none yet, so not known to be durable). */
   private savedTermVote: HardState | null = null;
 
@@ -359,6 +374,7 @@ export class RaftDriver<R> {
       this.snapshotIndex = this.appliedIndex;
       this.conf = rd.snapshot.metadata.confState;
       this.confChangedSinceSnapshot = false;
+      this.snapshotJob = null;
       this.forgetPendingPeers(this.appliedIndex);
       this.confIndexValue = this.appliedIndex;
       for (const fn of this.confListeners) fn(this.conf, this.confIndexValue);
@@ -388,19 +404,53 @@ export class RaftDriver<R> {
     for (const m of messages) if (m.type === 'MsgSnap') this.o.node.reportSnapshot(m.to, true);
   }
 
-  /** Every `snapshotEvery` applied entries: snapshot the state machine, then drop the log below it (minus a margin). */
+  /**
+   * Every `snapshotEvery` applied entries: snapshot the state machine, then drop the log below it
+   * (minus a margin). A state machine with `beginSnapshot` is snapshotted in slices, one per
+   * event-loop turn, so Readys keep flowing meanwhile; the snapshot is of the state at `index`
+   * whatever is applied before it completes. One snapshot at a time; a snapshot installed from
+   * the leader meanwhile abandons it.
+   */
   private maybeSnapshot(): void {
     const every = this.o.snapshotEvery ?? 0;
     const log = this.o.log;
-    if (every <= 0 || this.appliedIndex <= this.snapshotIndex) return;
+    if (every <= 0 || this.appliedIndex <= this.snapshotIndex || this.snapshotJob !== null) return;
     if (this.appliedIndex - this.snapshotIndex < every && !this.confChangedSinceSnapshot) return;
     if (log.createSnapshot === undefined || log.compact === undefined) return;
     const index = this.appliedIndex;
-    log.createSnapshot(index, this.conf, this.o.stateMachine.snapshot());
+    const conf = this.conf;
     this.snapshotIndex = index;
     this.confChangedSinceSnapshot = false;
+    const sm = this.o.stateMachine;
+    if (sm.beginSnapshot === undefined) {
+      this.saveSnapshot(index, conf, sm.snapshot());
+      return;
+    }
+    const job = { slices: sm.beginSnapshot() };
+    this.snapshotJob = job;
+    const work = () => {
+      if (this.snapshotJob !== job || this.stopped) return;
+      if (!job.slices.step()) {
+        this.scheduler.defer(work);
+        return;
+      }
+      this.snapshotJob = null;
+      this.saveSnapshot(index, conf, job.slices.bytes());
+    };
+    this.scheduler.defer(work);
+  }
+
+  private saveSnapshot(index: number, conf: ConfState, data: Uint8Array): void {
+    const log = this.o.log;
+    try {
+      log.createSnapshot!(index, conf, data);
+    } catch (err) {
+      // A newer snapshot (installed from the leader) already covers it.
+      if (isRaftError(err, 'snapshot-out-of-date')) return;
+      throw err;
+    }
     const keep = this.o.snapshotKeep ?? 1000;
-    if (index - keep > 0) log.compact(index - keep);
+    if (index - keep > 0) log.compact!(index - keep);
   }
 
   private applyEntry(e: Entry): void {

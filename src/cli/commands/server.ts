@@ -16,7 +16,7 @@ when the member is removed from the cluster ('parley cluster remove').
   --listen host:port   where this member listens; the other members dial it
   --peers id=host:port,...  the members of the initial cluster (repeatable); omitted: a single-member cluster
   --join               this member was added with 'parley cluster add' and joins a running cluster
-  --snapshot-every N   snapshot and compact the log every N applied entries (default 10000)
+  --snapshot-every N   snapshot and compact the log every N applied entries (default 100000)
   --log-level L        debug | info | warn | error | silent (default warn)`;
 
 const LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;

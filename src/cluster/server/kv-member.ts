@@ -29,7 +29,10 @@ export interface KvMemberOptions {
   /** Election timeout in ticks (default 10) and heartbeat interval in ticks (default 2). */
   readonly electionTick?: number;
   readonly heartbeatTick?: number;
-  /** Snapshot + compact every N applied entries (default 10000). */
+  /**
+   * Snapshot + compact every N applied entries (default 100000, as etcd's --snapshot-count): a
+   * snapshot encodes the whole retained history, so its cost per entry falls with the interval.
+   */
   readonly snapshotEvery?: number;
   /** Log entries kept below a snapshot (default 1000). */
   readonly snapshotKeep?: number;
@@ -106,6 +109,7 @@ export class KvMember {
     const machine: StateMachine<ApplyOutcome | undefined> = {
       apply: (payload, entry) => sm.applyEntry({ ...entry, data: payload }),
       snapshot: () => sm.snapshot(),
+      beginSnapshot: () => sm.beginSnapshot(),
       restore: (s) => {
         sm.restore(s.data);
         this.restored++;
@@ -132,7 +136,7 @@ export class KvMember {
       scheduler: o.scheduler,
       applied,
       confState: snap.metadata.confState,
-      snapshotEvery: o.snapshotEvery ?? 10_000,
+      snapshotEvery: o.snapshotEvery ?? 100_000,
       snapshotKeep: o.snapshotKeep ?? 1000,
     });
     // Removed = was in the configuration, and a later one leaves it out. (While a new cluster's
