@@ -220,6 +220,36 @@ describe('Mesh liveness and duplicates', () => {
     }
   });
 
+  it('a stopping mesh reports its peers down as graceful and redials nobody', async () => {
+    const network = new MemoryNetwork();
+    const make = (id: string) => {
+      let address: string | null = null;
+      const mesh: Mesh = new Mesh({
+        localId: id,
+        transport: new MemoryTransport(network, LIMITS),
+        hello: () => hello(id, (address ??= mesh.address)),
+        logger: silentLogger,
+      });
+      return mesh;
+    };
+    const a = make('a');
+    const b = make('b');
+    const ra = recorder();
+    await a.start(ra);
+    await b.start(recorder());
+    try {
+      await a.connect(b.address!);
+      await a.stop();
+      await until(() => ra.downs.length === 1, 'the down event');
+      assert.deepEqual(
+        ra.downs.map((d) => [d.id, d.graceful]),
+        [['b', true]],
+      );
+    } finally {
+      await b.stop();
+    }
+  });
+
   it('redials a lost peer and reports it up again', async () => {
     const network = new MemoryNetwork();
     const meshes: Mesh[] = [];

@@ -1,11 +1,16 @@
-import { type BackoffOptions, backoffDelay, DEFAULT_RECONNECT_BACKOFF } from '../base/backoff.js';
+import { type BackoffOptions, DEFAULT_RECONNECT_BACKOFF } from '../base/backoff.js';
+import { type CancelTimer, systemTimer, type Timer } from '../base/clock.js';
+import type { Random } from '../base/random.js';
 import { jsonCodec } from '../wire/codec.js';
-import { type Frame, FrameFlag, PacketType, PROTOCOL_VERSION, packetName } from '../wire/frame.js';
+import { type Frame, FrameFlag, PacketType, packetName } from '../wire/frame.js';
 import { FrameError } from '../wire/frame-decoder.js';
-import { encodeGoodbye, type GoodbyeBody, type HelloBody, parseGoodbye, parseHello } from '../wire/packets.js';
+import { encodeGoodbye, type GoodbyeBody, type HelloBody, parseGoodbye } from '../wire/packets.js';
 import { ParleyError } from '../wire/parley-error.js';
 import type { Connection, PeerIdentity } from './connection.js';
+import { judgeHello, type KnownPeer, keepNewConnection } from './handshake.js';
+import { type LivenessSettings, livenessAction, livenessTickMs } from './liveness.js';
 import type { Logger } from './logger.js';
+import { Redialer } from './redialer.js';
 import type { Transport } from './transport.js';
 
 /** Largest PING body answered (bytes); a larger one is a protocol violation. Parley sends empty PINGs. */
@@ -23,7 +28,14 @@ export interface MeshOptions {
   readonly idleTimeoutMs?: number;
   readonly handshakeTimeoutMs?: number;
   readonly reconnect?: BackoffOptions;
+  /** Time and timers (default systemTimer: monotonic, never keeps the process alive). */
+  readonly timer?: Timer;
+  /** Jitter of the redials (default Math.random). */
+  readonly random?: Random;
 }
+
+/** How long a duplicate connection stays open after losing the tie-break, so frames on it arrive. */
+const DUPLICATE_GRACE_MS = 1000;
 
 export interface MeshEvents {
   /** A peer is reachable (first connection, or back after a loss). */
@@ -48,8 +60,6 @@ interface PeerState {
   readonly retired: Set<Connection>;
   /** The peer said GOODBYE: do not redial. */
   leaving: boolean;
-  reconnectAttempt: number;
-  reconnectTimer: NodeJS.Timeout | undefined;
   rttMs: number | undefined;
 }
 
@@ -65,39 +75,49 @@ interface ConnectionState {
 }
 
 /**
- * The mesh moves frames between node ids. It runs the HELLO handshake on every connection, keeps
- * one connection per peer (when both sides dial at once, the connection dialed by the smaller id
- * wins on both sides), sends keepalive PINGs on idle connections, declares a silent connection
- * dead, and redials lost peers with exponential backoff and jitter until told to forget them.
+ * The mesh moves frames between node ids: the table of peers and their connections, and the
+ * receive path of every connection. Its decisions live beside it: handshake.ts (accept or refuse a
+ * HELLO; which of two connections to one peer to keep), liveness.ts (when to PING, when a silent
+ * connection is dead), redialer.ts (when to redial a lost peer).
  *
- * Invariant: peers.get(id).connection, when set, is open and handshaken with node `id`.
+ * Invariants:
+ * - peers.get(id).connection, when set, is open and handshaken with node `id`;
+ * - before its HELLO, a connection gets nothing but the handshake: any other frame closes it;
+ * - the receive path never throws (receiveSafely): a frame that cannot be handled closes only its
+ *   connection, and a peer whose outbound queue is full (it does not read) is dropped;
+ * - onPeerDown fires once per loss of a peer's last connection; `graceful` when the peer said
+ *   GOODBYE or this mesh is stopping, and only a non-graceful loss is redialed.
  */
 export class Mesh {
   private readonly peers = new Map<string, PeerState>();
   private readonly connections = new Map<Connection, ConnectionState>();
   private readonly dialing = new Map<string, Promise<string>>();
-  private readonly keepaliveIntervalMs: number;
-  private readonly idleTimeoutMs: number;
-  private readonly handshakeTimeoutMs: number;
-  private readonly backoff: BackoffOptions;
-  private timer: NodeJS.Timeout | undefined;
+  private readonly liveness: LivenessSettings;
+  private readonly timer: Timer;
+  private readonly redialer: Redialer;
+  private cancelTick: CancelTimer | undefined;
   private events: MeshEvents | undefined;
   private stopped = false;
   address: string | null = null;
 
   constructor(private readonly options: MeshOptions) {
-    this.keepaliveIntervalMs = options.keepaliveIntervalMs ?? 1000;
-    this.idleTimeoutMs = options.idleTimeoutMs ?? 5000;
-    this.handshakeTimeoutMs = options.handshakeTimeoutMs ?? 5000;
-    this.backoff = options.reconnect ?? DEFAULT_RECONNECT_BACKOFF;
+    this.liveness = {
+      keepaliveIntervalMs: options.keepaliveIntervalMs ?? 1000,
+      idleTimeoutMs: options.idleTimeoutMs ?? 5000,
+      handshakeTimeoutMs: options.handshakeTimeoutMs ?? 5000,
+    };
+    this.timer = options.timer ?? systemTimer;
+    this.redialer = new Redialer({
+      timer: this.timer,
+      random: options.random ?? Math.random,
+      backoff: options.reconnect ?? DEFAULT_RECONNECT_BACKOFF,
+    });
   }
 
   async start(events: MeshEvents): Promise<string | null> {
     this.events = events;
     this.address = await this.options.transport.listen((c) => this.adopt(c));
-    const tick = Math.max(50, Math.min(this.keepaliveIntervalMs, this.idleTimeoutMs) / 4);
-    this.timer = setInterval(() => this.checkLiveness(), tick);
-    this.timer.unref();
+    this.scheduleTick();
     return this.address;
   }
 
@@ -156,7 +176,7 @@ export class Mesh {
     const p = this.peers.get(peerId);
     if (!p) return;
     this.peers.delete(peerId);
-    clearTimeout(p.reconnectTimer);
+    this.redialer.reset(peerId);
     p.connection?.close();
     for (const c of p.retired) c.close();
   }
@@ -164,8 +184,8 @@ export class Mesh {
   /** Closes every connection (after flushing) and stops listening. */
   async stop(): Promise<void> {
     this.stopped = true;
-    clearInterval(this.timer);
-    for (const p of this.peers.values()) clearTimeout(p.reconnectTimer);
+    this.cancelTick?.();
+    this.redialer.cancelAll();
     const listening = this.options.transport.close();
     for (const c of [...this.connections.keys()]) c.close();
     await listening;
@@ -181,7 +201,7 @@ export class Mesh {
   }
 
   private adopt(connection: Connection): ConnectionState {
-    const now = Date.now();
+    const now = this.timer.now();
     const state: ConnectionState = {
       connection,
       openedAt: now,
@@ -217,7 +237,7 @@ export class Mesh {
   }
 
   private receive(state: ConnectionState, frame: Frame): void {
-    state.lastReceived = Date.now();
+    state.lastReceived = this.timer.now();
     const peerId = state.peerId;
     if (!peerId && frame.type !== PacketType.HELLO && frame.type !== PacketType.GOODBYE) {
       // Nothing but the handshake is accepted, or answered, before HELLO.
@@ -238,7 +258,7 @@ export class Mesh {
       case PacketType.PONG:
         if (state.pingSentAt !== undefined && peerId) {
           const peer = this.peers.get(peerId);
-          if (peer) peer.rttMs = Date.now() - state.pingSentAt;
+          if (peer) peer.rttMs = this.timer.now() - state.pingSentAt;
           state.pingSentAt = undefined;
         }
         return;
@@ -283,54 +303,21 @@ export class Mesh {
       this.protocolError(state, 'a second HELLO on one connection');
       return;
     }
-    let hello: HelloBody;
-    try {
-      hello = parseHello(jsonCodec.decode(frame.body));
-    } catch (err) {
-      this.protocolError(state, `malformed HELLO (${(err as Error).message})`);
+    const local = { id: this.options.localId, incarnation: this.options.hello().node.incarnation };
+    const verdict = judgeHello(frame.body, local, (id) => this.knownPeer(id), this.liveness.keepaliveIntervalMs);
+    if (verdict.kind === 'self') {
+      state.onHandshakeError?.(new ParleyError('INVALID_ARGUMENT', 'dialed this node itself'));
+      state.connection.close();
       return;
     }
-    if (hello.protocol !== PROTOCOL_VERSION) {
-      this.refuse(
-        state,
-        'FAILED_PRECONDITION',
-        `peer speaks Parley protocol ${hello.protocol}, this node speaks ${PROTOCOL_VERSION}; run the same Parley major version on both nodes`,
-      );
+    if (verdict.kind === 'refuse') {
+      this.refuse(state, verdict.code, verdict.reason);
       return;
     }
+    const { hello, restarted } = verdict;
     const peerId = hello.node.id;
-    if (peerId === this.options.localId) {
-      if (hello.node.incarnation === this.options.hello().node.incarnation) {
-        // We dialed ourselves (e.g. our own address was among the seeds).
-        state.onHandshakeError?.(new ParleyError('INVALID_ARGUMENT', 'dialed this node itself'));
-        state.connection.close();
-      } else {
-        this.refuse(
-          state,
-          'ALREADY_EXISTS',
-          `node id '${peerId}' is already used by another running node; give every node a unique id`,
-        );
-      }
-      return;
-    }
-    const existing = this.peers.get(peerId);
-    if (existing?.connection && existing.hello.node.incarnation !== hello.node.incarnation) {
-      // Another process claims the id of a peer we are connected to. If that connection is alive
-      // (heard from within two keepalive intervals) this is a duplicate id, not a restart: refuse the
-      // newcomer, or the two would oust each other forever. A restart finds the old connection
-      // closed or silent.
-      const current = this.connections.get(existing.connection);
-      if (current && !existing.connection.closed && Date.now() - current.lastReceived < 2 * this.keepaliveIntervalMs) {
-        this.refuse(
-          state,
-          'ALREADY_EXISTS',
-          `node id '${peerId}' is already used by a running node${existing.address ? ` at ${existing.address}` : ''}; give every node a unique id`,
-        );
-        return;
-      }
-    }
     state.peerId = peerId;
-    let peer = existing;
+    let peer = this.peers.get(peerId);
     const wasUp = peer?.connection !== undefined;
     if (!peer) {
       peer = {
@@ -340,30 +327,23 @@ export class Mesh {
         connection: undefined,
         retired: new Set(),
         leaving: false,
-        reconnectAttempt: 0,
-        reconnectTimer: undefined,
         rttMs: undefined,
       };
       this.peers.set(peerId, peer);
     }
-    const restarted = peer.hello.node.incarnation !== hello.node.incarnation;
     peer.hello = hello;
     peer.address = hello.node.address ?? peer.address;
     peer.leaving = false;
-    peer.reconnectAttempt = 0;
-    clearTimeout(peer.reconnectTimer);
-    peer.reconnectTimer = undefined;
+    this.redialer.reset(peerId);
 
     const current = peer.connection;
     if (current && !restarted) {
-      // Two connections to one peer: keep the one dialed by the smaller id, on both sides.
-      const dialer = (c: Connection) => (c.outbound ? this.options.localId : peerId);
-      const winner = this.options.localId < peerId ? this.options.localId : peerId;
-      const keepNew = dialer(state.connection) === winner && dialer(current) !== winner;
+      // Two connections to one peer: both sides keep the one dialed by the smaller id.
+      const keepNew = keepNewConnection(this.options.localId, peerId, current, state.connection);
       const loser = keepNew ? current : state.connection;
       if (keepNew) peer.connection = state.connection;
       peer.retired.add(loser);
-      setTimeout(() => loser.close(), 1000).unref();
+      this.timer.setTimeout(() => loser.close(), DUPLICATE_GRACE_MS);
     } else {
       if (current) {
         // The peer restarted: its old connection is stale.
@@ -374,6 +354,18 @@ export class Mesh {
     }
     state.onHandshake?.(peerId);
     if (!wasUp || restarted) this.events?.onPeerUp(peerId, hello);
+  }
+
+  /** What the handshake needs to know of a peer: its incarnation and how long its connection is silent. */
+  private knownPeer(peerId: string): KnownPeer | undefined {
+    const peer = this.peers.get(peerId);
+    if (!peer) return undefined;
+    const open = peer.connection && !peer.connection.closed ? this.connections.get(peer.connection) : undefined;
+    return {
+      incarnation: peer.hello.node.incarnation,
+      address: peer.address,
+      silentMs: open ? this.timer.now() - open.lastReceived : undefined,
+    };
   }
 
   private onClose(state: ConnectionState, error: Error | undefined): void {
@@ -413,27 +405,36 @@ export class Mesh {
   }
 
   private scheduleReconnect(peer: PeerState): void {
-    const delay = backoffDelay(peer.reconnectAttempt++, this.backoff);
-    clearTimeout(peer.reconnectTimer);
-    peer.reconnectTimer = setTimeout(() => {
-      peer.reconnectTimer = undefined;
+    this.redialer.schedule(peer.id, () => {
       if (this.stopped || this.peers.get(peer.id) !== peer || peer.connection || !peer.address) return;
       this.connect(peer.address).catch(() => {
-        if (this.peers.get(peer.id) === peer && !peer.connection && !peer.leaving) this.scheduleReconnect(peer);
+        if (this.peers.get(peer.id) === peer && !peer.connection && !peer.leaving && !this.stopped) {
+          this.scheduleReconnect(peer);
+        }
       });
-    }, delay);
-    peer.reconnectTimer.unref();
+    });
+  }
+
+  private scheduleTick(): void {
+    this.cancelTick = this.timer.setTimeout(() => {
+      if (this.stopped) return;
+      this.checkLiveness();
+      this.scheduleTick();
+    }, livenessTickMs(this.liveness));
   }
 
   private checkLiveness(): void {
-    const now = Date.now();
-    for (const state of this.connections.values()) {
-      const silent = now - state.lastReceived;
-      if (!state.peerId && now - state.openedAt > this.handshakeTimeoutMs) {
-        state.connection.destroy(new Error(`no HELLO within ${this.handshakeTimeoutMs} ms`));
-      } else if (silent > this.idleTimeoutMs) {
-        state.connection.destroy(new Error(`nothing received for ${silent} ms: peer unresponsive`));
-      } else if (silent >= this.keepaliveIntervalMs && state.pingSentAt === undefined && state.peerId) {
+    const now = this.timer.now();
+    for (const state of [...this.connections.values()]) {
+      const times = {
+        openedAt: state.openedAt,
+        lastReceived: state.lastReceived,
+        handshaken: state.peerId !== undefined,
+        pingOutstanding: state.pingSentAt !== undefined,
+      };
+      const action = livenessAction(times, now, this.liveness);
+      if (action.kind === 'close') state.connection.destroy(new Error(action.reason));
+      else if (action.kind === 'ping') {
         state.pingSentAt = now;
         try {
           state.connection.send(PacketType.PING, 0, 0, new Uint8Array(0));
