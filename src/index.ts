@@ -13,8 +13,6 @@ export { KvIdempotencyStore, type KvIdempotencyStoreOptions } from './cluster/cl
 export type { KvWatch, WatchHost, WatchOptions } from './cluster/client/kv-watch.js';
 export type { LeaseKeeper } from './cluster/client/lease-keeper.js';
 export type {
-  Bytes,
-  CompareArg,
   ConnectKvOptions,
   KvClientOptions,
   RangeArg,
@@ -22,7 +20,7 @@ export type {
   TxnRequest,
   TxnResult,
 } from './cluster/client/request-types.js';
-export type { MemberStatus } from './cluster/contract.js';
+export type { Bytes, CompareArg, MemberStatus } from './cluster/contract.js';
 export type { Election } from './cluster/recipes/election.js';
 export type { Lock } from './cluster/recipes/lock.js';
 export type { RecipeClient } from './cluster/recipes/recipe-client.js';
