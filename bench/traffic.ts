@@ -16,6 +16,7 @@
  *  5. Consistent hashing: keys moved when a 6th node joins 5; target 1/6 ± 2 points.
  */
 import { availableParallelism } from 'node:os';
+import { sleep } from '../src/base/abort.js';
 import type { Context } from '../src/node/context.js';
 import type { ParleyNode } from '../src/node/node.js';
 import type { ServiceDefinition } from '../src/node/service.js';
@@ -43,8 +44,6 @@ function parse(args: string[]): Options {
   }
   return o;
 }
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 function percentile(sorted: readonly number[], q: number): number {
   if (sorted.length === 0) return Number.NaN;

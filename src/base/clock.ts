@@ -46,3 +46,15 @@ export const wallTimer: Timer = {
     return () => clearTimeout(handle);
   },
 };
+
+/**
+ * The monotonic clock of `systemTimer`, with timers that keep the process alive (`systemTimer`'s
+ * are unref'd): for timers that are work in progress, such as a call waiting for its retry or hedge.
+ */
+export const liveTimer: Timer = {
+  now: () => performance.now(),
+  setTimeout(fn, ms) {
+    const handle = setTimeout(fn, Math.min(Math.max(0, ms), MAX_TIMER_MS));
+    return () => clearTimeout(handle);
+  },
+};

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { processSources, readSettings, SETTINGS, type SettingName, type SettingSources } from './settings.js';
 import { UsageError } from './usage-error.js';
 
 export interface FlagSpec {
@@ -14,13 +15,15 @@ export interface ParsedArgs {
 
 /**
  * Parses one command's arguments strictly: unknown flags, missing values and too many or too few
- * positionals become a UsageError carrying the command's usage text.
+ * positionals become a UsageError carrying the command's usage text. A flag of the spec that has a
+ * setting (settings.ts) and is not on the command line is taken from the environment or the config file.
  */
 export function parseCommandArgs(
   argv: readonly string[],
   spec: Record<string, FlagSpec>,
   usage: string,
   positionals: { min: number; max: number },
+  sources: SettingSources = processSources(),
 ): ParsedArgs {
   let parsed: ReturnType<typeof parseArgs>;
   try {
@@ -37,6 +40,12 @@ export function parseCommandArgs(
   }
   const values = parsed.values as ParsedArgs['flags'];
   if (values.help) return { positionals: parsed.positionals, flags: values };
+  const unset = (Object.keys(SETTINGS) as SettingName[]).filter((n) => n in spec && values[n] === undefined);
+  if (unset.length > 0)
+    Object.assign(
+      values,
+      readSettings(unset, (n) => spec[n]?.multiple === true, usage, sources),
+    );
   if (parsed.positionals.length < positionals.min) {
     throw new UsageError(`missing argument (expected at least ${positionals.min})`, usage);
   }

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -37,6 +40,21 @@ function start(
 function exitOf(child: ChildProcess): Promise<number | null> {
   if (child.exitCode !== null) return Promise.resolve(child.exitCode);
   return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+}
+
+/** The ports of base..base+count-1 that something listens on. */
+async function portsInUse(base: number, count: number): Promise<number[]> {
+  const held: number[] = [];
+  for (let port = base; port < base + count; port++) {
+    const s = net.createServer();
+    const free = await new Promise<boolean>((resolve) => {
+      s.once('error', () => resolve(false));
+      s.listen(port, '127.0.0.1', () => resolve(true));
+    });
+    if (free) await new Promise((r) => s.close(r));
+    else held.push(port);
+  }
+  return held;
 }
 
 /** Three consecutive free ports. */
@@ -186,6 +204,30 @@ describe('parley usage errors', () => {
     });
   }
 
+  it('--version prints the package version and exits 0', async () => {
+    const r = await run(['--version']);
+    assert.equal(r.code, 0);
+    assert.match(r.stdout, /^parley \d+\.\d+\.\d+\n$/);
+  });
+
+  it('a TypeScript module that Node.js cannot load fails with a hint', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'parley-ts-'));
+    try {
+      const file = join(dir, 'services.ts');
+      writeFileSync(file, "const s: { name: string } = { name: 'math' };\nexport default s;\n");
+      if (Number(process.versions.node.split('.')[0]) >= 23) {
+        t.skip(`this Node.js (${process.version}) strips types itself`);
+        return;
+      }
+      const r = await run(['node', file, '--port', '0']);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /does not run TypeScript here/);
+      assert.match(r.stderr, /npx tsc/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('--help prints usage and exits 0 for every command', async () => {
     for (const command of ['up', 'node', 'call', 'emit', 'broadcast', 'status', 'server', 'kv', 'cluster']) {
       const r = await run([command, '--help']);
@@ -235,11 +277,40 @@ describe('parley up', () => {
         assert.ok(Date.now() < deadline, `the broadcast did not arrive; output:\n${up.lines.join('\n')}`);
         await new Promise((r) => setTimeout(r, 20));
       }
+      // The printed commands work where the user is (an installed package has no bin/parley).
+      assert.ok(up.lines.some((l) => l.includes(`npx parley call math.add '{"a":1,"b":2}' --seed ${seed}`)));
+      assert.ok(!up.lines.some((l) => l.includes('node bin/parley')));
     } finally {
+      // Twice, as a terminal's Ctrl-C plus npm forwarding it would: the second is absorbed silently.
+      up.child.kill('SIGINT');
       up.child.kill('SIGINT');
     }
     assert.equal(await exitOf(up.child), 0);
     assert.ok(up.lines.includes('all nodes stopped'));
+    assert.ok(!up.lines.some((l) => l.includes('already stopping')), up.lines.join('\n'));
+    // Service nodes stop (and deregister) before the servers they registered in.
+    const lastNodeStop = Math.max(
+      ...[1, 2, 3].map((i) => up.lines.indexOf(`[demo-${i}] parley node demo-${i} stopped`)),
+    );
+    const firstServerStop = Math.min(
+      ...[1, 2, 3].map((i) => up.lines.indexOf(`[kv-${i}] parley server kv-${i} stopped`)),
+    );
+    assert.ok(lastNodeStop >= 0 && firstServerStop > lastNodeStop, up.lines.join('\n'));
+  });
+
+  it('its members exit by themselves when the parley up process is killed with SIGKILL', async () => {
+    const base = await freePortBase();
+    const up = await start(['up', '--port-base', String(base)], /Press Ctrl-C to stop/);
+    up.child.kill('SIGKILL');
+    await exitOf(up.child);
+    // Every member notices that its parent is gone, stops and frees its port.
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const held = await portsInUse(base, 6);
+      if (held.length === 0) break;
+      assert.ok(Date.now() < deadline, `ports still held after the parent died: ${held.join(', ')}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
   });
 
   it('--for stops by itself and exits 0', async () => {

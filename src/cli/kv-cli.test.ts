@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, before, describe, it } from 'node:test';
-import { PARLEY_BIN, runCli } from './testing/run-cli.js';
+import { cliEnv, PARLEY_BIN, runCli } from './testing/run-cli.js';
 
 const BIN = PARLEY_BIN;
 
@@ -85,6 +86,61 @@ describe('parley server, kv and cluster commands', () => {
     assert.deepEqual(json.members[0].voters, ['solo']);
   });
 
+  it('kv watch says on stderr when it is live and from which revision, then prints each event', async () => {
+    const watch = spawn(process.execPath, [BIN, 'kv', 'watch', 'cli/w', '--servers', servers], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: cliEnv(),
+    });
+    try {
+      const start = Number(
+        (await lineOf(watch.stderr!, /^watching 'cli\/w' from revision (\d+) \(Ctrl-C to stop\)$/))[1],
+      );
+      const put = await run(['kv', 'put', 'cli/w', 'v1', '--servers', servers]);
+      const event = JSON.parse((await lineOf(watch.stdout!, /^\{.*\}$/))[0]);
+      assert.deepEqual(event, { type: 'PUT', key: 'cli/w', value: 'v1', revision: Number(put.stdout) });
+      assert.ok(event.revision >= start);
+    } finally {
+      watch.kill('SIGINT');
+    }
+    assert.equal(await new Promise((r) => watch.once('exit', r)), 0);
+  });
+
+  it('kv lease keepalive says what it does and until when; revoking an unknown lease is NOT_FOUND', async () => {
+    const id = (await run(['kv', 'lease', 'grant', '60000', '--servers', servers])).stdout.trim();
+    const keeper = spawn(process.execPath, [BIN, 'kv', 'lease', 'keepalive', id, '--servers', servers], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: cliEnv(),
+    });
+    try {
+      await lineOf(keeper.stderr!, new RegExp(`^keeping lease ${id} \\(TTL 60000 ms\\) alive until Ctrl-C`));
+    } finally {
+      keeper.kill('SIGINT');
+    }
+    assert.equal(await new Promise((r) => keeper.once('exit', r)), 0);
+    const unknown = await run(['kv', 'lease', 'revoke', '99999', '--servers', servers]);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /^NOT_FOUND/);
+    assert.doesNotMatch(unknown.stdout, /revoked/);
+  });
+
+  it('takes --servers from PARLEY_SERVERS or parley.config.json', async () => {
+    const fromEnv = await runCli(['kv', 'put', 'cli/env', 'e'], 30_000, { env: { PARLEY_SERVERS: servers } });
+    assert.equal(fromEnv.code, 0, fromEnv.stderr);
+    const cwd = mkdtempSync(join(tmpdir(), 'parley-config-'));
+    try {
+      writeFileSync(join(cwd, 'parley.config.json'), JSON.stringify({ servers: [servers] }));
+      const fromFile = await runCli(['kv', 'get', 'cli/env'], 30_000, { cwd });
+      assert.equal(fromFile.stdout, 'e\n', fromFile.stderr);
+      // A flag wins over the file: this one points nowhere, so the command fails.
+      const flagWins = await runCli(['kv', 'get', 'cli/env', '--servers', `127.0.0.1:${await deadPort()}`], 30_000, {
+        cwd,
+      });
+      assert.equal(flagWins.code, 1);
+    } finally {
+      rmSync(cwd, { recursive: true, force: true });
+    }
+  });
+
   for (const args of [
     ['server'],
     ['server', '--id', 'x', '--data', 'd', '--listen', 'nope'],
@@ -105,3 +161,79 @@ describe('parley server, kv and cluster commands', () => {
     });
   }
 });
+
+describe('parley kv, cluster and server when the cluster is not there', () => {
+  it('kv and cluster status fail with UNAVAILABLE and what to check when no server answers', async () => {
+    const dead = `127.0.0.1:${await deadPort()}`;
+    for (const args of [
+      ['kv', 'get', 'k', '--servers', dead],
+      ['kv', 'put', 'k', 'v', '--servers', dead],
+      ['cluster', 'status', '--servers', dead],
+    ]) {
+      const r = await run(args);
+      assert.equal(r.code, 1, args.join(' '));
+      assert.match(
+        r.stderr,
+        /^UNAVAILABLE: cannot reach a KV server at 127\.0\.0\.1:\d+; is 'parley server' running there\?/,
+      );
+      assert.match(r.stderr, /--servers/);
+    }
+  });
+
+  it('a server whose peers are not running says it is waiting for a quorum, and whom it misses', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'parley-quorum-'));
+    const [p2, p3] = [await deadPort(), await deadPort()];
+    const server = spawn(
+      process.execPath,
+      [
+        BIN,
+        'server',
+        '--id',
+        'q1',
+        '--data',
+        join(dir, 'q1'),
+        '--listen',
+        '127.0.0.1:0',
+        '--peers',
+        `q2=127.0.0.1:${p2},q3=127.0.0.1:${p3}`,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'], env: cliEnv() },
+    );
+    try {
+      const [line] = await lineOf(server.stdout!, /^.*waiting for a quorum.*$/);
+      assert.match(line, /^parley server q1: no leader yet, waiting for a quorum \(2 of 3 members\): 1 reachable;/);
+      assert.match(line, new RegExp(`start or check q2 at 127\\.0\\.0\\.1:${p2}, q3 at 127\\.0\\.0\\.1:${p3}$`));
+    } finally {
+      server.kill('SIGTERM');
+      await new Promise((r) => server.once('exit', r));
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+/** Resolves with the first line of `stream` that matches (20 s at most). */
+function lineOf(stream: NodeJS.ReadableStream, pattern: RegExp): Promise<RegExpExecArray> {
+  return new Promise((resolve, reject) => {
+    const seen: string[] = [];
+    const timer = setTimeout(() => reject(new Error(`no line matched ${pattern}; saw:\n${seen.join('\n')}`)), 20_000);
+    const lines = createInterface({ input: stream });
+    lines.on('line', (line) => {
+      seen.push(line);
+      const m = pattern.exec(line);
+      if (m) {
+        clearTimeout(timer);
+        lines.close();
+        resolve(m);
+      }
+    });
+  });
+}
+
+/** A port nothing listens on (bound, then released). */
+async function deadPort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}

@@ -1,3 +1,4 @@
+import { ParleyError } from '../wire/parley-error.js';
 import { CALL_USAGE, runCall } from './commands/call.js';
 import { CLUSTER_USAGE, runCluster } from './commands/cluster.js';
 import { BROADCAST_USAGE, EMIT_USAGE, runEmit } from './commands/emit.js';
@@ -6,6 +7,8 @@ import { NODE_USAGE, runNode } from './commands/node.js';
 import { runServer, SERVER_USAGE } from './commands/server.js';
 import { runStatus, STATUS_USAGE } from './commands/status.js';
 import { runUp, UP_USAGE } from './commands/up.js';
+import { reportError } from './output.js';
+import { SETTINGS_HELP } from './settings.js';
 import { UsageError } from './usage-error.js';
 import { packageVersion } from './version.js';
 
@@ -23,7 +26,8 @@ Commands:
   kv          key-value operations: get, put, del, range, watch, txn, lease
 
 Run 'parley <command> --help' for a command's options; 'parley --version' prints the version.
-Flags can also come from PARLEY_* environment variables and a parley.config.json file (see docs/CLI.md).`;
+
+${SETTINGS_HELP}`;
 
 const COMMANDS: Record<string, { run: (argv: readonly string[]) => Promise<number>; usage: string }> = {
   up: { run: runUp, usage: UP_USAGE },
@@ -60,6 +64,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       process.stderr.write(`parley ${command}: ${err.message}\n${err.usage}\n`);
       return 2;
     }
+    if (err instanceof ParleyError) return reportError(err); // an expected failure: CODE: message, no stack
     process.stderr.write(`parley ${command}: ${(err as Error).stack ?? String(err)}\n`);
     return 1;
   }

@@ -84,6 +84,22 @@ describe('three-member cluster', () => {
     }
   });
 
+  it('serves linearizable reads on followers: a follower sees a write acknowledged just before', async () => {
+    const lead = await leader();
+    const followers = [...servers.values()].filter((s) => s !== lead);
+    for (let i = 0; i < 20; i++) {
+      await kv.put('follower-read', `v${i}`);
+      for (const f of followers) {
+        const r = (await lead.node.call(
+          '$kv.range',
+          { range: { key: new TextEncoder().encode('follower-read') } },
+          { nodeId: f.member.id },
+        )) as { kvs: { value: Uint8Array }[] };
+        assert.equal(text(r.kvs[0]?.value), `v${i}`, `follower ${f.member.id} read the latest value`);
+      }
+    }
+  });
+
   it('keeps serving through a leader failure; a watch sees every event exactly once', async () => {
     const seen: KvEvent[] = [];
     const startRev = (await kv.put('fo/start', '0')).revision;

@@ -1,3 +1,4 @@
+import { type Clock, wallTimer } from '../base/clock.js';
 import type { NodeInfo } from '../wire/packets.js';
 import type { Endpoint } from './balancer.js';
 import { compilePattern } from './event-pattern.js';
@@ -21,6 +22,9 @@ interface RemoteNode {
  * Invariant: endpointsFor(a) lists exactly the available nodes whose info has action a.
  */
 export class Catalog {
+  /** `clock` stamps when each node was first seen (`since`). */
+  constructor(private readonly clock: Clock = wallTimer) {}
+
   private readonly nodes = new Map<string, RemoteNode>();
   private actionIndex = new Map<string, Endpoint[]>();
   private subscriptions: { nodeId: string; group: string; matches: (e: string) => boolean }[] = [];
@@ -34,7 +38,7 @@ export class Catalog {
       existing.info = info;
       existing.available = available;
     } else {
-      this.nodes.set(info.id, { info, available, since: Date.now() });
+      this.nodes.set(info.id, { info, available, since: this.clock.now() });
     }
     this.rebuild();
   }
@@ -115,8 +119,6 @@ export class Catalog {
           if (list) list.push(endpoint);
           else index.set(full, [endpoint]);
         }
-        for (const e of service.events)
-          subs.push({ nodeId: node.info.id, group: e.group, matches: compilePattern(e.pattern) });
       }
     }
     this.actionIndex = index;

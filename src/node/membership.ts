@@ -12,6 +12,16 @@ import type { LocalServices } from './local-services.js';
 import type { PendingCalls } from './pending-calls.js';
 import type { RequestServer } from './request-server.js';
 
+/** A node's view of another node, for status displays. */
+export interface PeerView {
+  readonly id: string;
+  readonly address: string | null;
+  readonly connected: boolean;
+  readonly services: NodeInfo['services'];
+  readonly meta: Meta;
+  readonly rttMs: number | undefined;
+}
+
 export interface MembershipDeps {
   readonly nodeId: string;
   /** Changes when the process restarts: peers tell a restart from a reconnect by it. */
@@ -144,6 +154,28 @@ export class Membership {
       }
     }, failureTimeoutMs);
     this.forgetTimers.set(peerId, cancel);
+  }
+
+  /** This node and the nodes it knows, itself first, the others by id (for status displays). */
+  peerViews(): PeerView[] {
+    const { nodeId, local, meta, catalog, mesh } = this.deps;
+    const self: PeerView = {
+      id: nodeId,
+      address: this.address,
+      connected: true,
+      services: local.infos(),
+      meta,
+      rttMs: 0,
+    };
+    const others = catalog.all().map(({ info, available }) => ({
+      id: info.id,
+      address: info.address,
+      connected: available,
+      services: info.services,
+      meta: info.meta,
+      rttMs: mesh.rtt(info.id),
+    }));
+    return [self, ...others.sort((a, b) => (a.id < b.id ? -1 : 1))];
   }
 
   /** Cancels the pending forget timers (the node stops). */

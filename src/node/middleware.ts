@@ -1,3 +1,4 @@
+import type { Clock } from '../base/clock.js';
 import type { Meta } from '../wire/packets.js';
 import type { CallOptions, Context } from './context.js';
 import type { LocalAction } from './local-services.js';
@@ -9,7 +10,7 @@ export interface OutgoingCall {
   readonly options: CallOptions;
   /** Merged meta (parent context's, then the call's). */
   readonly meta: Meta | null;
-  /** Absolute deadline (epoch ms) or undefined. */
+  /** Absolute deadline on the node's clock (`MiddlewareHost.clock`), or undefined. */
   readonly deadline: number | undefined;
   readonly signal: AbortSignal | undefined;
   /** Nodes not to pick (e.g. tried by an earlier attempt). */
@@ -19,6 +20,8 @@ export interface OutgoingCall {
 /** What a middleware learns of the node whose call chain it joins. */
 export interface MiddlewareHost {
   readonly nodeId: string;
+  /** The node's clock (`NodeOptions.timer`): `OutgoingCall.deadline` is a time on it. */
+  readonly clock: Clock;
   /**
    * True when this node hosts `action`: the dispatcher then runs a call here, without asking the
    * balancer, unless the call gives a `nodeId` or excludes this node.

@@ -6,9 +6,8 @@ import { createConsoleLogger, type Logger } from '../transport/logger.js';
 import { Mesh } from '../transport/mesh.js';
 import { TcpTransport } from '../transport/tcp-transport.js';
 import { DEFAULT_MAX_OUTBOUND_BYTES } from '../transport/transport.js';
-import { type Codec, codecByName, codecForFlags } from '../wire/codec.js';
-import { DEFAULT_MAX_FRAME_SIZE, type Frame, PacketType } from '../wire/frame.js';
-import { type Meta, type NodeInfo, parseGossip, parseNodeInfo } from '../wire/packets.js';
+import { type Codec, codecByName } from '../wire/codec.js';
+import { DEFAULT_MAX_FRAME_SIZE } from '../wire/frame.js';
 import { ParleyError } from '../wire/parley-error.js';
 import { RoundRobinBalancer } from './balancer.js';
 import { CallDispatcher } from './call-dispatcher.js';
@@ -18,26 +17,20 @@ import type { Discovery } from './discovery/discovery.js';
 import { PeerToPeerDiscovery } from './discovery/peer-to-peer.js';
 import { EventRouter } from './event-router.js';
 import { EventSequences } from './event-sequences.js';
+import { frameHandler } from './frame-dispatch.js';
 import { type LocalAction, LocalServices } from './local-services.js';
-import { Membership } from './membership.js';
+import { Membership, type PeerView } from './membership.js';
 import type { CallHandler, Middleware } from './middleware.js';
 import { createNodeService } from './node-service.js';
 import type { NodeOptions } from './options.js';
 import { PendingCalls } from './pending-calls.js';
 import { RequestServer } from './request-server.js';
+
+export type { PeerView } from './membership.js';
+
 import type { AnyContract, AnyEvents, ContractShape, EventShape, ServiceDefinition } from './service.js';
 
 type NodeState = 'created' | 'starting' | 'running' | 'stopping' | 'stopped';
-
-/** A node's view of another node, for status displays. */
-export interface PeerView {
-  readonly id: string;
-  readonly address: string | null;
-  readonly connected: boolean;
-  readonly services: NodeInfo['services'];
-  readonly meta: Meta;
-  readonly rttMs: number | undefined;
-}
 
 /**
  * A Parley node: hosts services, and calls, sends and emits to services anywhere in the mesh.
@@ -58,7 +51,7 @@ export class ParleyNode<C extends ContractShape = AnyContract, E extends EventSh
   private readonly timer: Timer;
   private readonly codec: Codec;
   private readonly local = new LocalServices();
-  private readonly catalog = new Catalog();
+  private readonly catalog: Catalog;
   private readonly pending: PendingCalls;
   private readonly sequences = new EventSequences();
   private readonly mesh: Mesh;
@@ -81,6 +74,7 @@ export class ParleyNode<C extends ContractShape = AnyContract, E extends EventSh
     this.logger =
       typeof options.logger === 'object' ? options.logger : createConsoleLogger(this.id, options.logger ?? 'warn');
     this.timer = options.timer ?? wallTimer;
+    this.catalog = new Catalog(this.timer);
     this.codec = codecByName(options.codec ?? 'msgpack');
     this.pending = new PendingCalls({
       timer: this.timer,
@@ -142,7 +136,11 @@ export class ParleyNode<C extends ContractShape = AnyContract, E extends EventSh
       discovery: () => this.discovery,
     });
     this.middlewares = options.middlewares ?? [];
-    const host = { nodeId: this.id, servesLocally: (action: string) => this.local.action(action) !== undefined };
+    const host = {
+      nodeId: this.id,
+      clock: this.timer,
+      servesLocally: (action: string) => this.local.action(action) !== undefined,
+    };
     let chain: CallHandler = (call) => this.dispatcher.dispatch(call);
     for (let i = this.middlewares.length - 1; i >= 0; i--) {
       const m = this.middlewares[i]!;
@@ -191,7 +189,14 @@ export class ParleyNode<C extends ContractShape = AnyContract, E extends EventSh
     const bound = await this.mesh.start({
       onPeerUp: (peerId, hello) => this.membership.onPeerUp(peerId, hello),
       onPeerDown: (peerId, graceful, reason) => this.membership.onPeerDown(peerId, graceful, reason),
-      onFrame: (peerId, frame) => this.onFrame(peerId, frame),
+      onFrame: frameHandler({
+        server: this.server,
+        dispatcher: this.dispatcher,
+        events: this.events,
+        membership: this.membership,
+        discovery: this.discovery,
+        logger: this.logger,
+      }),
     });
     this.membership.address = bound === null ? null : (this.options.advertise ?? bound);
     await this.discovery.start(this.membership.discoveryHost());
@@ -282,23 +287,7 @@ export class ParleyNode<C extends ContractShape = AnyContract, E extends EventSh
 
   /** The nodes this node knows, itself first. */
   nodes(): PeerView[] {
-    const self: PeerView = {
-      id: this.id,
-      address: this.membership.address,
-      connected: true,
-      services: this.local.infos(),
-      meta: this.options.meta ?? {},
-      rttMs: 0,
-    };
-    const others = this.catalog.all().map(({ info, available }) => ({
-      id: info.id,
-      address: info.address,
-      connected: available,
-      services: info.services,
-      meta: info.meta,
-      rttMs: this.mesh.rtt(info.id),
-    }));
-    return [self, ...others.sort((a, b) => (a.id < b.id ? -1 : 1))];
+    return this.membership.peerViews();
   }
 
   /** Counters for health displays. */
@@ -310,51 +299,6 @@ export class ParleyNode<C extends ContractShape = AnyContract, E extends EventSh
       state: this.state,
       connections: this.mesh.connectedPeers().length,
     };
-  }
-
-  // ---- frames from peers --------------------------------------------------------------------
-
-  private onFrame(peerId: string, frame: Frame): void {
-    switch (frame.type) {
-      case PacketType.REQUEST:
-        this.server.onRequest(peerId, frame);
-        return;
-      case PacketType.RESPONSE:
-        this.dispatcher.onResponse(peerId, frame);
-        return;
-      case PacketType.ONEWAY:
-        this.server.onOneway(peerId, frame);
-        return;
-      case PacketType.EVENT:
-        this.events.receive(peerId, frame);
-        return;
-      case PacketType.CANCEL:
-        this.server.onCancel(peerId, frame.stream);
-        return;
-      case PacketType.GOODBYE:
-        this.membership.onGoodbye(peerId);
-        return;
-      case PacketType.GOSSIP:
-        this.safely(peerId, 'GOSSIP', () =>
-          this.discovery.gossip?.(peerId, parseGossip(codecForFlags(frame.flags).decode(frame.body))),
-        );
-        return;
-      case PacketType.INFO:
-        this.safely(peerId, 'INFO', () =>
-          this.membership.onInfo(peerId, parseNodeInfo(codecForFlags(frame.flags).decode(frame.body))),
-        );
-        return;
-      default:
-        this.logger.debug(`ignoring packet type ${frame.type} from '${peerId}'`);
-    }
-  }
-
-  private safely(peerId: string, what: string, fn: () => void): void {
-    try {
-      fn();
-    } catch (err) {
-      this.logger.warn(`dropped a malformed ${what} packet from '${peerId}': ${(err as Error).message}`);
-    }
   }
 
   // ---- lifecycle helpers --------------------------------------------------------------------

@@ -1,6 +1,6 @@
 import { abortError } from '../base/abort.js';
 import { exponentialBackoff } from '../base/backoff.js';
-import type { Timer } from '../base/clock.js';
+import { liveTimer, type Timer } from '../base/clock.js';
 import type { Balancer, CallOutcome, Endpoint, PickRequest } from '../node/balancer.js';
 import type { CallOptions } from '../node/context.js';
 import type { ActionInvoke, CallHandler, Middleware, MiddlewareHost, OutgoingCall } from '../node/middleware.js';
@@ -54,7 +54,7 @@ export interface TrafficConfig {
    * get the first outcome.
    */
   readonly idempotencyStore?: IdempotencyStore;
-  /** Time source of every policy (default the system timer). */
+  /** Time source of every policy (default: the monotonic system clock, timers that keep the process alive). */
   readonly timer?: Timer;
   readonly random?: () => number;
 }
@@ -112,18 +112,6 @@ interface SharedParts {
   readonly quantiles: LatencyQuantiles;
 }
 
-/**
- * The system clock with timers that keep the process alive (systemTimer's are unref'd): a call
- * waiting for its retry or hedge is work in progress, as the node's own pending calls are.
- */
-const callTimer: Timer = {
-  now: () => performance.now(),
-  setTimeout(fn, ms) {
-    const handle = setTimeout(fn, Math.min(Math.max(0, ms), 2 ** 31 - 1));
-    return () => clearTimeout(handle);
-  },
-};
-
 const FAILURE_CODES: ReadonlySet<string> = new Set(DEFAULT_FAILURE_CODES);
 
 /** An attempt outcome that says the node is unhealthy (feeds outlier ejection). */
@@ -166,7 +154,7 @@ export class Traffic {
 
   constructor(config: TrafficConfig = {}) {
     this.#config = config;
-    this.#timer = config.timer ?? callTimer;
+    this.#timer = config.timer ?? liveTimer;
     this.#budgets = new RetryBudgetRegistry(config.retryBudget ?? {});
     this.#strategies = new StrategyBalancer({
       strategyOf: (action) => this.#plan(action).policies.strategy,
@@ -223,7 +211,8 @@ export class Traffic {
     const route: CallRoute = { tried: new Set(), home: undefined, keyed: call.options.idempotencyKey !== undefined };
     const context = toPolicyContext({
       ...(call.signal ? { signal: call.signal } : {}),
-      deadline: call.deadline === undefined ? undefined : this.#timer.now() + (call.deadline - Date.now()),
+      // The call's deadline is on the node's clock; the policies run on this layer's timer.
+      deadline: call.deadline === undefined ? undefined : this.#timer.now() + (call.deadline - host.clock.now()),
       call: plan.info,
     });
     // While no policy replaced the signal, the attempt passes the caller's own (maybe none) to the node,
@@ -243,7 +232,7 @@ export class Traffic {
     signal: AbortSignal | undefined,
     host: MiddlewareHost,
   ): Promise<unknown> {
-    const deadline = ctx.deadline === undefined ? call.deadline : Date.now() + (ctx.deadline - this.#timer.now());
+    const deadline = ctx.deadline === undefined ? call.deadline : host.clock.now() + (ctx.deadline - this.#timer.now());
     // The dispatcher's rule: a node that hosts the action runs the call itself unless excluded.
     const runsHere =
       call.options.nodeId === undefined && !route.tried.has(host.nodeId) && host.servesLocally(call.action);

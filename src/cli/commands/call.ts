@@ -8,7 +8,7 @@ export const CALL_USAGE = `usage: parley call <action> [json-params] --seed host
 Calls an action somewhere in the mesh and prints its result as JSON. On error prints
 CODE: message to stderr and exits 1.
 
-  --seed host:port  a node of the mesh (required; repeatable)
+  --seed host:port  a node of the mesh (required; repeatable; or PARLEY_SEED)
   --timeout ms      deadline of the call, and of joining the mesh (default 5000)
   --node ID         call this node, bypassing balancing
   --meta json       call metadata, a JSON object
@@ -38,7 +38,8 @@ export async function runCall(argv: readonly string[]): Promise<number> {
     throw new UsageError('--meta must be a JSON object', CALL_USAGE);
   }
   const seeds = seedsFlag(flags.seed, CALL_USAGE);
-  if (seeds.length === 0) throw new UsageError('--seed is required', CALL_USAGE);
+  if (seeds.length === 0)
+    throw new UsageError('--seed is required (or PARLEY_SEED, or "seed" in parley.config.json)', CALL_USAGE);
   const timeout = intFlag(flags.timeout, 'timeout', CALL_USAGE, 1, 86_400_000) ?? 5000;
   let node: Awaited<ReturnType<typeof joinMesh>> | undefined;
   try {

@@ -11,8 +11,10 @@ export const CLUSTER_USAGE = `usage: parley cluster <status|add|remove> ... --se
   cluster add ID host:port     add a voter (then start it: parley server --id ID ... --join)
   cluster remove ID            remove a member
 
-  --servers host:port,...  cluster members (required)
-  --json                   print JSON instead of a table`;
+  --servers host:port,...  cluster members (required; or PARLEY_SERVERS)
+  --json                   print JSON instead of a table
+
+Exit code 1 when no member answers, or (status) when any member is unreachable.`;
 
 export async function runCluster(argv: readonly string[]): Promise<number> {
   const { positionals, flags } = parseCommandArgs(argv, CLIENT_FLAGS, CLUSTER_USAGE, { min: 0, max: 3 });
@@ -44,9 +46,12 @@ export async function runCluster(argv: readonly string[]): Promise<number> {
           : kv.cluster.memberStatus(id).catch((err: Error) => ({ id, error: err.message ?? String(err) })),
       ),
     );
+    // Like `parley status`: a member that does not answer makes the exit code 1.
+    const unreachable = rows.filter((r) => 'error' in r).length;
+    const code = unreachable === 0 ? 0 : 1;
     if (json) {
       process.stdout.write(`${toJson({ leader: lead.id, members: rows }, false)}\n`);
-      return 0;
+      return code;
     }
     const table = formatTable(
       ['ID', 'ADDRESS', 'ROLE', 'TERM', 'COMMIT', 'APPLIED', 'LEADER'],
@@ -57,7 +62,8 @@ export async function runCluster(argv: readonly string[]): Promise<number> {
       ),
     );
     process.stdout.write(`${table}\n`);
-    return 0;
+    if (unreachable > 0) process.stderr.write(`UNAVAILABLE: ${unreachable} of ${rows.length} member(s) unreachable\n`);
+    return code;
   } catch (err) {
     return reportError(err);
   } finally {

@@ -13,7 +13,7 @@ ${
     : 'Broadcasts an event: every matching handler on every node receives it.'
 }
 
-  --seed host:port  a node of the mesh (required; repeatable)
+  --seed host:port  a node of the mesh (required; repeatable; or PARLEY_SEED)
   --meta json       event metadata, a JSON object`;
 
 export const EMIT_USAGE = usage('emit');
@@ -36,7 +36,8 @@ export async function runEmit(argv: readonly string[], verb: 'emit' | 'broadcast
   const payload = jsonArg(payloadText, 'payload', text);
   const meta = jsonArg(flags.meta as string | undefined, '--meta', text);
   const seeds = seedsFlag(flags.seed, text);
-  if (seeds.length === 0) throw new UsageError('--seed is required', text);
+  if (seeds.length === 0)
+    throw new UsageError('--seed is required (or PARLEY_SEED, or "seed" in parley.config.json)', text);
   let node: Awaited<ReturnType<typeof joinMesh>> | undefined;
   try {
     node = await joinMesh(seeds, 3000);

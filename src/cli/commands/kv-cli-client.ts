@@ -1,4 +1,5 @@
 import { connectKv, type KvClient } from '../../cluster/client/kv-client.js';
+import { ParleyError } from '../../wire/parley-error.js';
 import { intFlag, seedsFlag } from '../args.js';
 import { UsageError } from '../usage-error.js';
 
@@ -11,10 +12,29 @@ export const CLIENT_FLAGS = {
 
 export async function clientFromFlags(flags: Record<string, unknown>, usage: string): Promise<KvClient> {
   const servers = seedsFlag(flags.servers, usage);
-  if (servers.length === 0) throw new UsageError('--servers host:port,... is required', usage);
+  if (servers.length === 0)
+    throw new UsageError(
+      '--servers host:port,... is required (or PARLEY_SERVERS, or "servers" in parley.config.json)',
+      usage,
+    );
   const timeoutMs = intFlag(flags.timeout, 'timeout', usage, 1, 86_400_000) ?? 10_000;
-  return connectKv({ servers, timeoutMs, id: `cli-kv-${process.pid}` });
+  const kv = await connectKv({ servers, timeoutMs, id: `cli-kv-${process.pid}` });
+  try {
+    // Fail as fast as `parley call` does when nothing answers, instead of spending the whole budget.
+    await kv.node.waitFor('$kv.range', Math.min(timeoutMs, REACH_TIMEOUT_MS));
+  } catch {
+    await kv.close();
+    throw new ParleyError(
+      'UNAVAILABLE',
+      `cannot reach a KV server at ${servers.join(', ')}; is 'parley server' running there? ` +
+        'Check --servers (or PARLEY_SERVERS, or "servers" in parley.config.json)',
+    );
+  }
+  return kv;
 }
+
+/** How long a command waits for the first KV server to answer before it gives up. */
+const REACH_TIMEOUT_MS = 3000;
 
 export const utf8 = (b: Uint8Array | undefined): string => (b === undefined ? '' : Buffer.from(b).toString('utf8'));
 

@@ -15,7 +15,7 @@ export const KV_USAGE = `usage: parley kv <get|put|del|range|watch|txn|lease> ..
   kv txn JSON                             {"compare":[...],"success":[...],"failure":[...]}
   kv lease grant TTL_MS | revoke ID | ttl ID | keepalive ID
 
-  --servers host:port,...  cluster members (required)
+  --servers host:port,...  cluster members (required; or PARLEY_SERVERS)
   --timeout ms             budget of each operation, retries included (default 10000)
   --json                   print full results as one JSON line`;
 
@@ -130,6 +130,12 @@ async function watch(kv: KvClient, key: string, prefix: boolean, startRevision: 
       process.stdout.write(`${JSON.stringify(line)}\n`);
     }
   });
+  // Tell the user (on stderr, so stdout stays one JSON line per event) when the watch is live.
+  void w.ready.then(() =>
+    process.stderr.write(
+      `watching ${prefix ? `prefix '${key}'` : `'${key}'`} from revision ${w.revision + 1} (Ctrl-C to stop)\n`,
+    ),
+  );
   const reason = await Promise.race([untilStopSignal(), w.closed.then((err) => err)]);
   w.cancel();
   if (reason !== null && typeof reason === 'object') return reportError(reason);
@@ -149,6 +155,7 @@ async function leaseCommand(
       return 0;
     }
     case 'revoke':
+      await kv.lease.timeToLive(n); // NOT_FOUND, not 'revoked', for a lease that does not exist
       await kv.lease.revoke(n);
       print({ revoked: n }, 'revoked');
       return 0;
@@ -158,9 +165,13 @@ async function leaseCommand(
       return 0;
     }
     default: {
+      const info = await kv.lease.timeToLive(n); // NOT_FOUND for a lease that does not exist
       const keeper = kv.lease.keepAlive(n);
-      process.stderr.write(`keeping lease ${n} alive until Ctrl-C\n`);
-      const reason = await Promise.race([untilStopSignal(), keeper.lost]);
+      const stopRequested = untilStopSignal(); // before the line below: a supervisor may signal on reading it
+      process.stderr.write(
+        `keeping lease ${n} (TTL ${info.ttlMs} ms) alive until Ctrl-C; after that it expires within ${info.ttlMs} ms\n`,
+      );
+      const reason = await Promise.race([stopRequested, keeper.lost]);
       keeper.stop();
       if (typeof reason === 'object') return reportError(reason);
       return 0;

@@ -8,18 +8,23 @@ import { reportError } from '../output.js';
 import { untilStopSignal } from '../stop-signals.js';
 import { UsageError } from '../usage-error.js';
 
-export const NODE_USAGE = `usage: parley node <module> [--port N] [--host H] [--seed host:port]... [--servers host:port,...] [--id ID] [--log-level L]
+export const NODE_USAGE = `usage: parley node <module> [--port N] [--host H] [--advertise host:port] [--seed host:port]... [--servers host:port,...] [--id ID] [--log-level L]
 
 Runs the services a JavaScript module exports (default export: one service definition or an array)
 on a new node, until SIGINT or SIGTERM, then stops gracefully.
 
   --port N        port to listen on (default 0: any free port)
   --host H        host to listen on (default 127.0.0.1)
+  --advertise host:port  the address other nodes dial, when not the listen address
+                  (e.g. --host 0.0.0.0 --advertise 10.0.0.5:7410)
   --seed host:port  a node to join through (repeatable, or comma-separated)
   --servers host:port,...  KV cluster members: register in and discover through the registry
                   (replaces --seed peer-to-peer discovery)
   --id ID         node id (default: hostname-pid-random)
-  --log-level L   debug | info | warn | error | silent (default info)`;
+  --log-level L   debug | info | warn | error | silent (default info)
+
+--seed, --servers, --host, --advertise and --log-level may also come from PARLEY_* variables or
+./parley.config.json (see parley --help).`;
 
 const LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;
 
@@ -29,7 +34,10 @@ export async function loadServices(modulePath: string): Promise<ServiceDefinitio
   try {
     mod = await import(url);
   } catch (err) {
-    throw new UsageError(`cannot load module '${modulePath}': ${(err as Error).message}`, NODE_USAGE);
+    throw new UsageError(
+      `cannot load module '${modulePath}': ${(err as Error).message}${typeScriptHint(modulePath, err)}`,
+      NODE_USAGE,
+    );
   }
   const exported = mod.default;
   const list = Array.isArray(exported) ? exported : exported === undefined ? [] : [exported];
@@ -46,12 +54,29 @@ export async function loadServices(modulePath: string): Promise<ServiceDefinitio
   return services;
 }
 
+/**
+ * Node.js runs TypeScript only with type stripping (22.6+ behind --experimental-strip-types, on by
+ * default from 23.6). When a .ts module fails to load for that reason, say how to run it.
+ */
+function typeScriptHint(modulePath: string, err: unknown): string {
+  if (!/\.[mc]?ts$/.test(modulePath)) return '';
+  const code = (err as { code?: string }).code;
+  if (code !== 'ERR_UNKNOWN_FILE_EXTENSION' && code !== 'ERR_UNSUPPORTED_NODE_MODULES_TYPE_STRIPPING') return '';
+  return (
+    `\nNode.js ${process.version} does not run TypeScript here. Compile it first (npx tsc, then ` +
+    `'parley node ${modulePath.replace(/\.([mc]?)ts$/, '.$1js')}'), or run the command through a loader: ` +
+    `'npx tsx node_modules/.bin/parley node ${modulePath}', or on Node.js 22.6+ ` +
+    `'node --experimental-strip-types node_modules/.bin/parley node ${modulePath}'`
+  );
+}
+
 export async function runNode(argv: readonly string[]): Promise<number> {
   const { positionals, flags } = parseCommandArgs(
     argv,
     {
       port: { type: 'string' },
       host: { type: 'string' },
+      advertise: { type: 'string' },
       seed: { type: 'string', multiple: true },
       servers: { type: 'string', multiple: true },
       id: { type: 'string' },
@@ -69,9 +94,20 @@ export async function runNode(argv: readonly string[]): Promise<number> {
     throw new UsageError(`--log-level must be one of ${LEVELS.join(', ')}`, NODE_USAGE);
   const services = await loadServices(positionals[0]!);
   const servers = seedsFlag(flags.servers, NODE_USAGE);
+  const advertise = flags.advertise as string | undefined;
+  if (advertise !== undefined && !/^(\[[^\]]+\]|[^\s:]+):\d{1,5}$/.test(advertise)) {
+    throw new UsageError(`--advertise expects host:port, got '${advertise}'`, NODE_USAGE);
+  }
+  if (advertise === undefined && /^(0\.0\.0\.0|::|\[::\])$/.test((flags.host as string | undefined) ?? '')) {
+    process.stderr.write(
+      `parley node: listening on ${flags.host} without --advertise: other nodes will be told to dial ${flags.host}; ` +
+        'pass --advertise host:port with an address they can reach\n',
+    );
+  }
   const base = {
     ...(flags.id ? { id: flags.id as string } : {}),
     host: (flags.host as string | undefined) ?? '127.0.0.1',
+    ...(advertise ? { advertise } : {}),
     port: intFlag(flags.port, 'port', NODE_USAGE, 0, 65535) ?? 0,
     logger: level as (typeof LEVELS)[number],
   };

@@ -1,10 +1,11 @@
 import { type ServerOptions, startServer } from '../../cluster/server/start-server.js';
 import { intFlag, parseCommandArgs } from '../args.js';
 import { reportError } from '../output.js';
+import { watchQuorum } from '../quorum-watch.js';
 import { untilStopSignal } from '../stop-signals.js';
 import { UsageError } from '../usage-error.js';
 
-export const SERVER_USAGE = `usage: parley server --id ID --data DIR --listen host:port [--peers id=host:port,...] [--join]
+export const SERVER_USAGE = `usage: parley server --id ID --data DIR --listen host:port [--advertise host:port] [--peers id=host:port,...] [--join]
                      [--snapshot-every N] [--log-level L]
 
 Runs one member of a replicated KV / registry cluster (services $kv, $raft, $cluster) until
@@ -14,6 +15,8 @@ when the member is removed from the cluster ('parley cluster remove').
   --id ID              member id (also the node id)
   --data DIR           data directory (write-ahead log and snapshots), created if missing
   --listen host:port   where this member listens; the other members dial it
+  --advertise host:port  the address the other members dial, when not the listen address
+                       (e.g. --listen 0.0.0.0:7401 --advertise 10.0.0.5:7401); or PARLEY_ADVERTISE
   --peers id=host:port,...  the members of the initial cluster (repeatable); omitted: a single-member cluster
   --join               this member was added with 'parley cluster add' and joins a running cluster
   --snapshot-every N   snapshot and compact the log every N applied entries (default 100000)
@@ -47,6 +50,7 @@ export async function runServer(
       id: { type: 'string' },
       data: { type: 'string' },
       listen: { type: 'string' },
+      advertise: { type: 'string' },
       peers: { type: 'string', multiple: true },
       join: { type: 'boolean' },
       'snapshot-every': { type: 'string' },
@@ -74,9 +78,17 @@ export async function runServer(
   if (!(LEVELS as readonly string[]).includes(level)) {
     throw new UsageError(`--log-level must be one of ${LEVELS.join(', ')}`, SERVER_USAGE);
   }
+  const advertise = flags.advertise as string | undefined;
+  if (advertise !== undefined && !/^(\[[^\]]+\]|[^\s:]+):\d{1,5}$/.test(advertise)) {
+    throw new UsageError(`--advertise expects host:port, got '${advertise}'`, SERVER_USAGE);
+  }
   const peers = parsePeers(flags.peers, SERVER_USAGE);
-  if (peers[id] !== undefined && peers[id] !== listen) {
-    throw new UsageError(`--peers gives ${id}=${peers[id]} but --listen is ${listen}`, SERVER_USAGE);
+  const dialed = advertise ?? listen;
+  if (peers[id] !== undefined && peers[id] !== dialed) {
+    throw new UsageError(
+      `--peers gives ${id}=${peers[id]} but this member is dialed at ${dialed} (${advertise ? '--advertise' : '--listen'})`,
+      SERVER_USAGE,
+    );
   }
   const snapshotEvery = intFlag(flags['snapshot-every'], 'snapshot-every', SERVER_USAGE, 1, 1e9);
   let server: Awaited<ReturnType<typeof startServer>>;
@@ -85,6 +97,7 @@ export async function runServer(
       id,
       dataDir: flags.data as string,
       listen,
+      ...(advertise ? { advertise } : {}),
       peers,
       join: flags.join === true,
       logger: level as (typeof LEVELS)[number],
@@ -97,8 +110,19 @@ export async function runServer(
   // Listen for the stop signal BEFORE printing the ready line: a supervisor may signal the moment it reads it.
   const stopRequested = untilStopSignal();
   process.stdout.write(`parley server ${id} listening on ${server.address} (services: $kv, $raft, $cluster)\n`);
+  const stopWatch = watchQuorum(
+    {
+      id,
+      leader: () => server.member.leader,
+      voters: () => server.member.confState.voters,
+      connected: () => server.node.nodes().flatMap((n) => (n.connected && n.id !== id ? [n.id] : [])),
+      addressOf: (member) => peers[member] ?? null,
+    },
+    (line) => process.stdout.write(`${line}\n`),
+  );
   const removed = server.whenRemoved.then((err) => err);
   const outcome = await Promise.race([stopRequested, removed]);
+  stopWatch();
   await server.stop();
   if (typeof outcome !== 'string') {
     process.stderr.write(`parley server ${id}: ${outcome.message}\n`);

@@ -10,7 +10,7 @@ export const STATUS_USAGE = `usage: parley status --seed host:port [--json]
 
 Lists the nodes of the mesh with their services and health.
 
-  --seed host:port  a node of the mesh (required; repeatable)
+  --seed host:port  a node of the mesh (required; repeatable; or PARLEY_SEED)
   --json            print JSON instead of a table`;
 
 interface NodeRow {
@@ -40,7 +40,8 @@ export async function runStatus(argv: readonly string[]): Promise<number> {
     return 0;
   }
   const seeds = seedsFlag(flags.seed, STATUS_USAGE);
-  if (seeds.length === 0) throw new UsageError('--seed is required', STATUS_USAGE);
+  if (seeds.length === 0)
+    throw new UsageError('--seed is required (or PARLEY_SEED, or "seed" in parley.config.json)', STATUS_USAGE);
   let node: Awaited<ReturnType<typeof joinMesh>> | undefined;
   try {
     node = await joinMesh(seeds, 3000);

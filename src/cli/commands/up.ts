@@ -1,10 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { intFlag, parseCommandArgs } from '../args.js';
+import { SETTINGS } from '../settings.js';
 import { untilStopSignal } from '../stop-signals.js';
 
 export const UP_USAGE = `usage: parley up [--port-base N] [--for seconds] [--data DIR]
@@ -48,7 +49,14 @@ export async function runUp(argv: readonly string[]): Promise<number> {
   const base = intFlag(flags['port-base'], 'port-base', UP_USAGE, 1, 65530) ?? 7401;
   const forSeconds = intFlag(flags.for, 'for', UP_USAGE, 1, 31_536_000);
   const keepData = typeof flags.data === 'string';
-  const dataDir = keepData ? (flags.data as string) : mkdtempSync(join(tmpdir(), 'parley-up-'));
+  const dataDir = keepData ? resolve(flags.data as string) : mkdtempSync(join(tmpdir(), 'parley-up-'));
+  mkdirSync(dataDir, { recursive: true });
+  // The members get their addresses from the flags below; settings meant for the user's own
+  // commands (PARLEY_SEED, ./parley.config.json, ...) must not reach them, hence the environment
+  // without PARLEY_* settings and the data folder as working directory.
+  const childEnv = Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => !Object.values(SETTINGS).some((s) => s.env === k)),
+  );
   const serverIds = ['kv-1', 'kv-2', 'kv-3'];
   const serverAddrs = serverIds.map((_, i) => `127.0.0.1:${base + i}`);
   const servers = serverAddrs.join(',');
@@ -58,7 +66,7 @@ export async function runUp(argv: readonly string[]): Promise<number> {
   const demos: Member[] = [];
   let stopping = false;
   const stopSignal = Promise.race([
-    untilStopSignal(() => process.stdout.write('already stopping: waiting for the nodes to finish\n')),
+    untilStopSignal(), // a repeated Ctrl-C (or npm forwarding it) is absorbed: the stop is already under way
     new Promise<string>((resolve) => {
       if (forSeconds !== undefined) setTimeout(() => resolve(`--for ${forSeconds}`), forSeconds * 1000).unref();
     }),
@@ -68,7 +76,15 @@ export async function runUp(argv: readonly string[]): Promise<number> {
   };
 
   const launch = async (list: Member[], id: string, port: number, args: string[]): Promise<boolean> => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // detached: a process group of its own, so the terminal's Ctrl-C reaches only this process,
+    // which stops the service nodes before the servers. The IPC channel closes when this process
+    // dies, even by SIGKILL: each member then stops by itself (stop-signals.ts).
+    const child = spawn(process.execPath, [BIN, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      detached: true,
+      cwd: dataDir,
+      env: childEnv,
+    });
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     const m: Member = { id, port, child, exited };
     list.push(m);
@@ -127,19 +143,19 @@ export async function runUp(argv: readonly string[]): Promise<number> {
     '',
     `Data: ${dataDir}${keepData ? '' : ' (removed on exit; keep it with --data DIR)'}`,
     '',
-    `Connect with --seed ${seed}. Try, from this folder:`,
-    `  node bin/parley call math.add '{"a":1,"b":2}' --seed ${seed}`,
-    `  node bin/parley call greeter.hello '{"name":"Ada"}' --seed ${seed}`,
-    `  node bin/parley call orders.create '{"item":"book","qty":2,"price":15}' --seed ${seed}   (then watch the events here)`,
-    `  node bin/parley broadcast order.noticed '{"note":"hi"}' --seed ${seed}`,
-    `  node bin/parley status --seed ${seed}`,
+    `Connect with --seed ${seed} (or export PARLEY_SEED=${seed} PARLEY_SERVERS=${servers}). Try, in another terminal:`,
+    `  npx parley call math.add '{"a":1,"b":2}' --seed ${seed}`,
+    `  npx parley call greeter.hello '{"name":"Ada"}' --seed ${seed}`,
+    `  npx parley call orders.create '{"item":"book","qty":2,"price":15}' --seed ${seed}   (then watch the events here)`,
+    `  npx parley broadcast order.noticed '{"note":"hi"}' --seed ${seed}`,
+    `  npx parley status --seed ${seed}`,
     '',
     'The key-value store:',
-    `  node bin/parley kv put greeting hello --servers ${servers}`,
-    `  node bin/parley kv get greeting --servers ${servers}`,
-    `  node bin/parley kv watch greeting --servers ${servers}          (in another terminal, then put again)`,
-    `  node bin/parley kv range /parley/registry/ --servers ${servers}   (the registry: one key per node)`,
-    `  node bin/parley cluster status --servers ${servers}`,
+    `  npx parley kv put greeting hello --servers ${servers}`,
+    `  npx parley kv get greeting --servers ${servers}`,
+    `  npx parley kv watch greeting --servers ${servers}          (in another terminal, then put again)`,
+    `  npx parley kv range /parley/registry/ --servers ${servers}   (the registry: one key per node)`,
+    `  npx parley cluster status --servers ${servers}`,
     '',
     forSeconds === undefined ? 'Press Ctrl-C to stop.' : `Stopping by itself in ${forSeconds} s.`,
     '',

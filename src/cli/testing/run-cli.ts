@@ -10,10 +10,31 @@ export interface CliRun {
   stderr: string;
 }
 
-/** Runs `parley <args>` to completion (for CLI tests); SIGKILLs it and rejects after `timeoutMs`. */
-export function runCli(args: string[], timeoutMs = 20_000): Promise<CliRun> {
+/**
+ * The environment of a CLI under test: the developer's own PARLEY_* settings removed, so a test
+ * sees only the settings it passes in `extra`.
+ */
+export function cliEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('PARLEY_') && v !== undefined) env[k] = v;
+  return { ...env, ...extra };
+}
+
+/**
+ * Runs `parley <args>` to completion (for CLI tests); SIGKILLs it and rejects after `timeoutMs`.
+ * `env` adds variables to a clean environment (see cliEnv); `cwd` is where it runs (a config file's folder).
+ */
+export function runCli(
+  args: string[],
+  timeoutMs = 20_000,
+  options: { env?: Record<string, string>; cwd?: string } = {},
+): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [PARLEY_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [PARLEY_BIN, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: cliEnv(options.env),
+      ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));

@@ -20,8 +20,17 @@ import type {
 
 type Params = Record<string, unknown>;
 
-/** How an operation may be retried after an unknown outcome (see docs/KV.md, "What the client retries"). */
-type Kind = 'read' | 'write' | 'any-member';
+/**
+ * How an operation may be retried after an unknown outcome (see docs/KV.md, "What the client
+ * retries") and where it is sent: 'read' and 'write' to the leader; 'linearizable' (a
+ * linearizable range, served by any member through ReadIndex) to the leader, spread over the
+ * followers when many are in flight (pickReader);
+ * 'any-member' (serializable reads, watches) to the leader when known, else anywhere.
+ */
+type Kind = 'read' | 'write' | 'linearizable' | 'any-member';
+
+/** Linearizable reads in flight on the leader before this client sends more to followers. */
+const LEADER_READS_BEFORE_SPREADING = 8;
 
 /** One attempt gets at most a quarter of the budget (≥ 1 s), so a hung member leaves time to fail over. */
 function attemptMs(budgetMs: number): number {
@@ -46,6 +55,8 @@ export class KvClient {
   private readonly timeoutMs: number;
   private readonly keepers = new Set<LeaseKeeper>();
   private readonly watches = new Set<KvWatch>();
+  /** Linearizable reads this client has in flight, per member. */
+  private readonly readsInFlight = new Map<string, number>();
   /** Members that answered 'member-removed': never picked again. */
   private readonly removedMembers = new Set<string>();
   private isClosed = false;
@@ -101,7 +112,7 @@ export class KvClient {
     return this.request(
       'range',
       { range: rangeSpec(range), options, serializable: serializable === true },
-      serializable === true ? 'any-member' : 'read',
+      serializable === true ? 'any-member' : 'linearizable',
     ) as Promise<RangeResult>;
   }
 
@@ -241,7 +252,16 @@ export class KvClient {
       }
       try {
         sentOnce = true;
-        return await this.callOnce(action, params, target, Math.min(remaining, attemptMs(this.timeoutMs)), service);
+        const budget = Math.min(remaining, attemptMs(this.timeoutMs));
+        if (kind !== 'linearizable') return await this.callOnce(action, params, target, budget, service);
+        this.readsInFlight.set(target, (this.readsInFlight.get(target) ?? 0) + 1);
+        try {
+          return await this.callOnce(action, params, target, budget, service);
+        } finally {
+          const n = (this.readsInFlight.get(target) ?? 1) - 1;
+          if (n <= 0) this.readsInFlight.delete(target);
+          else this.readsInFlight.set(target, n);
+        }
       } catch (err) {
         const e = ParleyError.from(err);
         last = e;
@@ -289,15 +309,30 @@ export class KvClient {
   }
 
   /**
-   * The leader hint when it is connected; otherwise a random connected member (which answers or
-   * redirects). Serializable reads and watches may be served by any member, but the leader is
-   * preferred: it is the most up to date.
+   * Linearizable reads: see pickReader. Everything else: the leader hint when it is connected; otherwise a random connected member (which answers or redirects). Serializable
+   * reads and watches may be served by any member, but the leader is preferred: it is the most
+   * up to date.
    */
-  private pickMember(_kind: Kind): string | null {
+  private pickMember(kind: Kind): string | null {
     const servers = this.connectedServers();
     if (servers.length === 0) return null;
+    if (kind === 'linearizable') return this.pickReader(servers);
     if (this.leaderHint !== null && servers.includes(this.leaderHint)) return this.leaderHint;
     return servers[Math.floor(Math.random() * servers.length)]!;
+  }
+
+  /**
+   * Where a linearizable read goes: the leader while it has fewer than LEADER_READS_BEFORE_SPREADING
+   * of this client's reads in flight (a follower read costs one more round trip, to the leader),
+   * beyond that the member with the fewest in flight: under load, reads spread over every member.
+   */
+  private pickReader(servers: readonly string[]): string {
+    const load = (id: string) => this.readsInFlight.get(id) ?? 0;
+    const lead = this.leaderHint !== null && servers.includes(this.leaderHint) ? this.leaderHint : null;
+    if (lead !== null && load(lead) < LEADER_READS_BEFORE_SPREADING) return lead;
+    let best = lead ?? servers[0]!;
+    for (const id of servers) if (load(id) < load(best)) best = id;
+    return best;
   }
 
   private gaveUp(action: string, last: ParleyError | null, maybeApplied: boolean): ParleyError {

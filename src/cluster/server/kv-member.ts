@@ -14,6 +14,7 @@ import { DEFAULT_MAX_FRAME_SIZE } from '../../wire/frame.js';
 import { ParleyError } from '../../wire/parley-error.js';
 import { LeaseDuties } from './lease-duties.js';
 import { bootstrapCluster, createRawNode } from './raft-factory.js';
+import { ReadBatcher } from './read-batcher.js';
 
 export interface KvMemberOptions {
   readonly id: NodeId;
@@ -64,7 +65,7 @@ const MAX_APPEND_BYTES = 1024 * 1024;
  * through `step`.
  *
  * Invariant: every replicated change goes through `propose` (raft log order); local reads
- * (`sm.read`) are linearizable only after `readIndex()` resolved on the leader.
+ * (`sm.read`) are linearizable only after `readIndex()` resolved (on any member).
  */
 export class KvMember {
   readonly id: NodeId;
@@ -74,6 +75,7 @@ export class KvMember {
   private readonly driver: RaftDriver<ApplyOutcome | undefined>;
   private readonly timer: Timer;
   private readonly leases: LeaseDuties;
+  private readonly reads: ReadBatcher;
   private stopped = false;
   private restored = 0;
   private removedError: ParleyError | null = null;
@@ -148,6 +150,9 @@ export class KvMember {
       else if (wasMember)
         this.markRemoved(`the configuration applied at index ${index} no longer lists it`, conf.voters);
     });
+    // A round lost on the way (forwarded request or answer) fails after two election timeouts.
+    const readTimeoutMs = 2 * (o.electionTick ?? 10) * (o.tickMs ?? 50);
+    this.reads = new ReadBatcher(() => this.driver.readIndex(), this.timer, readTimeoutMs);
     this.leases = new LeaseDuties(
       {
         sm: this.sm,
@@ -279,9 +284,14 @@ export class KvMember {
     return this.timer.now();
   }
 
-  /** Resolves once this member has applied everything committed when it was called (ReadIndex). */
+  /**
+   * Resolves once this member has applied everything committed when it was called (ReadIndex),
+   * on the leader or on a follower (which asks the leader for the index). Concurrent calls share
+   * rounds (ReadBatcher); after that a local read is linearizable.
+   */
   readIndex(): Promise<void> {
-    return this.driver.readIndex();
+    if (this.removedError !== null) return Promise.reject(this.removedError);
+    return this.reads.wait();
   }
 
   addMember(id: NodeId, address: string): Promise<ConfState> {

@@ -5,7 +5,7 @@ import type { Context } from '../../node/context.js';
 import { defineService } from '../../node/service.js';
 import { ParleyError } from '../../wire/parley-error.js';
 import type { KvMember } from './kv-member.js';
-import { type AddressOf, obj, type Params, requireLeader, requireMember } from './request-guards.js';
+import { type AddressOf, notLeader, obj, type Params, requireLeader, requireMember } from './request-guards.js';
 import { WatchSessions } from './watch-sessions.js';
 
 /** Copies the retry identity (clientId, seq) when present; `KvMember.propose` validates it with the command. */
@@ -14,9 +14,10 @@ function retryId(p: Params): { clientId?: unknown; seq?: unknown } {
 }
 
 /**
- * `$kv`: the KV API of one member. Writes, linearizable reads and lease queries run on the
- * leader; elsewhere they fail with UNAVAILABLE reason 'not-leader' naming the leader (the
- * client follows it). Serializable reads and watches are served by any member. A member removed
+ * `$kv`: the KV API of one member. Writes and lease queries run on the leader; elsewhere they
+ * fail with UNAVAILABLE reason 'not-leader' naming the leader (the client follows it).
+ * Linearizable reads are served by any member (ReadIndex through the leader, then a local read);
+ * serializable reads and watches by any member at once. A member removed
  * from the cluster serves nothing: UNAVAILABLE, reason 'member-removed'.
  */
 export function createKvService(member: KvMember, addressOf: AddressOf) {
@@ -34,7 +35,9 @@ export function createKvService(member: KvMember, addressOf: AddressOf) {
         requireMember(member);
         const p = obj(params);
         if (p.serializable !== true) {
-          leaderOnly();
+          // Linearizable on any member: ReadIndex (asked of the leader by a follower), then a
+          // local read once this member has applied up to it.
+          if (member.leader === null) throw notLeader(member.id, null, null);
           await member.readIndex();
         }
         const out = member.sm.read({

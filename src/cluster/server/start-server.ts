@@ -14,6 +14,8 @@ export interface ServerOptions {
   readonly dataDir: string;
   /** host:port to listen on (port 0: any free port). */
   readonly listen: string;
+  /** host:port the other members dial, when it differs from `listen` (0.0.0.0, containers, NAT). */
+  readonly advertise?: string;
   /**
    * The initial cluster: member id → host:port (this member may be left out). An address may be
    * null when it is not known in advance (tests on ephemeral ports): that member is then found
@@ -79,6 +81,7 @@ export async function startServer(options: ServerOptions): Promise<KvServer> {
     seeds,
     logger,
     gossipInterval: 500,
+    ...(options.advertise ? { advertise: options.advertise } : {}),
     ...(options.transport ? { transport: options.transport } : {}),
     ...(options.maxFrameSize ? { maxFrameSize: options.maxFrameSize } : {}),
   });

@@ -29,6 +29,14 @@ function logOf(c: MiniCluster, id: NodeId): string[] {
   return out;
 }
 
+/** The persisted log with payloads, "index:term:hex(data)": an entry rewritten in place shows. */
+function fullLogOf(c: MiniCluster, id: NodeId): string[] {
+  const s = c.member(id).storage;
+  return s
+    .entries(s.firstIndex(), s.lastIndex() + 1, Number.MAX_SAFE_INTEGER)
+    .map((e) => `${e.index}:${e.term}:${Buffer.from(e.data).toString('hex')}`);
+}
+
 /** Crash and restart: a new RawNode over the same (persisted) storage; volatile state is lost. */
 function restart(c: MiniCluster, id: NodeId): void {
   const storage = c.member(id).storage;
@@ -74,30 +82,57 @@ describe('Raft paper §5: safety properties', () => {
     assert.ok(resp?.reject, `a restarted voter granted a second vote in term ${t}`);
   });
 
-  it('leader append-only: a leader never overwrites or deletes its own entries, even when a stale leader sends it conflicting ones', () => {
+  it('leader append-only: through its whole term a leader only appends to its log, keeping the uncommitted tail it was elected with', () => {
     const c = new MiniCluster(ids(3));
     elect(c, 's1');
+    c.member('s1').node.propose(text('a'));
+    c.settle();
+    // s1, cut off, appends entries of its term that nobody else has: they will conflict.
     c.isolate('s1');
-    for (let i = 0; i < 3; i++) c.member('s1').node.propose(text(`u${i}`));
+    for (const x of ['x1', 'x2', 'x3']) c.member('s1').node.propose(text(x));
     c.settle();
-    const before = logOf(c, 's1');
-    // A MsgApp from a leader of an older term, conflicting with s1's uncommitted tail.
-    const last = lastIndex(c, 's1');
-    c.member('s1').node.step(
-      newMessage({
-        type: 'MsgApp',
-        from: 's2',
-        to: 's1',
-        term: term(c, 's1') - 1,
-        index: last - 3,
-        logTerm: 1,
-        entries: [{ term: term(c, 's1') - 1, index: last - 2, type: 0, data: text('stale') }],
-        commit: 0,
-      }),
-    );
+    c.heal();
+    c.isolate('s1');
+    elect(c, 's2');
+    c.member('s2').node.propose(text('y1'));
     c.settle();
-    assert.equal(role(c, 's1'), 'leader');
-    assert.deepEqual(logOf(c, 's1'), before);
+    // s2, cut off in turn, appends a tail of its own term that is not committed.
+    c.heal();
+    c.isolate('s2');
+    for (const z of ['z1', 'z2', 'z3']) c.member('s2').node.propose(text(z));
+    c.settle();
+    c.heal();
+    // From now on, every time a message is delivered, s2's log as leader (index, term AND data)
+    // must extend what it was at the previous delivery of the same term: never rewritten, never shorter.
+    let watched: { term: number; log: string[] } | null = null;
+    let observations = 0;
+    c.drop = () => {
+      if (role(c, 's2') !== 'leader') return false;
+      const now = { term: term(c, 's2'), log: fullLogOf(c, 's2') };
+      if (watched !== null && watched.term === now.term) {
+        assert.deepEqual(
+          now.log.slice(0, watched.log.length),
+          watched.log,
+          'the leader rewrote or dropped its entries',
+        );
+        observations++;
+      }
+      watched = now;
+      return false;
+    };
+    // s2 wins again (its last term is the highest among the logs s3 compares), probes s1's
+    // conflicting tail back, replicates its own uncommitted tail, and takes new proposals.
+    elect(c, 's2');
+    for (const w of ['w1', 'w2']) c.member('s2').node.propose(text(w));
+    c.settle();
+    c.tick(4);
+    c.drop = null;
+    assert.ok(observations > 10, `the leader's log was observed along the way (${observations} times)`);
+    const expected = ['a', 'y1', 'z1', 'z2', 'z3', 'w1', 'w2'];
+    for (const id of ids(3)) {
+      assert.deepEqual(appliedOn(c, id), expected, `${id} applied the leader's log, its elected tail included`);
+      assert.deepEqual(fullLogOf(c, id), fullLogOf(c, 's2'), `${id}'s log is the leader's`);
+    }
   });
 
   it('log matching: a follower refuses entries whose predecessor does not match, and healed logs are identical', () => {
