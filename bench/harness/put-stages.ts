@@ -1,9 +1,10 @@
 /**
  * Where a KV put's CPU goes, by stage, from the members' V8 CPU profiles (node --cpu-prof).
  *
- * Each sample is charged to one stage: the first stage (in the order of STAGES) that matches a
- * frame of its stack, searched from the innermost frame outwards, except the "whole-stack"
- * stages (snapshot, startup) that win wherever they appear. fdatasync is wall time spent
+ * Each sample is charged to one stage: fdatasync and GC by the sampled frame; then the first
+ * "whole-stack" stage with a frame anywhere in the stack (kv propose, kv apply, WAL save, socket
+ * writes, snapshot: each includes what it calls, msgpack and GC excepted); otherwise the
+ * innermost frame that matches one of STAGES. fdatasync is wall time spent
  * blocked on the disk, not CPU: it is reported apart, and the other stages share the measured
  * CPU time per put (from /proc, the `srv cpu µs/op` column) in proportion to their samples.
  */
@@ -36,22 +37,25 @@ const file =
   (f) =>
     f.url.includes(part);
 
-/** Whole-stack stages: any frame of the stack. */
+/** Leaf stages: the sampled frame itself. */
+const LEAF: [string, Match][] = [
+  ['fdatasync (disk wait)', (f) => f.functionName === 'fdatasync' || f.functionName === 'fdatasyncSync'],
+  ['GC', fn('(garbage collector)')],
+];
+/** Whole-stack stages, by priority: any frame of the stack (so a stage includes what it calls). */
 const WHOLE: [string, Match][] = [
+  ['process start (module loading)', (f) => f.url.includes('esm/') || f.url.includes('bootstrap/')],
   [
     'snapshot (sliced encode + file)',
     (f) => f.functionName === 'maybeSnapshot' || (f.functionName === 'work' && f.url.includes('raft/driver')),
   ],
-  ['process start (module loading)', (f) => f.url.includes('esm/') || f.url.includes('bootstrap/')],
-];
-/** Innermost-first stages. */
-const STAGES: [string, Match][] = [
-  ['fdatasync (disk wait)', (f) => f.functionName === 'fdatasync' || f.functionName === 'fdatasyncSync'],
-  ['GC', fn('(garbage collector)')],
-  ['socket writes (send syscalls)', fn('flush', 'transport/socket-connection')],
-  ['WAL encode + write', file('raft/wal/')],
   ['kv: validate + encode (proposing member)', fn('commandToPropose')],
-  ['kv: decode + apply', file('/kv/')],
+  ['kv: decode + apply', fn('applyEntry', 'kv/kv-state-machine')],
+  ['socket writes (send syscalls)', fn('flush', 'transport/socket-connection')],
+  ['WAL encode + write', fn('save', 'raft/wal/')],
+];
+/** Everything else: the innermost frame that matches one of these. */
+const STAGES: [string, Match][] = [
   ['raft driver (apply loop, envelopes)', file('raft/driver')],
   ['raft core', file('raft/core/')],
   ['$kv / $raft services, member', file('cluster/server/')],
@@ -76,7 +80,8 @@ function stagesOf(profile: CpuProfile): Map<string, number> {
     if (frames[0]!.functionName === '(idle)') stage = null;
     else if (frames[0]!.functionName === '(program)') stage = OTHER;
     else {
-      const whole = WHOLE.find(([, m]) => frames.some(m));
+      const leaf = LEAF.find(([, m]) => m(frames[0]!));
+      const whole = leaf ?? WHOLE.find(([, m]) => frames.some(m));
       if (whole) stage = whole[0];
       else
         outer: for (const f of frames) {

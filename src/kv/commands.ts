@@ -220,9 +220,23 @@ export function validateCommand(x: unknown, limits: KvLimits): KvCommand {
     clientId = x.clientId;
     seq = int(x.seq, 'seq', 1);
   }
+  if (x.type === 'put') {
+    // The hot path: one object literal, no spreads (clientId/seq undefined when absent).
+    const p = op(x, limits) as PutOp;
+    return {
+      type: 'put',
+      key: p.key,
+      value: p.value,
+      lease: p.lease,
+      prevKv: p.prevKv,
+      ignoreValue: p.ignoreValue,
+      ignoreLease: p.ignoreLease,
+      clientId,
+      seq,
+    };
+  }
   const base = clientId === undefined ? {} : { clientId, seq };
   switch (x.type) {
-    case 'put':
     case 'range':
     case 'delete':
       return { ...op(x, limits), ...base };

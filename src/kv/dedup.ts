@@ -26,8 +26,7 @@ export class DedupTable<R> {
   lookup(clientId: string, seq: number): R | undefined {
     const c = this.clients.get(clientId);
     if (c === undefined) return undefined;
-    const hit = c.entries.find((e) => e.seq === seq);
-    if (hit !== undefined) return hit.result;
+    for (const e of c.entries) if (e.seq === seq) return e.result;
     if (seq < c.floor) {
       throw new ParleyError(
         'FAILED_PRECONDITION',
@@ -47,8 +46,10 @@ export class DedupTable<R> {
       c = { floor: 0, entries: [] };
       this.clients.set(clientId, c);
     }
-    c.entries.push({ seq, result });
-    c.entries.sort((a, b) => a.seq - b.seq);
+    // Kept sorted by seq; seqs usually grow, so this is almost always a push.
+    let at = c.entries.length;
+    while (at > 0 && c.entries[at - 1]!.seq > seq) at--;
+    c.entries.splice(at, 0, { seq, result });
     while (c.entries.length > this.perClient) c.floor = c.entries.shift()!.seq + 1;
   }
 

@@ -1,4 +1,5 @@
 import type { Frame, PacketType } from '../wire/frame.js';
+import { ParleyError } from '../wire/parley-error.js';
 
 /** Who the peer is according to its TLS certificate (mTLS), when there is one. */
 export interface PeerIdentity {
@@ -45,4 +46,21 @@ export interface Connection {
   close(): void;
   /** Closes at once, dropping what is queued. */
   destroy(error?: Error): void;
+}
+
+/** The error send() throws when the outbound queue is full; `isOutboundQueueFull` recognizes it. */
+export function outboundQueueFull(remoteAddress: string, queuedBytes: number, limit: number): ParleyError {
+  return new ParleyError(
+    'RESOURCE_EXHAUSTED',
+    `outbound queue to ${remoteAddress} is full (${queuedBytes} bytes queued, limit ${limit}); the peer is slow or the network is congested — retry later`,
+    { details: { outboundQueueFull: true } },
+  );
+}
+
+export function isOutboundQueueFull(err: unknown): boolean {
+  return (
+    err instanceof ParleyError &&
+    err.code === 'RESOURCE_EXHAUSTED' &&
+    (err.details as { outboundQueueFull?: unknown } | undefined)?.outboundQueueFull === true
+  );
 }

@@ -11,6 +11,7 @@ import { jsonCodec } from '../wire/codec.js';
 import { encodeFrame, type Frame, FrameFlag, HEADER_SIZE, PacketType, PROTOCOL_VERSION } from '../wire/frame.js';
 import { FrameDecoder } from '../wire/frame-decoder.js';
 import type { GoodbyeBody, HelloBody } from '../wire/packets.js';
+import { ParleyError } from '../wire/parley-error.js';
 import { type BudgetHolder, InboundBudget } from './inbound-budget.js';
 import type { Logger } from './logger.js';
 import { MAX_PING_BODY, Mesh, type MeshEvents } from './mesh.js';
@@ -199,6 +200,72 @@ describe('a hostile peer costs only its own connection', () => {
     for (const p of peers) p.socket.destroy();
     await waitUntil(() => budget.heldBytes === 0, 5000, 'closed connections to release their bytes');
     await stillServing();
+  });
+});
+
+describe('a peer that sends but never reads', () => {
+  /** A mesh, a raw peer that keeps talking (so it never looks silent), and an outbound queue filled towards it. */
+  async function filledQueue() {
+    const log = recordingLogger();
+    let address: string | null = null;
+    const mesh: Mesh = new Mesh({
+      localId: 'sender',
+      transport: new TcpTransport({ host: '127.0.0.1', port: 0, ...LIMITS }),
+      hello: () => hello('sender', (address ??= mesh.address)),
+      logger: log,
+      keepaliveIntervalMs: 100,
+      idleTimeoutMs: 500,
+    });
+    await mesh.start(events);
+    const raw = await rawClient(mesh.address!);
+    const chatter = setInterval(() => raw.socket.write(encodeFrame(PacketType.ONEWAY, 0, 0, new Uint8Array(1))), 50);
+    raw.socket.write(helloFrame('deaf'));
+    raw.socket.pause();
+    await waitUntil(() => mesh.isConnected('deaf'), 5000, 'the handshake');
+    let full = false;
+    for (let sent = 0; !full && sent < 256 * 1024 * 1024; sent += 64 * 1024) {
+      try {
+        mesh.send('deaf', PacketType.ONEWAY, 0, 0, new Uint8Array(64 * 1024));
+      } catch (err) {
+        assert.ok(err instanceof ParleyError && err.code === 'RESOURCE_EXHAUSTED', String(err));
+        full = true;
+      }
+      if (sent % (4 * 1024 * 1024) === 0) await new Promise((r) => setImmediate(r));
+    }
+    assert.ok(full, 'the outbound queue filled up');
+    const done = async () => {
+      clearInterval(chatter);
+      raw.socket.destroy();
+      await mesh.stop();
+    };
+    return { mesh, raw, log, done };
+  }
+
+  it('is dropped once the outbound queue towards it has stayed full for the idle timeout', async () => {
+    const { mesh, raw, log, done } = await filledQueue();
+    try {
+      await raw.closed;
+      assert.equal(mesh.isConnected('deaf'), false);
+      assert.ok(
+        log.lines.some((l) => /^warn dropping the connection to 'deaf'.*does not read/.test(l)),
+        log.lines.join('\n'),
+      );
+    } finally {
+      await done();
+    }
+  });
+
+  it('a peer that was slow but reads again is kept', async () => {
+    const { mesh, raw, done } = await filledQueue();
+    try {
+      raw.socket.resume();
+      // Longer than the idle timeout: a peer that never read would be gone by now.
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.equal(raw.isClosed(), false);
+      assert.equal(mesh.isConnected('deaf'), true);
+    } finally {
+      await done();
+    }
   });
 });
 

@@ -28,6 +28,14 @@ describe('livenessAction', () => {
     assert.match(noHello.kind === 'close' ? noHello.reason : '', /no HELLO within 3000 ms/);
   });
 
+  it('drops a peer whose outbound queue stayed full past the idle timeout, even while it sends', () => {
+    const fullSince = { lastReceived: 10_000, outboundFullSince: 4000 };
+    assert.equal(livenessAction(times(fullSince), 9000, S).kind, 'none');
+    const drop = livenessAction(times(fullSince), 9001, S);
+    assert.equal(drop.kind, 'drop');
+    assert.match(drop.kind === 'drop' ? drop.reason : '', /does not read/);
+  });
+
   it('checks four times per keepalive interval, at most every 50 ms', () => {
     assert.equal(livenessTickMs(S), 250);
     assert.equal(livenessTickMs({ ...S, keepaliveIntervalMs: 100 }), 50);

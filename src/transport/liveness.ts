@@ -5,7 +5,9 @@
  * Invariants: a connection without a completed handshake is closed once it is older than
  * handshakeTimeoutMs; a connection silent (nothing received) for more than idleTimeoutMs is
  * closed; a handshaken connection silent for keepaliveIntervalMs gets one PING, and no other
- * until a frame arrives (the PONG, or anything else).
+ * until a frame arrives (the PONG, or anything else); a connection whose outbound queue has been
+ * full for more than idleTimeoutMs is closed as a peer that does not read, even if it keeps
+ * sending (a peer that only sends is not alive for our purposes).
  */
 export interface LivenessSettings {
   readonly keepaliveIntervalMs: number;
@@ -20,12 +22,16 @@ export interface ConnectionTimes {
   readonly handshaken: boolean;
   /** A PING was sent and nothing has arrived since. */
   readonly pingOutstanding: boolean;
+  /** When a send first failed because the outbound queue was full, if none succeeded since. */
+  readonly outboundFullSince?: number | undefined;
 }
 
 export type LivenessAction =
   | { readonly kind: 'none' }
   | { readonly kind: 'ping' }
-  | { readonly kind: 'close'; readonly reason: string };
+  | { readonly kind: 'close'; readonly reason: string }
+  /** The peer does not read: close it and say so (a warning, unlike a silent peer). */
+  | { readonly kind: 'drop'; readonly reason: string };
 
 const NONE: LivenessAction = { kind: 'none' };
 const PING: LivenessAction = { kind: 'ping' };
@@ -37,6 +43,12 @@ export function livenessAction(c: ConnectionTimes, now: number, s: LivenessSetti
   }
   if (silent > s.idleTimeoutMs)
     return { kind: 'close', reason: `nothing received for ${silent} ms: peer unresponsive` };
+  if (c.outboundFullSince !== undefined && now - c.outboundFullSince > s.idleTimeoutMs) {
+    return {
+      kind: 'drop',
+      reason: `its outbound queue has been full for ${now - c.outboundFullSince} ms: the peer does not read what this node sends`,
+    };
+  }
   if (c.handshaken && !c.pingOutstanding && silent >= s.keepaliveIntervalMs) return PING;
   return NONE;
 }

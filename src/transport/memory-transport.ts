@@ -2,7 +2,7 @@ import { DEFAULT_MAX_FIRST_FRAME_SIZE, type Frame, HEADER_SIZE, type PacketType 
 import { FrameBatch } from '../wire/frame-batch.js';
 import { FrameDecoder } from '../wire/frame-decoder.js';
 import { ParleyError } from '../wire/parley-error.js';
-import type { Connection, ConnectionHandlers } from './connection.js';
+import { type Connection, type ConnectionHandlers, outboundQueueFull } from './connection.js';
 import type { OutboundLimits, Transport } from './transport.js';
 
 /**
@@ -126,7 +126,7 @@ export class MemoryConnection implements Connection {
       throw new ParleyError('RESOURCE_EXHAUSTED', `message of ${body.length} bytes exceeds the maximum frame size`);
     }
     if (this.pendingBytes + HEADER_SIZE + body.length > this.limits.maxOutboundBytes) {
-      throw new ParleyError('RESOURCE_EXHAUSTED', `outbound queue to ${this.remoteAddress} is full`);
+      throw outboundQueueFull(this.remoteAddress, this.pendingBytes, this.limits.maxOutboundBytes);
     }
     this.batch.append(type, flags, stream, body);
     if (!this.scheduled) {

@@ -6,7 +6,7 @@ import { type Frame, FrameFlag, PacketType, packetName } from '../wire/frame.js'
 import { FrameError } from '../wire/frame-decoder.js';
 import { encodeGoodbye, type GoodbyeBody, type HelloBody, parseGoodbye } from '../wire/packets.js';
 import { ParleyError } from '../wire/parley-error.js';
-import type { Connection, PeerIdentity } from './connection.js';
+import { type Connection, isOutboundQueueFull, type PeerIdentity } from './connection.js';
 import { judgeHello, type KnownPeer, keepNewConnection } from './handshake.js';
 import { type LivenessSettings, livenessAction, livenessTickMs } from './liveness.js';
 import type { Logger } from './logger.js';
@@ -61,6 +61,12 @@ interface PeerState {
   /** The peer said GOODBYE: do not redial. */
   leaving: boolean;
   rttMs: number | undefined;
+  /**
+   * When a send to it first failed with a full outbound queue, while the queue has not moved since
+   * (no send succeeded, and the bytes queued never dropped below `queuedWhenFull`).
+   */
+  outboundFullSince: number | undefined;
+  queuedWhenFull: number;
 }
 
 interface ConnectionState {
@@ -151,11 +157,25 @@ export class Mesh {
     return this.peers.get(peerId)?.rttMs;
   }
 
-  /** Queues a frame to a peer. Throws UNAVAILABLE when not connected, RESOURCE_EXHAUSTED when full. */
+  /**
+   * Queues a frame to a peer. Throws UNAVAILABLE when not connected, RESOURCE_EXHAUSTED when the
+   * frame is too large or the outbound queue is full; a queue that stays full past the idle
+   * timeout gets the peer dropped (liveness.ts).
+   */
   send(peerId: string, type: PacketType, flags: number, stream: number, body: Uint8Array): void {
-    const connection = this.peers.get(peerId)?.connection;
-    if (!connection) throw new ParleyError('UNAVAILABLE', `node '${peerId}' is not connected`);
-    connection.send(type, flags, stream, body);
+    const peer = this.peers.get(peerId);
+    const connection = peer?.connection;
+    if (!peer || !connection) throw new ParleyError('UNAVAILABLE', `node '${peerId}' is not connected`);
+    try {
+      connection.send(type, flags, stream, body);
+    } catch (err) {
+      if (isOutboundQueueFull(err) && peer.outboundFullSince === undefined) {
+        peer.outboundFullSince = this.timer.now();
+        peer.queuedWhenFull = connection.pendingBytes;
+      }
+      throw err;
+    }
+    if (peer.outboundFullSince !== undefined) peer.outboundFullSince = undefined;
   }
 
   /** Sends GOODBYE to every peer: they stop routing to this node but keep the connection for replies. */
@@ -328,12 +348,15 @@ export class Mesh {
         retired: new Set(),
         leaving: false,
         rttMs: undefined,
+        outboundFullSince: undefined,
+        queuedWhenFull: 0,
       };
       this.peers.set(peerId, peer);
     }
     peer.hello = hello;
     peer.address = hello.node.address ?? peer.address;
     peer.leaving = false;
+    peer.outboundFullSince = undefined;
     this.redialer.reset(peerId);
 
     const current = peer.connection;
@@ -354,6 +377,12 @@ export class Mesh {
     }
     state.onHandshake?.(peerId);
     if (!wasUp || restarted) this.events?.onPeerUp(peerId, hello);
+  }
+
+  /** The peer whose sending connection this is, if it is one. */
+  private sendingPeer(state: ConnectionState): PeerState | undefined {
+    const peer = state.peerId === undefined ? undefined : this.peers.get(state.peerId);
+    return peer?.connection === state.connection ? peer : undefined;
   }
 
   /** What the handshake needs to know of a peer: its incarnation and how long its connection is silent. */
@@ -426,15 +455,24 @@ export class Mesh {
   private checkLiveness(): void {
     const now = this.timer.now();
     for (const state of [...this.connections.values()]) {
+      const sending = this.sendingPeer(state);
+      // The queue drained since it was full: the peer reads, however slowly.
+      if (sending?.outboundFullSince !== undefined && state.connection.pendingBytes < sending.queuedWhenFull) {
+        sending.outboundFullSince = undefined;
+      }
       const times = {
         openedAt: state.openedAt,
         lastReceived: state.lastReceived,
         handshaken: state.peerId !== undefined,
         pingOutstanding: state.pingSentAt !== undefined,
+        outboundFullSince: sending?.outboundFullSince,
       };
       const action = livenessAction(times, now, this.liveness);
       if (action.kind === 'close') state.connection.destroy(new Error(action.reason));
-      else if (action.kind === 'ping') {
+      else if (action.kind === 'drop') {
+        this.options.logger.warn(`dropping the connection to '${state.peerId}': ${action.reason}`);
+        state.connection.destroy(new Error(action.reason));
+      } else if (action.kind === 'ping') {
         state.pingSentAt = now;
         try {
           state.connection.send(PacketType.PING, 0, 0, new Uint8Array(0));

@@ -5,7 +5,7 @@ import { FrameBatch } from '../wire/frame-batch.js';
 import { FrameDecoder, FrameError } from '../wire/frame-decoder.js';
 import { encodeGoodbye } from '../wire/packets.js';
 import { ParleyError } from '../wire/parley-error.js';
-import type { Connection, ConnectionHandlers, PeerIdentity } from './connection.js';
+import { type Connection, type ConnectionHandlers, outboundQueueFull, type PeerIdentity } from './connection.js';
 import { type BudgetHolder, type InboundBudget, processInboundBudget } from './inbound-budget.js';
 import type { OutboundLimits } from './transport.js';
 
@@ -107,10 +107,7 @@ export class SocketConnection implements Connection, BudgetHolder {
       );
     }
     if (this.pendingBytes + size > this.limits.maxOutboundBytes) {
-      throw new ParleyError(
-        'RESOURCE_EXHAUSTED',
-        `outbound queue to ${this.remoteAddress} is full (${this.pendingBytes} bytes queued, limit ${this.limits.maxOutboundBytes}); the peer is slow or the network is congested — retry later`,
-      );
+      throw outboundQueueFull(this.remoteAddress, this.pendingBytes, this.limits.maxOutboundBytes);
     }
     this.batch.append(type, flags, stream, body);
     if (this.batch.byteLength >= FLUSH_THRESHOLD) this.flush();

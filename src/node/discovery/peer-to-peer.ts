@@ -27,8 +27,9 @@ export interface PeerToPeerOptions {
  * A node gossips only peers it is connected to, so a dead node drops out of gossip at once.
  *
  * What gossip can make a node do is bounded, since any peer can send it: GOSSIP counts only from
- * a connected peer that listens itself (a member of the mesh, not a client); the packet parser
- * refuses more than MAX_GOSSIP_ENTRIES entries; an entry must name a dialable host:port that is
+ * a connected (handshaken) peer — clients included: after a long partition members may have
+ * forgotten each other, and a client connected to both sides is what reintroduces them; the
+ * packet parser refuses more than MAX_GOSSIP_ENTRIES entries; an entry must name a dialable host:port that is
  * not this node and not an unspecified address (0.0.0.0, ::); and at most
  * maxGossipDialsPerInterval new dials start per interval, whoever asks.
  *
@@ -66,8 +67,8 @@ export class PeerToPeerDiscovery implements Discovery {
   gossip(from: string, entries: readonly GossipEntry[]): void {
     const host = this.host;
     if (!host || this.stopped) return;
-    // Only a connected member that listens itself may point this node at others.
-    if (!host.connectedPeers().some((p) => p.id === from)) return;
+    // Only a handshaken peer may point this node at others.
+    if (!host.isConnected(from)) return;
     for (const e of entries) {
       if (this.dialsThisInterval >= this.maxDials) return;
       if (e.id === host.nodeId || host.isConnected(e.id) || this.dialing.has(e.address)) continue;
