@@ -16,7 +16,8 @@
  *  5. Consistent hashing: keys moved when a 6th node joins 5; target 1/6 ± 2 points.
  */
 import { availableParallelism } from 'node:os';
-import { sleep } from '../src/base/abort.js';
+import { sleep as sleepOn } from '../src/base/abort.js';
+import { liveTimer } from '../src/base/clock.js';
 import type { Context } from '../src/node/context.js';
 import type { ParleyNode } from '../src/node/node.js';
 import type { ServiceDefinition } from '../src/node/service.js';
@@ -26,6 +27,9 @@ import { Traffic } from '../src/traffic/traffic.js';
 import type { TrafficPolicies } from '../src/traffic/traffic-config.js';
 import { ParleyError } from '../src/wire/parley-error.js';
 import { formatTable } from './harness/table.js';
+
+/** Simulated service time and pacing: timers that keep the process alive (base `sleep` defaults to unref'd ones). */
+const sleep = (ms: number) => sleepOn(ms, undefined, liveTimer);
 
 interface Options {
   quick: boolean;

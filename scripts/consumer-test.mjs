@@ -1,10 +1,12 @@
 // The package as a user gets it: packs lib/ (built by `npm run build`), installs the tarball into a
 // scratch project in a temporary folder, type-checks and runs every ```ts block of README.md there
-// (so the README's examples are the tested ones), and runs the installed `parley` command.
+// (so the README's examples are the tested ones) and an import of every package entry, and runs the
+// installed `parley` command (--help, --version, every command's --help, and `parley up --for 1`).
 // A block's `// prints: TEXT` comments must appear in its output, in order.
 // Usage: node scripts/consumer-test.mjs [--keep]   (--keep leaves the scratch project for a look)
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -79,6 +81,19 @@ try {
   const blocks = [...readme.matchAll(/^```ts\n([\s\S]*?)^```$/gm)].map((m) => m[1]);
   if (blocks.length === 0) fail('README.md has no ```ts block');
   const examples = blocks.map((code, i) => ({ name: `readme-${i + 1}`, code }));
+  // Every entry of the export map resolves, with types, from a consumer's import.
+  examples.push({
+    name: 'entries',
+    code: [
+      "import { createNode, ParleyError } from 'parley';",
+      "import { createTraffic, RetryPolicy } from 'parley/traffic';",
+      "import { FakeClock, MemoryNetwork, seededRandom, startCluster, waitUntil } from 'parley/testing';",
+      'const loaded = [createNode, ParleyError, createTraffic, RetryPolicy, FakeClock, MemoryNetwork, seededRandom, startCluster, waitUntil];',
+      "if (!loaded.every((x) => typeof x === 'function')) throw new Error('an entry lacks an export');",
+      "console.log('entries resolve'); // prints: entries resolve",
+      '',
+    ].join('\n'),
+  });
   mkdirSync(join(app, 'src'));
   for (const e of examples) writeFileSync(join(app, 'src', `${e.name}.ts`), e.code);
   writeFileSync(
@@ -104,7 +119,7 @@ try {
     ),
   );
   run(join(root, 'node_modules', '.bin', 'tsc'), ['-p', app], app);
-  log(`type-checked ${examples.length} README example(s)`);
+  log(`type-checked ${examples.length - 1} README example(s) and the package entries`);
   for (const e of examples) {
     const out = run(process.execPath, [join(app, 'out', `${e.name}.js`)], app, 30_000);
     let at = 0;
@@ -114,7 +129,7 @@ try {
       if (found < 0) fail(`README example ${e.name} should print '${want}' (in order); it printed:\n${out}`);
       at = found + want.length;
     }
-    log(`ran README example ${e.name}`);
+    log(`ran ${e.name}`);
   }
 
   // 4. The installed command.
@@ -131,8 +146,41 @@ try {
     }
   }
   log('npx parley --help, --version and <command> --help work');
+
+  // 5. The demo cluster from the installed package: it runs, and prints commands that work here.
+  const base = await freePortBase(6);
+  const up = run('npx', ['parley', 'up', '--for', '1', '--port-base', String(base)], app, 60_000);
+  if (!up.includes(`npx parley call math.add '{"a":1,"b":2}' --seed 127.0.0.1:${base}`) || up.includes('bin/parley')) {
+    fail(`npx parley up printed commands that do not work in a consumer project:\n${up}`);
+  }
+  if (!up.includes('all nodes stopped')) fail(`npx parley up did not stop cleanly:\n${up}`);
+  log('npx parley up runs from the installed package');
   log(`passed in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 } finally {
   if (keep) log(`scratch project kept in ${scratch}`);
   else rmSync(scratch, { recursive: true, force: true });
+}
+
+/** `count` consecutive free ports on 127.0.0.1. */
+async function freePortBase(count) {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * 40_000);
+    const held = [];
+    try {
+      for (let i = 0; i < count; i++) {
+        const server = createServer();
+        await new Promise((resolve, reject) => {
+          server.once('error', reject);
+          server.listen(base + i, '127.0.0.1', resolve);
+        });
+        held.push(server);
+      }
+      return base;
+    } catch {
+      // taken: try another range
+    } finally {
+      await Promise.all(held.map((server) => new Promise((resolve) => server.close(resolve))));
+    }
+  }
+  fail('no free port range for parley up');
 }

@@ -13,16 +13,37 @@ export { KvIdempotencyStore, type KvIdempotencyStoreOptions } from './cluster/cl
 export type { KvWatch, WatchHost, WatchOptions } from './cluster/client/kv-watch.js';
 export type { LeaseKeeper } from './cluster/client/lease-keeper.js';
 export type {
-  Bytes,
-  CompareArg,
+  CompactResult,
   ConnectKvOptions,
+  DeleteOptions,
+  DeleteResult,
+  ElectionOptions,
+  GetOptions,
   KvClientOptions,
+  LeaseGrantResult,
+  LockOptions,
+  MembershipResult,
+  PutOptions,
+  PutResult,
   RangeArg,
+  ReadOptions,
   TxnOpArg,
   TxnRequest,
   TxnResult,
 } from './cluster/client/request-types.js';
-export type { MemberStatus } from './cluster/contract.js';
+export type {
+  Bytes,
+  CompareArg,
+  KvAction,
+  KvContract,
+  KvMemberStatus,
+  KvParams,
+  KvReply,
+  MemberStatus,
+  RetryId,
+  TxnOpWire,
+  WatchParams,
+} from './cluster/contract.js';
 export type { Election } from './cluster/recipes/election.js';
 export type { Lock } from './cluster/recipes/lock.js';
 export type { RecipeClient } from './cluster/recipes/recipe-client.js';
@@ -33,7 +54,7 @@ export {
 } from './cluster/registry/registry-discovery.js';
 /** A member's internal state, for inspection (`KvServer.member`); not a stable API. */
 export type { KvMember, KvMemberOptions } from './cluster/server/kv-member.js';
-export { type KvServer, type ServerOptions, startServer } from './cluster/server/start-server.js';
+export { createServer, type KvServer, type ServerOptions, startServer } from './cluster/server/start-server.js';
 export type { Compare, CompareOp, CompareTarget } from './kv/commands.js';
 export type {
   EventType,

@@ -1,7 +1,16 @@
+import type { Compare } from '../kv/commands.js';
+import type { KeyRangeSpec, KvEvent, KvResult, LeaseInfo, RangeOptions } from '../kv/types.js';
+
 /**
- * What the cluster's client and server agree on: the shapes the `$cluster` service returns.
- * Both sides import it; neither imports the other.
+ * What the cluster's client and server agree on: the `$kv` and `$cluster` services' actions,
+ * params and results. Both sides import it; neither imports the other.
  */
+
+/** Keys and values as the client takes them: UTF-8 strings or bytes. */
+export type Bytes = string | Uint8Array;
+
+/** A txn comparison as it travels: the key and a compared value may be strings. */
+export type CompareArg = Omit<Compare, 'key' | 'value'> & { key: Bytes; value: number | Bytes };
 
 /** One member's view of the cluster, as `$cluster.status` returns it. */
 export interface MemberStatus {
@@ -18,3 +27,83 @@ export interface MemberStatus {
   /** Leader only: replication progress (match index) per member. */
   readonly progress: Record<string, { match: number; state: string }> | null;
 }
+
+/** The retry identity of a write: the state machine applies one `(clientId, seq)` at most once. */
+export interface RetryId {
+  readonly clientId: string;
+  readonly seq: number;
+}
+
+/** One member's KV view, as `$kv.status` returns it. */
+export interface KvMemberStatus {
+  readonly id: string;
+  readonly leader: string | null;
+  readonly isLeader: boolean;
+  readonly revision: number;
+  readonly compactRevision: number;
+  readonly applied: number;
+}
+
+type Result<T extends KvResult['type']> = Extract<KvResult, { type: T }>;
+type WireRange = KeyRangeSpec<Bytes>;
+
+/** A txn operation as it travels: ranges are range specs. */
+export type TxnOpWire =
+  | { type: 'put'; key: Bytes; value: Bytes; lease?: number; prevKv?: boolean }
+  | { type: 'range'; range: WireRange; options?: RangeOptions }
+  | { type: 'delete'; range: WireRange; prevKv?: boolean };
+
+/** The options of a watch, as `$kv.watch` takes them. */
+export interface WatchParams {
+  readonly range: WireRange;
+  readonly startRevision: number;
+  readonly prevKv?: boolean;
+  readonly noPut?: boolean;
+  readonly noDelete?: boolean;
+}
+
+/**
+ * The `$kv` and `$cluster` services as the client calls them: action → params and result. The
+ * server validates every param it receives (it must: any node may call it), and
+ * `contract.typecheck.ts` checks that the server's handlers return these results.
+ */
+export interface KvContract {
+  '$kv.range': {
+    params: { range: WireRange; options: RangeOptions; serializable: boolean };
+    result: Result<'range'>;
+  };
+  '$kv.put': {
+    params: RetryId & {
+      key: Bytes;
+      value: Bytes;
+      lease?: number;
+      prevKv?: boolean;
+      ignoreValue?: boolean;
+      ignoreLease?: boolean;
+    };
+    result: Result<'put'>;
+  };
+  '$kv.delete': { params: RetryId & { range: WireRange; prevKv?: boolean }; result: Result<'delete'> };
+  '$kv.txn': {
+    params: RetryId & { compare: readonly CompareArg[]; success: readonly TxnOpWire[]; failure: readonly TxnOpWire[] };
+    result: Result<'txn'>;
+  };
+  '$kv.compact': { params: RetryId & { revision: number }; result: Result<'compact'> };
+  '$kv.leaseGrant': { params: RetryId & { ttlMs: number; id?: number }; result: Result<'lease-grant'> };
+  '$kv.leaseRevoke': { params: RetryId & { id: number }; result: Result<'lease-revoke'> };
+  '$kv.leaseKeepAlive': { params: { id: number }; result: Result<'lease-keepalive'> };
+  '$kv.leaseTimeToLive': { params: { id: number; keys: boolean }; result: LeaseInfo };
+  '$kv.leases': { params: Record<string, never>; result: { ids: number[] } };
+  '$kv.watch': { params: WatchParams; result: { watchId: string } };
+  '$kv.watchPoll': { params: { watchId: string; waitMs: number }; result: { events: KvEvent[]; revision: number } };
+  '$kv.watchCancel': { params: { watchId: string }; result: { canceled: boolean } };
+  '$kv.status': { params: Record<string, never>; result: KvMemberStatus };
+  '$cluster.status': { params: Record<string, never>; result: MemberStatus };
+  '$cluster.add': { params: { id: string; address: string }; result: { voters: readonly string[] } };
+  '$cluster.remove': { params: { id: string }; result: { voters: readonly string[] } };
+  '$cluster.transferLeader': { params: { to: string }; result: { requested: string } };
+}
+
+export type KvAction = keyof KvContract;
+export type KvParams<A extends KvAction> = KvContract[A]['params'];
+export type KvReply<A extends KvAction> = KvContract[A]['result'];

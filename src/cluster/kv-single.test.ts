@@ -157,4 +157,58 @@ describe('single-member cluster over TCP', () => {
       await other.close();
     }
   });
+
+  it('revoking a lease that never existed fails with NOT_FOUND', async () => {
+    await assert.rejects(kv.lease.revoke(99_999), (e: unknown) => ParleyError.is(e, 'NOT_FOUND'));
+    const { id } = await kv.lease.grant(5000);
+    await kv.lease.revoke(id);
+    await assert.rejects(kv.lease.revoke(id), (e: unknown) => ParleyError.is(e, 'NOT_FOUND'), 'and a second revoke');
+  });
+
+  it('reads values back as strings', async () => {
+    await kv.put('greeting', 'héllo wörld');
+    assert.equal(await kv.getString('greeting'), 'héllo wörld');
+    assert.equal(await kv.getString('no-such-key'), undefined);
+  });
+});
+
+describe('a member that can reach no majority', () => {
+  let dir: string;
+  let server: KvServer;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'parley-kvnl-'));
+    // Its two peers are never started: no leader can be elected.
+    server = await startServer({
+      id: 'lonely',
+      dataDir: join(dir, 'lonely'),
+      listen: '127.0.0.1:0',
+      peers: { lonely: null, gone1: null, gone2: null },
+      logger: 'silent',
+      raft: { tickMs: 10 },
+    });
+  });
+
+  after(async () => {
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a put fails fast with UNAVAILABLE "no leader", not applied, long before the timeout', async () => {
+    const kv = await connectKv({ servers: [server.address], timeoutMs: 60_000, noLeaderMs: 300 });
+    try {
+      await assert.rejects(kv.put('k', 'v'), (e: unknown) => {
+        const err = e as ParleyError;
+        const details = err.details as { reason?: string; outcome?: string };
+        return (
+          ParleyError.is(e, 'UNAVAILABLE') &&
+          /^no leader: /.test(err.message) &&
+          details.reason === 'no-leader' &&
+          details.outcome === 'not-applied'
+        );
+      });
+    } finally {
+      await kv.stop();
+    }
+  });
 });

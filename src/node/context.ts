@@ -33,7 +33,7 @@ export interface CallOptions extends CallOptionExtensions {
 
 export interface EmitOptions {
   readonly meta?: Meta;
-  readonly parent?: Context<ContractShape> | EventContext;
+  readonly parent?: Context<ContractShape> | EventContext<ContractShape>;
 }
 
 /** What a handler's context can do: the node's messaging API, untyped. */
@@ -144,6 +144,13 @@ export class Context<C extends ContractShape = AnyContract> {
     return this.deadline === undefined ? Number.POSITIVE_INFINITY : Math.max(0, this.deadline - this.clock.now());
   }
 
+  /** Why the context was aborted (caller cancelled, deadline passed, node stopping), or undefined. */
+  get abortedWith(): ParleyError | undefined {
+    if (this.abortReason) return this.abortReason;
+    const parent = this.parentSignal;
+    return parent?.aborted ? toParleyError(parent.reason) : undefined;
+  }
+
   get aborted(): boolean {
     return this.abortReason !== undefined || this.parentSignal?.aborted === true;
   }
@@ -188,8 +195,8 @@ export class Context<C extends ContractShape = AnyContract> {
   }
 }
 
-/** The context of one event delivery. */
-export interface EventContext {
+/** The context of one event delivery; declare `ctx: EventContext<Api>` to type its `call` with a contract. */
+export interface EventContext<C extends ContractShape = AnyContract> {
   readonly nodeId: string;
   /** The node that emitted the event. */
   readonly callerId: string;
@@ -200,7 +207,7 @@ export interface EventContext {
   readonly seq: number;
   /** Events from this sender that never arrived just before this one (a gap after a reconnect). */
   readonly missed: number;
-  call(action: string, params?: unknown, options?: CallOptions): Promise<unknown>;
+  call<K extends keyof C & string>(action: K, params?: C[K]['params'], options?: CallOptions): Promise<C[K]['result']>;
   emit(event: string, payload?: unknown, options?: EmitOptions): Promise<void>;
   broadcast(event: string, payload?: unknown, options?: EmitOptions): Promise<void>;
 }

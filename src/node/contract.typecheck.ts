@@ -3,7 +3,7 @@
  * `@ts-expect-error` line must fail to type-check, so if types stop flowing from service
  * definitions to callers, the build fails.
  */
-import type { Context } from './context.js';
+import type { Context, EventContext } from './context.js';
 import { createNode } from './node.js';
 import { type ContractOf, defineService, type ServiceDefinition } from './service.js';
 
@@ -86,6 +86,20 @@ export function typedContext(): void {
         ctx.send('math.sub', { a: 1, b: 2 });
         void s;
         return sum;
+      },
+    },
+  });
+}
+
+export function typedEventContext(): void {
+  defineService({
+    name: 'audit',
+    events: {
+      'order.created': async (p: { id: string }, ctx: EventContext<Api>) => {
+        const n: number = await ctx.call('math.add', { a: 1, b: 2 });
+        // @ts-expect-error b must be a number
+        await ctx.call('math.add', { a: 1, b: p.id });
+        void n;
       },
     },
   });

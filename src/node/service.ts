@@ -34,7 +34,7 @@ export interface ActionOptions<H extends ActionHandler = ActionHandler> extends 
 export type ActionSpec = ActionHandler | ActionOptions;
 
 // biome-ignore lint/suspicious/noExplicitAny: event payloads are untyped on the wire
-export type EventHandler<T = any> = (payload: T, ctx: EventContext) => unknown;
+export type EventHandler<T = any> = (payload: T, ctx: EventContext<any>) => unknown;
 
 export interface EventOptions {
   readonly handler: EventHandler;

@@ -133,7 +133,10 @@ export async function runNemesisTest(options: RunOptions): Promise<RunReport> {
         random,
         log,
         leader,
-        admin: (action, params) => control.client.request(action, params, 'write', '$cluster'),
+        admin: (action, params) =>
+          action === 'add'
+            ? control.client.cluster.add(params.id, params.address ?? '')
+            : control.client.cluster.remove(params.id),
         until: Date.now() + options.msPerFault,
       });
       for (const [what, n] of Object.entries(counts))

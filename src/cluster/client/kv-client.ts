@@ -1,24 +1,35 @@
 import { randomBytes } from 'node:crypto';
+import { sleep } from '../../base/abort.js';
+import { exponentialBackoff } from '../../base/backoff.js';
+import { type Timer, wallTimer } from '../../base/clock.js';
+import type { Random } from '../../base/random.js';
 import type { KeyRangeSpec, KeyValue, LeaseInfo, RangeOptions, RangeResult } from '../../kv/types.js';
 import { createNode, type ParleyNode } from '../../node/node.js';
 import { ParleyError } from '../../wire/parley-error.js';
-import type { MemberStatus } from '../contract.js';
+import type { Bytes, KvAction, KvParams, KvReply, MemberStatus, RetryId, TxnOpWire } from '../contract.js';
 import { Election } from '../recipes/election.js';
 import { type Lock, lock } from '../recipes/lock.js';
 import { DedupLanes } from './dedup-lanes.js';
 import { KvWatch, type WatchHost, type WatchOptions } from './kv-watch.js';
 import { LeaseKeeper } from './lease-keeper.js';
 import type {
-  Bytes,
   ConnectKvOptions,
+  DeleteOptions,
+  DeleteResult,
+  ElectionOptions,
+  GetOptions,
   KvClientOptions,
+  LeaseGrantResult,
+  LockOptions,
+  MembershipResult,
+  PutOptions,
+  PutResult,
   RangeArg,
+  ReadOptions,
   TxnOpArg,
   TxnRequest,
   TxnResult,
 } from './request-types.js';
-
-type Params = Record<string, unknown>;
 
 /**
  * How an operation may be retried after an unknown outcome (see docs/KV.md, "What the client
@@ -28,6 +39,16 @@ type Params = Record<string, unknown>;
  * 'any-member' (serializable reads, watches) to the leader when known, else anywhere.
  */
 type Kind = 'read' | 'write' | 'linearizable' | 'any-member';
+
+/** The actions that carry a retry identity. */
+type WriteAction = {
+  [A in KvAction]: KvParams<A> extends RetryId ? A : never;
+}[KvAction];
+
+const utf8 = new TextDecoder();
+
+/** How long every member may say "no leader" before an operation fails (an election takes 0.5–1 s). */
+const DEFAULT_NO_LEADER_MS = 3000;
 
 /** Linearizable reads in flight on the leader before this client sends more to followers. */
 const LEADER_READS_BEFORE_SPREADING = 8;
@@ -45,14 +66,17 @@ function attemptMs(budgetMs: number): number {
  */
 export class KvClient {
   readonly lease: {
-    grant(ttlMs: number, opts?: { id?: number }): Promise<{ id: number; ttlMs: number }>;
+    grant(ttlMs: number, opts?: { id?: number }): Promise<LeaseGrantResult>;
     keepAlive(id: number): LeaseKeeper;
     revoke(id: number): Promise<void>;
     timeToLive(id: number, opts?: { keys?: boolean }): Promise<LeaseInfo>;
   };
   private leaderHint: string | null = null;
   private readonly lanes: DedupLanes;
+  private readonly timer: Timer;
+  private readonly random: Random;
   private readonly timeoutMs: number;
+  private readonly noLeaderMs: number;
   private readonly keepers = new Set<LeaseKeeper>();
   private readonly watches = new Set<KvWatch>();
   /** Linearizable reads this client has in flight, per member. */
@@ -65,34 +89,34 @@ export class KvClient {
     readonly node: ParleyNode,
     options: KvClientOptions & { ownsNode?: boolean } = {},
   ) {
+    this.timer = options.timer ?? wallTimer;
+    this.random = options.random ?? Math.random;
     this.timeoutMs = options.timeoutMs ?? 10_000;
+    this.noLeaderMs = Math.min(options.noLeaderMs ?? DEFAULT_NO_LEADER_MS, this.timeoutMs);
     this.ownsNode = options.ownsNode === true;
     this.lanes = new DedupLanes(`${node.id}-${randomBytes(4).toString('hex')}`);
     this.lease = {
       grant: async (ttlMs, opts = {}) => {
-        const r = (await this.write('leaseGrant', { ttlMs, id: opts.id })) as { id: number; ttlMs: number };
+        const r = await this.write('$kv.leaseGrant', { ttlMs, id: opts.id });
         return { id: r.id, ttlMs: r.ttlMs };
       },
       keepAlive: (id) => {
         const k = new LeaseKeeper(
           id,
-          (lid) => this.request('leaseKeepAlive', { id: lid }, 'read'),
+          (lid) => this.request('$kv.leaseKeepAlive', { id: lid }, 'read'),
           () => this.keepers.delete(k),
+          this.timer,
         );
         this.keepers.add(k);
         return k;
       },
       revoke: async (id) => {
         for (const k of this.keepers) if (k.id === id) k.stop();
-        try {
-          await this.write('leaseRevoke', { id });
-        } catch (err) {
-          // NOT_FOUND after a retry means an earlier attempt revoked it (or it expired): done.
-          if (!ParleyError.is(err, 'NOT_FOUND')) throw err;
-        }
+        // NOT_FOUND: no such lease (never granted, expired or revoked before). A retried attempt
+        // of this revoke is answered from the dedup table, so it does not turn into NOT_FOUND.
+        await this.write('$kv.leaseRevoke', { id });
       },
-      timeToLive: (id, opts = {}) =>
-        this.request('leaseTimeToLive', { id, keys: opts.keys === true }, 'read') as Promise<LeaseInfo>,
+      timeToLive: (id, opts = {}) => this.request('$kv.leaseTimeToLive', { id, keys: opts.keys === true }, 'read'),
     };
   }
 
@@ -102,51 +126,43 @@ export class KvClient {
     return this.isClosed;
   }
 
-  async get(key: Bytes, opts: { revision?: number; serializable?: boolean } = {}): Promise<KeyValue | undefined> {
+  async get(key: Bytes, opts: GetOptions = {}): Promise<KeyValue | undefined> {
     const r = await this.range({ key }, { revision: opts.revision, serializable: opts.serializable });
     return r.kvs[0];
   }
 
-  range(range: RangeArg, opts: RangeOptions & { serializable?: boolean } = {}): Promise<RangeResult> {
+  /** The value of `key` decoded as UTF-8 (for values written as strings); undefined when absent. */
+  async getString(key: Bytes, opts: GetOptions = {}): Promise<string | undefined> {
+    const kv = await this.get(key, opts);
+    return kv === undefined ? undefined : utf8.decode(kv.value);
+  }
+
+  range(range: RangeArg, opts: ReadOptions = {}): Promise<RangeResult> {
     const { serializable, ...options } = opts;
     return this.request(
-      'range',
+      '$kv.range',
       { range: rangeSpec(range), options, serializable: serializable === true },
       serializable === true ? 'any-member' : 'linearizable',
-    ) as Promise<RangeResult>;
+    );
   }
 
-  put(
-    key: Bytes,
-    value: Bytes,
-    opts: { lease?: number; prevKv?: boolean; ignoreValue?: boolean; ignoreLease?: boolean } = {},
-  ): Promise<{ revision: number; prevKv?: KeyValue }> {
-    return this.write('put', { key, value, ...opts }) as Promise<{ revision: number; prevKv?: KeyValue }>;
+  put(key: Bytes, value: Bytes, opts: PutOptions = {}): Promise<PutResult> {
+    return this.write('$kv.put', { key, value, ...opts });
   }
 
-  delete(
-    range: RangeArg,
-    opts: { prevKv?: boolean } = {},
-  ): Promise<{ deleted: number; revision: number; prevKvs?: KeyValue[] }> {
-    return this.write('delete', { range: rangeSpec(range), ...opts }) as Promise<{
-      deleted: number;
-      revision: number;
-      prevKvs?: KeyValue[];
-    }>;
+  delete(range: RangeArg, opts: DeleteOptions = {}): Promise<DeleteResult> {
+    return this.write('$kv.delete', { range: rangeSpec(range), ...opts });
   }
 
   txn(t: TxnRequest): Promise<TxnResult> {
-    const ops = (list: readonly TxnOpArg[] | undefined) =>
+    const ops = (list: readonly TxnOpArg[] | undefined): TxnOpWire[] =>
       (list ?? []).map((o) => (o.type === 'put' ? o : { ...o, range: rangeSpec(o.range) }));
-    return this.write('txn', {
-      compare: t.compare ?? [],
-      success: ops(t.success),
-      failure: ops(t.failure),
-    }) as Promise<TxnResult>;
+    return this.write('$kv.txn', { compare: t.compare ?? [], success: ops(t.success), failure: ops(t.failure) });
   }
 
   async compact(revision: number): Promise<{ revision: number }> {
-    return (await this.write('compact', { revision })) as { revision: number };
+    const r = await this.write('$kv.compact', { revision });
+    return { revision: r.revision };
   }
 
   watch(range: RangeArg, opts: WatchOptions = {}): KvWatch {
@@ -155,6 +171,7 @@ export class KvClient {
       callMember: (action, params, timeoutMs) =>
         this.callOnce(action, params, this.pickMember('any-member'), timeoutMs),
       currentRevision: async () => (await this.range({ key: '\0' }, { countOnly: true })).revision,
+      timer: this.timer,
       get closed() {
         return client.isClosed;
       },
@@ -165,27 +182,27 @@ export class KvClient {
     return w;
   }
 
-  lock(name: string, opts: { ttlMs?: number; signal?: AbortSignal } = {}): Promise<Lock> {
+  lock(name: string, opts: LockOptions = {}): Promise<Lock> {
     return lock(this, name, opts);
   }
 
-  election(name: string, opts: { ttlMs?: number } = {}): Election {
+  election(name: string, opts: ElectionOptions = {}): Election {
     return new Election(this, name, opts);
   }
 
   /** The leader's view of the cluster (`$cluster.status` on the leader; a member's own view when no leader answers). */
   async status(): Promise<MemberStatus> {
-    const first = (await this.request('status', {}, 'read', '$cluster')) as MemberStatus;
+    const first = await this.request('$cluster.status', {}, 'read');
     if (first.role === 'leader' || first.leader === null) return first;
     return this.cluster.memberStatus(first.leader).catch(() => first);
   }
 
   /** Waits (up to `ms`) until this client's node is connected to node `id`. */
   private async connectedTo(id: string, ms: number): Promise<boolean> {
-    const end = Date.now() + ms;
+    const end = this.timer.now() + ms;
     while (!this.node.nodes().some((n) => n.id === id && n.connected)) {
-      if (Date.now() > end) return false;
-      await sleep(20);
+      if (this.timer.now() > end) return false;
+      await sleep(20, undefined, this.timer);
     }
     return true;
   }
@@ -196,20 +213,26 @@ export class KvClient {
    * an absent one changes nothing.
    */
   readonly cluster = {
-    add: (id: string, address: string) =>
-      this.request('add', { id, address }, 'read', '$cluster') as Promise<{ voters: string[] }>,
-    remove: (id: string) => this.request('remove', { id }, 'read', '$cluster') as Promise<{ voters: string[] }>,
+    add: (id: string, address: string): Promise<MembershipResult> =>
+      this.request('$cluster.add', { id, address }, 'read'),
+    remove: (id: string): Promise<MembershipResult> => this.request('$cluster.remove', { id }, 'read'),
     /** Asks the leader to hand leadership to `to` (best effort: check status afterwards). */
-    transferLeader: (to: string) => this.request('transferLeader', { to }, 'read', '$cluster'),
+    transferLeader: (to: string): Promise<{ requested: string }> =>
+      this.request('$cluster.transferLeader', { to }, 'read'),
     /** One member's own view (`$cluster.status` on that member). */
-    memberStatus: async (id: string) => {
+    memberStatus: async (id: string): Promise<MemberStatus> => {
       await this.connectedTo(id, Math.min(this.timeoutMs, 3000));
-      return (await this.callOnce('status', {}, id, this.timeoutMs, '$cluster')) as MemberStatus;
+      return this.callOnce('$cluster.status', {}, id, this.timeoutMs);
     },
   };
 
+  /** Same as `stop()`. */
+  close(): Promise<void> {
+    return this.stop();
+  }
+
   /** Stops keep-alives and watches (leases are left to expire); stops the node if connectKv created it. */
-  async close(): Promise<void> {
+  async stop(): Promise<void> {
     if (this.isClosed) return;
     this.isClosed = true;
     for (const k of [...this.keepers]) k.stop();
@@ -220,43 +243,46 @@ export class KvClient {
   // ---- requests ----
 
   /** A write: one dedup lane for all its attempts, so it is applied at most once. */
-  private async write(action: string, params: Params): Promise<unknown> {
+  private async write<A extends WriteAction>(action: A, params: Omit<KvParams<A>, keyof RetryId>): Promise<KvReply<A>> {
     const lane = this.lanes.acquire();
     try {
-      return await this.request(action, { ...params, clientId: lane.id, seq: lane.seq }, 'write');
+      const withId = { ...params, clientId: lane.id, seq: lane.seq } as KvParams<A>;
+      return await this.request(action, withId, 'write');
     } finally {
       this.lanes.release(lane);
     }
   }
 
   /**
-   * Calls `$kv.<action>` (or another service) until it succeeds, a deterministic error comes
-   * back, or the budget runs out. Every kind retried here is safe to retry: reads, and writes
-   * carrying their dedup lane.
+   * Calls a `$kv`/`$cluster` action until it succeeds, a deterministic error comes back, or the
+   * budget runs out. Every kind retried here is safe to retry: reads, and writes carrying their
+   * dedup lane.
    */
-  async request(action: string, params: Params, kind: Kind, service = '$kv'): Promise<unknown> {
+  private async request<A extends KvAction>(action: A, params: KvParams<A>, kind: Kind): Promise<KvReply<A>> {
     if (this.isClosed) throw new ParleyError('CANCELLED', 'the KV client is closed');
-    const deadline = Date.now() + this.timeoutMs;
+    const deadline = this.timer.now() + this.timeoutMs;
     let last: ParleyError | null = null;
-    let sentOnce = false;
+    /** Some attempt ended without telling whether it was applied (lost connection, timeout). */
+    let maybeApplied = false;
+    /** Since when every answer has been "no leader known" (null: a leader was named since). */
+    let noLeaderSince: number | null = null;
     for (let attempt = 0; ; attempt++) {
       if (this.isClosed)
         throw new ParleyError('CANCELLED', 'the KV client was closed during the request', { cause: last });
-      const remaining = deadline - Date.now();
-      if (remaining <= 0) throw this.gaveUp(action, last, kind === 'write' && sentOnce);
+      const remaining = deadline - this.timer.now();
+      if (remaining <= 0) throw this.gaveUp(action, last, kind === 'write' && maybeApplied);
       const target = this.pickMember(kind);
       if (target === null) {
         last = new ParleyError('UNAVAILABLE', 'no KV server is connected yet');
-        await sleep(Math.min(remaining, backoff(attempt)));
+        await this.pause(remaining, attempt);
         continue;
       }
       try {
-        sentOnce = true;
         const budget = Math.min(remaining, attemptMs(this.timeoutMs));
-        if (kind !== 'linearizable') return await this.callOnce(action, params, target, budget, service);
+        if (kind !== 'linearizable') return await this.callOnce(action, params, target, budget);
         this.readsInFlight.set(target, (this.readsInFlight.get(target) ?? 0) + 1);
         try {
-          return await this.callOnce(action, params, target, budget, service);
+          return await this.callOnce(action, params, target, budget);
         } finally {
           const n = (this.readsInFlight.get(target) ?? 1) - 1;
           if (n <= 0) this.readsInFlight.delete(target);
@@ -273,18 +299,25 @@ export class KvClient {
           continue;
         }
         if (details.reason === 'not-leader') {
+          if (typeof details.leader === 'string') noLeaderSince = null;
+          else {
+            noLeaderSince ??= this.timer.now();
+            if (this.timer.now() - noLeaderSince >= this.noLeaderMs) throw noLeader(action, e, this.noLeaderMs);
+          }
           this.leaderHint = typeof details.leader === 'string' && details.leader !== target ? details.leader : null;
           // No leader yet, or one this client is not connected to (yet): back off instead of spinning.
           if (this.leaderHint === null || !this.isConnectedServer(this.leaderHint)) {
-            await sleep(Math.min(remaining, backoff(attempt)));
+            await this.pause(remaining, attempt);
           }
           continue;
         }
         if (e.code === 'UNAVAILABLE' || e.code === 'DEADLINE_EXCEEDED' || e.code === 'CANCELLED') {
           // Lost connection, dropped or interrupted proposal, slow member: the outcome may be
-          // unknown, which every kind sent here tolerates (see the method comment).
+          // unknown, which every kind sent here tolerates (see the method comment). A proposal
+          // the leader refused was not applied.
+          if (details.reason !== 'proposal-dropped') maybeApplied = true;
           if (this.leaderHint === target) this.leaderHint = null;
-          await sleep(Math.min(remaining, backoff(attempt)));
+          await this.pause(remaining, attempt);
           continue;
         }
         throw e;
@@ -292,9 +325,20 @@ export class KvClient {
     }
   }
 
-  private callOnce(action: string, params: object, target: string | null, timeoutMs: number, service = '$kv') {
+  /** One attempt on one member. (The node is untyped: the contract gives the result its type.) */
+  /** Waits before the next attempt (at most what is left of the budget). */
+  private pause(remaining: number, attempt: number): Promise<void> {
+    return sleep(Math.min(remaining, RETRY_BACKOFF.delayMs(attempt + 1, this.random)), undefined, this.timer);
+  }
+
+  private callOnce<A extends KvAction>(
+    action: A,
+    params: KvParams<A>,
+    target: string | null,
+    timeoutMs: number,
+  ): Promise<KvReply<A>> {
     if (target === null) return Promise.reject(new ParleyError('UNAVAILABLE', 'no KV server is connected yet'));
-    return this.node.call(`${service}.${action}`, params, { nodeId: target, timeout: timeoutMs });
+    return this.node.call(action, params, { nodeId: target, timeout: timeoutMs });
   }
 
   private connectedServers(): string[] {
@@ -318,7 +362,7 @@ export class KvClient {
     if (servers.length === 0) return null;
     if (kind === 'linearizable') return this.pickReader(servers);
     if (this.leaderHint !== null && servers.includes(this.leaderHint)) return this.leaderHint;
-    return servers[Math.floor(Math.random() * servers.length)]!;
+    return servers[Math.floor(this.random() * servers.length)]!;
   }
 
   /**
@@ -339,24 +383,29 @@ export class KvClient {
     const code = last?.code === 'DEADLINE_EXCEEDED' ? 'DEADLINE_EXCEEDED' : 'UNAVAILABLE';
     return new ParleyError(
       code,
-      `$kv.${action} did not complete within ${this.timeoutMs} ms (${last?.message ?? 'no answer'})` +
+      `${action} did not complete within ${this.timeoutMs} ms (${last?.message ?? 'no answer'})` +
         (maybeApplied ? '; it may have been applied (at most once)' : ''),
       { details: { outcome: maybeApplied ? 'unknown' : 'not-applied' }, cause: last ?? undefined },
     );
   }
 }
 
+/** UNAVAILABLE 'no leader': every member asked for `ms` knew no leader; nothing was applied. */
+function noLeader(action: string, last: ParleyError, ms: number): ParleyError {
+  return new ParleyError(
+    'UNAVAILABLE',
+    `no leader: for ${ms} ms no member knew a leader (${last.message}); ${action} was not applied. ` +
+      'A majority of the members must be running and reach each other: check `parley cluster status`',
+    { details: { reason: 'no-leader', outcome: 'not-applied' }, cause: last },
+  );
+}
+
 function rangeSpec(range: RangeArg): KeyRangeSpec<Bytes> {
   return typeof range === 'string' || range instanceof Uint8Array ? { key: range } : range;
 }
 
-function backoff(attempt: number): number {
-  return Math.min(500, 20 * 2 ** Math.min(attempt, 5)) * (0.5 + Math.random() / 2);
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, Math.max(0, ms)));
-}
+/** Between attempts: 20 ms doubling up to 500 ms, full jitter (base/backoff.ts). */
+const RETRY_BACKOFF = exponentialBackoff({ initialMs: 20, maxMs: 500 });
 
 const clients = new WeakMap<ParleyNode, KvClient>();
 

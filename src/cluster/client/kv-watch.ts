@@ -1,6 +1,8 @@
-import type { KvEvent } from '../../kv/types.js';
+import { sleep } from '../../base/abort.js';
+import type { Timer } from '../../base/clock.js';
+import type { KeyRangeSpec, KvEvent } from '../../kv/types.js';
 import { ParleyError } from '../../wire/parley-error.js';
-import type { RangeArg } from './request-types.js';
+import type { Bytes, KvParams, KvReply } from '../contract.js';
 
 export interface WatchOptions {
   /** First revision to deliver; absent: from the revision after the current one (read when the watch starts). */
@@ -12,10 +14,16 @@ export interface WatchOptions {
 
 /** What a watch needs from the client: one call to a chosen member, and the current revision. */
 export interface WatchHost {
-  /** Calls `$kv.<action>` on some member (the leader if known); throws on failure. */
-  callMember(action: string, params: object, timeoutMs: number): Promise<unknown>;
+  /** Calls a watch action on some member (the leader if known); throws on failure. */
+  callMember<A extends '$kv.watch' | '$kv.watchPoll' | '$kv.watchCancel'>(
+    action: A,
+    params: KvParams<A>,
+    timeoutMs: number,
+  ): Promise<KvReply<A>>;
   currentRevision(): Promise<number>;
   readonly closed: boolean;
+  /** The client's timers (waits between attempts). */
+  readonly timer: Timer;
 }
 
 type Listener = (events: KvEvent[], revision: number) => void;
@@ -50,7 +58,7 @@ export class KvWatch implements AsyncIterable<KvEvent> {
 
   constructor(
     private readonly host: WatchHost,
-    private readonly range: RangeArg,
+    private readonly range: KeyRangeSpec<Bytes>,
     private readonly options: WatchOptions = {},
   ) {
     this.closed = new Promise((resolve) => {
@@ -104,7 +112,7 @@ export class KvWatch implements AsyncIterable<KvEvent> {
     this.wakeIterator?.();
     const id = this.watchId;
     this.watchId = null;
-    if (id !== null) this.host.callMember('watchCancel', { watchId: id }, 2000).catch(() => {});
+    if (id !== null) this.host.callMember('$kv.watchCancel', { watchId: id }, 2000).catch(() => {});
   }
 
   private async run(): Promise<void> {
@@ -115,19 +123,19 @@ export class KvWatch implements AsyncIterable<KvEvent> {
           this.next = this.options.startRevision ?? (await this.host.currentRevision()) + 1;
         }
         if (this.watchId === null) {
-          const r = (await this.host.callMember(
-            'watch',
-            { range: this.range, ...this.options, startRevision: this.next },
+          const r = await this.host.callMember(
+            '$kv.watch',
+            { ...this.options, range: this.range, startRevision: this.next },
             POLL_TIMEOUT_MS,
-          )) as { watchId: string };
+          );
           this.watchId = r.watchId;
           this.resolveReady();
         }
-        const p = (await this.host.callMember(
-          'watchPoll',
+        const p = await this.host.callMember(
+          '$kv.watchPoll',
           { watchId: this.watchId, waitMs: POLL_WAIT_MS },
           POLL_TIMEOUT_MS,
-        )) as { events: KvEvent[]; revision: number };
+        );
         failures = 0;
         this.deliver(p.events, p.revision);
       } catch (err) {
@@ -139,7 +147,7 @@ export class KvWatch implements AsyncIterable<KvEvent> {
         // The member died, the watcher is gone, or no member is reachable: watch again from `next`.
         this.watchId = null;
         failures++;
-        await sleep(Math.min(1000, 50 * 2 ** Math.min(failures, 5)));
+        await sleep(Math.min(1000, 50 * 2 ** Math.min(failures, 5)), undefined, this.host.timer);
       }
     }
     this.finish(null);
@@ -156,8 +164,4 @@ export class KvWatch implements AsyncIterable<KvEvent> {
     this.wakeIterator = null;
     wake?.();
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms).unref());
 }

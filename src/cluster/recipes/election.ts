@@ -1,8 +1,8 @@
 import type { KeyValue, KvEvent } from '../../kv/types.js';
 import { ParleyError } from '../../wire/parley-error.js';
 import type { LeaseKeeper } from '../client/lease-keeper.js';
-import type { Bytes } from '../client/request-types.js';
-import { enqueue, hex, waitTurn } from './key-queue.js';
+import type { Bytes } from '../contract.js';
+import { enqueue, hex, leaveQueue, waitTurn } from './key-queue.js';
 import type { RecipeClient } from './recipe-client.js';
 
 export const ELECTION_PREFIX = '/parley/election/';
@@ -59,7 +59,7 @@ export class Election {
     this.mine = null;
     if (m === null) return;
     m.keeper.stop();
-    await this.kv.lease.revoke(m.lease);
+    await leaveQueue(this.kv, m.lease);
   }
 
   /** The current leader's key and value, or undefined when nobody leads. */

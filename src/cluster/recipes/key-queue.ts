@@ -1,5 +1,5 @@
 import { ParleyError } from '../../wire/parley-error.js';
-import type { Bytes } from '../client/request-types.js';
+import type { Bytes } from '../contract.js';
 import type { RecipeClient } from './recipe-client.js';
 
 /*
@@ -48,5 +48,14 @@ export async function waitTurn(kv: RecipeClient, prefix: string, mine: number, s
     } finally {
       w.cancel();
     }
+  }
+}
+
+/** Revokes the lease a participant stands in the queue with; a lease already gone (expired) is fine. */
+export async function leaveQueue(kv: RecipeClient, lease: number): Promise<void> {
+  try {
+    await kv.lease.revoke(lease);
+  } catch (err) {
+    if (!ParleyError.is(err, 'NOT_FOUND')) throw err;
   }
 }

@@ -1,5 +1,5 @@
 import type { ParleyError } from '../../wire/parley-error.js';
-import { enqueue, hex, waitTurn } from './key-queue.js';
+import { enqueue, hex, leaveQueue, waitTurn } from './key-queue.js';
 import type { RecipeClient } from './recipe-client.js';
 
 export const LOCK_PREFIX = '/parley/lock/';
@@ -33,7 +33,7 @@ export async function lock(
       lost: keeper.lost,
       unlock: async () => {
         keeper.stop();
-        await kv.lease.revoke(id);
+        await leaveQueue(kv, id);
       },
     };
   } catch (err) {

@@ -1,5 +1,5 @@
 import { type RangeOp, validateCommand } from '../../kv/commands.js';
-import type { KeyRangeSpec } from '../../kv/types.js';
+import type { KeyRangeSpec, KvResult } from '../../kv/types.js';
 import type { WatchRequest } from '../../kv/watch-hub.js';
 import type { Context } from '../../node/context.js';
 import { defineService } from '../../node/service.js';
@@ -24,9 +24,15 @@ export function createKvService(member: KvMember, addressOf: AddressOf) {
   const clock = () => member.now();
   const sessions = new WatchSessions(member.sm.watches);
   const leaderOnly = () => requireLeader(member, addressOf);
-  const write = (command: Params) => {
+  /** Replicates a command on the leader; the result must be of `type` (the contract's result). */
+  const write = async <T extends KvResult['type']>(
+    type: T,
+    command: Params,
+  ): Promise<Extract<KvResult, { type: T }>> => {
     leaderOnly();
-    return member.propose(command);
+    const r = await member.propose({ ...command, type });
+    if (r.type !== type) throw new ParleyError('INTERNAL', `a ${type} command returned a ${r.type} result`);
+    return r as Extract<KvResult, { type: T }>;
   };
   return defineService({
     name: '$kv',
@@ -45,25 +51,29 @@ export function createKvService(member: KvMember, addressOf: AddressOf) {
           options: p.options as RangeOp['options'], // validated by the state machine
         });
         if (!out.ok) throw out.error;
+        if (out.result.type !== 'range')
+          throw new ParleyError('INTERNAL', `a read returned a ${out.result.type} result`);
         return out.result;
       },
-      put: (params: unknown) => write({ ...obj(params), type: 'put' }),
-      delete: (params: unknown) => write({ ...obj(params), type: 'delete' }),
-      txn: (params: unknown) => write({ ...obj(params), type: 'txn' }),
-      compact: (params: unknown) => write({ type: 'compact', revision: obj(params).revision, ...retryId(obj(params)) }),
+      put: (params: unknown) => write('put', obj(params)),
+      delete: (params: unknown) => write('delete', obj(params)),
+      txn: (params: unknown) => write('txn', obj(params)),
+      compact: (params: unknown) => write('compact', { revision: obj(params).revision, ...retryId(obj(params)) }),
       leaseGrant: (params: unknown) => {
         const p = obj(params);
-        return write({ type: 'lease-grant', id: p.id, ttlMs: p.ttlMs, now: clock(), ...retryId(p) });
+        return write('lease-grant', { id: p.id, ttlMs: p.ttlMs, now: clock(), ...retryId(p) });
       },
       leaseRevoke: (params: unknown) => {
         const p = obj(params);
-        return write({ type: 'lease-revoke', id: p.id, ...retryId(p) });
+        return write('lease-revoke', { id: p.id, ...retryId(p) });
       },
-      leaseKeepAlive: (params: unknown) => {
+      leaseKeepAlive: async (params: unknown) => {
         const id = obj(params).id;
         if (typeof id !== 'number') throw new ParleyError('INVALID_ARGUMENT', 'id must be a lease id (a number)');
         leaderOnly();
-        return member.keepAlive(id);
+        const r = await member.keepAlive(id);
+        if (r.type !== 'lease-keepalive') throw new ParleyError('INTERNAL', `a keep-alive returned a ${r.type} result`);
+        return r;
       },
       leaseTimeToLive: async (params: unknown) => {
         const p = obj(params);

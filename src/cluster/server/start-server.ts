@@ -43,12 +43,16 @@ export interface ServerOptions {
 export interface KvServer {
   readonly node: ParleyNode;
   readonly member: KvMember;
+  /** host:port it listens on (the configured `listen` until started; then the bound port). */
   readonly address: string;
   /**
    * Resolves (never rejects) if this member is removed from the cluster: it then serves nothing
    * (UNAVAILABLE, reason 'member-removed') and has logged why; stop it. `parley server` exits 1.
    */
   readonly whenRemoved: Promise<ParleyError>;
+  /** Listens, dials the other members and starts raft; idempotent (resolves with the first start). */
+  start(): Promise<void>;
+  /** Stops serving and closes the log. */
   stop(): Promise<void>;
 }
 
@@ -62,11 +66,13 @@ export function splitHostPort(address: string): { host: string; port: number } {
 }
 
 /**
- * Starts one cluster member: a Parley node offering `$kv`, `$raft` and `$cluster`, whose raft
- * messages travel as one-way `$raft.step` calls over the node's mesh. The node dials the other
- * members (peer-to-peer discovery with the peers as seeds), so the member id is the node id.
+ * Creates one cluster member, not started (see `start()`; `startServer` does both): a Parley
+ * node offering `$kv`, `$raft` and `$cluster`, whose raft messages travel as one-way
+ * `$raft.step` calls over the node's mesh. The node dials the other members (peer-to-peer
+ * discovery with the peers as seeds), so the member id is the node id. Opens (or bootstraps)
+ * the data directory at once.
  */
-export async function startServer(options: ServerOptions): Promise<KvServer> {
+export function createServer(options: ServerOptions): KvServer {
   const { host, port } = splitHostPort(options.listen);
   const logger =
     typeof options.logger === 'object' ? options.logger : createConsoleLogger(options.id, options.logger ?? 'warn');
@@ -125,21 +131,36 @@ export async function startServer(options: ServerOptions): Promise<KvServer> {
   );
   node.addService(createKvService(member, addressOf));
   node.addService(createClusterService(member, addressOf));
-  try {
-    await node.start();
-  } catch (err) {
-    member.stop();
-    throw err;
-  }
-  member.start();
+  let started: Promise<void> | null = null;
   return {
     node,
     member,
-    address: node.address ?? options.listen,
+    get address() {
+      return node.address ?? options.listen;
+    },
     whenRemoved: member.whenRemoved,
+    start() {
+      started ??= (async () => {
+        try {
+          await node.start();
+        } catch (err) {
+          member.stop();
+          throw err;
+        }
+        member.start();
+      })();
+      return started;
+    },
     async stop() {
       await node.stop();
       member.stop();
     },
   };
+}
+
+/** Creates a cluster member and starts it (`createServer` + `start()`). */
+export async function startServer(options: ServerOptions): Promise<KvServer> {
+  const server = createServer(options);
+  await server.start();
+  return server;
 }
