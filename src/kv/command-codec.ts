@@ -130,10 +130,25 @@ function malformed(what: string): ParleyError {
   return new ParleyError('INVALID_ARGUMENT', `malformed put command: ${what}`);
 }
 
+/**
+ * A plain Uint8Array copy of `bytes[from, to)`. Entries are often Buffers (network, WAL):
+ * `subarray` on a Buffer goes through Buffer's species constructor, a plain view does not.
+ */
 function copy(bytes: Uint8Array, from: number, to: number): Uint8Array {
   const out = new Uint8Array(to - from);
-  out.set(bytes.subarray(from, to));
+  out.set(new Uint8Array(bytes.buffer, bytes.byteOffset + from, to - from));
   return out;
+}
+
+/** UTF-8 decoding of a short field; ASCII (client ids) without TextDecoder. */
+function text(bytes: Uint8Array, from: number, to: number): string {
+  let s = '';
+  for (let i = from; i < to; i++) {
+    const c = bytes[i]!;
+    if (c >= 0x80) return decoder.decode(new Uint8Array(bytes.buffer, bytes.byteOffset + from, to - from));
+    s += String.fromCharCode(c);
+  }
+  return s;
 }
 
 function decodePut(bytes: Uint8Array, limits: KvLimits): KvCommand {
@@ -158,7 +173,7 @@ function decodePut(bytes: Uint8Array, limits: KvLimits): KvCommand {
     const n = bytes[at]! | (bytes[at + 1]! << 8);
     need(at + 2, n + 8);
     try {
-      clientId = decoder.decode(bytes.subarray(at + 2, at + 2 + n));
+      clientId = text(bytes, at + 2, at + 2 + n);
     } catch {
       throw malformed('clientId is not UTF-8');
     }

@@ -144,6 +144,13 @@ export class Context<C extends ContractShape = AnyContract> {
     return this.deadline === undefined ? Number.POSITIVE_INFINITY : Math.max(0, this.deadline - this.clock.now());
   }
 
+  /** Why the context was aborted (caller cancelled, deadline passed, node stopping), or undefined. */
+  get abortedWith(): ParleyError | undefined {
+    if (this.abortReason) return this.abortReason;
+    const parent = this.parentSignal;
+    return parent?.aborted ? toParleyError(parent.reason) : undefined;
+  }
+
   get aborted(): boolean {
     return this.abortReason !== undefined || this.parentSignal?.aborted === true;
   }

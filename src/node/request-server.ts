@@ -85,14 +85,16 @@ export class RequestServer {
     // per-request Map insert and delete were a good part of the server's garbage.
     let registered = false;
     let returned = false;
+    let answered = false;
     runHandler(action, request.params, ctx, limits, (value, error, handlerReturned) => {
       if (handlerReturned) {
         returned = true;
         if (registered) this.unregister(peerId, stream, ctx);
-        this.finish(peerId, stream, ctx, value, error);
-      } else if (!ctx.aborted) {
-        // At the action's timeout: answer at once and abort the handler's context (so finish() later
+        this.finish(peerId, stream, ctx, value, error, !answered);
+      } else if (isWaiting(ctx)) {
+        // At the action's timeout: answer at once and abort the handler's context (finish() later
         // sends nothing more). The handler still counts as in flight until it returns.
+        answered = true;
         ctx.abort(error!);
         if (this.deps.mesh.isConnected(peerId)) this.respondError(peerId, stream, error!);
       }
@@ -176,11 +178,19 @@ export class RequestServer {
     this.running.delete(peerId);
   }
 
-  private finish(peerId: string, stream: number, ctx: Context, value: unknown, error: ParleyError | undefined): void {
+  private finish(
+    peerId: string,
+    stream: number,
+    ctx: Context,
+    value: unknown,
+    error: ParleyError | undefined,
+    answer: boolean,
+  ): void {
     ctx.finish();
     this.active--;
-    // A cancelled caller is no longer waiting; a vanished one cannot be answered.
-    if (ctx.aborted || !this.deps.mesh.isConnected(peerId)) return;
+    // Answered already (at the action's timeout); a caller that cancelled or went away is not
+    // waiting; a vanished one cannot be answered.
+    if (!answer || !isWaiting(ctx) || !this.deps.mesh.isConnected(peerId)) return;
     if (error) {
       this.respondError(peerId, stream, error);
       return;
@@ -218,6 +228,16 @@ export class RequestServer {
     }
     this.respond(peerId, stream, codec.flag | FrameFlag.ERROR, body);
   }
+}
+
+/**
+ * True while the caller still waits for an answer: the context was not aborted, or only by its own
+ * deadline (which the caller must hear about: the action's timeout may be shorter than the caller's).
+ * A CANCEL, a lost or restarted caller, or a stopping node abort it with other codes.
+ */
+function isWaiting(ctx: Context): boolean {
+  const reason = ctx.abortedWith;
+  return reason === undefined || reason.code === 'DEADLINE_EXCEEDED';
 }
 
 export function notServed(action: string, nodeId: string): ParleyError {

@@ -1,4 +1,5 @@
 import { type Timer, wallTimer } from '../../base/clock.js';
+import type { Random } from '../../base/random.js';
 import { commandToPropose } from '../../kv/command-codec.js';
 import { KvStateMachine } from '../../kv/kv-state-machine.js';
 import { maxCommandBytesFor } from '../../kv/limits.js';
@@ -41,8 +42,10 @@ export interface KvMemberOptions {
   readonly leaseCheckMs?: number;
   readonly checkpointMs?: number;
   readonly scheduler?: DriverScheduler;
-  /** Wall-clock time and timers of the lease duties (default: the real ones). */
+  /** Wall-clock time and timers of the lease duties and read rounds (default: the real ones). */
   readonly timer?: Timer;
+  /** The raft core's randomized election timeouts (default Math.random). */
+  readonly random?: Random;
   /**
    * The transport's largest frame (default DEFAULT_MAX_FRAME_SIZE; every member must use the
    * same). One `send` carries at most this minus the call's envelope; the largest command
@@ -123,7 +126,7 @@ export class KvMember {
       storage: this.storage,
       electionTick: o.electionTick ?? 10,
       heartbeatTick: o.heartbeatTick ?? 2,
-      random: Math.random,
+      random: o.random ?? Math.random,
       applied,
       preVote: true,
       checkQuorum: true,

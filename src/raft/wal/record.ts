@@ -44,15 +44,22 @@ export function isRecordType(n: number): n is RecordType {
  * Lets a batch encode payloads in place and checksum them without an extra copy.
  */
 export function writeHeader(out: Uint8Array, at: number, type: RecordType, length: number): void {
-  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
   const start = at + HEADER_BYTES;
-  view.setUint32(at, length, true);
+  putUint32(out, at, length);
   out[at + 4] = type;
   out[at + 5] = 0;
   out[at + 6] = 0;
   out[at + 7] = 0;
-  view.setUint32(at + 8, crc32c(out, 0, start, start + length), true);
-  view.setUint32(at + 12, crc32c(out, 0, at, at + 12), true);
+  putUint32(out, at + 8, crc32c(out, 0, start, start + length));
+  putUint32(out, at + 12, crc32c(out, 0, at, at + 12));
+}
+
+/** Little-endian u32 without a DataView per record (one fewer allocation on the WAL's hot path). */
+function putUint32(out: Uint8Array, at: number, v: number): void {
+  out[at] = v & 0xff;
+  out[at + 1] = (v >>> 8) & 0xff;
+  out[at + 2] = (v >>> 16) & 0xff;
+  out[at + 3] = v >>> 24;
 }
 
 /** Writes header+payload for one record at `out[at]`; returns the offset just after it. */
