@@ -23,6 +23,8 @@ export interface KvMemberOptions {
   readonly dataDir: string;
   /** The voters of a brand-new cluster (bootstrapped once, when `dataDir` holds no log); null: this member joins a running cluster. */
   readonly initialVoters: readonly NodeId[] | null;
+  /** The members this one was told about (its peers): whom it listens to before it has a configuration. */
+  readonly knownPeers?: readonly NodeId[];
   /** Sends messages to other members (best effort: raft retries). */
   readonly send: (to: NodeId, messages: Message[]) => void;
   readonly logger: Logger;
@@ -254,9 +256,16 @@ export class KvMember {
     return this.driver.status();
   }
 
-  /** Whether `id` may send raft messages here (see RaftDriver.isPeer). */
+  /**
+   * Whether `id` may send raft messages here: a member of the configuration (RaftDriver.isPeer).
+   * Before this member has a configuration (it joins a running cluster and waits for the
+   * leader's snapshot), only the members it was told to join through (`knownPeers`), or anyone
+   * when it was told none: a stranger must not hand it a forged state.
+   */
   isPeer(id: NodeId): boolean {
-    return this.driver.isPeer(id);
+    if (this.driver.hasConfiguration) return this.driver.isPeer(id);
+    const known = this.o.knownPeers;
+    return known === undefined || known.length === 0 || known.includes(id);
   }
 
   /** A message from another member, already checked at the boundary (`$raft`, message-check.ts). */
