@@ -141,6 +141,34 @@ describe('parley node + call/emit/status', () => {
     assert.equal((await run(['broadcast', 'some.event', '--seed', seed])).code, 0);
   });
 
+  it('--advertise is the address the node announces and others dial', async () => {
+    const port = (await freePortBase()) + 5;
+    const advertised = await start(
+      [
+        'node',
+        FIXTURE,
+        '--port',
+        String(port),
+        '--advertise',
+        `localhost:${port}`,
+        '--id',
+        'adv',
+        '--log-level',
+        'warn',
+      ],
+      /listening on (\S+) /,
+    );
+    try {
+      assert.equal(advertised.match[1], `localhost:${port}`);
+      const status = await run(['status', '--seed', `localhost:${port}`, '--json']);
+      const adv = JSON.parse(status.stdout).nodes.find((n: { id: string }) => n.id === 'adv');
+      assert.equal(adv?.address, `localhost:${port}`, status.stdout);
+    } finally {
+      advertised.child.kill('SIGTERM');
+    }
+    assert.equal(await exitOf(advertised.child), 0);
+  });
+
   it('an unreachable seed exits 1 with UNAVAILABLE', async () => {
     const base = await freePortBase();
     const r = await run(['call', 'a.b', '--seed', `127.0.0.1:${base}`, '--timeout', '500']);

@@ -84,6 +84,9 @@ describe('commands are validated before they are proposed (default 16 MiB frames
       kv.txn({ success: Array.from({ length: 129 }, () => ({ type: 'put' as const, key: 'k', value: 'v' })) }),
       isInvalid(/txn has 129 operations/),
     );
+    // Membership changes are replicated too: their id and address are bounded before proposing.
+    await assert.rejects(kv.cluster.add('n'.repeat(1024 * 1024), '127.0.0.1:1'), isInvalid(/member id/));
+    await assert.rejects(kv.cluster.add('s4', `${'h'.repeat(1024 * 1024)}:1`), isInvalid(/address/));
     assert.equal(wal(), before, 'no member wrote anything for the refused commands');
     await kv.put('after', 'ok');
     await everyMemberHas('after', 2);

@@ -133,4 +133,52 @@ describe('raft boundary: forged messages from a non-member', () => {
       `terms stay small: ${terms()}`,
     );
   });
+
+  it('a member waiting to join listens only to the members it was told about', async () => {
+    const lines: string[] = [];
+    warnings.set('r4', lines);
+    const peers: Record<string, string> = {};
+    for (const [sid, srv] of servers) peers[sid] = srv.address;
+    const joiner = await startServer({
+      id: 'r4',
+      dataDir: join(dir, 'r4'),
+      listen: '127.0.0.1:0',
+      peers,
+      join: true,
+      logger: recordingLogger(lines),
+      raft: RAFT,
+    });
+    try {
+      assert.equal(joiner.member.isPeer('r1'), true);
+      assert.equal(joiner.member.isPeer('mallory'), false);
+      await mallory.stop();
+      mallory = createNode({ id: 'mallory', port: null, seeds: [joiner.address], logger: 'silent' });
+      await mallory.start();
+      await waitUntil(
+        () => mallory.nodes().some((n) => n.id === 'r4' && n.connected),
+        20_000,
+        'the attacker connected to the joiner',
+      );
+      const heartbeat = {
+        type: 'MsgHeartbeat',
+        from: 'mallory',
+        to: 'r4',
+        term: 2 ** 53 - 1,
+        logTerm: 0,
+        index: 0,
+        entries: [],
+        commit: 0,
+        snapshot: null,
+        reject: false,
+        rejectHint: 0,
+        context: null,
+        leaderTransfer: false,
+      };
+      mallory.send('$raft.step', [heartbeat], { nodeId: 'r4' });
+      await waitUntil(() => lines.some((l) => l.includes("from 'mallory'")), 20_000, 'the joiner dropped the attacker');
+      assert.equal(joiner.member.status().term, 0, 'the joiner took no term from a stranger');
+    } finally {
+      await joiner.stop();
+    }
+  });
 });

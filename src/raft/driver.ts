@@ -187,15 +187,18 @@ export class RaftDriver<R> {
     return this.conf;
   }
 
+  /** False until this member has a configuration (a member added to a running cluster gets it from the leader). */
+  get hasConfiguration(): boolean {
+    return this.conf.voters.length > 0 || this.conf.votersOutgoing.length > 0;
+  }
+
   /**
    * Whether `id` may send raft messages to this member: it is in the configuration, or a
-   * conf-change entry in this member's log adds it. A member with no configuration yet (added
-   * to a running cluster, waiting for the leader's snapshot) accepts any sender: it has no
-   * state to protect, and the leader is not in any configuration it knows.
+   * conf-change entry in this member's log adds it. Without a configuration (`hasConfiguration`)
+   * nobody is: the caller decides whom a member waiting to join listens to.
    */
   isPeer(id: NodeId): boolean {
     const c = this.conf;
-    if (c.voters.length === 0 && c.votersOutgoing.length === 0) return true;
     return (
       c.voters.includes(id) ||
       c.votersOutgoing.includes(id) ||

@@ -172,6 +172,7 @@ export class SocketConnection implements Connection, BudgetHolder {
   private stopReading(): void {
     if (this.closing) return;
     this.closing = true;
+    this.decoder.discard();
     this.budget.release(this);
   }
 

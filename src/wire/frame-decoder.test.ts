@@ -148,6 +148,23 @@ describe('FrameDecoder', () => {
     );
   });
 
+  it('does not keep a large read buffer alive for a few bytes of an unfinished frame; discard drops them', () => {
+    const decoder = new FrameDecoder(MAX);
+    const frame = encodeFrame(PacketType.ONEWAY, 0, 1, new Uint8Array(100));
+    const readBuffer = new Uint8Array(64 * 1024);
+    readBuffer.set(frame.subarray(0, 20));
+    decoder.push(readBuffer.subarray(0, 20)); // 20 bytes of a 64 KiB read buffer
+    assert.equal(decoder.pendingBytes, 20);
+    const kept = (decoder as unknown as { chunks: Uint8Array[] }).chunks;
+    assert.ok(
+      kept.every((c) => c.buffer.byteLength <= 40),
+      'the kept bytes were copied out of the read buffer',
+    );
+    decoder.discard();
+    assert.equal(decoder.pendingBytes, 0);
+    assert.deepEqual(decoder.push(frame).length, 1, 'usable again after discard');
+  });
+
   it('handles truncated streams: a cut frame stays pending, never emitted', () => {
     fc.assert(
       fc.property(fc.uint8Array({ minLength: 1, maxLength: 100 }), fc.nat(), (body, cut) => {

@@ -34,6 +34,8 @@ export interface FrameDecoderLimits {
  *   limit is maxFirstFrameSize until one frame has been read and maxFrameSize after: a length
  *   field above the limit is rejected before any body byte is kept;
  * - a frame's buffer is allocated only once its length has been validated;
+ * - bytes kept for an unfinished frame hold at most twice their size in memory: a kept view of a
+ *   much larger buffer (a socket read buffer mostly empty) is copied, so the rest can be freed;
  * - once an error has been thrown, every later push throws the same error.
  */
 export class FrameDecoder {
@@ -62,7 +64,7 @@ export class FrameDecoder {
     if (this.buffered === 0) {
       data = chunk;
     } else {
-      this.chunks.push(chunk);
+      this.chunks.push(compact(chunk));
       this.buffered += chunk.length;
       // Only join once a whole frame (or at least its header) may be present.
       const need = this.neededBytes();
@@ -85,11 +87,17 @@ export class FrameDecoder {
     } else {
       // Keep the remainder as a view: push() takes ownership of its chunks (the caller must not
       // reuse their memory; Node's socket chunks are never reused).
-      const tail = data.subarray(offset);
+      const tail = compact(data.subarray(offset));
       this.chunks = [tail];
       this.buffered = rest;
     }
     return frames;
+  }
+
+  /** Drops the bytes of an unfinished frame (the connection is closing); the decoder is reusable. */
+  discard(): void {
+    this.chunks = [];
+    this.buffered = 0;
   }
 
   /** Bytes currently held waiting for the rest of a frame. */
@@ -187,6 +195,11 @@ export class FrameDecoder {
     this.buffered = 0;
     throw err;
   }
+}
+
+/** A view of at least half its underlying buffer as is; a smaller one copied, so the buffer can be freed. */
+function compact(view: Uint8Array): Uint8Array {
+  return view.byteLength * 2 >= view.buffer.byteLength ? view : view.slice();
 }
 
 function readU32(data: Uint8Array, offset: number): number {

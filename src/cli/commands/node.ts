@@ -98,12 +98,6 @@ export async function runNode(argv: readonly string[]): Promise<number> {
   if (advertise !== undefined && !/^(\[[^\]]+\]|[^\s:]+):\d{1,5}$/.test(advertise)) {
     throw new UsageError(`--advertise expects host:port, got '${advertise}'`, NODE_USAGE);
   }
-  if (advertise === undefined && /^(0\.0\.0\.0|::|\[::\])$/.test((flags.host as string | undefined) ?? '')) {
-    process.stderr.write(
-      `parley node: listening on ${flags.host} without --advertise: other nodes will be told to dial ${flags.host}; ` +
-        'pass --advertise host:port with an address they can reach\n',
-    );
-  }
   const base = {
     ...(flags.id ? { id: flags.id as string } : {}),
     host: (flags.host as string | undefined) ?? '127.0.0.1',

@@ -1,4 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import { sleep } from '../../base/abort.js';
+import { exponentialBackoff } from '../../base/backoff.js';
+import { type Timer, wallTimer } from '../../base/clock.js';
+import type { Random } from '../../base/random.js';
 import type { KeyRangeSpec, KeyValue, LeaseInfo, RangeOptions, RangeResult } from '../../kv/types.js';
 import { createNode, type ParleyNode } from '../../node/node.js';
 import { ParleyError } from '../../wire/parley-error.js';
@@ -69,6 +73,8 @@ export class KvClient {
   };
   private leaderHint: string | null = null;
   private readonly lanes: DedupLanes;
+  private readonly timer: Timer;
+  private readonly random: Random;
   private readonly timeoutMs: number;
   private readonly noLeaderMs: number;
   private readonly keepers = new Set<LeaseKeeper>();
@@ -83,6 +89,8 @@ export class KvClient {
     readonly node: ParleyNode,
     options: KvClientOptions & { ownsNode?: boolean } = {},
   ) {
+    this.timer = options.timer ?? wallTimer;
+    this.random = options.random ?? Math.random;
     this.timeoutMs = options.timeoutMs ?? 10_000;
     this.noLeaderMs = Math.min(options.noLeaderMs ?? DEFAULT_NO_LEADER_MS, this.timeoutMs);
     this.ownsNode = options.ownsNode === true;
@@ -97,6 +105,7 @@ export class KvClient {
           id,
           (lid) => this.request('$kv.leaseKeepAlive', { id: lid }, 'read'),
           () => this.keepers.delete(k),
+          this.timer,
         );
         this.keepers.add(k);
         return k;
@@ -162,6 +171,7 @@ export class KvClient {
       callMember: (action, params, timeoutMs) =>
         this.callOnce(action, params, this.pickMember('any-member'), timeoutMs),
       currentRevision: async () => (await this.range({ key: '\0' }, { countOnly: true })).revision,
+      timer: this.timer,
       get closed() {
         return client.isClosed;
       },
@@ -189,10 +199,10 @@ export class KvClient {
 
   /** Waits (up to `ms`) until this client's node is connected to node `id`. */
   private async connectedTo(id: string, ms: number): Promise<boolean> {
-    const end = Date.now() + ms;
+    const end = this.timer.now() + ms;
     while (!this.node.nodes().some((n) => n.id === id && n.connected)) {
-      if (Date.now() > end) return false;
-      await sleep(20);
+      if (this.timer.now() > end) return false;
+      await sleep(20, undefined, this.timer);
     }
     return true;
   }
@@ -250,7 +260,7 @@ export class KvClient {
    */
   private async request<A extends KvAction>(action: A, params: KvParams<A>, kind: Kind): Promise<KvReply<A>> {
     if (this.isClosed) throw new ParleyError('CANCELLED', 'the KV client is closed');
-    const deadline = Date.now() + this.timeoutMs;
+    const deadline = this.timer.now() + this.timeoutMs;
     let last: ParleyError | null = null;
     /** Some attempt ended without telling whether it was applied (lost connection, timeout). */
     let maybeApplied = false;
@@ -259,12 +269,12 @@ export class KvClient {
     for (let attempt = 0; ; attempt++) {
       if (this.isClosed)
         throw new ParleyError('CANCELLED', 'the KV client was closed during the request', { cause: last });
-      const remaining = deadline - Date.now();
+      const remaining = deadline - this.timer.now();
       if (remaining <= 0) throw this.gaveUp(action, last, kind === 'write' && maybeApplied);
       const target = this.pickMember(kind);
       if (target === null) {
         last = new ParleyError('UNAVAILABLE', 'no KV server is connected yet');
-        await sleep(Math.min(remaining, backoff(attempt)));
+        await this.pause(remaining, attempt);
         continue;
       }
       try {
@@ -291,13 +301,13 @@ export class KvClient {
         if (details.reason === 'not-leader') {
           if (typeof details.leader === 'string') noLeaderSince = null;
           else {
-            noLeaderSince ??= Date.now();
-            if (Date.now() - noLeaderSince >= this.noLeaderMs) throw noLeader(action, e, this.noLeaderMs);
+            noLeaderSince ??= this.timer.now();
+            if (this.timer.now() - noLeaderSince >= this.noLeaderMs) throw noLeader(action, e, this.noLeaderMs);
           }
           this.leaderHint = typeof details.leader === 'string' && details.leader !== target ? details.leader : null;
           // No leader yet, or one this client is not connected to (yet): back off instead of spinning.
           if (this.leaderHint === null || !this.isConnectedServer(this.leaderHint)) {
-            await sleep(Math.min(remaining, backoff(attempt)));
+            await this.pause(remaining, attempt);
           }
           continue;
         }
@@ -307,7 +317,7 @@ export class KvClient {
           // the leader refused was not applied.
           if (details.reason !== 'proposal-dropped') maybeApplied = true;
           if (this.leaderHint === target) this.leaderHint = null;
-          await sleep(Math.min(remaining, backoff(attempt)));
+          await this.pause(remaining, attempt);
           continue;
         }
         throw e;
@@ -316,6 +326,11 @@ export class KvClient {
   }
 
   /** One attempt on one member. (The node is untyped: the contract gives the result its type.) */
+  /** Waits before the next attempt (at most what is left of the budget). */
+  private pause(remaining: number, attempt: number): Promise<void> {
+    return sleep(Math.min(remaining, RETRY_BACKOFF.delayMs(attempt + 1, this.random)), undefined, this.timer);
+  }
+
   private callOnce<A extends KvAction>(
     action: A,
     params: KvParams<A>,
@@ -347,7 +362,7 @@ export class KvClient {
     if (servers.length === 0) return null;
     if (kind === 'linearizable') return this.pickReader(servers);
     if (this.leaderHint !== null && servers.includes(this.leaderHint)) return this.leaderHint;
-    return servers[Math.floor(Math.random() * servers.length)]!;
+    return servers[Math.floor(this.random() * servers.length)]!;
   }
 
   /**
@@ -389,13 +404,8 @@ function rangeSpec(range: RangeArg): KeyRangeSpec<Bytes> {
   return typeof range === 'string' || range instanceof Uint8Array ? { key: range } : range;
 }
 
-function backoff(attempt: number): number {
-  return Math.min(500, 20 * 2 ** Math.min(attempt, 5)) * (0.5 + Math.random() / 2);
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, Math.max(0, ms)));
-}
+/** Between attempts: 20 ms doubling up to 500 ms, full jitter (base/backoff.ts). */
+const RETRY_BACKOFF = exponentialBackoff({ initialMs: 20, maxMs: 500 });
 
 const clients = new WeakMap<ParleyNode, KvClient>();
 

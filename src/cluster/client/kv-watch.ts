@@ -1,3 +1,5 @@
+import { sleep } from '../../base/abort.js';
+import type { Timer } from '../../base/clock.js';
 import type { KeyRangeSpec, KvEvent } from '../../kv/types.js';
 import { ParleyError } from '../../wire/parley-error.js';
 import type { Bytes, KvParams, KvReply } from '../contract.js';
@@ -20,6 +22,8 @@ export interface WatchHost {
   ): Promise<KvReply<A>>;
   currentRevision(): Promise<number>;
   readonly closed: boolean;
+  /** The client's timers (waits between attempts). */
+  readonly timer: Timer;
 }
 
 type Listener = (events: KvEvent[], revision: number) => void;
@@ -143,7 +147,7 @@ export class KvWatch implements AsyncIterable<KvEvent> {
         // The member died, the watcher is gone, or no member is reachable: watch again from `next`.
         this.watchId = null;
         failures++;
-        await sleep(Math.min(1000, 50 * 2 ** Math.min(failures, 5)));
+        await sleep(Math.min(1000, 50 * 2 ** Math.min(failures, 5)), undefined, this.host.timer);
       }
     }
     this.finish(null);
@@ -160,8 +164,4 @@ export class KvWatch implements AsyncIterable<KvEvent> {
     this.wakeIterator = null;
     wake?.();
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms).unref());
 }

@@ -1,3 +1,4 @@
+import { type Timer, wallTimer } from '../../base/clock.js';
 import { ParleyError } from '../../wire/parley-error.js';
 
 /**
@@ -9,13 +10,14 @@ export class LeaseKeeper {
   /** Resolves with the error once the lease is known to be gone; never rejects. */
   readonly lost: Promise<ParleyError>;
   private resolveLost!: (err: ParleyError) => void;
-  private timer: NodeJS.Timeout | undefined;
+  private cancelBeat: () => void = () => {};
   private stopped = false;
 
   constructor(
     readonly id: number,
-    private readonly keepAlive: (id: number) => Promise<unknown>,
+    private readonly keepAlive: (id: number) => Promise<{ ttlMs: number }>,
     private readonly onStop: () => void,
+    private readonly timer: Timer = wallTimer,
   ) {
     this.lost = new Promise((resolve) => {
       this.resolveLost = resolve;
@@ -26,7 +28,7 @@ export class LeaseKeeper {
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
-    clearTimeout(this.timer);
+    this.cancelBeat();
     this.onStop();
   }
 
@@ -34,7 +36,7 @@ export class LeaseKeeper {
     if (this.stopped) return;
     let ttlMs = 3000;
     try {
-      const r = (await this.keepAlive(this.id)) as { ttlMs: number };
+      const r = await this.keepAlive(this.id);
       ttlMs = r.ttlMs;
     } catch (err) {
       if (ParleyError.is(err, 'NOT_FOUND')) {
@@ -44,6 +46,6 @@ export class LeaseKeeper {
       }
     }
     if (this.stopped) return;
-    this.timer = setTimeout(() => void this.beat(), Math.max(50, Math.floor(ttlMs / 3)));
+    this.cancelBeat = this.timer.setTimeout(() => void this.beat(), Math.max(50, Math.floor(ttlMs / 3)));
   }
 }

@@ -1,3 +1,5 @@
+import type { Timer } from '../../base/clock.js';
+import type { Random } from '../../base/random.js';
 import type { KeyRangeSpec, KvResult, RangeOptions } from '../../kv/types.js';
 import type { Logger, LogLevel } from '../../transport/logger.js';
 import type { Bytes, CompareArg, KvReply } from '../contract.js';
@@ -13,6 +15,10 @@ export interface KvClientOptions {
    * asked has known no leader for this long (default 3000 ms, at most `timeoutMs`).
    */
   readonly noLeaderMs?: number;
+  /** Time and timers of retries, budgets and keep-alives (default: the real ones, wallTimer). */
+  readonly timer?: Timer;
+  /** Jitter of retries and picks among members (default Math.random). */
+  readonly random?: Random;
 }
 
 export interface ConnectKvOptions extends KvClientOptions {

@@ -4,13 +4,24 @@ import type { MemberStatus } from '../contract.js';
 import type { KvMember } from './kv-member.js';
 import { type AddressOf, obj, type Params, requireLeader } from './request-guards.js';
 
+/**
+ * Longest member id and address a membership change accepts: they are replicated (the id in the
+ * conf change, the address in its context) and every member keeps them, so they are validated
+ * here, before the change is proposed, like a KV command.
+ */
+const MAX_MEMBER_ID_LENGTH = 256;
+const MAX_ADDRESS_LENGTH = 1024;
+
 /** `$cluster`: membership (status, add, remove, transferLeader). Changes run on the leader. */
 export function createClusterService(member: KvMember, addressOf: AddressOf) {
   const leaderOnly = () => requireLeader(member, addressOf);
   const idParam = (p: Params, name: string): string => {
     const v = p[name];
-    if (typeof v !== 'string' || v.length === 0 || /\s/.test(v)) {
-      throw new ParleyError('INVALID_ARGUMENT', `${name} must be a member id (non-empty, no spaces)`);
+    if (typeof v !== 'string' || v.length === 0 || v.length > MAX_MEMBER_ID_LENGTH || /\s/.test(v)) {
+      throw new ParleyError(
+        'INVALID_ARGUMENT',
+        `${name} must be a member id (1–${MAX_MEMBER_ID_LENGTH} characters, no spaces)`,
+      );
     }
     return v;
   };
@@ -40,8 +51,11 @@ export function createClusterService(member: KvMember, addressOf: AddressOf) {
       add: async (params: unknown) => {
         const p = obj(params);
         const id = idParam(p, 'id');
-        if (typeof p.address !== 'string' || !/^\S+:\d+$/.test(p.address)) {
-          throw new ParleyError('INVALID_ARGUMENT', 'address must be host:port');
+        if (typeof p.address !== 'string' || p.address.length > MAX_ADDRESS_LENGTH || !/^\S+:\d+$/.test(p.address)) {
+          throw new ParleyError(
+            'INVALID_ARGUMENT',
+            `address must be host:port (at most ${MAX_ADDRESS_LENGTH} characters)`,
+          );
         }
         leaderOnly();
         const conf = await member.addMember(id, p.address);

@@ -1,4 +1,5 @@
 import { type Timer, wallTimer } from '../../base/clock.js';
+import type { Random } from '../../base/random.js';
 import { commandToPropose } from '../../kv/command-codec.js';
 import { KvStateMachine } from '../../kv/kv-state-machine.js';
 import { maxCommandBytesFor } from '../../kv/limits.js';
@@ -22,6 +23,8 @@ export interface KvMemberOptions {
   readonly dataDir: string;
   /** The voters of a brand-new cluster (bootstrapped once, when `dataDir` holds no log); null: this member joins a running cluster. */
   readonly initialVoters: readonly NodeId[] | null;
+  /** The members this one was told about (its peers): whom it listens to before it has a configuration. */
+  readonly knownPeers?: readonly NodeId[];
   /** Sends messages to other members (best effort: raft retries). */
   readonly send: (to: NodeId, messages: Message[]) => void;
   readonly logger: Logger;
@@ -41,8 +44,10 @@ export interface KvMemberOptions {
   readonly leaseCheckMs?: number;
   readonly checkpointMs?: number;
   readonly scheduler?: DriverScheduler;
-  /** Wall-clock time and timers of the lease duties (default: the real ones). */
+  /** Wall-clock time and timers of the lease duties and read rounds (default: the real ones). */
   readonly timer?: Timer;
+  /** The raft core's randomized election timeouts (default Math.random). */
+  readonly random?: Random;
   /**
    * The transport's largest frame (default DEFAULT_MAX_FRAME_SIZE; every member must use the
    * same). One `send` carries at most this minus the call's envelope; the largest command
@@ -123,7 +128,7 @@ export class KvMember {
       storage: this.storage,
       electionTick: o.electionTick ?? 10,
       heartbeatTick: o.heartbeatTick ?? 2,
-      random: Math.random,
+      random: o.random ?? Math.random,
       applied,
       preVote: true,
       checkQuorum: true,
@@ -251,9 +256,16 @@ export class KvMember {
     return this.driver.status();
   }
 
-  /** Whether `id` may send raft messages here (see RaftDriver.isPeer). */
+  /**
+   * Whether `id` may send raft messages here: a member of the configuration (RaftDriver.isPeer).
+   * Before this member has a configuration (it joins a running cluster and waits for the
+   * leader's snapshot), only the members it was told to join through (`knownPeers`), or anyone
+   * when it was told none: a stranger must not hand it a forged state.
+   */
   isPeer(id: NodeId): boolean {
-    return this.driver.isPeer(id);
+    if (this.driver.hasConfiguration) return this.driver.isPeer(id);
+    const known = this.o.knownPeers;
+    return known === undefined || known.length === 0 || known.includes(id);
   }
 
   /** A message from another member, already checked at the boundary (`$raft`, message-check.ts). */

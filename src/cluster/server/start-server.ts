@@ -112,6 +112,7 @@ export function createServer(options: ServerOptions): KvServer {
     id: options.id,
     dataDir: options.dataDir,
     initialVoters: options.join === true ? null : voters,
+    knownPeers: Object.keys(peers).filter((id) => id !== options.id),
     send,
     logger,
     ...(options.maxFrameSize ? { maxFrameSize: options.maxFrameSize } : {}),
