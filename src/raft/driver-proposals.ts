@@ -44,10 +44,13 @@ export function decodeProposal(data: Uint8Array): ProposalEnvelope | null {
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const len = view.getUint16(1, true);
   if (11 + len > data.length) return null;
+  // Plain views, not subarray: entries from the network are Buffers, whose subarray goes
+  // through Buffer's species constructor on every applied entry.
+  const at = data.byteOffset;
   return {
-    origin: decoder.decode(data.subarray(3, 3 + len)),
+    origin: decoder.decode(new Uint8Array(data.buffer, at + 3, len)),
     seq: view.getFloat64(3 + len, true),
-    payload: data.subarray(11 + len),
+    payload: new Uint8Array(data.buffer, at + 11 + len, data.length - 11 - len),
   };
 }
 
