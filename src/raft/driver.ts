@@ -279,12 +279,21 @@ export class RaftDriver<R> {
     return p.result;
   }
 
-  /** Resolves once this member has applied everything committed when the read was issued. */
-  readIndex(): Promise<void> {
+  /**
+   * Resolves once this member has applied everything committed when the read was issued.
+   * `signal` abandons it (rejects with its reason): a request forwarded to the leader, or its
+   * answer, may be lost, and the waiter must not stay behind until the next leader change.
+   */
+  readIndex(signal?: AbortSignal): Promise<void> {
     if (this.stopped) return Promise.reject(driverStopped());
     const ctx = new TextEncoder().encode(`${this.o.id}/${++this.readSeq}`);
     const key = Buffer.from(ctx).toString('latin1');
     const done = new Promise<void>((resolve, reject) => this.reads.set(key, { index: null, resolve, reject }));
+    signal?.addEventListener(
+      'abort',
+      () => this.settleRead(key, ParleyError.from(signal.reason ?? new ParleyError('CANCELLED', 'read abandoned'))),
+      { once: true },
+    );
     try {
       this.o.node.readIndex(ctx);
     } catch (err) {

@@ -157,7 +157,7 @@ export class KvMember {
     });
     // A round lost on the way (forwarded request or answer) fails after two election timeouts.
     const readTimeoutMs = 2 * (o.electionTick ?? 10) * (o.tickMs ?? 50);
-    this.reads = new ReadBatcher(() => this.driver.readIndex(), this.timer, readTimeoutMs);
+    this.reads = new ReadBatcher((signal) => this.driver.readIndex(signal), this.timer, readTimeoutMs);
     this.leases = new LeaseDuties(
       {
         sm: this.sm,

@@ -6,10 +6,10 @@ import { ReadBatcher } from './read-batcher.js';
 
 /** ReadIndex rounds the test completes by hand. */
 function rounds() {
-  const pending: { resolve(): void; reject(e: unknown): void }[] = [];
-  const readIndex = () =>
+  const pending: { resolve(): void; reject(e: unknown): void; signal: AbortSignal }[] = [];
+  const readIndex = (signal: AbortSignal) =>
     new Promise<void>((resolve, reject) => {
-      pending.push({ resolve, reject });
+      pending.push({ resolve, reject, signal });
     });
   return { pending, readIndex };
 }
@@ -41,6 +41,7 @@ describe('ReadBatcher', () => {
     const lost = batcher.wait();
     clock.advance(1000);
     await assert.rejects(lost, (e: unknown) => ParleyError.is(e, 'UNAVAILABLE'));
+    assert.equal(r.pending[0]!.signal.aborted, true, 'the lost round is abandoned inside raft too');
     const next = batcher.wait();
     assert.equal(r.pending.length, 2);
     r.pending[1]!.resolve();

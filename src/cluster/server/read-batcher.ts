@@ -34,7 +34,7 @@ export class ReadBatcher {
   private inFlight = false;
 
   constructor(
-    private readonly readIndex: () => Promise<void>,
+    private readonly readIndex: (signal: AbortSignal) => Promise<void>,
     private readonly timer: Timer,
     private readonly timeoutMs: number,
   ) {}
@@ -62,16 +62,15 @@ export class ReadBatcher {
       else batch.reject(err);
       this.flush();
     };
-    const cancelTimeout = this.timer.setTimeout(
-      () =>
-        finish(
-          new ParleyError('UNAVAILABLE', `no read index from the leader within ${this.timeoutMs} ms; retry`, {
-            details: { reason: 'read-index-timeout' },
-          }),
-        ),
-      this.timeoutMs,
-    );
-    this.readIndex().then(
+    const abandon = new AbortController();
+    const cancelTimeout = this.timer.setTimeout(() => {
+      const err = new ParleyError('UNAVAILABLE', `no read index from the leader within ${this.timeoutMs} ms; retry`, {
+        details: { reason: 'read-index-timeout' },
+      });
+      finish(err);
+      abandon.abort(err); // the round's waiter inside raft goes too
+    }, this.timeoutMs);
+    this.readIndex(abandon.signal).then(
       () => finish(null),
       (err) => finish(ParleyError.from(err)),
     );
