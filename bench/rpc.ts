@@ -193,7 +193,7 @@ function cellOf(
  * '1.04× (0.98–1.12× over 3 rounds)'.
  */
 function perRound(
-  cells: RpcCell[],
+  _cells: RpcCell[],
   rounds: number,
   ratio: (round: number) => number | undefined,
 ): { median: number; text: string } | undefined {

@@ -5,7 +5,7 @@ import { newMessage } from './core/messages.js';
 import type { Ready } from './core/ready.js';
 import { type DriverScheduler, RaftDriver } from './driver.js';
 import { ScriptedNode } from './testing/scripted-node.js';
-import type { ConfState, Entry, HardState } from './types.js';
+import type { Entry, HardState } from './types.js';
 
 const entry = (index: number, term: number): Entry => ({ index, term, type: 0, data: new Uint8Array([1]) });
 

@@ -155,8 +155,7 @@ async function leaseCommand(
       return 0;
     }
     case 'revoke':
-      await kv.lease.timeToLive(n); // NOT_FOUND, not 'revoked', for a lease that does not exist
-      await kv.lease.revoke(n);
+      await kv.lease.revoke(n); // NOT_FOUND for a lease that does not exist
       print({ revoked: n }, 'revoked');
       return 0;
     case 'ttl': {

@@ -3,7 +3,7 @@ import { sleep } from '../../base/abort.js';
 import { exponentialBackoff } from '../../base/backoff.js';
 import { type Timer, wallTimer } from '../../base/clock.js';
 import type { Random } from '../../base/random.js';
-import type { KeyRangeSpec, KeyValue, LeaseInfo, RangeOptions, RangeResult } from '../../kv/types.js';
+import type { KeyRangeSpec, KeyValue, LeaseInfo, RangeResult } from '../../kv/types.js';
 import { createNode, type ParleyNode } from '../../node/node.js';
 import { ParleyError } from '../../wire/parley-error.js';
 import type { Bytes, KvAction, KvParams, KvReply, MemberStatus, RetryId, TxnOpWire } from '../contract.js';

@@ -1,4 +1,6 @@
+import { sleep as baseSleep } from '../../base/abort.js';
 import { backoffDelay } from '../../base/backoff.js';
+import { liveTimer } from '../../base/clock.js';
 import type { KvEvent } from '../../kv/types.js';
 import type { Discovery, DiscoveryHost } from '../../node/discovery/discovery.js';
 import { createNode, type ParleyNode } from '../../node/node.js';
@@ -180,6 +182,7 @@ export function createRegisteredNode(
   return { node, registry };
 }
 
+/** A wait that keeps the process alive (a registration retry or the revoke's grace must not be cut short). */
 function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
+  return baseSleep(ms, undefined, liveTimer);
 }
