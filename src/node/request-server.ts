@@ -50,7 +50,11 @@ export class RequestServer {
       this.respondError(
         peerId,
         stream,
-        new ParleyError('INVALID_ARGUMENT', `could not decode request: ${(err as Error).message}`),
+        // A body past the decode limits keeps its RESOURCE_EXHAUSTED; anything else is malformed.
+        new ParleyError(
+          err instanceof ParleyError && err.code === 'RESOURCE_EXHAUSTED' ? 'RESOURCE_EXHAUSTED' : 'INVALID_ARGUMENT',
+          `could not decode request: ${(err as Error).message}`,
+        ),
       );
       return;
     }
