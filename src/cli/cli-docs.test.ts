@@ -10,12 +10,12 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { freePortBase } from './testing/free-ports.js';
 import { cliEnv, PARLEY_BIN } from './testing/run-cli.js';
 
 const PAGE = fileURLToPath(new URL('../../../docs/CLI.md', import.meta.url));
@@ -163,28 +163,4 @@ function outputMatching(child: ChildProcess, pattern: RegExp, timeoutMs: number)
       resolve(output());
     });
   });
-}
-
-/** `count` consecutive free ports on 127.0.0.1. */
-async function freePortBase(count: number): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 40_000);
-    const held: net.Server[] = [];
-    try {
-      for (let i = 0; i < count; i++) {
-        const s = net.createServer();
-        await new Promise<void>((resolve, reject) => {
-          s.once('error', reject);
-          s.listen(base + i, '127.0.0.1', () => resolve());
-        });
-        held.push(s);
-      }
-      return base;
-    } catch {
-      // taken: try another range
-    } finally {
-      await Promise.all(held.map((s) => new Promise((r) => s.close(r))));
-    }
-  }
-  throw new Error('no free port range');
 }

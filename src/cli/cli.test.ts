@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { freePortBase } from './testing/free-ports.js';
 import { PARLEY_BIN, runCli } from './testing/run-cli.js';
 
 const BIN = PARLEY_BIN;
@@ -55,31 +56,6 @@ async function portsInUse(base: number, count: number): Promise<number[]> {
     else held.push(port);
   }
   return held;
-}
-
-/** Three consecutive free ports. */
-async function freePortBase(): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 40_000);
-    const servers: net.Server[] = [];
-    try {
-      // parley up uses 6 ports: 3 KV servers, then 3 demo nodes.
-      for (let i = 0; i < 6; i++) {
-        const s = net.createServer();
-        await new Promise<void>((resolve, reject) => {
-          s.once('error', reject);
-          s.listen(base + i, '127.0.0.1', () => resolve());
-        });
-        servers.push(s);
-      }
-      return base;
-    } catch {
-      // taken: try another base
-    } finally {
-      await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-    }
-  }
-  throw new Error('no free ports');
 }
 
 describe('parley node + call/emit/status', () => {
@@ -142,7 +118,7 @@ describe('parley node + call/emit/status', () => {
   });
 
   it('--advertise is the address the node announces and others dial', async () => {
-    const port = (await freePortBase()) + 5;
+    const port = (await freePortBase(6)) + 5;
     const advertised = await start(
       [
         'node',
@@ -170,7 +146,7 @@ describe('parley node + call/emit/status', () => {
   });
 
   it('an unreachable seed exits 1 with UNAVAILABLE', async () => {
-    const base = await freePortBase();
+    const base = await freePortBase(6);
     const r = await run(['call', 'a.b', '--seed', `127.0.0.1:${base}`, '--timeout', '500']);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /^UNAVAILABLE: cannot reach/);
@@ -268,7 +244,7 @@ describe('parley usage errors', () => {
 
 describe('parley up', () => {
   it('starts 3 nodes, serves calls and events across them, and exits 0 on SIGINT', async () => {
-    const base = await freePortBase();
+    const base = await freePortBase(6);
     const up = await start(['up', '--port-base', String(base)], /Press Ctrl-C to stop/);
     try {
       const seed = `127.0.0.1:${base}`;
@@ -327,7 +303,7 @@ describe('parley up', () => {
   });
 
   it('its members exit by themselves when the parley up process is killed with SIGKILL', async () => {
-    const base = await freePortBase();
+    const base = await freePortBase(6);
     const up = await start(['up', '--port-base', String(base)], /Press Ctrl-C to stop/);
     up.child.kill('SIGKILL');
     await exitOf(up.child);
@@ -342,7 +318,7 @@ describe('parley up', () => {
   });
 
   it('--for stops by itself and exits 0', async () => {
-    const base = await freePortBase();
+    const base = await freePortBase(6);
     const r = await run(['up', '--port-base', String(base), '--for', '1']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /Stopping by itself in 1 s/);
@@ -350,7 +326,7 @@ describe('parley up', () => {
   });
 
   it('fails with a clear message when a port is taken', async () => {
-    const base = await freePortBase();
+    const base = await freePortBase(6);
     const blocker = net.createServer();
     await new Promise<void>((r) => blocker.listen(base + 1, '127.0.0.1', () => r()));
     try {
