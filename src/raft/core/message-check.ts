@@ -1,6 +1,6 @@
 import type { ConfState, Entry, NodeId, Snapshot } from '../types.js';
 import { raftError } from './errors.js';
-import { isLocalMessage, type Message, type MessageType, newMessage } from './messages.js';
+import { isLocalMessage, MESSAGE_TYPES, type Message, type MessageType, newMessage } from './messages.js';
 
 /*
  * The one check a message from the network passes before it reaches the core. The core trusts
@@ -10,22 +10,8 @@ import { isLocalMessage, type Message, type MessageType, newMessage } from './me
  * field has its type. Unknown fields are not copied.
  */
 
-const WIRE_TYPES: ReadonlySet<MessageType> = new Set<MessageType>([
-  'MsgProp',
-  'MsgReadIndex',
-  'MsgTransferLeader',
-  'MsgApp',
-  'MsgAppResp',
-  'MsgVote',
-  'MsgVoteResp',
-  'MsgPreVote',
-  'MsgPreVoteResp',
-  'MsgSnap',
-  'MsgHeartbeat',
-  'MsgHeartbeatResp',
-  'MsgTimeoutNow',
-  'MsgReadIndexResp',
-]);
+/** The types a peer may send: every type but the local ones. */
+const WIRE_TYPES: ReadonlySet<MessageType> = new Set(MESSAGE_TYPES.filter((t) => !isLocalMessage(t)));
 
 /** Longest node id accepted in a message. */
 export const MAX_NODE_ID_LENGTH = 256;

@@ -51,6 +51,29 @@ export interface Message {
   readonly leaderTransfer: boolean;
 }
 
+/** Every message type, in the order of `MessageType` (the simulator numbers them in this order). */
+export const MESSAGE_TYPES: readonly MessageType[] = [
+  'MsgHup',
+  'MsgBeat',
+  'MsgCheckQuorum',
+  'MsgUnreachable',
+  'MsgSnapStatus',
+  'MsgProp',
+  'MsgReadIndex',
+  'MsgTransferLeader',
+  'MsgApp',
+  'MsgAppResp',
+  'MsgVote',
+  'MsgVoteResp',
+  'MsgPreVote',
+  'MsgPreVoteResp',
+  'MsgSnap',
+  'MsgHeartbeat',
+  'MsgHeartbeatResp',
+  'MsgTimeoutNow',
+  'MsgReadIndexResp',
+];
+
 const EMPTY_ENTRIES: readonly Entry[] = Object.freeze([]);
 
 /**

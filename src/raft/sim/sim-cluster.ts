@@ -3,7 +3,7 @@ import { msgpackCodec } from '../../wire/codec.js';
 import { bootstrapCluster } from '../bootstrap.js';
 import { type ConfChange, decodeConfChange } from '../core/conf-change.js';
 import { isRaftError } from '../core/errors.js';
-import type { Message, MessageType } from '../core/messages.js';
+import { MESSAGE_TYPES, type Message, type MessageType } from '../core/messages.js';
 import type { Status } from '../core/ready.js';
 import type { Entry, NodeId } from '../types.js';
 import { SafetyChecker } from './safety-checker.js';
@@ -30,27 +30,7 @@ export interface ClusterOptions {
 }
 
 const MESSAGE_CODES = new Map<MessageType, number>();
-for (const t of [
-  'MsgHup',
-  'MsgBeat',
-  'MsgCheckQuorum',
-  'MsgUnreachable',
-  'MsgSnapStatus',
-  'MsgProp',
-  'MsgReadIndex',
-  'MsgTransferLeader',
-  'MsgApp',
-  'MsgAppResp',
-  'MsgVote',
-  'MsgVoteResp',
-  'MsgPreVote',
-  'MsgPreVoteResp',
-  'MsgSnap',
-  'MsgHeartbeat',
-  'MsgHeartbeatResp',
-  'MsgTimeoutNow',
-  'MsgReadIndexResp',
-] as MessageType[]) {
+for (const t of MESSAGE_TYPES) {
   MESSAGE_CODES.set(t, MESSAGE_CODES.size + 100);
 }
 
