@@ -117,6 +117,7 @@ export {
 export type { Connection, ConnectionHandlers, PeerIdentity } from './transport/connection.js';
 export { createConsoleLogger, type Logger, type LogLevel, silentLogger } from './transport/logger.js';
 export { MemoryNetwork, MemoryTransport } from './transport/memory-transport.js';
+export type { Principal, PrincipalSource } from './transport/principal.js';
 export type { TlsOptions } from './transport/tls-options.js';
 export type { OutboundLimits, Transport } from './transport/transport.js';
 export type { CodecName } from './wire/codec.js';

@@ -1,5 +1,6 @@
 import { systemTimer, type Timer } from '../base/clock.js';
 import type { Mesh } from '../transport/mesh.js';
+import { localPrincipal, type Principal } from '../transport/principal.js';
 import { type Codec, codecForFlags } from '../wire/codec.js';
 import { type Frame, FrameFlag, PacketType } from '../wire/frame.js';
 import { encodeOneway, encodeRequest, errorFromBody, parseError, type RequestOptions } from '../wire/packets.js';
@@ -39,6 +40,7 @@ export interface CallDispatcherDeps {
  * already passed or whose signal already aborted is never sent.
  */
 export class CallDispatcher {
+  private selfPrincipal: Principal | undefined;
   constructor(private readonly deps: CallDispatcherDeps) {}
 
   /** The OutgoingCall of `call()`: meta merged with the parent's, the earlier of the two deadlines. */
@@ -246,6 +248,7 @@ export class CallDispatcher {
       deadline,
       signal,
       options,
+      principal: (this.selfPrincipal ??= localPrincipal(nodeId)),
     });
   }
 

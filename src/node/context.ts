@@ -1,5 +1,6 @@
 import type { CancelTimer, Timer } from '../base/clock.js';
 import type { PeerIdentity } from '../transport/connection.js';
+import type { Principal } from '../transport/principal.js';
 import type { Meta, RequestOptions } from '../wire/packets.js';
 import { ParleyError } from '../wire/parley-error.js';
 import type { AnyContract, ContractShape } from './service.js';
@@ -57,6 +58,8 @@ export interface ContextInit {
   /** The caller's signal (local calls): aborting it aborts this context. */
   readonly signal?: AbortSignal | undefined;
   readonly peerIdentity?: PeerIdentity | undefined;
+  /** Who made the call, as the connection's handshake proved it (this node for local calls). */
+  readonly principal?: Principal | undefined;
   readonly options?: RequestOptions | undefined;
 }
 
@@ -79,6 +82,11 @@ export class Context<C extends ContractShape = AnyContract> {
   readonly deadline: number | undefined;
   /** The caller's TLS certificate identity, when connected with mutual TLS. */
   readonly peerIdentity: PeerIdentity | undefined;
+  /**
+   * Who made the call, as the connection's handshake proved it; `principal.authenticated` is
+   * false on a mesh without an authentication mode. This node's own principal for local calls.
+   */
+  readonly principal: Principal | undefined;
   /** Per-call options sent by the caller (idempotency key, priority). */
   readonly options: RequestOptions;
   private readonly messenger: Messenger;
@@ -100,6 +108,7 @@ export class Context<C extends ContractShape = AnyContract> {
     this.deadline = init.deadline;
     this.parentSignal = init.signal;
     this.peerIdentity = init.peerIdentity;
+    this.principal = init.principal;
     this.options = init.options ?? NO_OPTIONS;
   }
 

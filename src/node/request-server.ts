@@ -79,6 +79,7 @@ export class RequestServer {
       meta: request.meta ?? {},
       deadline: ownDeadline ? actionDeadline : callerDeadline,
       peerIdentity: mesh.peerIdentity(peerId),
+      principal: mesh.peerPrincipal(peerId),
       options: request.options ?? undefined,
     });
     this.active++;
@@ -154,6 +155,7 @@ export class RequestServer {
       action: message.action,
       meta: message.meta ?? {},
       peerIdentity: this.deps.mesh.peerIdentity(peerId),
+      principal: this.deps.mesh.peerPrincipal(peerId),
     });
     this.runOneway(action, message.params, ctx);
   }

@@ -10,6 +10,7 @@ import { type Connection, isOutboundQueueFull, type PeerIdentity } from './conne
 import { judgeHello, type KnownPeer, keepNewConnection } from './handshake.js';
 import { type LivenessSettings, livenessAction, livenessTickMs } from './liveness.js';
 import type { Logger } from './logger.js';
+import { type Principal, unauthenticatedPrincipal } from './principal.js';
 import { Redialer } from './redialer.js';
 import type { Transport } from './transport.js';
 
@@ -151,6 +152,21 @@ export class Mesh {
 
   peerIdentity(peerId: string): PeerIdentity | undefined {
     return this.peers.get(peerId)?.connection?.peerIdentity;
+  }
+
+  /**
+   * Who the connected peer is, as its handshake proved it. Until the mesh authenticates peers
+   * itself, a peer with a CA-verified TLS certificate is named by it and every other peer by its
+   * claimed id, marked unauthenticated.
+   */
+  peerPrincipal(peerId: string): Principal | undefined {
+    const connection = this.peers.get(peerId)?.connection;
+    if (!connection) return undefined;
+    const tls = connection.peerIdentity;
+    if (tls?.authorized && tls.commonName) {
+      return { name: tls.commonName, groups: [], via: 'tls', authenticated: true };
+    }
+    return unauthenticatedPrincipal(peerId);
   }
 
   rtt(peerId: string): number | undefined {

@@ -1,4 +1,4 @@
-import { readFileSync, renameSync, unwatchFile, watchFile, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { FaultInjector, type FaultRule } from '../../transport/testing/fault-injector.js';
 
 /**
@@ -6,7 +6,7 @@ import { FaultInjector, type FaultRule } from '../../transport/testing/fault-inj
  *
  * Enabled only when the environment variable `PARLEY_FAULT_FILE` names a file; unset (the
  * default), the process has no injector at all and this module does nothing. The file holds
- * `{ "version": n, "rules": FaultRule[] }`. The process polls it (every 50 ms), applies each new
+ * `{ "version": n, "rules": FaultRule[] }`. The process reads it every 50 ms, applies each new
  * version and then writes `{ "version": n, "ok": true }` (or `"error"`) to `<file>.ack`, so the
  * controller knows when a partition has begun. A file, not a service: a partition must not cut
  * the controller off from the process it is supposed to heal later.
@@ -57,10 +57,14 @@ export function watchFaultFile(path: string, injector = new FaultInjector()): Fa
     writeAtomically(`${path}.ack`, JSON.stringify(ack));
   };
   load();
-  watchFile(path, { interval: 50, persistent: false }, load);
+  // Reads the file itself on every tick rather than watching its stat: a stat watcher compares
+  // inode, size and a coarse mtime, and a rename that reuses the old inode within one clock tick
+  // was seen to go unnoticed (an acknowledgement never came).
+  const timer = setInterval(load, 50);
+  timer.unref();
   return {
     injector,
-    stop: () => unwatchFile(path, load),
+    stop: () => clearInterval(timer),
   };
 }
 
