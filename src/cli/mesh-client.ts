@@ -1,19 +1,34 @@
-import { createNode, type ParleyNode } from '../node/node.js';
+import type { ParleyNode } from '../node/node.js';
 import { ParleyError } from '../wire/parley-error.js';
+import { createClientNode } from './client-node.js';
+import type { NodeSecurity } from './security-flags.js';
 
 /**
- * A short-lived client node for one CLI command: it does not listen, joins through the seeds and
- * waits until it has met every node the seeds know (or `timeoutMs` passes).
+ * A short-lived client node for one CLI command: it does not listen, joins through the seeds
+ * with the command's credentials and waits until it has met every node the seeds know (or
+ * `timeoutMs` passes). A seed that refuses the credentials fails it at once (UNAUTHENTICATED).
  */
-export async function joinMesh(seeds: readonly string[], timeoutMs: number): Promise<ParleyNode> {
-  const node = createNode({ id: `cli-${process.pid}`, port: null, seeds, logger: 'silent', gossipInterval: 200 });
+export async function joinMesh(
+  seeds: readonly string[],
+  timeoutMs: number,
+  security: NodeSecurity = {},
+): Promise<ParleyNode> {
+  const { node, refused } = createClientNode({ id: `cli-${process.pid}`, seeds, security, gossipInterval: 200 });
+  let refusal: ParleyError | undefined;
+  void refused.then((err) => {
+    refusal = err;
+  });
   await node.start();
   const deadline = Date.now() + timeoutMs;
+  const fail = async (err: ParleyError) => {
+    await node.stop();
+    throw err;
+  };
   // First: at least one seed answers.
   while (node.nodes().filter((n) => n.connected).length < 2) {
+    if (refusal) return fail(refusal);
     if (Date.now() > deadline) {
-      await node.stop();
-      throw new ParleyError('UNAVAILABLE', `cannot reach ${seeds.join(', ')}; is a Parley node running there?`);
+      return fail(new ParleyError('UNAVAILABLE', `cannot reach ${seeds.join(', ')}; is a Parley node running there?`));
     }
     await sleep(10);
   }

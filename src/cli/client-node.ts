@@ -1,0 +1,73 @@
+import type { Discovery, DiscoveryHost } from '../node/discovery/discovery.js';
+import { PeerToPeerDiscovery } from '../node/discovery/peer-to-peer.js';
+import { createNode, type ParleyNode } from '../node/node.js';
+import { ParleyError } from '../wire/parley-error.js';
+import type { NodeSecurity } from './security-flags.js';
+
+/**
+ * The short-lived client node of a CLI command (it does not listen): joins through the seeds
+ * with the command's credentials and remembers why a seed refused it, so the command can fail at
+ * once with UNAUTHENTICATED and the reason, instead of timing out with "cannot reach".
+ *
+ * Invariant: `refused` settles only with an UNAUTHENTICATED (or FAILED_PRECONDITION: the sides
+ * disagree on encryption) refusal of a seed's handshake; a seed that is merely down retries as
+ * before (PeerToPeerDiscovery) and never settles it.
+ */
+export interface ClientNode {
+  readonly node: ParleyNode;
+  /** Resolves with the first handshake refusal of a seed, with a hint naming the flags. */
+  readonly refused: Promise<ParleyError>;
+}
+
+export function createClientNode(options: {
+  readonly id: string;
+  readonly seeds: readonly string[];
+  readonly security: NodeSecurity;
+  readonly gossipInterval: number;
+}): ClientNode {
+  let report: (err: ParleyError) => void = () => {};
+  const refused = new Promise<ParleyError>((resolve) => {
+    report = resolve;
+  });
+  const inner = new PeerToPeerDiscovery({ seeds: options.seeds, gossipIntervalMs: options.gossipInterval });
+  const watchRefusals = (host: DiscoveryHost): DiscoveryHost => ({
+    get nodeId() {
+      return host.nodeId;
+    },
+    connect: (address) =>
+      host.connect(address).catch((err: unknown) => {
+        if (ParleyError.is(err, 'UNAUTHENTICATED', 'FAILED_PRECONDITION')) {
+          report(new ParleyError(err.code, `${address}: ${err.message}${hint(options.security)}`));
+        }
+        throw err;
+      }),
+    isConnected: (id) => host.isConnected(id),
+    connectedPeers: () => host.connectedPeers(),
+    peerIds: () => host.peerIds(),
+    sendGossip: (id, entries) => host.sendGossip(id, entries),
+  });
+  const discovery: Discovery = {
+    start: (host) => inner.start(watchRefusals(host)),
+    peerUp: (id) => inner.peerUp(id),
+    gossip: (from, entries) => inner.gossip(from, entries),
+    stop: () => inner.stop(),
+  };
+  const { auth, tls } = options.security;
+  const node = createNode({
+    id: options.security.identity ?? options.id,
+    port: null,
+    logger: 'silent',
+    gossipInterval: options.gossipInterval,
+    discovery,
+    ...(auth ? { auth } : {}),
+    ...(tls ? { tls } : {}),
+  });
+  return { node, refused };
+}
+
+function hint(security: NodeSecurity): string {
+  if (security.auth === undefined && security.tls === undefined) {
+    return ". This command sent no credentials: pass the cluster's --secret-file FILE, or --key FILE with --trust FILE (or set PARLEY_SECRET_FILE, PARLEY_KEY_FILE, PARLEY_TRUST_FILE)";
+  }
+  return '. Check the credentials this command passes (--secret-file, --key/--trust, --token, --tls-*) against the cluster\'s';
+}
