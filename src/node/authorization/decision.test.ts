@@ -32,14 +32,18 @@ function principalMatches(policy: Policy, pattern: string, p: Principal): boolea
   if (pattern === 'unauthenticated') return !p.authenticated;
   if (pattern.startsWith('group:')) {
     const g = pattern.slice(6);
-    return (p.authenticated && p.groups.includes(g)) || (policy.groups?.[g] ?? []).some((q) => principalMatches(policy, q, p));
+    return (
+      (p.authenticated && p.groups.includes(g)) ||
+      (policy.groups?.[g] ?? []).some((q) => principalMatches(policy, q, p))
+    );
   }
   if (!p.authenticated) return false;
   if (pattern === '*') return true;
   if (pattern.endsWith('*')) return p.name.startsWith(pattern.slice(0, -1));
   return p.name === pattern;
 }
-const ruleFor = (policy: Policy, r: PolicyRule, p: Principal) => r.principals.some((q) => principalMatches(policy, q, p));
+const ruleFor = (policy: Policy, r: PolicyRule, p: Principal) =>
+  r.principals.some((q) => principalMatches(policy, q, p));
 
 /** Every key over {a,b,c} up to 3 long: exact for prefixes and bounds over {a,b} (see key-spans.ts). */
 const UNIVERSE: string[] = [''];
@@ -64,8 +68,7 @@ function oracle(policy: Policy, p: Principal, perm: Permission): { allowed: bool
         );
   if (perm.kind === 'kvRead' || perm.kind === 'kvWrite') {
     const { from, to } = perm.span;
-    const keys =
-      to !== null && to <= from ? [from] : UNIVERSE.filter((k) => k >= from && (to === null || k < to));
+    const keys = to !== null && to <= from ? [from] : UNIVERSE.filter((k) => k >= from && (to === null || k < to));
     const hits = (r: PolicyRule) => keys.filter((k) => (r[perm.kind] ?? []).some((x) => k.startsWith(x)));
     const d = deny.find((r) => ruleFor(policy, r, p) && hits(r).length > 0);
     if (d) return { allowed: false, rule: d.name };
@@ -102,11 +105,23 @@ const PRINCIPAL_PATTERNS = ['alice', 'bob', 'a*', '*', 'group:ops', 'group:dev',
 const CALL_PATTERNS = ['billing.charge', 'billing.*', '**', 'orders.**', '$node.info', '$node.*', '*.get'];
 const EVENT_PATTERNS = ['order.created', 'order.*', '**', 'user.**'];
 const PREFIXES = ['', 'a', 'ab', 'b', 'ba', 'aab', 'bb', 'aa'];
-const ACTIONS = ['billing.charge', 'billing.refund', 'orders.get', 'orders.a.b', '$node.info', '$node.ping', '$raft.step', '$cluster.add', '$kv.put', 'x'];
+const ACTIONS = [
+  'billing.charge',
+  'billing.refund',
+  'orders.get',
+  'orders.a.b',
+  '$node.info',
+  '$node.ping',
+  '$raft.step',
+  '$cluster.add',
+  '$kv.put',
+  'x',
+];
 const EVENTS = ['order.created', 'order.paid', 'user.a.b', 'x'];
 const AB = fc.stringMatching(/^[ab]{0,3}$/);
 
-const list = <T>(arb: fc.Arbitrary<T>) => fc.option(fc.uniqueArray(arb, { minLength: 1, maxLength: 3 }), { nil: undefined });
+const list = <T>(arb: fc.Arbitrary<T>) =>
+  fc.option(fc.uniqueArray(arb, { minLength: 1, maxLength: 3 }), { nil: undefined });
 const ruleArb = fc.record({
   principals: fc.uniqueArray(fc.constantFrom(...PRINCIPAL_PATTERNS), { minLength: 1, maxLength: 3 }),
   call: list(fc.constantFrom(...CALL_PATTERNS)),
@@ -120,7 +135,9 @@ const policyArb = fc
   .record({
     deny: fc.array(ruleArb, { maxLength: 2 }),
     allow: fc.array(ruleArb, { maxLength: 4 }),
-    members: fc.option(fc.uniqueArray(fc.constantFrom('alice', 'b*', 'group:ops'), { minLength: 1 }), { nil: undefined }),
+    members: fc.option(fc.uniqueArray(fc.constantFrom('alice', 'b*', 'group:ops'), { minLength: 1 }), {
+      nil: undefined,
+    }),
     withGroups: fc.boolean(),
   })
   .map(({ deny, allow, members, withGroups }) => {
@@ -150,7 +167,8 @@ const permissionArb: fc.Arbitrary<Permission> = fc.oneof(
   fc.constantFrom('$raft.step', '$kv.compact').map((action) => ({ kind: 'internal' as const, action })),
 );
 
-const short = (d: Decision) => (d.allowed ? { allowed: true, rule: d.rule } : { allowed: false, ...(d.rule ? { rule: d.rule } : {}) });
+const short = (d: Decision) =>
+  d.allowed ? { allowed: true, rule: d.rule } : { allowed: false, ...(d.rule ? { rule: d.rule } : {}) };
 
 describe('authorization policy: decisions', () => {
   it('agrees with a brute-force oracle on random policies, principals and permissions (property)', () => {
@@ -171,7 +189,10 @@ describe('authorization policy: decisions', () => {
         const want = keys.every((k) => prefixes.some((p) => k.startsWith(p)));
         assert.equal(covered(span, grants), want);
         for (const p of prefixes)
-          assert.equal(intersects(prefixSpan(p), span), keys.some((k) => k.startsWith(p)));
+          assert.equal(
+            intersects(prefixSpan(p), span),
+            keys.some((k) => k.startsWith(p)),
+          );
       }),
       { numRuns: 2000 },
     );
@@ -184,7 +205,13 @@ describe('authorization policy: decisions', () => {
       deny: [{ name: 'no-billing-for-interns', principals: ['intern-*'], call: ['billing.**'], kvRead: ['billing/'] }],
       allow: [
         { name: 'everyone-reads-config', principals: ['*'], kvRead: ['config/'] },
-        { name: 'finance', principals: ['group:finance', 'intern-*'], call: ['billing.*'], kvRead: ['billing/'], kvWrite: ['billing/'] },
+        {
+          name: 'finance',
+          principals: ['group:finance', 'intern-*'],
+          call: ['billing.*'],
+          kvRead: ['billing/'],
+          kvWrite: ['billing/'],
+        },
         { name: 'guests-ping', principals: ['unauthenticated'], call: ['$node.ping'] },
       ],
     }),
@@ -193,8 +220,15 @@ describe('authorization policy: decisions', () => {
 
   it('deny wins over allow, and names the rule', () => {
     const d = policy.decide(tok('intern-1'), { kind: 'call', action: 'billing.charge' });
-    assert.deepEqual(d, { allowed: false, rule: 'no-billing-for-interns', reason: "denied by rule 'no-billing-for-interns'" });
-    assert.deepEqual(policy.decide(tok('fin-1'), { kind: 'call', action: 'billing.charge' }), { allowed: true, rule: 'finance' });
+    assert.deepEqual(d, {
+      allowed: false,
+      rule: 'no-billing-for-interns',
+      reason: "denied by rule 'no-billing-for-interns'",
+    });
+    assert.deepEqual(policy.decide(tok('fin-1'), { kind: 'call', action: 'billing.charge' }), {
+      allowed: true,
+      rule: 'finance',
+    });
   });
 
   it('default deny: nothing matched says so and names the principal', () => {
@@ -207,18 +241,29 @@ describe('authorization policy: decisions', () => {
     const claimed: Principal = { name: 'fin-1', groups: ['finance'], via: 'none', authenticated: false };
     assert.equal(policy.decide(claimed, { kind: 'call', action: 'billing.charge' }).allowed, false);
     assert.equal(policy.decide(claimed, { kind: 'kvRead', span: prefixSpan('config/') }).allowed, false);
-    assert.deepEqual(policy.decide(claimed, { kind: 'call', action: '$node.ping' }), { allowed: true, rule: 'guests-ping' });
+    assert.deepEqual(policy.decide(claimed, { kind: 'call', action: '$node.ping' }), {
+      allowed: true,
+      rule: 'guests-ping',
+    });
   });
 
   it('internal actions: members only (default: key, secret or TLS), never through a rule or a wildcard', () => {
     const node: Principal = { name: 'n1', groups: [], via: 'key', authenticated: true };
-    assert.deepEqual(policy.decide(node, { kind: 'call', action: '$raft.step' }), { allowed: true, rule: MEMBERS_RULE });
-    assert.deepEqual(policy.decide(node, { kind: 'call', action: '$node.info' }), { allowed: true, rule: MEMBERS_RULE });
+    assert.deepEqual(policy.decide(node, { kind: 'call', action: '$raft.step' }), {
+      allowed: true,
+      rule: MEMBERS_RULE,
+    });
+    assert.deepEqual(policy.decide(node, { kind: 'call', action: '$node.info' }), {
+      allowed: true,
+      rule: MEMBERS_RULE,
+    });
     for (const p of [tok('fin-1'), tok('admin', ['finance'])]) {
       assert.equal(policy.decide(p, { kind: 'call', action: '$cluster.remove' }).allowed, false);
       assert.equal(policy.decide(p, { kind: 'call', action: '$node.info' }).allowed, false);
     }
-    const wide = new CompiledPolicy(validatePolicy({ version: 1, allow: [{ name: 'all', principals: ['*'], call: ['**'] }] }));
+    const wide = new CompiledPolicy(
+      validatePolicy({ version: 1, allow: [{ name: 'all', principals: ['*'], call: ['**'] }] }),
+    );
     assert.equal(wide.decide(tok('x'), { kind: 'call', action: '$raft.step' }).allowed, false);
     assert.equal(wide.decide(tok('x'), { kind: 'call', action: '$node.nodes' }).allowed, false);
     assert.equal(wide.decide(tok('x'), { kind: 'call', action: 'any.thing' }).allowed, true);
@@ -226,7 +271,8 @@ describe('authorization policy: decisions', () => {
 
   it('KV: prefix boundaries, open-ended ranges and deny overlap', () => {
     const fin = tok('fin-1');
-    const read = (from: string, to: string | null) => policy.decide(fin, { kind: 'kvRead', span: { from, to } }).allowed;
+    const read = (from: string, to: string | null) =>
+      policy.decide(fin, { kind: 'kvRead', span: { from, to } }).allowed;
     assert.equal(read('billing/', 'billing0'), true); // exactly the prefix
     assert.equal(read('billing/', 'billing1'), false); // one key past it: 'billing0'
     assert.equal(read('billing/a', null), false); // open-ended: every key above, the etcd fromKey class
@@ -249,12 +295,22 @@ describe('authorization policy: validation', () => {
     [{ version: 1, allow: [{ name: 'a', call: ['x'] }] }, /allow\[0\]\.principals is required/],
     [{ version: 1, allow: [{ principals: ['*'], call: ['x'] }] }, /allow\[0\]\.name must be a non-empty string/],
     [
-      { version: 1, deny: [{ name: 'a', principals: ['*'], call: ['x'] }], allow: [{ name: 'a', principals: ['*'], call: ['y'] }] },
+      {
+        version: 1,
+        deny: [{ name: 'a', principals: ['*'], call: ['x'] }],
+        allow: [{ name: 'a', principals: ['*'], call: ['y'] }],
+      },
       /allow\[0\]\.name 'a' is used by another rule/,
     ],
     [{ version: 1, allow: [{ name: 'a', principals: ['a*b'], call: ['x'] }] }, /principals\[0\] 'a\*b'/],
-    [{ version: 1, allow: [{ name: 'a', principals: ['*'], call: ['bill*.x'] }] }, /call\[0\] 'bill\*\.x': a wildcard is a whole segment/],
-    [{ version: 1, allow: [{ name: 'a', principals: ['*'], call: ['$raft.step'] }] }, /\$raft is reachable only by cluster members/],
+    [
+      { version: 1, allow: [{ name: 'a', principals: ['*'], call: ['bill*.x'] }] },
+      /call\[0\] 'bill\*\.x': a wildcard is a whole segment/,
+    ],
+    [
+      { version: 1, allow: [{ name: 'a', principals: ['*'], call: ['$raft.step'] }] },
+      /\$raft is reachable only by cluster members/,
+    ],
     [{ version: 1, allow: [{ name: 'a', principals: ['*'], call: ['$kv.put'] }] }, /grant kvRead \/ kvWrite/],
     [{ version: 1, members: ['unauthenticated'], allow: [] }, /members\[0\] must not be 'unauthenticated'/],
     [{ version: 1, groups: { g: ['group:h'] }, allow: [] }, /groups\.g\[0\].*cannot contain another group/],

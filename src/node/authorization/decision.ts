@@ -115,7 +115,8 @@ export class CompiledPolicy {
   private decideName(principal: Principal, kind: PatternField, name: string): Decision {
     for (const r of this.deny) {
       const m = r.patterns[kind];
-      if (m?.(name) && r.principals(principal)) return { allowed: false, rule: r.name, reason: `denied by rule '${r.name}'` };
+      if (m?.(name) && r.principals(principal))
+        return { allowed: false, rule: r.name, reason: `denied by rule '${r.name}'` };
     }
     for (const r of this.allow) {
       const m = r.patterns[kind];
@@ -168,7 +169,8 @@ function describe(p: Principal): string {
 
 /** A span for messages, bytes above 0x7e escaped. */
 export function describeSpan(span: KeySpan): string {
-  const show = (s: string) => JSON.stringify(s).replace(/[\u007f-\u00ff]/g, (c) => `\\x${c.charCodeAt(0).toString(16)}`);
+  const show = (s: string) =>
+    JSON.stringify(s).replace(/[\u007f-\u00ff]/g, (c) => `\\x${c.charCodeAt(0).toString(16)}`);
   if (span.to === `${span.from}\0`) return `key ${show(span.from)}`;
   return `keys [${show(span.from)}, ${span.to === null ? 'end' : show(span.to)})`;
 }

@@ -77,7 +77,8 @@ function isObject(x: unknown): x is Record<string, unknown> {
 
 function noUnknownFields(x: Record<string, unknown>, known: readonly string[], path: string): void {
   for (const k of Object.keys(x)) {
-    if (!known.includes(k)) throw bad(path === '' ? k : `${path}.${k}`, `is not a known field (known: ${known.join(', ')})`);
+    if (!known.includes(k))
+      throw bad(path === '' ? k : `${path}.${k}`, `is not a known field (known: ${known.join(', ')})`);
   }
 }
 
@@ -121,7 +122,10 @@ function checkCallPattern(s: string, path: string): void {
   if (service === '$kv')
     throw bad(path, `'${s}': $kv is checked per key; grant kvRead / kvWrite prefixes instead of calls`);
   if (!CALLABLE_INTERNAL.includes(service))
-    throw bad(path, `'${s}' names an internal service: ${service} is reachable only by cluster members (see "members")`);
+    throw bad(
+      path,
+      `'${s}' names an internal service: ${service} is reachable only by cluster members (see "members")`,
+    );
 }
 
 function checkPrefix(_s: string, _path: string): void {
@@ -154,7 +158,10 @@ function validateRule(x: unknown, path: string, names: Set<string>): PolicyRule 
     grants++;
   }
   if (grants === 0)
-    throw bad(path, `(rule '${x.name}') names no permission: give at least one of ${[...PATTERN_FIELDS, ...PREFIX_FIELDS].join(', ')}`);
+    throw bad(
+      path,
+      `(rule '${x.name}') names no permission: give at least one of ${[...PATTERN_FIELDS, ...PREFIX_FIELDS].join(', ')}`,
+    );
   return rule as unknown as PolicyRule;
 }
 
@@ -170,7 +177,8 @@ export function validatePolicy(x: unknown): Policy {
     if (!isObject(x.groups)) throw bad('groups', 'must be an object { name: [principal patterns] }');
     const groups: Record<string, string[]> = {};
     for (const [name, patterns] of Object.entries(x.groups)) {
-      if (name.length === 0 || /[\s*]/.test(name)) throw bad(`groups.${name}`, 'group names are non-empty, no spaces or *');
+      if (name.length === 0 || /[\s*]/.test(name))
+        throw bad(`groups.${name}`, 'group names are non-empty, no spaces or *');
       groups[name] = stringList(patterns, `groups.${name}`, (s, p) => checkPrincipalPattern(s, p, true), true);
     }
     policy.groups = groups;
