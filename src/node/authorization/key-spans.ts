@@ -78,3 +78,12 @@ export function covered(span: KeySpan, grants: readonly KeySpan[]): boolean {
   }
   return false;
 }
+
+/** The parts of `a` outside `b`: zero, one or two spans. */
+export function minus(a: KeySpan, b: KeySpan): KeySpan[] {
+  if (!intersects(a, b)) return [a];
+  const out: KeySpan[] = [];
+  if (a.from < b.from) out.push({ from: a.from, to: b.from });
+  if (b.to !== null && (a.to === null || a.to > b.to)) out.push({ from: b.to, to: a.to });
+  return out;
+}
