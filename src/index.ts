@@ -118,6 +118,10 @@ export type { Connection, ConnectionHandlers, PeerIdentity } from './transport/c
 export { createConsoleLogger, type Logger, type LogLevel, silentLogger } from './transport/logger.js';
 export { MemoryNetwork, MemoryTransport } from './transport/memory-transport.js';
 export type { Principal, PrincipalSource } from './transport/principal.js';
+export type { AuthOptions, ConnectInfo, TrustedKey } from './transport/security/auth-options.js';
+export type { AuthMethod } from './transport/security/handshake-auth.js';
+export { generateNodeKeys } from './transport/security/node-keys.js';
+export type { TokenOptions } from './transport/security/token-verifier.js';
 export type { TlsOptions } from './transport/tls-options.js';
 export type { OutboundLimits, Transport } from './transport/transport.js';
 export type { CodecName } from './wire/codec.js';
