@@ -97,7 +97,6 @@ export class ParleyNode<C extends ContractShape = AnyContract, E extends EventSh
     const auth = options.auth
       ? resolveAuth(options.auth, {
           linkIsTls: options.tls !== undefined && options.transport === undefined,
-          sealingAvailable: false,
         })
       : undefined;
     this.mesh = new Mesh({
@@ -109,6 +108,7 @@ export class ParleyNode<C extends ContractShape = AnyContract, E extends EventSh
       idleTimeoutMs: options.idleTimeout ?? 5000,
       handshakeTimeoutMs: auth?.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
       auth,
+      sealing: { maxFrameSize, maxOutboundBytes: options.maxOutboundBytes ?? DEFAULT_MAX_OUTBOUND_BYTES },
     });
     this.discovery =
       options.discovery ??

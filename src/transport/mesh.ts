@@ -13,7 +13,8 @@ import type { Logger } from './logger.js';
 import { type Principal, unauthenticatedPrincipal } from './principal.js';
 import { Redialer } from './redialer.js';
 import type { ResolvedAuth } from './security/auth-options.js';
-import { ConnectionAuth, type Sealing } from './security/connection-auth.js';
+import { ConnectionAuth } from './security/connection-auth.js';
+import { SealedConnection, type SealedConnectionOptions } from './security/sealed-connection.js';
 import type { Transport } from './transport.js';
 
 /** Largest PING body answered (bytes); a larger one is a protocol violation. Parley sends empty PINGs. */
@@ -37,8 +38,8 @@ export interface MeshOptions {
   readonly random?: Random;
   /** Authenticate every connection (security/connection-auth.ts); undefined: believe HELLOs, as a closed network may. */
   readonly auth?: ResolvedAuth | undefined;
-  /** Per-message encryption, switched on by the handshake when both sides seal. */
-  readonly sealing?: Sealing | undefined;
+  /** The limits a SealedConnection checks before it spends a counter (when `auth.seal`). */
+  readonly sealing?: SealedConnectionOptions | undefined;
 }
 
 /** How long a duplicate connection stays open after losing the tie-break, so frames on it arrive. */
@@ -88,6 +89,8 @@ interface ConnectionState {
   peerHello: Uint8Array | undefined;
   /** Who the handshake proved the peer is. */
   principal: Principal | undefined;
+  /** This side refused the connection: what still arrives on it is dropped unread. */
+  refused: boolean;
   /** Resolves the dial that made it, once the handshake is done. */
   onHandshake?: (peerId: string) => void;
   onHandshakeError?: (err: Error) => void;
@@ -257,7 +260,8 @@ export class Mesh {
   private adopt(raw: Connection): ConnectionState {
     const now = this.timer.now();
     const { auth, sealing } = this.options;
-    const connection = auth?.seal && sealing ? sealing.wrap(raw) : raw;
+    // Sealing is switched on by the handshake (security/connection-auth.ts), both ways at agreed points.
+    const connection = auth?.seal ? new SealedConnection(raw, sealing) : raw;
     const state: ConnectionState = {
       connection,
       openedAt: now,
@@ -267,9 +271,10 @@ export class Mesh {
       auth: undefined,
       peerHello: undefined,
       principal: undefined,
+      refused: false,
     };
     if (auth) {
-      state.auth = new ConnectionAuth(auth, connection, sealing, {
+      state.auth = new ConnectionAuth(auth, connection, {
         authenticated: (principal) => this.onAuthenticated(state, principal),
         refused: (code, reason) => this.refuse(state, code, reason),
       });
@@ -304,6 +309,7 @@ export class Mesh {
   }
 
   private receive(state: ConnectionState, frame: Frame): void {
+    if (state.refused) return;
     state.lastReceived = this.timer.now();
     const peerId = state.peerId;
     if (!peerId && frame.type !== PacketType.HELLO && frame.type !== PacketType.GOODBYE) {
@@ -584,6 +590,8 @@ export class Mesh {
   }
 
   private refuse(state: ConnectionState, code: GoodbyeBody['code'], reason: string): void {
+    if (state.refused) return;
+    state.refused = true;
     this.options.logger.warn(`refusing connection from ${state.connection.remoteAddress}: ${reason}`);
     try {
       state.connection.send(PacketType.GOODBYE, FrameFlag.JSON, 0, encodeGoodbye({ code, reason }));

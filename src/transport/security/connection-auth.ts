@@ -1,4 +1,4 @@
-import { generateKeyPairSync, type KeyObject, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { jsonCodec } from '../../wire/codec.js';
 import { type Frame, FrameFlag, PacketType } from '../../wire/frame.js';
 import type { HelloBody } from '../../wire/packets.js';
@@ -23,6 +23,8 @@ import {
   verifySecretProof,
 } from './handshake-auth.js';
 import { canonicalPublicKey } from './node-keys.js';
+import type { SealedConnection } from './sealed-connection.js';
+import { deriveSessionKeys, generateEphemeral, type SessionKeys } from './session-keys.js';
 
 /**
  * The authentication state machine of one connection: what it puts in this side's HELLO, what it
@@ -45,28 +47,8 @@ import { canonicalPublicKey } from './node-keys.js';
  * the claimed id alone unless a secret proved membership (every secret holder is a member).
  */
 
-/** Keys for a connection's two directions, as the sealing layer derives them. */
-export type SessionKeys = unknown;
-
-/** Per-message encryption of a connection, switched on by the handshake. */
-export interface Sealing {
-  /** The connection the mesh uses: the raw one wrapped so it can be sealed. */
-  wrap(connection: Connection): Connection & SealableConnection;
-  deriveKeys(
-    own: KeyObject,
-    peerPublic: Uint8Array,
-    transcript: Uint8Array,
-    dialer: boolean,
-    psk: Uint8Array | undefined,
-  ): SessionKeys;
-}
-
-export interface SealableConnection {
-  /** Every frame sent from now on is sealed. */
-  sealOutbound(keys: SessionKeys): void;
-  /** Every frame received from now on must open, else the connection closes. */
-  openInbound(keys: SessionKeys): void;
-}
+/** What the handshake needs of a connection to switch its sealing on (SealedConnection). */
+export type SealableConnection = Pick<SealedConnection, 'sealOutbound' | 'openInbound'>;
 
 export interface AuthVerdictHandler {
   authenticated(principal: Principal): void;
@@ -81,7 +63,7 @@ const MAX_HELD_BYTES = 1024 * 1024;
 
 export class ConnectionAuth {
   private readonly nonce = randomBytes(NONCE_BYTES).toString('base64url');
-  private readonly ephemeral = generateKeyPairSync('x25519');
+  private readonly ephemeral = generateEphemeral();
   private readonly role: HandshakeRole;
   private phase: Phase = 'awaiting-hello';
   private ownHello: Uint8Array | undefined;
@@ -96,8 +78,8 @@ export class ConnectionAuth {
 
   constructor(
     private readonly auth: ResolvedAuth,
+    /** A SealedConnection when `auth.seal`. */
     private readonly connection: Connection & Partial<SealableConnection>,
-    private readonly sealing: Sealing | undefined,
     private readonly verdict: AuthVerdictHandler,
   ) {
     this.role = connection.outbound ? 'dialer' : 'listener';
@@ -105,11 +87,10 @@ export class ConnectionAuth {
 
   /** The `auth` field of this side's HELLO. */
   helloAuth(): HelloAuth {
-    const x = this.ephemeral.publicKey.export({ format: 'jwk' }).x as string;
     return {
       v: 1,
       nonce: this.nonce,
-      ephemeral: x,
+      ephemeral: Buffer.from(this.ephemeral.publicKey).toString('base64url'),
       method: this.auth.method,
       ...(this.auth.keyPair ? { publicKey: this.auth.keyPair.publicKey } : {}),
       seal: this.auth.seal,
@@ -151,26 +132,32 @@ export class ConnectionAuth {
 
   /** The peer's HELLO (already judged acceptable): its body bytes, exactly as received. */
   onPeerHello(body: Uint8Array, hello: HelloBody): void {
-    if (this.phase !== 'awaiting-hello' || !this.ownHello) return this.protocolError('a second HELLO');
+    if (this.phase !== 'awaiting-hello' || !this.ownHello) {
+      this.protocolError('a second HELLO');
+      return;
+    }
     let peerAuth: HelloAuth | undefined;
     try {
       peerAuth = parseHelloAuth(hello.auth);
     } catch (err) {
       const e = ParleyError.from(err);
-      return this.refuse(e.code, e.message);
+      this.refuse(e.code, e.message);
+      return;
     }
     const id = hello.node.id;
     if (!peerAuth) {
-      return this.refuse(
+      this.refuse(
         'UNAUTHENTICATED',
         `node '${id}' sent no credentials: this node requires authentication; configure the same auth mode on it (auth.key, auth.secret, auth.tls or auth.token)`,
       );
+      return;
     }
     if (peerAuth.seal !== this.auth.seal) {
-      return this.refuse(
+      this.refuse(
         'FAILED_PRECONDITION',
         `node '${id}' ${peerAuth.seal ? 'encrypts' : 'does not encrypt'} its messages and this node ${this.auth.seal ? 'does' : 'does not'}; set auth.encrypt the same on every node`,
       );
+      return;
     }
     this.peerHello = hello;
     this.peerAuth = peerAuth;
@@ -186,16 +173,21 @@ export class ConnectionAuth {
   /** The peer's AUTH. */
   onAuth(body: Uint8Array): void {
     if (this.phase !== 'awaiting-auth') {
-      return this.protocolError(this.phase === 'awaiting-hello' ? 'AUTH before HELLO' : 'a second AUTH');
+      this.protocolError(this.phase === 'awaiting-hello' ? 'AUTH before HELLO' : 'a second AUTH');
+      return;
     }
     let parsed: AuthBody;
     try {
       parsed = parseAuthBody(jsonCodec.decode(body));
     } catch (err) {
-      return this.refuse('INVALID_ARGUMENT', ParleyError.from(err).message);
+      this.refuse('INVALID_ARGUMENT', ParleyError.from(err).message);
+      return;
     }
     const proven = this.checkProof(parsed);
-    if (proven.refused) return this.refuse('UNAUTHENTICATED', proven.refused);
+    if (proven.refused) {
+      this.refuse('UNAUTHENTICATED', proven.refused);
+      return;
+    }
     this.openInbound();
     this.phase = 'verifying';
     void this.conclude(parsed, proven.principal);
@@ -295,37 +287,44 @@ export class ConnectionAuth {
           principal,
         };
         principal = await this.auth.hook(info);
-        if (!principal) return this.refuse('UNAUTHENTICATED', `node '${id}' was refused by the authenticate hook`);
+        if (!principal) {
+          this.refuse('UNAUTHENTICATED', `node '${id}' was refused by the authenticate hook`);
+          return;
+        }
       }
     } catch (err) {
       const e = ParleyError.from(err);
-      return this.refuse(
-        'UNAUTHENTICATED',
-        e.code === 'UNAUTHENTICATED' ? e.message : `authentication failed: ${e.message}`,
-      );
+      this.refuse('UNAUTHENTICATED', e.code === 'UNAUTHENTICATED' ? e.message : `authentication failed: ${e.message}`);
+      return;
     }
     if (this.connection.closed) return;
     if (!principal) {
-      return this.refuse(
+      this.refuse(
         'UNAUTHENTICATED',
         `node '${id}' did not prove who it is (method '${peerAuth.method}'); this node requires auth.key, auth.secret, auth.tls or a token`,
       );
+      return;
     }
     const mismatch = nodeIdMismatch(id, principal, this.auth.trustedNames);
-    if (mismatch) return this.refuse('UNAUTHENTICATED', mismatch);
+    if (mismatch) {
+      this.refuse('UNAUTHENTICATED', mismatch);
+      return;
+    }
     if (!this.sentAuth) {
       // This side holds a token: the server is proven, so it may have it now.
       if (!this.auth.seal && !this.auth.linkIsTls) {
-        return this.refuse(
+        this.refuse(
           'FAILED_PRECONDITION',
           'a token is only sent sealed or over TLS; do not set auth.encrypt: false without TLS',
         );
+        return;
       }
       let token: string;
       try {
         token = await this.auth.token!();
       } catch (err) {
-        return this.refuse('UNAUTHENTICATED', `could not get a token to present: ${(err as Error).message}`);
+        this.refuse('UNAUTHENTICATED', `could not get a token to present: ${(err as Error).message}`);
+        return;
       }
       if (this.connection.closed) return;
       this.sendAuth({ token });
@@ -348,9 +347,9 @@ export class ConnectionAuth {
   }
 
   private sessionKeys(): SessionKeys | undefined {
-    if (!this.auth.seal || !this.sealing) return undefined;
-    this.keys ??= this.sealing.deriveKeys(
-      this.ephemeral.privateKey,
+    if (!this.auth.seal) return undefined;
+    this.keys ??= deriveSessionKeys(
+      this.ephemeral,
       ephemeralKeyOf(this.peerAuth!),
       this.transcript!,
       this.role === 'dialer',
@@ -361,14 +360,20 @@ export class ConnectionAuth {
 
   private sealOutbound(): void {
     const keys = this.sessionKeys();
-    if (keys !== undefined) this.connection.sealOutbound?.(keys);
+    if (keys !== undefined) this.sealable().sealOutbound(keys);
   }
 
   private openInbound(): void {
     if (this.inboundOpen) return;
     this.inboundOpen = true;
     const keys = this.sessionKeys();
-    if (keys !== undefined) this.connection.openInbound?.(keys);
+    if (keys !== undefined) this.sealable().openInbound(keys);
+  }
+
+  private sealable(): SealableConnection {
+    const c = this.connection;
+    if (!c.sealOutbound || !c.openInbound) throw new Error('bug: a sealing handshake on a connection that cannot seal');
+    return c as SealableConnection;
   }
 
   private protocolError(what: string): void {
