@@ -1,6 +1,7 @@
 import type { Discovery, DiscoveryHost } from '../node/discovery/discovery.js';
 import { PeerToPeerDiscovery } from '../node/discovery/peer-to-peer.js';
 import { createNode, type ParleyNode } from '../node/node.js';
+import { type Logger, silentLogger } from '../transport/logger.js';
 import { ParleyError } from '../wire/parley-error.js';
 import type { NodeSecurity } from './security-flags.js';
 
@@ -9,8 +10,14 @@ import type { NodeSecurity } from './security-flags.js';
  * with the command's credentials and remembers why a seed refused it, so the command can fail at
  * once with UNAUTHENTICATED and the reason, instead of timing out with "cannot reach".
  *
- * Invariant: `refused` settles only with an UNAUTHENTICATED (or FAILED_PRECONDITION: the sides
- * disagree on encryption) refusal of a seed's handshake; a seed that is merely down retries as
+ * Two ways to learn it: a client with credentials runs the handshake, and its dial fails with the
+ * server's code (UNAUTHENTICATED, or FAILED_PRECONDITION when the sides disagree on encryption); a
+ * client without any is admitted by its own side at once and learns only from the server's
+ * GOODBYE, which the mesh reports in a warning `'<id>' closed the connection: <reason>` — the only
+ * place a node exposes it — so that warning is read, and counted as a refusal when the reason
+ * says authentication is required.
+ *
+ * Invariant: `refused` settles only with such a refusal; a seed that is merely down retries as
  * before (PeerToPeerDiscovery) and never settles it.
  */
 export interface ClientNode {
@@ -53,10 +60,21 @@ export function createClientNode(options: {
     stop: () => inner.stop(),
   };
   const { auth, tls } = options.security;
+  const logger: Logger = {
+    ...silentLogger,
+    warn: (message) => {
+      const closed = /^'[^']*' closed the connection: (.*)$/s.exec(message);
+      if (closed && /requires authentication|sent no credentials/.test(closed[1]!)) {
+        report(
+          new ParleyError('UNAUTHENTICATED', `the server refused this client: ${closed[1]}${hint(options.security)}`),
+        );
+      }
+    },
+  };
   const node = createNode({
     id: options.security.identity ?? options.id,
     port: null,
-    logger: 'silent',
+    logger,
     gossipInterval: options.gossipInterval,
     discovery,
     ...(auth ? { auth } : {}),
@@ -69,5 +87,5 @@ function hint(security: NodeSecurity): string {
   if (security.auth === undefined && security.tls === undefined) {
     return ". This command sent no credentials: pass the cluster's --secret-file FILE, or --key FILE with --trust FILE (or set PARLEY_SECRET_FILE, PARLEY_KEY_FILE, PARLEY_TRUST_FILE)";
   }
-  return '. Check the credentials this command passes (--secret-file, --key/--trust, --token, --tls-*) against the cluster\'s';
+  return ". Check the credentials this command passes (--secret-file, --key/--trust, --token, --tls-*) against the cluster's";
 }

@@ -1,5 +1,5 @@
-import { readFileSync, statSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
 import { type AuthOptions, authenticatesPeers, type TrustedKey } from '../transport/security/auth-options.js';
 import { tlsPrincipalName } from '../transport/security/handshake-auth.js';
 import { canonicalPublicKey, parseSecretKey } from '../transport/security/node-keys.js';
@@ -65,7 +65,8 @@ export function securityFromFlags(
   usage: string,
   sources: SettingSources = processSources(),
 ): NodeSecurity {
-  const str = (name: string) => (typeof flags[name] === 'string' && flags[name] !== '' ? (flags[name] as string) : undefined);
+  const str = (name: string) =>
+    typeof flags[name] === 'string' && flags[name] !== '' ? (flags[name] as string) : undefined;
   const auth: { -readonly [K in keyof AuthOptions]: AuthOptions[K] } = {};
   let identity: string | undefined;
   let ownPublicKey: string | undefined;
@@ -104,7 +105,11 @@ export function securityFromFlags(
   const secretFile = str('secret-file');
   const secretValue = sources.env[SECRET_ENV];
   if (secretFile !== undefined) {
-    auth.secret = checkedSecret(readSecretFile('--secret-file', secretFile, usage).trim(), `--secret-file ${secretFile}`, usage);
+    auth.secret = checkedSecret(
+      readSecretFile('--secret-file', secretFile, usage).trim(),
+      `--secret-file ${secretFile}`,
+      usage,
+    );
   } else if (secretValue !== undefined && secretValue !== '') {
     auth.secret = checkedSecret(secretValue.trim(), SECRET_ENV, usage);
   }
@@ -115,7 +120,7 @@ export function securityFromFlags(
     if (value === '') throw new UsageError(`--token ${token} is empty`, usage);
     if (auth.trust === undefined && auth.secret === undefined) {
       throw new UsageError(
-        '--token is only sent to a server this command has verified: add --trust FILE (the servers\' public keys) or --secret-file FILE',
+        "--token is only sent to a server this command has verified: add --trust FILE (the servers' public keys) or --secret-file FILE",
         usage,
       );
     }
@@ -160,8 +165,14 @@ export function checkListenExposure(
 /** A node id given with --id must be the one its key or certificate proves. */
 export function checkIdentity(id: string, security: NodeSecurity, usage: string): void {
   if (security.identity !== undefined && security.identity !== id) {
-    const proof = security.auth?.key !== undefined ? `the key of --key is trusted as '${security.identity}' in --trust` : `the certificate of --tls-cert names '${security.identity}'`;
-    throw new UsageError(`--id ${id} does not match this node's identity: ${proof}; use --id ${security.identity}`, usage);
+    const proof =
+      security.auth?.key !== undefined
+        ? `the key of --key is trusted as '${security.identity}' in --trust`
+        : `the certificate of --tls-cert names '${security.identity}'`;
+    throw new UsageError(
+      `--id ${id} does not match this node's identity: ${proof}; use --id ${security.identity}`,
+      usage,
+    );
   }
 }
 
@@ -227,7 +238,10 @@ function readTrustFile(file: string, usage: string): Record<string, string | Tru
     const publicKey = typeof entry === 'string' ? entry : (entry as { publicKey?: unknown } | null)?.publicKey;
     const groups = typeof entry === 'object' && entry !== null ? (entry as { groups?: unknown }).groups : undefined;
     if (typeof publicKey !== 'string') {
-      throw new UsageError(`--trust ${file}: "${name}" must be "PARLEY-PK-..." or {"publicKey": "PARLEY-PK-...", "groups": [...]}`, usage);
+      throw new UsageError(
+        `--trust ${file}: "${name}" must be "PARLEY-PK-..." or {"publicKey": "PARLEY-PK-...", "groups": [...]}`,
+        usage,
+      );
     }
     if (groups !== undefined && !(Array.isArray(groups) && groups.every((g) => typeof g === 'string'))) {
       throw new UsageError(`--trust ${file}: the groups of "${name}" must be a list of strings`, usage);
@@ -256,7 +270,10 @@ function readSecretFile(flag: string, file: string, usage: string): string {
   const text = readFile(flag, file, usage);
   const exposed = permissionProblem(file);
   if (exposed !== undefined) {
-    throw new UsageError(`${flag} ${file} ${exposed}; a secret must be readable by its owner only: run 'chmod 600 ${file}'`, usage);
+    throw new UsageError(
+      `${flag} ${file} ${exposed}; a secret must be readable by its owner only: run 'chmod 600 ${file}'`,
+      usage,
+    );
   }
   return text;
 }

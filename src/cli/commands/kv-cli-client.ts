@@ -23,7 +23,12 @@ export async function clientFromFlags(flags: Record<string, unknown>, usage: str
   const timeoutMs = intFlag(flags.timeout, 'timeout', usage, 1, 86_400_000) ?? 10_000;
   const security = securityFromFlags(flags, usage);
   // connectKv's node, built here to learn why a server refused this command's credentials.
-  const { node, refused } = createClientNode({ id: `cli-kv-${process.pid}`, seeds: servers, security, gossipInterval: 500 });
+  const { node, refused } = createClientNode({
+    id: `cli-kv-${process.pid}`,
+    seeds: servers,
+    security,
+    gossipInterval: 500,
+  });
   await node.start();
   const kv = new KvClient(node, { timeoutMs, ownsNode: true });
   let refusal: ParleyError | undefined;
