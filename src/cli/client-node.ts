@@ -14,8 +14,8 @@ import type { NodeSecurity } from './security-flags.js';
  * server's code (UNAUTHENTICATED, or FAILED_PRECONDITION when the sides disagree on encryption); a
  * client without any is admitted by its own side at once and learns only from the server's
  * GOODBYE, which the mesh reports in a warning `'<id>' closed the connection: <reason>` — the only
- * place a node exposes it — so that warning is read, and counted as a refusal when the reason
- * says authentication is required.
+ * place a node exposes it, without the code — so that warning is read, and counted as a refusal
+ * when the reason is one of the handshake's (AUTH_REFUSAL).
  *
  * Invariant: `refused` settles only with such a refusal; a seed that is merely down retries as
  * before (PeerToPeerDiscovery) and never settles it.
@@ -24,6 +24,11 @@ export interface ClientNode {
   readonly node: ParleyNode;
   /** Resolves with the first handshake refusal of a seed, with a hint naming the flags. */
   readonly refused: Promise<ParleyError>;
+  /**
+   * Proves that a connected peer accepted this client: one `$node.info` round trip to it (any
+   * answer, even a denial, proves it). Throws the refusal when the peer refused the credentials.
+   */
+  confirm(peerId: string, timeoutMs: number): Promise<void>;
 }
 
 export function createClientNode(options: {
@@ -32,10 +37,15 @@ export function createClientNode(options: {
   readonly security: NodeSecurity;
   readonly gossipInterval: number;
 }): ClientNode {
-  let report: (err: ParleyError) => void = () => {};
+  let refusal: ParleyError | undefined;
+  let settle: (err: ParleyError) => void = () => {};
   const refused = new Promise<ParleyError>((resolve) => {
-    report = resolve;
+    settle = resolve;
   });
+  const report = (err: ParleyError) => {
+    refusal ??= err;
+    settle(err);
+  };
   const inner = new PeerToPeerDiscovery({ seeds: options.seeds, gossipIntervalMs: options.gossipInterval });
   const watchRefusals = (host: DiscoveryHost): DiscoveryHost => ({
     get nodeId() {
@@ -64,7 +74,7 @@ export function createClientNode(options: {
     ...silentLogger,
     warn: (message) => {
       const closed = /^'[^']*' closed the connection: (.*)$/s.exec(message);
-      if (closed && /requires authentication|sent no credentials/.test(closed[1]!)) {
+      if (closed && AUTH_REFUSAL.test(closed[1]!)) {
         report(
           new ParleyError('UNAUTHENTICATED', `the server refused this client: ${closed[1]}${hint(options.security)}`),
         );
@@ -80,8 +90,23 @@ export function createClientNode(options: {
     ...(auth ? { auth } : {}),
     ...(tls ? { tls } : {}),
   });
-  return { node, refused };
+  const confirm = async (peerId: string, timeoutMs: number) => {
+    // The peer's GOODBYE (which reports a refusal) arrives before its connection closes, so when
+    // the round trip fails because the connection closed, the refusal is already known.
+    const probe = node.call('$node.info', {}, { nodeId: peerId, timeout: timeoutMs }).then(
+      () => undefined,
+      () => undefined,
+    );
+    const first = await Promise.race([refused, probe]);
+    if (first) throw first;
+    if (refusal) throw refusal;
+  };
+  return { node, refused, confirm };
 }
+
+/** The reasons connection-auth.ts gives when it refuses a peer's credentials (its GOODBYE carries no more than the text here). */
+const AUTH_REFUSAL =
+  /sent no credentials|requires authentication|does not trust|does not hold|did not prove|does not match the identity|belongs to a trusted key|authenticat|token|certificate|encrypt/;
 
 function hint(security: NodeSecurity): string {
   if (security.auth === undefined && security.tls === undefined) {

@@ -13,7 +13,8 @@ export async function joinMesh(
   timeoutMs: number,
   security: NodeSecurity = {},
 ): Promise<ParleyNode> {
-  const { node, refused } = createClientNode({ id: `cli-${process.pid}`, seeds, security, gossipInterval: 200 });
+  const client = createClientNode({ id: `cli-${process.pid}`, seeds, security, gossipInterval: 200 });
+  const { node, refused } = client;
   let refusal: ParleyError | undefined;
   void refused.then((err) => {
     refusal = err;
@@ -32,6 +33,9 @@ export async function joinMesh(
     }
     await sleep(10);
   }
+  // A peer that refused this client's credentials may have let it in for a moment: make sure.
+  const seed = node.nodes().find((n) => n.connected && n.id !== node.id);
+  if (seed) await client.confirm(seed.id, Math.max(500, deadline - Date.now())).catch(fail);
   // Then: the set of known nodes stops growing and every one of them is connected.
   let stableSince = Date.now();
   let last = '';

@@ -23,12 +23,13 @@ export async function clientFromFlags(flags: Record<string, unknown>, usage: str
   const timeoutMs = intFlag(flags.timeout, 'timeout', usage, 1, 86_400_000) ?? 10_000;
   const security = securityFromFlags(flags, usage);
   // connectKv's node, built here to learn why a server refused this command's credentials.
-  const { node, refused } = createClientNode({
+  const client = createClientNode({
     id: `cli-kv-${process.pid}`,
     seeds: servers,
     security,
     gossipInterval: 500,
   });
+  const { node, refused } = client;
   await node.start();
   const kv = new KvClient(node, { timeoutMs, ownsNode: true });
   let refusal: ParleyError | undefined;
@@ -46,6 +47,13 @@ export async function clientFromFlags(flags: Record<string, unknown>, usage: str
         'Check --servers (or PARLEY_SERVERS, or "servers" in parley.config.json)',
     );
   }
+  // A server that refused this client's credentials may have let it in for a moment: make sure.
+  const server = node.nodes().find((n) => n.connected && n.services.some((svc) => svc.name === '$kv'));
+  if (!refusal && server)
+    refusal = await client.confirm(server.id, REACH_TIMEOUT_MS).then(
+      () => undefined,
+      (err: ParleyError) => err,
+    );
   if (refusal) {
     await kv.close();
     throw refusal;
