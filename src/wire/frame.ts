@@ -42,6 +42,8 @@ export const PacketType = {
   GOODBYE: 9,
   GOSSIP: 10,
   INFO: 11,
+  /** Frames sealed together once the handshake has agreed on keys (transport/security/sealed-connection.ts). */
+  SEALED: 12,
 } as const;
 export type PacketType = (typeof PacketType)[keyof typeof PacketType];
 
