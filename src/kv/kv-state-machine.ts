@@ -141,7 +141,8 @@ export class KvStateMachine implements KvStateMachineLike {
         for (const c of cmd.checkpoints) this.leases.checkpoint(c.id, c.remainingMs);
         return { type: 'lease-checkpoint', revision: this.store.revision };
       default:
-        if (this.auth.run(cmd)) this.watches.endDisallowed((caller, range) => this.auth.checkRange(caller, range, 'read'));
+        if (this.auth.run(cmd))
+          this.watches.endDisallowed((caller, range) => this.auth.checkRange(caller, range, 'read'));
         return { type: 'auth', authRevision: this.auth.revision };
     }
   }

@@ -1,9 +1,9 @@
 import { Packr } from 'msgpackr';
 import { ParleyError } from '../wire/parley-error.js';
 import { isErrorCode } from '../wire/status.js';
+import type { AuthDump } from './auth/auth-store.js';
 import { byteString } from './bytes.js';
 import { plain, restoreBytes } from './command-codec.js';
-import type { AuthDump } from './auth/auth-store.js';
 import type { DedupEntry } from './dedup.js';
 import type { Lease, LeaseTable } from './leases.js';
 import type { KeyRecord, MvccStore } from './mvcc-store.js';

@@ -2,9 +2,16 @@ import { ParleyError } from '../../wire/parley-error.js';
 import { bytesEqual } from '../bytes.js';
 import type { KeyRange } from '../key-range.js';
 import type { AuthCommand } from './auth-commands.js';
-import { type KvCaller, type KvPermission, type KvRoleInfo, type KvUserInfo, ROOT } from './auth-types.js';
 import { denied, invalidAuthChange, notAUser, notRoot, unauthenticated } from './auth-errors.js';
-import { covers, describeRange, grants, type Interval, permissionInterval, sortIntervals } from './permission-ranges.js';
+import { type KvCaller, type KvPermission, type KvRoleInfo, type KvUserInfo, ROOT } from './auth-types.js';
+import {
+  covers,
+  describeRange,
+  grants,
+  type Interval,
+  permissionInterval,
+  sortIntervals,
+} from './permission-ranges.js';
 
 /** A user's permissions as sorted intervals, computed once per auth revision. */
 interface UserView {
@@ -276,7 +283,9 @@ export class AuthStore {
       this.roles.set(
         name,
         perms.map(([type, key, rangeEnd]) =>
-          rangeEnd === null ? { type, key: new Uint8Array(key) } : { type, key: new Uint8Array(key), rangeEnd: new Uint8Array(rangeEnd) },
+          rangeEnd === null
+            ? { type, key: new Uint8Array(key) }
+            : { type, key: new Uint8Array(key), rangeEnd: new Uint8Array(rangeEnd) },
         ),
       );
     }

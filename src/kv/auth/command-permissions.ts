@@ -84,4 +84,3 @@ export function checkLeaseKeys(auth: AuthStore, caller: KvCaller, id: number, ke
     }
   }
 }
-
