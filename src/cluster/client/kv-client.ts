@@ -177,7 +177,8 @@ export class KvClient {
     const host: WatchHost = {
       callMember: (action, params, timeoutMs) =>
         this.callOnce(action, params, this.pickMember('any-member'), timeoutMs),
-      currentRevision: async () => (await this.range({ key: '\0' }, { countOnly: true })).revision,
+      // The watched range itself: a caller allowed to watch it may read it (KV roles).
+      currentRevision: async () => (await this.range(range, { countOnly: true })).revision,
       timer: this.timer,
       get closed() {
         return client.isClosed;
