@@ -280,10 +280,15 @@ describe('messaging between node processes', () => {
         { nodeId: 'p1', timeout: 300 },
       );
       await assert.rejects(within(call, 10_000, 'the nested call'), isError('DEADLINE_EXCEEDED'));
-      await until(
-        async () => (await abortsAt('p3')).some((a) => a.token === token),
-        'the inner handler on p3 to be aborted',
-      );
+      // Under load the 300 ms can run out before p1 forwards the inner call, and then p3 never
+      // starts it; what must never happen is an inner handler left running past the deadline.
+      const failedAt = Date.now();
+      const sleepingAt = (id: string) => client.call('svc.sleeping', {}, { nodeId: id }) as Promise<string[]>;
+      await until(async () => {
+        if ((await abortsAt('p3')).some((a) => a.token === token)) return true;
+        return Date.now() > failedAt + 1000 && !(await sleepingAt('p3')).includes(token);
+      }, 'the inner handler on p3 to be aborted or never started');
+      assert.ok(!(await sleepingAt('p3')).includes(token), 'no inner handler is left running on p3');
     });
   });
 });
