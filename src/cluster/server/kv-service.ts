@@ -1,10 +1,12 @@
 import { type RangeOp, validateCommand } from '../../kv/commands.js';
 import type { KeyRangeSpec, KvResult } from '../../kv/types.js';
 import type { WatchRequest } from '../../kv/watch-hub.js';
+import type { Authorizer } from '../../node/authorization/authorizer.js';
 import type { Context } from '../../node/context.js';
 import { defineService } from '../../node/service.js';
 import { ParleyError } from '../../wire/parley-error.js';
 import { kvAuthActions } from './kv-auth-actions.js';
+import { type KvAction, kvAuthorization } from './kv-authorization.js';
 import { kvCallerOf } from './kv-caller.js';
 import type { KvMember } from './kv-member.js';
 import {
@@ -23,13 +25,16 @@ import { WatchSessions } from './watch-sessions.js';
  * fail with UNAVAILABLE reason 'not-leader' naming the leader (the client follows it).
  * Linearizable reads are served by any member (ReadIndex through the leader, then a local read);
  * serializable reads and watches by any member at once. A member removed
- * from the cluster serves nothing: UNAVAILABLE, reason 'member-removed'.
+ * from the cluster serves nothing: UNAVAILABLE, reason 'member-removed'. Under the node's
+ * authorization policy every request is checked first (`authorize`, kv-authorization.ts).
  *
- * KV roles: every request is checked for its caller (kvCallerOf(ctx)) against the auth state
- * the member has applied: writes when proposed and again when applied (KvMember.propose),
+ * KV roles: every request is also checked for its caller (kvCallerOf(ctx)) against the auth
+ * state the member has applied: writes when proposed and again when applied (KvMember.propose),
  * reads when served, watches when started and whenever the auth state changes.
  */
-export function createKvService(member: KvMember, addressOf: AddressOf) {
+export function createKvService(member: KvMember, addressOf: AddressOf, authorizer?: Authorizer) {
+  const check = authorizer ? kvAuthorization(authorizer, member) : undefined;
+  const authorize = (ctx: Context, action: KvAction, params: unknown) => check?.(ctx, action, params);
   const clock = () => member.now();
   const sessions = new WatchSessions(member.sm.watches);
   const leaderOnly = () => requireLeader(member, addressOf);
@@ -48,6 +53,7 @@ export function createKvService(member: KvMember, addressOf: AddressOf) {
     name: '$kv',
     actions: {
       range: async (params: unknown, ctx: Context) => {
+        authorize(ctx, 'range', params);
         requireMember(member);
         const p = obj(params);
         if (p.serializable !== true) {
@@ -68,20 +74,34 @@ export function createKvService(member: KvMember, addressOf: AddressOf) {
           throw new ParleyError('INTERNAL', `a read returned a ${out.result.type} result`);
         return out.result;
       },
-      put: (params: unknown, ctx: Context) => write('put', obj(params), ctx),
-      delete: (params: unknown, ctx: Context) => write('delete', obj(params), ctx),
-      txn: (params: unknown, ctx: Context) => write('txn', obj(params), ctx),
-      compact: (params: unknown, ctx: Context) =>
-        write('compact', { revision: obj(params).revision, ...retryId(obj(params)) }, ctx),
+      put: (params: unknown, ctx: Context) => {
+        authorize(ctx, 'put', params);
+        return write('put', obj(params), ctx);
+      },
+      delete: (params: unknown, ctx: Context) => {
+        authorize(ctx, 'delete', params);
+        return write('delete', obj(params), ctx);
+      },
+      txn: (params: unknown, ctx: Context) => {
+        authorize(ctx, 'txn', params);
+        return write('txn', obj(params), ctx);
+      },
+      compact: (params: unknown, ctx: Context) => {
+        authorize(ctx, 'compact', params);
+        return write('compact', { revision: obj(params).revision, ...retryId(obj(params)) }, ctx);
+      },
       leaseGrant: (params: unknown, ctx: Context) => {
+        authorize(ctx, 'leaseGrant', params);
         const p = obj(params);
         return write('lease-grant', { id: p.id, ttlMs: p.ttlMs, now: clock(), ...retryId(p) }, ctx);
       },
       leaseRevoke: (params: unknown, ctx: Context) => {
+        authorize(ctx, 'leaseRevoke', params);
         const p = obj(params);
         return write('lease-revoke', { id: p.id, ...retryId(p) }, ctx);
       },
       leaseKeepAlive: async (params: unknown, ctx: Context) => {
+        authorize(ctx, 'leaseKeepAlive', params);
         const id = obj(params).id;
         if (typeof id !== 'number') throw new ParleyError('INVALID_ARGUMENT', 'id must be a lease id (a number)');
         leaderOnly();
@@ -91,25 +111,28 @@ export function createKvService(member: KvMember, addressOf: AddressOf) {
         return r;
       },
       leaseTimeToLive: async (params: unknown, ctx: Context) => {
+        authorize(ctx, 'leaseTimeToLive', params);
         const p = obj(params);
         leaderOnly();
         await member.readIndex();
         if (typeof p.id !== 'number') throw new ParleyError('INVALID_ARGUMENT', 'id must be a lease id (a number)');
         return member.sm.timeToLive(p.id, clock(), { keys: p.keys === true }, kvCallerOf(ctx));
       },
-      leases: async (_params: unknown, ctx: Context) => {
+      leases: async (params: unknown, ctx: Context) => {
+        authorize(ctx, 'leases', params ?? {});
         leaderOnly();
         await member.readIndex();
         member.sm.auth.checkUser(kvCallerOf(ctx));
         return { ids: member.sm.leaseIds() };
       },
       watch: (params: unknown, ctx: Context) => {
+        authorize(ctx, 'watch', params);
         requireMember(member);
         const p = obj(params);
-        const check = validateCommand({ type: 'range', range: p.range }, member.sm.limits) as RangeOp;
-        const { range } = check;
+        const asRange = validateCommand({ type: 'range', range: p.range }, member.sm.limits) as RangeOp;
+        const { range } = asRange;
         const caller = kvCallerOf(ctx);
-        member.sm.authorize(caller, check);
+        member.sm.authorize(caller, asRange);
         const req: WatchRequest = {
           caller,
           range,
@@ -136,14 +159,17 @@ export function createKvService(member: KvMember, addressOf: AddressOf) {
         canceled: sessions.cancel(obj(params).watchId, ctx.callerId),
       }),
       ...kvAuthActions(member, leaderOnly),
-      status: () => ({
-        id: member.id,
-        leader: member.leader,
-        isLeader: member.isLeader,
-        revision: member.sm.store.revision,
-        compactRevision: member.sm.store.compactRevision,
-        applied: member.applied,
-      }),
+      status: (params: unknown, ctx: Context) => {
+        authorize(ctx, 'status', params ?? {});
+        return {
+          id: member.id,
+          leader: member.leader,
+          isLeader: member.isLeader,
+          revision: member.sm.store.revision,
+          compactRevision: member.sm.store.compactRevision,
+          applied: member.applied,
+        };
+      },
     },
     stopped: () => sessions.close(),
   });
