@@ -69,6 +69,23 @@ export type {
   SortTarget,
 } from './kv/types.js';
 export {
+  type AuditEntry,
+  type AuditEvent,
+  AuditLog,
+  type AuditRecord,
+  type AuditSink,
+} from './node/authorization/audit-log.js';
+export { Authorizer, type AuthorizerOptions, type DenialCounts } from './node/authorization/authorizer.js';
+export {
+  CompiledPolicy,
+  type Decision,
+  decide,
+  type Permission,
+  type PermissionKind,
+} from './node/authorization/decision.js';
+export type { KeySpan } from './node/authorization/key-spans.js';
+export { type Policy, type PolicyRule, parsePolicy, validatePolicy } from './node/authorization/policy.js';
+export {
   type Balancer,
   type CallOutcome,
   type Endpoint,

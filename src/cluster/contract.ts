@@ -6,6 +6,12 @@ import type { KeyRangeSpec, KvEvent, KvResult, LeaseInfo, RangeOptions } from '.
  * params and results. Both sides import it; neither imports the other.
  */
 
+/**
+ * Where nodes register themselves (registry/registry-discovery.ts). Under an authorization policy
+ * only cluster members write here (server/kv-authorization.ts).
+ */
+export const REGISTRY_PREFIX = '/parley/registry/nodes/';
+
 /** Keys and values as the client takes them: UTF-8 strings or bytes. */
 export type Bytes = string | Uint8Array;
 

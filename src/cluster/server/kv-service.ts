@@ -1,9 +1,11 @@
 import { type RangeOp, validateCommand } from '../../kv/commands.js';
 import type { KeyRangeSpec, KvResult } from '../../kv/types.js';
 import type { WatchRequest } from '../../kv/watch-hub.js';
+import type { Authorizer } from '../../node/authorization/authorizer.js';
 import type { Context } from '../../node/context.js';
 import { defineService } from '../../node/service.js';
 import { ParleyError } from '../../wire/parley-error.js';
+import { type KvAction, kvAuthorization } from './kv-authorization.js';
 import type { KvMember } from './kv-member.js';
 import { type AddressOf, notLeader, obj, type Params, requireLeader, requireMember } from './request-guards.js';
 import { WatchSessions } from './watch-sessions.js';
@@ -18,9 +20,12 @@ function retryId(p: Params): { clientId?: unknown; seq?: unknown } {
  * fail with UNAVAILABLE reason 'not-leader' naming the leader (the client follows it).
  * Linearizable reads are served by any member (ReadIndex through the leader, then a local read);
  * serializable reads and watches by any member at once. A member removed
- * from the cluster serves nothing: UNAVAILABLE, reason 'member-removed'.
+ * from the cluster serves nothing: UNAVAILABLE, reason 'member-removed'. Under the node's
+ * authorization policy every request is checked first (`authorize`, kv-authorization.ts).
  */
-export function createKvService(member: KvMember, addressOf: AddressOf) {
+export function createKvService(member: KvMember, addressOf: AddressOf, authorizer?: Authorizer) {
+  const check = authorizer ? kvAuthorization(authorizer, member) : undefined;
+  const authorize = (ctx: Context, action: KvAction, params: unknown) => check?.(ctx, action, params);
   const clock = () => member.now();
   const sessions = new WatchSessions(member.sm.watches);
   const leaderOnly = () => requireLeader(member, addressOf);
@@ -37,7 +42,8 @@ export function createKvService(member: KvMember, addressOf: AddressOf) {
   return defineService({
     name: '$kv',
     actions: {
-      range: async (params: unknown) => {
+      range: async (params: unknown, ctx: Context) => {
+        authorize(ctx, 'range', params);
         requireMember(member);
         const p = obj(params);
         if (p.serializable !== true) {
@@ -55,19 +61,34 @@ export function createKvService(member: KvMember, addressOf: AddressOf) {
           throw new ParleyError('INTERNAL', `a read returned a ${out.result.type} result`);
         return out.result;
       },
-      put: (params: unknown) => write('put', obj(params)),
-      delete: (params: unknown) => write('delete', obj(params)),
-      txn: (params: unknown) => write('txn', obj(params)),
-      compact: (params: unknown) => write('compact', { revision: obj(params).revision, ...retryId(obj(params)) }),
-      leaseGrant: (params: unknown) => {
+      put: (params: unknown, ctx: Context) => {
+        authorize(ctx, 'put', params);
+        return write('put', obj(params));
+      },
+      delete: (params: unknown, ctx: Context) => {
+        authorize(ctx, 'delete', params);
+        return write('delete', obj(params));
+      },
+      txn: (params: unknown, ctx: Context) => {
+        authorize(ctx, 'txn', params);
+        return write('txn', obj(params));
+      },
+      compact: (params: unknown, ctx: Context) => {
+        authorize(ctx, 'compact', params);
+        return write('compact', { revision: obj(params).revision, ...retryId(obj(params)) });
+      },
+      leaseGrant: (params: unknown, ctx: Context) => {
+        authorize(ctx, 'leaseGrant', params);
         const p = obj(params);
         return write('lease-grant', { id: p.id, ttlMs: p.ttlMs, now: clock(), ...retryId(p) });
       },
-      leaseRevoke: (params: unknown) => {
+      leaseRevoke: (params: unknown, ctx: Context) => {
+        authorize(ctx, 'leaseRevoke', params);
         const p = obj(params);
         return write('lease-revoke', { id: p.id, ...retryId(p) });
       },
-      leaseKeepAlive: async (params: unknown) => {
+      leaseKeepAlive: async (params: unknown, ctx: Context) => {
+        authorize(ctx, 'leaseKeepAlive', params);
         const id = obj(params).id;
         if (typeof id !== 'number') throw new ParleyError('INVALID_ARGUMENT', 'id must be a lease id (a number)');
         leaderOnly();
@@ -75,19 +96,22 @@ export function createKvService(member: KvMember, addressOf: AddressOf) {
         if (r.type !== 'lease-keepalive') throw new ParleyError('INTERNAL', `a keep-alive returned a ${r.type} result`);
         return r;
       },
-      leaseTimeToLive: async (params: unknown) => {
+      leaseTimeToLive: async (params: unknown, ctx: Context) => {
+        authorize(ctx, 'leaseTimeToLive', params);
         const p = obj(params);
         leaderOnly();
         await member.readIndex();
         if (typeof p.id !== 'number') throw new ParleyError('INVALID_ARGUMENT', 'id must be a lease id (a number)');
         return member.sm.timeToLive(p.id, clock(), { keys: p.keys === true });
       },
-      leases: async () => {
+      leases: async (params: unknown, ctx: Context) => {
+        authorize(ctx, 'leases', params ?? {});
         leaderOnly();
         await member.readIndex();
         return { ids: member.sm.leaseIds() };
       },
       watch: (params: unknown, ctx: Context) => {
+        authorize(ctx, 'watch', params);
         requireMember(member);
         const p = obj(params);
         const { range } = validateCommand({ type: 'range', range: p.range }, member.sm.limits) as RangeOp;
@@ -115,14 +139,17 @@ export function createKvService(member: KvMember, addressOf: AddressOf) {
       watchCancel: (params: unknown, ctx: Context) => ({
         canceled: sessions.cancel(obj(params).watchId, ctx.callerId),
       }),
-      status: () => ({
-        id: member.id,
-        leader: member.leader,
-        isLeader: member.isLeader,
-        revision: member.sm.store.revision,
-        compactRevision: member.sm.store.compactRevision,
-        applied: member.applied,
-      }),
+      status: (params: unknown, ctx: Context) => {
+        authorize(ctx, 'status', params ?? {});
+        return {
+          id: member.id,
+          leader: member.leader,
+          isLeader: member.isLeader,
+          revision: member.sm.store.revision,
+          compactRevision: member.sm.store.compactRevision,
+          applied: member.applied,
+        };
+      },
     },
     stopped: () => sessions.close(),
   });
