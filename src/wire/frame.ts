@@ -42,8 +42,10 @@ export const PacketType = {
   GOODBYE: 9,
   GOSSIP: 10,
   INFO: 11,
+  /** The authentication proof (JSON), right after HELLO when the mesh authenticates peers. */
+  AUTH: 12,
   /** Frames sealed together once the handshake has agreed on keys (transport/security/sealed-connection.ts). */
-  SEALED: 12,
+  SEALED: 13,
 } as const;
 export type PacketType = (typeof PacketType)[keyof typeof PacketType];
 
