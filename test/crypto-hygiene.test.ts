@@ -100,7 +100,7 @@ export function lintCrypto(text: string, path: string): Finding[] {
     if (CONSTANT_BYTES.test(args[2] ?? '')) add('fixed-iv', line);
   }
   for (const m of text.matchAll(
-    /\b(?:const|let|var|readonly)\s+[A-Z_]*(?:IV|NONCE)[A-Z_]*\s*(?::[^=]+)?=\s*(?:'|"|`|Buffer\.(?:alloc|from)\s*\(|new\s+(?:Uint8Array|Buffer)\s*\(|\[)/g,
+    /\b(?:const|let|var|readonly)\s+(?:[A-Z0-9]+_)*(?:IV|NONCE)(?:_[A-Z0-9]+)*\s*(?::[^=]+)?=\s*(?:'|"|`|Buffer\.(?:alloc|from)\s*\(|new\s+(?:Uint8Array|Buffer)\s*\(|\[)/g,
   )) {
     add('fixed-iv', lineOf(text, m.index));
   }
@@ -174,6 +174,7 @@ describe('crypto hygiene', () => {
     ],
     ["const FIXED_IV = Buffer.from('0123456789ab');", ['fixed-iv']],
     ['const NONCE: Uint8Array = new Uint8Array(12);', ['fixed-iv']],
+    ['let STATIC_IV_BYTES = [0, 0, 0, 0];', ['fixed-iv']],
     ['const nonce = Math.floor(Math.random() * 2 ** 32);', ['math-random']],
     ['const key = Math.random().toString(36);', ['math-random']],
     ['const salt = makeSalt();\nconst pick = Math.random();', ['math-random']],
@@ -190,6 +191,7 @@ describe('crypto hygiene', () => {
       "const codec = codecByName('msgpack');",
       '// CBC is never used: see aead.ts',
       'private readonly nonce = new Uint8Array(NONCE_BYTES);',
+      "const UNIVERSE: string[] = [''];",
     ]) {
       assert.deepEqual(rulesOf(good), [], good);
     }
