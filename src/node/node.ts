@@ -4,11 +4,13 @@ import { sleep } from '../base/abort.js';
 import { type Timer, wallTimer } from '../base/clock.js';
 import { createConsoleLogger, type Logger } from '../transport/logger.js';
 import { Mesh } from '../transport/mesh.js';
+import { DEFAULT_HANDSHAKE_TIMEOUT_MS, resolveAuth } from '../transport/security/auth-options.js';
 import { TcpTransport } from '../transport/tcp-transport.js';
 import { DEFAULT_MAX_OUTBOUND_BYTES } from '../transport/transport.js';
 import { type Codec, codecByName } from '../wire/codec.js';
 import { DEFAULT_MAX_FRAME_SIZE } from '../wire/frame.js';
 import { ParleyError } from '../wire/parley-error.js';
+import { Authorizer } from './authorization/authorizer.js';
 import { RoundRobinBalancer } from './balancer.js';
 import { CallDispatcher } from './call-dispatcher.js';
 import { Catalog } from './catalog.js';
@@ -18,6 +20,7 @@ import { PeerToPeerDiscovery } from './discovery/peer-to-peer.js';
 import { EventRouter } from './event-router.js';
 import { EventSequences } from './event-sequences.js';
 import { frameHandler } from './frame-dispatch.js';
+import { checkListenSecurity } from './listen-security.js';
 import { type LocalAction, LocalServices } from './local-services.js';
 import { Membership, type PeerView } from './membership.js';
 import type { CallHandler, Middleware } from './middleware.js';
@@ -62,6 +65,8 @@ export class ParleyNode<C extends ContractShape = AnyContract, E extends EventSh
   private readonly server: RequestServer;
   private readonly dispatcher: CallDispatcher;
   private readonly membership: Membership;
+  /** The policy in force, its checks, denial counters and audit log. */
+  readonly authorization: Authorizer;
   private state: NodeState = 'created';
   private startedAt = 0;
 
@@ -76,6 +81,13 @@ export class ParleyNode<C extends ContractShape = AnyContract, E extends EventSh
     this.timer = options.timer ?? wallTimer;
     this.catalog = new Catalog(this.timer);
     this.codec = codecByName(options.codec ?? 'msgpack');
+    this.authorization = new Authorizer({
+      nodeId: this.id,
+      policy: options.policy,
+      audit: options.audit,
+      logger: this.logger,
+      clock: this.timer,
+    });
     this.pending = new PendingCalls({
       timer: this.timer,
       onGiveUp: (peerId, id) => this.dispatcher.sendCancel(peerId, id),
@@ -92,6 +104,11 @@ export class ParleyNode<C extends ContractShape = AnyContract, E extends EventSh
         advertise: options.advertise,
         logger: this.logger,
       });
+    const auth = options.auth
+      ? resolveAuth(options.auth, {
+          linkIsTls: options.tls !== undefined && options.transport === undefined,
+        })
+      : undefined;
     this.mesh = new Mesh({
       localId: this.id,
       transport,
@@ -99,6 +116,9 @@ export class ParleyNode<C extends ContractShape = AnyContract, E extends EventSh
       logger: this.logger,
       keepaliveIntervalMs: options.keepaliveInterval ?? 1000,
       idleTimeoutMs: options.idleTimeout ?? 5000,
+      handshakeTimeoutMs: auth?.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
+      auth,
+      sealing: { maxFrameSize, maxOutboundBytes: options.maxOutboundBytes ?? DEFAULT_MAX_OUTBOUND_BYTES },
     });
     this.discovery =
       options.discovery ??
@@ -111,6 +131,7 @@ export class ParleyNode<C extends ContractShape = AnyContract, E extends EventSh
       logger: this.logger,
       timer: this.timer,
       messenger: this,
+      authorizer: this.authorization,
     };
     this.events = new EventRouter({ ...parts, catalog: this.catalog, sequences: this.sequences });
     this.server = new RequestServer(parts);
@@ -148,6 +169,7 @@ export class ParleyNode<C extends ContractShape = AnyContract, E extends EventSh
     }
     this.callChain = chain;
     this.catalog.onChange(() => this.events.invalidate());
+    this.authorization.onChange(() => this.events.invalidate());
     this.local.add(createNodeService(this), this.wrapAction);
   }
 
@@ -184,6 +206,19 @@ export class ParleyNode<C extends ContractShape = AnyContract, E extends EventSh
 
   async start(): Promise<void> {
     if (this.state !== 'created') throw new ParleyError('FAILED_PRECONDITION', `node '${this.id}' was already started`);
+    const { options } = this;
+    checkListenSecurity(
+      {
+        nodeId: this.id,
+        host: options.host ?? '127.0.0.1',
+        port: options.port === undefined ? 0 : options.port,
+        customTransport: options.transport !== undefined,
+        auth: options.auth,
+        tls: options.tls,
+        insecure: options.insecure === true,
+      },
+      this.logger,
+    );
     this.state = 'starting';
     this.startedAt = this.timer.now();
     const bound = await this.mesh.start({
@@ -199,6 +234,7 @@ export class ParleyNode<C extends ContractShape = AnyContract, E extends EventSh
       }),
     });
     this.membership.address = bound === null ? null : (this.options.advertise ?? bound);
+    this.authorization.start();
     await this.discovery.start(this.membership.discoveryHost());
     this.state = 'running';
     for (const d of this.local.definitions()) await this.runHook(d, 'started');
@@ -224,6 +260,7 @@ export class ParleyNode<C extends ContractShape = AnyContract, E extends EventSh
     this.server.abortAll(stopping);
     this.pending.failAll(() => stopping);
     this.membership.stop();
+    this.authorization.stop();
     await this.mesh.stop();
     for (const d of this.local.definitions()) await this.runHook(d, 'stopped');
     this.state = 'stopped';

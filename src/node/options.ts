@@ -1,9 +1,12 @@
 import type { Timer } from '../base/clock.js';
 import type { Logger, LogLevel } from '../transport/logger.js';
+import type { AuthOptions } from '../transport/security/auth-options.js';
 import type { TlsOptions } from '../transport/tls-options.js';
 import type { Transport } from '../transport/transport.js';
 import type { CodecName } from '../wire/codec.js';
 import type { Meta } from '../wire/packets.js';
+import type { AuditSink } from './authorization/audit-log.js';
+import type { Policy } from './authorization/policy.js';
 import type { Balancer } from './balancer.js';
 import type { Discovery } from './discovery/discovery.js';
 import type { Middleware } from './middleware.js';
@@ -26,6 +29,17 @@ export interface NodeOptions {
   /** Body codec this node sends with (default 'msgpack'); it reads both. */
   readonly codec?: CodecName;
   readonly tls?: TlsOptions;
+  /**
+   * Authenticate every connection (node keys, a cluster secret, mutual TLS, bearer tokens, a
+   * hook): a peer's node id must match what it proves. Default: none — HELLOs are believed, which
+   * is only allowed on loopback (see `insecure`).
+   */
+  readonly auth?: AuthOptions;
+  /**
+   * Listen on a non-loopback host without authentication. Without it such a node refuses to start
+   * (FAILED_PRECONDITION); with it, it logs one warning.
+   */
+  readonly insecure?: boolean;
   /** Published to other nodes (e.g. zone, weight). */
   readonly meta?: Meta;
   /** Default deadline of a call in ms when neither caller nor action gives one (default 30000; 0 = none). */
@@ -56,4 +70,12 @@ export interface NodeOptions {
    * Default: `wallTimer` (epoch milliseconds, timers that keep the process alive).
    */
   readonly timer?: Timer;
+  /**
+   * The authorization policy (docs/SECURITY.md): an object, or the path of a JSON file that is
+   * re-read every second (a broken version is refused and the last good policy stays). An invalid
+   * policy refuses the node's creation (INVALID_ARGUMENT). Default: none, everything is allowed.
+   */
+  readonly policy?: Policy | string;
+  /** Where audit entries (denials, policy changes) go. Default: the node's logger. */
+  readonly audit?: AuditSink;
 }

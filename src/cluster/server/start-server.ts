@@ -1,5 +1,6 @@
 import { systemTimer } from '../../base/clock.js';
 import { createNode, type ParleyNode } from '../../node/node.js';
+import type { NodeOptions } from '../../node/options.js';
 import type { Message } from '../../raft/core/messages.js';
 import { encodeWireMessage } from '../../raft/core/wire-message.js';
 import { createConsoleLogger, type Logger, type LogLevel } from '../../transport/logger.js';
@@ -26,6 +27,13 @@ export interface ServerOptions {
   /** True: this member was added with `$cluster.add` and learns the configuration from the leader. */
   readonly join?: boolean;
   readonly logger?: Logger | LogLevel;
+  /**
+   * The member node's authorization policy (an object, or a JSON file re-read every second):
+   * who may read and write which keys, and who the cluster members are. See docs/SECURITY.md.
+   */
+  readonly policy?: NodeOptions['policy'];
+  /** Where audit entries go (default: the logger). */
+  readonly audit?: NodeOptions['audit'];
   /** Replaces TCP (e.g. MemoryTransport in tests). */
   readonly transport?: Transport;
   /**
@@ -91,6 +99,8 @@ export function createServer(options: ServerOptions): KvServer {
     ...(options.advertise ? { advertise: options.advertise } : {}),
     ...(options.transport ? { transport: options.transport } : {}),
     ...(options.maxFrameSize ? { maxFrameSize: options.maxFrameSize } : {}),
+    ...(options.policy !== undefined ? { policy: options.policy } : {}),
+    ...(options.audit ? { audit: options.audit } : {}),
   });
   const voters = [...new Set([...Object.keys(peers), options.id])].sort();
   const lastSendError = new Map<string, number>();
@@ -131,7 +141,7 @@ export function createServer(options: ServerOptions): KvServer {
       },
     }),
   );
-  node.addService(createKvService(member, addressOf));
+  node.addService(createKvService(member, addressOf, node.authorization));
   node.addService(createClusterService(member, addressOf));
   let started: Promise<void> | null = null;
   return {

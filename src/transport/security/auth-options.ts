@@ -100,14 +100,8 @@ function invalid(message: string): ParleyError {
   return new ParleyError('INVALID_ARGUMENT', message);
 }
 
-/**
- * Checks and parses `auth`. `linkIsTls`: the node's transport is TLS. `sealingAvailable`: whether
- * this build can seal frames (per-message encryption).
- */
-export function resolveAuth(
-  auth: AuthOptions,
-  context: { readonly linkIsTls: boolean; readonly sealingAvailable: boolean },
-): ResolvedAuth {
+/** Checks and parses `auth`. `linkIsTls`: the node's transport is TLS. */
+export function resolveAuth(auth: AuthOptions, context: { readonly linkIsTls: boolean }): ResolvedAuth {
   if (typeof auth !== 'object' || auth === null) throw invalid('auth must be an object (see AuthOptions)');
   const keyPair = auth.key === undefined ? undefined : withOption('auth.key', () => parseSecretKey(auth.key!));
   const trust = new Map<string, TrustEntry>();
@@ -158,7 +152,7 @@ export function resolveAuth(
     verifyToken,
     hook: auth.authenticate,
     handshakeTimeoutMs: timeout,
-    seal: encrypt && context.sealingAvailable,
+    seal: encrypt,
     linkIsTls: context.linkIsTls,
   };
 }
