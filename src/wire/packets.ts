@@ -1,5 +1,5 @@
 import { ParleyError } from './parley-error.js';
-import { codeFromNumber, type ErrorCode, StatusCode } from './status.js';
+import { codeFromNumber, type ErrorCode, isErrorCode, StatusCode } from './status.js';
 
 /**
  * Packet bodies: their shapes on the wire, and parsers that check what a peer sent.
@@ -225,11 +225,16 @@ export function parseHello(v: unknown): HelloBody {
   };
 }
 
+/** Longest GOODBYE reason kept (it is logged): the rest is cut. */
+export const MAX_GOODBYE_REASON = 1024;
+
 export function parseGoodbye(v: unknown): GoodbyeBody {
   if (typeof v !== 'object' || v === null) return { code: 'OK', reason: 'peer said goodbye' };
   const g = v as Record<string, unknown>;
-  const code = typeof g.code === 'string' ? (g.code as ErrorCode | 'OK') : 'OK';
-  return { code, reason: typeof g.reason === 'string' ? g.reason : 'peer said goodbye' };
+  // The code is a peer's word: only a known one is kept, so nothing downstream meets a made-up code.
+  const code = g.code === undefined || g.code === 'OK' ? 'OK' : isErrorCode(g.code) ? g.code : 'UNKNOWN';
+  const reason = typeof g.reason === 'string' ? g.reason.slice(0, MAX_GOODBYE_REASON) : 'peer said goodbye';
+  return { code, reason };
 }
 
 export const encodeGossip = (entries: readonly GossipEntry[]): unknown[] =>

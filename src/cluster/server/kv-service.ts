@@ -31,7 +31,14 @@ export function createKvService(member: KvMember, addressOf: AddressOf) {
   ): Promise<Extract<KvResult, { type: T }>> => {
     leaderOnly();
     const r = await member.propose({ ...command, type });
-    if (r.type !== type) throw new ParleyError('INTERNAL', `a ${type} command returned a ${r.type} result`);
+    // Only a retry identity reused for another command can answer with another result type:
+    // the member remembered the first command's result under (clientId, seq).
+    if (r.type !== type)
+      throw new ParleyError(
+        'INVALID_ARGUMENT',
+        `clientId '${String(command.clientId)}' seq ${String(command.seq)} was already used for a ${r.type} command; use a new seq for every command`,
+        { details: { reason: 'retry-id-reused' } },
+      );
     return r as Extract<KvResult, { type: T }>;
   };
   return defineService({

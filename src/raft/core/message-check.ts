@@ -94,7 +94,9 @@ function snapshot(x: unknown): Snapshot | null {
 export function checkWireMessage(raw: unknown): Message {
   const m = record(raw, 'message');
   if (typeof m.type !== 'string' || !WIRE_TYPES.has(m.type as MessageType) || isLocalMessage(m.type as MessageType)) {
-    bad(`type ${JSON.stringify(m.type)} is not a message peers may send`);
+    // Not JSON.stringify: a BigInt would make it throw a TypeError instead of this refusal.
+    const shown = typeof m.type === 'string' ? `'${m.type.slice(0, 64)}'` : `of type ${typeof m.type}`;
+    bad(`type ${shown} is not a message peers may send`);
   }
   if (!Array.isArray(m.entries)) bad('entries must be a list');
   if (m.context !== null && !(m.context instanceof Uint8Array)) bad('context must be bytes or null');
