@@ -91,6 +91,7 @@ export class ParleyNode<C extends ContractShape = AnyContract, E extends EventSh
         maxOutboundBytes: options.maxOutboundBytes ?? DEFAULT_MAX_OUTBOUND_BYTES,
         advertise: options.advertise,
         logger: this.logger,
+        maxConnectionsPerAddress: options.maxConnectionsPerAddress,
       });
     this.mesh = new Mesh({
       localId: this.id,
@@ -113,7 +114,7 @@ export class ParleyNode<C extends ContractShape = AnyContract, E extends EventSh
       messenger: this,
     };
     this.events = new EventRouter({ ...parts, catalog: this.catalog, sequences: this.sequences });
-    this.server = new RequestServer(parts);
+    this.server = new RequestServer({ ...parts, maxInFlightPerPeer: options.maxInFlightPerPeer });
     this.dispatcher = new CallDispatcher({
       ...parts,
       catalog: this.catalog,

@@ -187,9 +187,34 @@ function isServiceInfo(v: unknown): v is ServiceInfo {
   );
 }
 
+/**
+ * Most services + actions + event subscriptions one node may announce (HELLO, INFO). Each becomes
+ * catalog entries on every peer; a longer list is refused whole (RESOURCE_EXHAUSTED).
+ */
+export const MAX_NODE_INFO_ENTRIES = 65_536;
+
+function catalogEntries(services: unknown[]): number {
+  let n = services.length;
+  for (const s of services) {
+    const x = s as { actions?: unknown; events?: unknown } | null;
+    if (Array.isArray(x?.actions)) n += x.actions.length;
+    if (Array.isArray(x?.events)) n += x.events.length;
+  }
+  return n;
+}
+
 export function parseNodeInfo(v: unknown): NodeInfo {
   if (typeof v !== 'object' || v === null) invalid('node info');
   const n = v as Record<string, unknown>;
+  if (Array.isArray(n.services)) {
+    const entries = catalogEntries(n.services);
+    if (entries > MAX_NODE_INFO_ENTRIES) {
+      throw new ParleyError(
+        'RESOURCE_EXHAUSTED',
+        `node info from peer announces ${entries} services, actions and event subscriptions (at most ${MAX_NODE_INFO_ENTRIES})`,
+      );
+    }
+  }
   if (
     typeof n.id !== 'string' ||
     n.id.length === 0 ||

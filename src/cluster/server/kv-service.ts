@@ -8,6 +8,11 @@ import type { KvMember } from './kv-member.js';
 import { type AddressOf, notLeader, obj, type Params, requireLeader, requireMember } from './request-guards.js';
 import { WatchSessions } from './watch-sessions.js';
 
+export interface KvServiceOptions {
+  /** Most watches one caller may hold on this member (default DEFAULT_MAX_WATCHES_PER_CALLER, 1000). */
+  readonly maxWatchesPerCaller?: number;
+}
+
 /** Copies the retry identity (clientId, seq) when present; `KvMember.propose` validates it with the command. */
 function retryId(p: Params): { clientId?: unknown; seq?: unknown } {
   return p.clientId === undefined ? {} : { clientId: p.clientId, seq: p.seq };
@@ -20,9 +25,9 @@ function retryId(p: Params): { clientId?: unknown; seq?: unknown } {
  * serializable reads and watches by any member at once. A member removed
  * from the cluster serves nothing: UNAVAILABLE, reason 'member-removed'.
  */
-export function createKvService(member: KvMember, addressOf: AddressOf) {
+export function createKvService(member: KvMember, addressOf: AddressOf, options: KvServiceOptions = {}) {
   const clock = () => member.now();
-  const sessions = new WatchSessions(member.sm.watches);
+  const sessions = new WatchSessions(member.sm.watches, undefined, undefined, options.maxWatchesPerCaller);
   const leaderOnly = () => requireLeader(member, addressOf);
   /** Replicates a command on the leader; the result must be of `type` (the contract's result). */
   const write = async <T extends KvResult['type']>(
