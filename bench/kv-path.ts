@@ -12,11 +12,18 @@
  * "across 3 members" = propose + envelope + 3 × apply. The `msgpack` rows are the encoding used before
  * kv/command-codec.ts (msgpack of the unvalidated request; msgpack decode, byte copies and validation on apply),
  * measured with the same state machine.
+ *
+ * Then the raft messages that replicate a put, as `$raft.step` bodies: the leader encodes a MsgApp carrying a batch
+ * of entries for each of 2 followers, each decodes and checks it (core/wire-message.ts) and answers a MsgAppResp,
+ * which the leader decodes and checks; per put = 2 × (MsgApp + MsgAppResp round) / entries per MsgApp.
  */
 import { Packr } from 'msgpackr';
 import { commandToPropose, plain, restoreBytes } from '../src/kv/command-codec.js';
 import { KvStateMachine } from '../src/kv/kv-state-machine.js';
+import { newMessage } from '../src/raft/core/messages.js';
+import { checkWireMessage, encodeWireMessage } from '../src/raft/core/wire-message.js';
 import { encodeProposal } from '../src/raft/driver-proposals.js';
+import { msgpackCodec } from '../src/wire/codec.js';
 import { formatTable } from './harness/table.js';
 
 const packr = new Packr({ useRecords: false, moreTypes: false, mapsAsObjects: true });
@@ -64,6 +71,45 @@ function measure(path: 'binary' | 'msgpack', puts: number): Costs {
   return { propose, envelope, apply };
 }
 
+/** CPU per put of the raft messages that replicate it, with `batch` entries (190-byte puts) per MsgApp. */
+function measureReplication(batch: number, rounds: number): number {
+  const appendAt = (i: number) =>
+    newMessage({
+      type: 'MsgApp',
+      from: 's1',
+      to: 's2',
+      term: 2,
+      logTerm: 2,
+      index: i,
+      commit: i - 3,
+      entries: Array.from({ length: batch }, (_, k) => ({
+        term: 2,
+        index: i + 1 + k,
+        type: 0,
+        data: new Uint8Array(190).fill(7),
+      })),
+    });
+  const appends = Array.from({ length: 64 }, (_, i) => appendAt(1000 + i * batch));
+  const answers = appends.map((m) =>
+    newMessage({ type: 'MsgAppResp', from: 's2', to: 's1', term: 2, index: m.index + batch }),
+  );
+  const trip = (m: (typeof appends)[number]) => {
+    const body = msgpackCodec.decode(msgpackCodec.encode(['$raft.step', [encodeWireMessage(m)], null])) as unknown[];
+    for (const raw of body[1] as unknown[]) checkWireMessage(raw);
+  };
+  const n = Math.ceil(200_000 / batch);
+  let best = Infinity;
+  for (let r = 0; r <= rounds; r++) {
+    const t = cpuUs();
+    for (let i = 0; i < n; i++) {
+      trip(appends[i & 63]!);
+      trip(answers[i & 63]!);
+    }
+    if (r > 0) best = Math.min(best, (cpuUs() - t) / n); // round 0 warms up
+  }
+  return (2 * best) / batch;
+}
+
 export async function run(args: string[]): Promise<void> {
   let puts = 100_000;
   let rounds = 3;
@@ -95,4 +141,7 @@ export async function run(args: string[]): Promise<void> {
   console.log(
     formatTable(['encoding', 'propose µs', 'envelope µs', 'apply µs (each member)', 'across 3 members µs'], rows),
   );
+  const replication = [1, 8, 32].map((batch) => [String(batch), measureReplication(batch, rounds).toFixed(2)]);
+  console.log('\nraft messages replicating one put (leader → 2 followers and back, wire form of core/wire-message.ts)');
+  console.log(formatTable(['entries per MsgApp', 'µs per put, 3 members'], replication));
 }

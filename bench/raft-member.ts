@@ -7,7 +7,8 @@
  *  - `pipe`: listens on its own port and dials every other member (one outbound pipe per peer, for sending;
  *    inbound pipes only receive): length-prefixed msgpackr frames (bench/raft-pipe.ts), one write per microtask.
  *  - `node`: a Parley node (createNode: TCP mesh, HELLO, Parley frames, msgpack codec); each Ready's messages to
- *    a peer go as one one-way `$raft.step` call, exactly as `parley server` sends them.
+ *    a peer go as one one-way `$raft.step` call in their wire form (checked on arrival), exactly as `parley server`
+ *    sends them.
  * Speaks the peer-process protocol (harness/peer-process-protocol.ts) with the orchestrator (raft-cluster.ts):
  *   status → { id, leader, saves }        campaign → starts an election here
  *   load { concurrency, warmupMs, durationMs, payloadBytes } → LoadResult (proposers run in this process)
@@ -17,6 +18,7 @@ import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createNode } from '../src/node/node.js';
 import type { Message } from '../src/raft/core/messages.js';
+import { checkWireMessage, encodeWireMessage } from '../src/raft/core/wire-message.js';
 import type { NodeId } from '../src/raft/types.js';
 import { type ChildCommand, type ChildMessage, MARKER } from './harness/peer-process-protocol.js';
 import { BenchRaftMember, DEFAULT_TUNING, type RaftTuning } from './raft-bench-member.js';
@@ -72,7 +74,7 @@ const connectNode: Connect = async (id, ports, deliver) => {
     actions: {
       step: (params: unknown) => {
         if (!Array.isArray(params)) return;
-        for (const m of params as Message[]) deliver(m);
+        for (const m of params) deliver(checkWireMessage(m));
       },
     },
   });
@@ -92,7 +94,7 @@ const connectNode: Connect = async (id, ports, deliver) => {
     }
     for (const [to, list] of byPeer) {
       try {
-        node.send('$raft.step', list, { nodeId: to });
+        node.send('$raft.step', list.map(encodeWireMessage), { nodeId: to });
       } catch {
         // Not connected: raft retries what matters.
       }

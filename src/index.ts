@@ -118,6 +118,29 @@ export type { Connection, ConnectionHandlers, PeerIdentity } from './transport/c
 export { createConsoleLogger, type Logger, type LogLevel, silentLogger } from './transport/logger.js';
 export { MemoryNetwork, MemoryTransport } from './transport/memory-transport.js';
 export type { Principal, PrincipalSource } from './transport/principal.js';
+export { type AeadAlgorithm, DEFAULT_AEAD } from './transport/security/aead.js';
+export type { AuthOptions, ConnectInfo, TrustedKey } from './transport/security/auth-options.js';
+export {
+  FrameOpener,
+  FrameSealer,
+  type OpenOptions,
+  type Ordering,
+  SEAL_OVERHEAD,
+  type SealOptions,
+} from './transport/security/frame-sealer.js';
+export type { AuthMethod } from './transport/security/handshake-auth.js';
+export type { KeyScheduleOptions } from './transport/security/key-schedule.js';
+export { generateNodeKeys } from './transport/security/node-keys.js';
+export { REPLAY_WINDOW_SIZE, type ReplayVerdict, ReplayWindow } from './transport/security/replay-window.js';
+export { isSealError, type SealErrorReason } from './transport/security/seal-error.js';
+export { SealedConnection, type SealedConnectionOptions } from './transport/security/sealed-connection.js';
+export {
+  deriveSessionKeys,
+  type EphemeralKeyPair,
+  generateEphemeral,
+  type SessionKeys,
+} from './transport/security/session-keys.js';
+export type { TokenOptions } from './transport/security/token-verifier.js';
 export type { TlsOptions } from './transport/tls-options.js';
 export type { OutboundLimits, Transport } from './transport/transport.js';
 export type { CodecName } from './wire/codec.js';

@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { waitUntil } from '../base/testing/wait-until.js';
 import { createNode, type ParleyNode } from '../node/node.js';
+import { type MessageType, newMessage } from '../raft/core/messages.js';
+import { encodeWireMessage } from '../raft/core/wire-message.js';
 import type { Logger } from '../transport/logger.js';
 import { connectKv, type KvClient } from './client/kv-client.js';
 import { type KvServer, startServer } from './server/start-server.js';
@@ -74,21 +76,10 @@ describe('raft boundary: forged messages from a non-member', () => {
   });
 
   it('drops them, elections still work, and a write succeeds, also after restarting every member', async () => {
-    const forged = (to: string, type: string, term: number) => ({
-      type,
-      from: 'mallory',
-      to,
-      term,
-      logTerm: 2 ** 53 - 1,
-      index: 2 ** 53 - 1,
-      entries: [],
-      commit: 0,
-      snapshot: null,
-      reject: false,
-      rejectHint: 0,
-      context: null,
-      leaderTransfer: true,
-    });
+    const forged = (to: string, type: MessageType, term: number) =>
+      encodeWireMessage(
+        newMessage({ type, from: 'mallory', to, term, logTerm: 2 ** 53 - 1, index: 2 ** 53 - 1, leaderTransfer: true }),
+      );
     for (const id of servers.keys()) {
       mallory.send(
         '$raft.step',
@@ -159,21 +150,9 @@ describe('raft boundary: forged messages from a non-member', () => {
         20_000,
         'the attacker connected to the joiner',
       );
-      const heartbeat = {
-        type: 'MsgHeartbeat',
-        from: 'mallory',
-        to: 'r4',
-        term: 2 ** 53 - 1,
-        logTerm: 0,
-        index: 0,
-        entries: [],
-        commit: 0,
-        snapshot: null,
-        reject: false,
-        rejectHint: 0,
-        context: null,
-        leaderTransfer: false,
-      };
+      const heartbeat = encodeWireMessage(
+        newMessage({ type: 'MsgHeartbeat', from: 'mallory', to: 'r4', term: 2 ** 53 - 1 }),
+      );
       mallory.send('$raft.step', [heartbeat], { nodeId: 'r4' });
       await waitUntil(() => lines.some((l) => l.includes("from 'mallory'")), 20_000, 'the joiner dropped the attacker');
       assert.equal(joiner.member.status().term, 0, 'the joiner took no term from a stranger');

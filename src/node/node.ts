@@ -4,6 +4,7 @@ import { sleep } from '../base/abort.js';
 import { type Timer, wallTimer } from '../base/clock.js';
 import { createConsoleLogger, type Logger } from '../transport/logger.js';
 import { Mesh } from '../transport/mesh.js';
+import { DEFAULT_HANDSHAKE_TIMEOUT_MS, resolveAuth } from '../transport/security/auth-options.js';
 import { TcpTransport } from '../transport/tcp-transport.js';
 import { DEFAULT_MAX_OUTBOUND_BYTES } from '../transport/transport.js';
 import { type Codec, codecByName } from '../wire/codec.js';
@@ -18,6 +19,7 @@ import { PeerToPeerDiscovery } from './discovery/peer-to-peer.js';
 import { EventRouter } from './event-router.js';
 import { EventSequences } from './event-sequences.js';
 import { frameHandler } from './frame-dispatch.js';
+import { checkListenSecurity } from './listen-security.js';
 import { type LocalAction, LocalServices } from './local-services.js';
 import { Membership, type PeerView } from './membership.js';
 import type { CallHandler, Middleware } from './middleware.js';
@@ -93,6 +95,11 @@ export class ParleyNode<C extends ContractShape = AnyContract, E extends EventSh
         logger: this.logger,
         maxConnectionsPerAddress: options.maxConnectionsPerAddress,
       });
+    const auth = options.auth
+      ? resolveAuth(options.auth, {
+          linkIsTls: options.tls !== undefined && options.transport === undefined,
+        })
+      : undefined;
     this.mesh = new Mesh({
       localId: this.id,
       transport,
@@ -100,6 +107,9 @@ export class ParleyNode<C extends ContractShape = AnyContract, E extends EventSh
       logger: this.logger,
       keepaliveIntervalMs: options.keepaliveInterval ?? 1000,
       idleTimeoutMs: options.idleTimeout ?? 5000,
+      handshakeTimeoutMs: auth?.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
+      auth,
+      sealing: { maxFrameSize, maxOutboundBytes: options.maxOutboundBytes ?? DEFAULT_MAX_OUTBOUND_BYTES },
     });
     this.discovery =
       options.discovery ??
@@ -185,6 +195,19 @@ export class ParleyNode<C extends ContractShape = AnyContract, E extends EventSh
 
   async start(): Promise<void> {
     if (this.state !== 'created') throw new ParleyError('FAILED_PRECONDITION', `node '${this.id}' was already started`);
+    const { options } = this;
+    checkListenSecurity(
+      {
+        nodeId: this.id,
+        host: options.host ?? '127.0.0.1',
+        port: options.port === undefined ? 0 : options.port,
+        customTransport: options.transport !== undefined,
+        auth: options.auth,
+        tls: options.tls,
+        insecure: options.insecure === true,
+      },
+      this.logger,
+    );
     this.state = 'starting';
     this.startedAt = this.timer.now();
     const bound = await this.mesh.start({

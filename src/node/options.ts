@@ -1,5 +1,6 @@
 import type { Timer } from '../base/clock.js';
 import type { Logger, LogLevel } from '../transport/logger.js';
+import type { AuthOptions } from '../transport/security/auth-options.js';
 import type { TlsOptions } from '../transport/tls-options.js';
 import type { Transport } from '../transport/transport.js';
 import type { CodecName } from '../wire/codec.js';
@@ -26,6 +27,17 @@ export interface NodeOptions {
   /** Body codec this node sends with (default 'msgpack'); it reads both. */
   readonly codec?: CodecName;
   readonly tls?: TlsOptions;
+  /**
+   * Authenticate every connection (node keys, a cluster secret, mutual TLS, bearer tokens, a
+   * hook): a peer's node id must match what it proves. Default: none — HELLOs are believed, which
+   * is only allowed on loopback (see `insecure`).
+   */
+  readonly auth?: AuthOptions;
+  /**
+   * Listen on a non-loopback host without authentication. Without it such a node refuses to start
+   * (FAILED_PRECONDITION); with it, it logs one warning.
+   */
+  readonly insecure?: boolean;
   /** Published to other nodes (e.g. zone, weight). */
   readonly meta?: Meta;
   /** Default deadline of a call in ms when neither caller nor action gives one (default 30000; 0 = none). */

@@ -8,8 +8,9 @@ import type { Message } from './core/messages.js';
  * caller, who must log it: it is a configuration error (entries larger than the frame allows),
  * never something to drop in silence.
  *
- * Sizes are upper bounds of the msgpack encoding of a Message as it is: every field name and
- * value, member ids, entries with their data, snapshot data and read contexts.
+ * Sizes are upper bounds of the msgpack encoding of a Message's wire form (core/wire-message.ts;
+ * bounds set when every field also carried its name, so they hold with room to spare): member
+ * ids, entries with their data, snapshot data and read contexts.
  */
 
 /** Field names and fixed-size values of one Message, with room for future fields. */

@@ -25,7 +25,7 @@ describe('livenessAction', () => {
     assert.equal(idle.kind, 'close');
     assert.match(idle.kind === 'close' ? idle.reason : '', /unresponsive/);
     const noHello = livenessAction(times({ handshaken: false, lastReceived: 3000 }), 3001, S);
-    assert.match(noHello.kind === 'close' ? noHello.reason : '', /no HELLO within 3000 ms/);
+    assert.match(noHello.kind === 'close' ? noHello.reason : '', /no HELLO, or no authentication, within 3000 ms/);
   });
 
   it('drops a peer whose outbound queue stayed full past the idle timeout, even while it sends', () => {

@@ -39,7 +39,7 @@ const PING: LivenessAction = { kind: 'ping' };
 export function livenessAction(c: ConnectionTimes, now: number, s: LivenessSettings): LivenessAction {
   const silent = now - c.lastReceived;
   if (!c.handshaken && now - c.openedAt > s.handshakeTimeoutMs) {
-    return { kind: 'close', reason: `no HELLO within ${s.handshakeTimeoutMs} ms` };
+    return { kind: 'close', reason: `no HELLO, or no authentication, within ${s.handshakeTimeoutMs} ms` };
   }
   if (silent > s.idleTimeoutMs)
     return { kind: 'close', reason: `nothing received for ${silent} ms: peer unresponsive` };

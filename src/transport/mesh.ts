@@ -12,6 +12,9 @@ import { type LivenessSettings, livenessAction, livenessTickMs } from './livenes
 import type { Logger } from './logger.js';
 import { type Principal, unauthenticatedPrincipal } from './principal.js';
 import { Redialer } from './redialer.js';
+import type { ResolvedAuth } from './security/auth-options.js';
+import { ConnectionAuth } from './security/connection-auth.js';
+import { SealedConnection, type SealedConnectionOptions } from './security/sealed-connection.js';
 import type { Transport } from './transport.js';
 
 /** Largest PING body answered (bytes); a larger one is a protocol violation. Parley sends empty PINGs. */
@@ -33,6 +36,10 @@ export interface MeshOptions {
   readonly timer?: Timer;
   /** Jitter of the redials (default Math.random). */
   readonly random?: Random;
+  /** Authenticate every connection (security/connection-auth.ts); undefined: believe HELLOs, as a closed network may. */
+  readonly auth?: ResolvedAuth | undefined;
+  /** The limits a SealedConnection checks before it spends a counter (when `auth.seal`). */
+  readonly sealing?: SealedConnectionOptions | undefined;
 }
 
 /** How long a duplicate connection stays open after losing the tie-break, so frames on it arrive. */
@@ -76,6 +83,14 @@ interface ConnectionState {
   lastReceived: number;
   peerId: string | undefined;
   pingSentAt: number | undefined;
+  /** The connection's authentication, when the mesh authenticates peers. */
+  auth: ConnectionAuth | undefined;
+  /** The peer's HELLO, kept while its authentication runs. */
+  peerHello: Uint8Array | undefined;
+  /** Who the handshake proved the peer is. */
+  principal: Principal | undefined;
+  /** This side refused the connection: what still arrives on it is dropped unread. */
+  refused: boolean;
   /** Resolves the dial that made it, once the handshake is done. */
   onHandshake?: (peerId: string) => void;
   onHandshakeError?: (err: Error) => void;
@@ -89,7 +104,11 @@ interface ConnectionState {
  *
  * Invariants:
  * - peers.get(id).connection, when set, is open and handshaken with node `id`;
- * - before its HELLO, a connection gets nothing but the handshake: any other frame closes it;
+ * - before its handshake completes (HELLO, and AUTH when `auth` is set), a connection gets nothing
+ *   but the handshake: any other frame closes it, except frames that follow the peer's AUTH while
+ *   its verdict is computed, which are held (bounded) and delivered once it is authenticated;
+ * - with `auth`, a peer is entered in the table only with the principal its handshake proved, and
+ *   every frame of a connection is delivered as coming from that connection's peer;
  * - the receive path never throws (receiveSafely): a frame that cannot be handled closes only its
  *   connection, and a peer whose outbound queue is full (it does not read) is dropped;
  * - onPeerDown fires once per loss of a peer's last connection; `graceful` when the peer said
@@ -155,13 +174,15 @@ export class Mesh {
   }
 
   /**
-   * Who the connected peer is, as its handshake proved it. Until the mesh authenticates peers
-   * itself, a peer with a CA-verified TLS certificate is named by it and every other peer by its
-   * claimed id, marked unauthenticated.
+   * Who the connected peer is, as its handshake proved it. On a mesh without `auth`, a peer with a
+   * CA-verified TLS certificate is named by it and every other peer by its claimed id, marked
+   * unauthenticated.
    */
   peerPrincipal(peerId: string): Principal | undefined {
     const connection = this.peers.get(peerId)?.connection;
     if (!connection) return undefined;
+    const proven = this.connections.get(connection)?.principal;
+    if (proven) return proven;
     const tls = connection.peerIdentity;
     if (tls?.authorized && tls.commonName) {
       return { name: tls.commonName, groups: [], via: 'tls', authenticated: true };
@@ -236,15 +257,28 @@ export class Mesh {
     });
   }
 
-  private adopt(connection: Connection): ConnectionState {
+  private adopt(raw: Connection): ConnectionState {
     const now = this.timer.now();
+    const { auth, sealing } = this.options;
+    // Sealing is switched on by the handshake (security/connection-auth.ts), both ways at agreed points.
+    const connection = auth?.seal ? new SealedConnection(raw, sealing) : raw;
     const state: ConnectionState = {
       connection,
       openedAt: now,
       lastReceived: now,
       peerId: undefined,
       pingSentAt: undefined,
+      auth: undefined,
+      peerHello: undefined,
+      principal: undefined,
+      refused: false,
     };
+    if (auth) {
+      state.auth = new ConnectionAuth(auth, connection, {
+        authenticated: (principal) => this.onAuthenticated(state, principal),
+        refused: (code, reason) => this.refuse(state, code, reason),
+      });
+    }
     this.connections.set(connection, state);
     connection.setHandlers({
       onFrame: (frame) => this.receiveSafely(state, frame),
@@ -254,7 +288,9 @@ export class Mesh {
       connection.destroy(new Error('node is stopping'));
       return state;
     }
-    const hello = jsonCodec.encode(this.options.hello());
+    const own = this.options.hello();
+    const hello = jsonCodec.encode(state.auth ? { ...own, auth: state.auth.helloAuth() } : own);
+    state.auth?.sentHello(hello);
     connection.send(PacketType.HELLO, FrameFlag.JSON, 0, hello);
     return state;
   }
@@ -273,14 +309,29 @@ export class Mesh {
   }
 
   private receive(state: ConnectionState, frame: Frame): void {
+    if (state.refused) return;
     state.lastReceived = this.timer.now();
     const peerId = state.peerId;
     if (!peerId && frame.type !== PacketType.HELLO && frame.type !== PacketType.GOODBYE) {
-      // Nothing but the handshake is accepted, or answered, before HELLO.
-      this.protocolError(state, `${packetName(frame.type)} before HELLO`);
+      if (frame.type === PacketType.AUTH && state.auth) {
+        state.auth.onAuth(frame.body);
+        return;
+      }
+      // The peer may send as soon as it has verified this side; its own verdict may take a moment.
+      if (state.auth?.verifying) {
+        if (!state.auth.hold(frame)) {
+          this.refuse(state, 'RESOURCE_EXHAUSTED', 'protocol violation: too much sent before authentication completed');
+        }
+        return;
+      }
+      // Nothing but the handshake is accepted, or answered, before it completes.
+      this.protocolError(state, `${packetName(frame.type)} before ${state.peerHello ? 'authentication' : 'HELLO'}`);
       return;
     }
     switch (frame.type) {
+      case PacketType.AUTH:
+        this.protocolError(state, 'AUTH after the handshake');
+        return;
       case PacketType.HELLO:
         this.onHello(state, frame);
         return;
@@ -302,12 +353,14 @@ export class Mesh {
         const body = safeGoodbye(frame);
         if (!peerId) {
           this.options.logger.warn(`peer at ${state.connection.remoteAddress} refused the connection: ${body.reason}`);
-          state.onHandshakeError?.(new ParleyError('UNAVAILABLE', `peer refused the connection: ${body.reason}`));
+          const code = body.code === 'UNAUTHENTICATED' ? body.code : 'UNAVAILABLE';
+          state.onHandshakeError?.(new ParleyError(code, `peer refused the connection: ${body.reason}`));
           state.connection.close();
           return;
         }
         const peer = this.peers.get(peerId);
         if (peer) peer.leaving = true;
+        if (body.code !== 'OK') this.options.logger.warn(`'${peerId}' closed the connection: ${body.reason}`);
         this.events?.onFrame(peerId, frame);
         return;
       }
@@ -335,12 +388,11 @@ export class Mesh {
   }
 
   private onHello(state: ConnectionState, frame: Frame): void {
-    if (state.peerId) {
+    if (state.peerId || state.peerHello) {
       this.protocolError(state, 'a second HELLO on one connection');
       return;
     }
-    const local = { id: this.options.localId, incarnation: this.options.hello().node.incarnation };
-    const verdict = judgeHello(frame.body, local, (id) => this.knownPeer(id), this.liveness.keepaliveIntervalMs);
+    const verdict = this.judge(frame.body);
     if (verdict.kind === 'self') {
       state.onHandshakeError?.(new ParleyError('INVALID_ARGUMENT', 'dialed this node itself'));
       state.connection.close();
@@ -350,7 +402,41 @@ export class Mesh {
       this.refuse(state, verdict.code, verdict.reason);
       return;
     }
-    const { hello, restarted } = verdict;
+    if (!state.auth) {
+      this.admit(state, verdict.hello, verdict.restarted);
+      return;
+    }
+    state.peerHello = frame.body.slice();
+    state.auth.onPeerHello(state.peerHello, verdict.hello);
+  }
+
+  private judge(helloBody: Uint8Array) {
+    const local = { id: this.options.localId, incarnation: this.options.hello().node.incarnation };
+    return judgeHello(helloBody, local, (id) => this.knownPeer(id), this.liveness.keepaliveIntervalMs);
+  }
+
+  /** The peer proved who it is: judge its HELLO again (the table may have changed), admit it, deliver what it sent meanwhile. */
+  private onAuthenticated(state: ConnectionState, principal: Principal): void {
+    if (this.connections.get(state.connection) !== state || state.connection.closed || this.stopped) return;
+    const verdict = this.judge(state.peerHello!);
+    if (verdict.kind !== 'accept') {
+      this.refuse(
+        state,
+        verdict.kind === 'self' ? 'INVALID_ARGUMENT' : verdict.code,
+        verdict.kind === 'self' ? 'dialed this node itself' : verdict.reason,
+      );
+      return;
+    }
+    state.principal = principal;
+    this.admit(state, verdict.hello, verdict.restarted);
+    for (const frame of state.auth!.takeHeld()) {
+      if (state.connection.closed) return;
+      this.receiveSafely(state, frame);
+    }
+  }
+
+  /** Enters a handshaken connection in the peer table. */
+  private admit(state: ConnectionState, hello: HelloBody, restarted: boolean): void {
     const peerId = hello.node.id;
     state.peerId = peerId;
     let peer = this.peers.get(peerId);
@@ -504,13 +590,15 @@ export class Mesh {
   }
 
   private refuse(state: ConnectionState, code: GoodbyeBody['code'], reason: string): void {
+    if (state.refused) return;
+    state.refused = true;
     this.options.logger.warn(`refusing connection from ${state.connection.remoteAddress}: ${reason}`);
     try {
       state.connection.send(PacketType.GOODBYE, FrameFlag.JSON, 0, encodeGoodbye({ code, reason }));
     } catch {
       // already closed
     }
-    state.onHandshakeError?.(new ParleyError('UNAVAILABLE', reason));
+    state.onHandshakeError?.(new ParleyError(code === 'UNAUTHENTICATED' ? code : 'UNAVAILABLE', reason));
     state.connection.close();
   }
 }

@@ -42,6 +42,8 @@ export const PacketType = {
   GOODBYE: 9,
   GOSSIP: 10,
   INFO: 11,
+  /** The authentication proof (JSON), right after HELLO when the mesh authenticates peers. */
+  AUTH: 12,
 } as const;
 export type PacketType = (typeof PacketType)[keyof typeof PacketType];
 

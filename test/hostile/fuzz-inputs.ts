@@ -15,6 +15,8 @@
  */
 import { Packr } from 'msgpackr';
 import type { Prng } from '../../src/base/random.js';
+import { type Message, type MessageType, newMessage } from '../../src/raft/core/messages.js';
+import { encodeWireMessage } from '../../src/raft/core/wire-message.js';
 import { MAP_EXTENSION_TYPE } from '../../src/wire/codec.js';
 
 /** What one input is: body bytes and the codec they claim to be in. */
@@ -193,24 +195,9 @@ const node = (id: string) => ({
 
 const bytesOf = (s: string) => new TextEncoder().encode(s);
 
-/** A complete raft message as `$raft.step` carries it (message-check.ts wants every field). */
-function raftMessage(type: string, fields: Record<string, unknown>): Record<string, unknown> {
-  return {
-    type,
-    to: 's1',
-    from: 's2',
-    term: 3,
-    logTerm: 0,
-    index: 0,
-    entries: [],
-    commit: 0,
-    snapshot: null,
-    reject: false,
-    rejectHint: 0,
-    context: null,
-    leaderTransfer: false,
-    ...fields,
-  };
+/** A raft message in the wire form `$raft.step` carries (wire-message.ts). */
+function raftMessage(type: MessageType, fields: Partial<Message>): unknown[] {
+  return encodeWireMessage(newMessage({ type, to: 's1', from: 's2', term: 3, ...fields }));
 }
 
 /** Valid shapes of every packet body and every command boundary, to perturb. */

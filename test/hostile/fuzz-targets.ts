@@ -21,7 +21,7 @@ import { KvStateMachine } from '../../src/kv/kv-state-machine.js';
 import { DEFAULT_LIMITS } from '../../src/kv/limits.js';
 import type { Context } from '../../src/node/context.js';
 import type { ServiceDefinition } from '../../src/node/service.js';
-import { checkWireMessage } from '../../src/raft/core/message-check.js';
+import { checkWireMessage } from '../../src/raft/core/wire-message.js';
 import { codecForFlags, jsonCodec, msgpackCodec } from '../../src/wire/codec.js';
 import { type Frame, FrameFlag, HEADER_SIZE, PacketType, writeHeader } from '../../src/wire/frame.js';
 import { FrameDecoder, FrameError } from '../../src/wire/frame-decoder.js';

@@ -268,7 +268,7 @@ export class KvMember {
     return known === undefined || known.length === 0 || known.includes(id);
   }
 
-  /** A message from another member, already checked at the boundary (`$raft`, message-check.ts). */
+  /** A message from another member, already checked at the boundary (`$raft`, wire-message.ts). */
   step(message: Message): void {
     this.driver.step(message);
   }

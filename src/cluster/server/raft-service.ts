@@ -1,7 +1,7 @@
 import { systemTimer, type Timer } from '../../base/clock.js';
 import type { Context } from '../../node/context.js';
 import { defineService } from '../../node/service.js';
-import { checkWireMessage } from '../../raft/core/message-check.js';
+import { checkWireMessage } from '../../raft/core/wire-message.js';
 import type { Logger } from '../../transport/logger.js';
 import { ParleyError } from '../../wire/parley-error.js';
 import type { KvMember } from './kv-member.js';
@@ -22,8 +22,8 @@ export interface RaftServiceOptions {
  * `$raft`: the one-way `step` that carries raft messages between members.
  *
  * The boundary of the raft core: a message reaches `member.step` only if
- * - it passes `checkWireMessage` (types, safe non-negative integers: a forged term of Infinity
- *   or 2^53 would be persisted and block every later election),
+ * - it passes `checkWireMessage` (the wire form of wire-message.ts: types, safe non-negative
+ *   integers: a forged term of Infinity or 2^53 would be persisted and block every later election),
  * - it is addressed to this member and claims to come from the node that sent it (`from` is the
  *   connection's peer id),
  * - its sender is in this member's configuration, or added by a conf change in its log

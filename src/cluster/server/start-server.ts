@@ -1,6 +1,7 @@
 import { systemTimer } from '../../base/clock.js';
 import { createNode, type ParleyNode } from '../../node/node.js';
 import type { Message } from '../../raft/core/messages.js';
+import { encodeWireMessage } from '../../raft/core/wire-message.js';
 import { createConsoleLogger, type Logger, type LogLevel } from '../../transport/logger.js';
 import type { Transport } from '../../transport/transport.js';
 import { ParleyError } from '../../wire/parley-error.js';
@@ -103,7 +104,7 @@ export function createServer(options: ServerOptions): KvServer {
   const lastSendError = new Map<string, number>();
   const send = (to: string, messages: Message[]) => {
     try {
-      node.send('$raft.step', messages, { nodeId: to });
+      node.send('$raft.step', messages.map(encodeWireMessage), { nodeId: to });
     } catch (err) {
       // Not connected (yet): raft resends (heartbeats, append retries) once the peer is back.
       // Anything else (the peer's queue full, a frame too large) is said, at most once per

@@ -22,7 +22,7 @@ export type RaftErrorReason =
   | 'step-peer-not-found'
   /** The configuration (RaftConfig or a ConfChange) is invalid. */
   | 'invalid-config'
-  /** A message from the network has a field of the wrong type or out of range (see message-check.ts). */
+  /** A message from the network has a field of the wrong type or out of range (see wire-message.ts). */
   | 'invalid-message'
   /** An internal invariant was violated: a bug, never a user error. */
   | 'invariant';

@@ -3,7 +3,7 @@ import type { Entry, NodeId, Snapshot } from '../types.js';
 /**
  * Every input of the core is a Message, including local events (ticks become MsgHup/MsgBeat/
  * MsgCheckQuorum, proposals are MsgProp). Messages are plain data (strings, numbers, booleans,
- * Uint8Array, arrays, null) so that a transport can encode them with msgpackr as they are.
+ * Uint8Array, arrays, null); between members they travel in their wire form (wire-message.ts).
  */
 export type MessageType =
   // Local only: never sent on the wire, rejected by RawNode.step().
@@ -51,7 +51,10 @@ export interface Message {
   readonly leaderTransfer: boolean;
 }
 
-/** Every message type, in the order of `MessageType` (the simulator numbers them in this order). */
+/**
+ * Every message type, in the order of `MessageType`. A type's position is its code on the wire
+ * (wire-message.ts) and in the simulator: append new types, never reorder.
+ */
 export const MESSAGE_TYPES: readonly MessageType[] = [
   'MsgHup',
   'MsgBeat',

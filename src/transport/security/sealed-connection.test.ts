@@ -1,0 +1,308 @@
+/**
+ * SealedConnection against an active attacker: two sealed ends joined through a man in the middle
+ * (two MemoryNetwork connections and a relay that may replay, flip, cut, move, reorder or inject
+ * frames). Each attack must close the receiving end with a ParleyError naming what failed, deliver
+ * nothing it could not open, and throw nothing into the transport.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { waitUntil } from '../../base/testing/wait-until.js';
+import { type Frame, FrameFlag, PacketType } from '../../wire/frame.js';
+import { ParleyError } from '../../wire/parley-error.js';
+import type { Connection } from '../connection.js';
+import { MemoryNetwork } from '../memory-transport.js';
+import { SEAL_OVERHEAD } from './frame-sealer.js';
+import { isSealError, type SealErrorReason } from './seal-error.js';
+import { SealedConnection, type SealedConnectionOptions } from './sealed-connection.js';
+import { deriveSessionKeys, generateEphemeral, type SessionKeys } from './session-keys.js';
+
+const LIMITS = { maxFrameSize: 4096, maxOutboundBytes: 1 << 20 };
+
+interface Received {
+  frames: { type: number; flags: number; stream: number; body: string }[];
+  closes: (Error | undefined)[];
+}
+
+function listen(c: Connection): Received {
+  const r: Received = { frames: [], closes: [] };
+  c.setHandlers({
+    onFrame: (f) =>
+      r.frames.push({ type: f.type, flags: f.flags, stream: f.stream, body: Buffer.from(f.body).toString() }),
+    onClose: (e) => r.closes.push(e),
+  });
+  return r;
+}
+
+function sessionKeys(): { dialer: SessionKeys; listener: SessionKeys } {
+  const a = generateEphemeral();
+  const b = generateEphemeral();
+  const transcript = new TextEncoder().encode('test transcript');
+  return {
+    dialer: deriveSessionKeys(a, b.publicKey, transcript, true),
+    listener: deriveSessionKeys(b, a.publicKey, transcript, false),
+  };
+}
+
+type Relay = (frame: Frame, forward: (type: number, flags: number, stream: number, body: Uint8Array) => void) => void;
+
+/**
+ * alice (sealed) ⇄ [m1 | relay | m2] ⇄ bob (sealed). Frames alice sends pass through `relay`
+ * (which forwards them, changed or not, any number of times); frames bob sends go straight back.
+ */
+function mitm(relay: Relay, options: SealedConnectionOptions = {}) {
+  const network = new MemoryNetwork();
+  let m1: Connection | undefined;
+  let bobInner: Connection | undefined;
+  const relayAddress = network.register((c) => (m1 = c));
+  const bobAddress = network.register((c) => (bobInner = c));
+  const aliceInner = network.connect('alice', relayAddress, LIMITS);
+  const m2 = network.connect('relay', bobAddress, LIMITS);
+  const alice = new SealedConnection(aliceInner, { ...LIMITS, ...options });
+  const bob = new SealedConnection(bobInner!, { ...LIMITS, ...options });
+  const forward = (type: number, flags: number, stream: number, body: Uint8Array) => {
+    if (!m2.closed) m2.send(type as PacketType, flags, stream, body);
+  };
+  m1!.setHandlers({ onFrame: (f) => relay(f, forward), onClose: () => m2.close() });
+  m2.setHandlers({
+    onFrame: (f) => {
+      if (!m1!.closed) m1!.send(f.type, f.flags, f.stream, f.body);
+    },
+    onClose: () => m1!.close(),
+  });
+  const keys = sessionKeys();
+  const seal = () => {
+    alice.sealOutbound(keys.dialer);
+    alice.openInbound(keys.dialer);
+    bob.sealOutbound(keys.listener);
+    bob.openInbound(keys.listener);
+  };
+  return { alice, bob, aliceReceived: listen(alice), bobReceived: listen(bob), seal, keys };
+}
+
+const honest: Relay = (f, forward) => forward(f.type, f.flags, f.stream, f.body);
+
+function send(c: Connection, ...bodies: string[]): void {
+  for (const [i, b] of bodies.entries()) c.send(PacketType.ONEWAY, 0, i + 1, Buffer.from(b));
+}
+
+async function closedWith(r: Received, reason: SealErrorReason): Promise<void> {
+  await waitUntil(() => r.closes.length > 0, 5000, 'the sealed end to close');
+  assert.equal(r.closes.length, 1);
+  const error = r.closes[0];
+  assert.ok(isSealError(error, reason), `expected reason ${reason}, got ${String(error)}`);
+  assert.ok(error instanceof ParleyError);
+  assert.match(error.message, new RegExp(`failed to open \\(${reason}\\)`));
+}
+
+describe('SealedConnection', () => {
+  it('round trips: frames are clear before sealing, sealed after, and 24 bytes larger on the wire', async () => {
+    const seenOnWire: Frame[] = [];
+    const t = mitm((f, forward) => {
+      seenOnWire.push({ ...f, body: f.body.slice() });
+      forward(f.type, f.flags, f.stream, f.body);
+    });
+    t.alice.send(PacketType.HELLO, FrameFlag.JSON, 0, Buffer.from('{"hello":1}'));
+    await waitUntil(() => t.bobReceived.frames.length === 1);
+    t.seal();
+    send(t.alice, 'secret one', 'secret two');
+    t.bob.send(PacketType.RESPONSE, FrameFlag.ERROR, 7, Buffer.from('reply'));
+    await waitUntil(() => t.bobReceived.frames.length === 3 && t.aliceReceived.frames.length === 1);
+    assert.deepEqual(
+      t.bobReceived.frames.map((f) => f.body),
+      ['{"hello":1}', 'secret one', 'secret two'],
+    );
+    assert.deepEqual(t.aliceReceived.frames, [
+      { type: PacketType.RESPONSE, flags: FrameFlag.ERROR, stream: 7, body: 'reply' },
+    ]);
+    assert.equal(Buffer.from(seenOnWire[0]!.body).toString(), '{"hello":1}');
+    for (const f of seenOnWire.slice(1)) {
+      assert.equal(f.body.length, 'secret one'.length + SEAL_OVERHEAD);
+      assert.ok(!Buffer.from(f.body).includes('secret'));
+    }
+    assert.deepEqual(t.bobReceived.closes, []);
+  });
+
+  it('frames after the switch in the same received chunk must already open', async () => {
+    const t = mitm(honest);
+    const keys = t.keys;
+    // bob switches to opening inside the handler of the clear HELLO; alice sends the HELLO and
+    // sealed frames in one tick, so they arrive in one chunk.
+    t.bob.setHandlers({
+      onFrame: (f) => {
+        if (f.type === PacketType.HELLO) t.bob.openInbound(keys.listener);
+        t.bobReceived.frames.push({
+          type: f.type,
+          flags: f.flags,
+          stream: f.stream,
+          body: Buffer.from(f.body).toString(),
+        });
+      },
+      onClose: (e) => t.bobReceived.closes.push(e),
+    });
+    t.alice.send(PacketType.HELLO, FrameFlag.JSON, 0, Buffer.from('{}'));
+    t.alice.sealOutbound(keys.dialer);
+    send(t.alice, 'a', 'b');
+    await waitUntil(() => t.bobReceived.frames.length === 3);
+    assert.deepEqual(
+      t.bobReceived.frames.map((f) => f.body),
+      ['{}', 'a', 'b'],
+    );
+  });
+
+  it('a replayed sealed frame closes the connection (replayed) and is not delivered twice', async () => {
+    const t = mitm((f, forward) => {
+      forward(f.type, f.flags, f.stream, f.body);
+      if (f.stream === 1) forward(f.type, f.flags, f.stream, f.body);
+    });
+    t.seal();
+    send(t.alice, 'pay 10');
+    await closedWith(t.bobReceived, 'replayed');
+    assert.deepEqual(
+      t.bobReceived.frames.map((f) => f.body),
+      ['pay 10'],
+    );
+    assert.throws(
+      () => send(t.bob, 'x'),
+      (e) => ParleyError.is(e, 'UNAVAILABLE'),
+    );
+  });
+
+  for (const [what, change] of [
+    ['the ciphertext', (b: Uint8Array) => (b[10]! ^= 0x80)],
+    ['the tag', (b: Uint8Array) => (b[b.length - 1]! ^= 0x01)],
+    ['the counter', (b: Uint8Array) => (b[6]! ^= 0x01)],
+  ] as const) {
+    it(`a flipped bit in ${what} closes the connection`, async () => {
+      const t = mitm((f, forward) => {
+        const body = f.body.slice();
+        if (f.stream === 2) change(body);
+        forward(f.type, f.flags, f.stream, body);
+      });
+      t.seal();
+      send(t.alice, 'first frame', 'second frame', 'third frame');
+      // A flipped counter bit reads as a skip on an ordered stream; the rest as a forgery.
+      await closedWith(t.bobReceived, what === 'the counter' ? 'out-of-order' : 'tampered');
+      assert.deepEqual(
+        t.bobReceived.frames.map((f) => f.body),
+        ['first frame'],
+      );
+    });
+  }
+
+  for (const [what, change] of [
+    ['its stream id', (f: Frame) => ({ ...f, stream: f.stream + 1 })],
+    ['its packet type', (f: Frame) => ({ ...f, type: PacketType.EVENT })],
+    ['its flags', (f: Frame) => ({ ...f, flags: f.flags | FrameFlag.JSON })],
+  ] as const) {
+    it(`a frame with ${what} changed (the AAD) closes the connection (tampered)`, async () => {
+      const t = mitm((f, forward) => {
+        const g = f.stream === 1 ? change(f) : f;
+        forward(g.type, g.flags, g.stream, g.body);
+      });
+      t.seal();
+      send(t.alice, 'move me');
+      await closedWith(t.bobReceived, 'tampered');
+      assert.deepEqual(t.bobReceived.frames, []);
+    });
+  }
+
+  it('a truncated tag closes the connection (tampered); a body shorter than 24 bytes (truncated)', async () => {
+    const cut = mitm((f, forward) => forward(f.type, f.flags, f.stream, f.body.subarray(0, f.body.length - 4)));
+    cut.seal();
+    send(cut.alice, 'sixteen bytes!!!');
+    await closedWith(cut.bobReceived, 'tampered');
+    const short = mitm((f, forward) => forward(f.type, f.flags, f.stream, f.body.subarray(0, 20)));
+    short.seal();
+    send(short.alice, 'x');
+    await closedWith(short.bobReceived, 'truncated');
+  });
+
+  it('an unsealed frame after openInbound closes the connection and is not delivered', async () => {
+    const t = mitm((f, forward) => {
+      forward(PacketType.EVENT, 0, 0, Buffer.from('{"event":"injected by the relay, not sealed at all"}'));
+      forward(f.type, f.flags, f.stream, f.body);
+    });
+    t.seal();
+    send(t.alice, 'real');
+    await closedWith(t.bobReceived, 'tampered');
+    assert.deepEqual(t.bobReceived.frames, []);
+  });
+
+  it('reordered frames: refused on a strict stream, accepted once each with a replay window', async () => {
+    const reorder: Relay = (() => {
+      let held: Frame | undefined;
+      return (f, forward) => {
+        if (f.stream === 1) held = { ...f, body: f.body.slice() };
+        else {
+          forward(f.type, f.flags, f.stream, f.body);
+          if (held) forward(held.type, held.flags, held.stream, held.body);
+          if (held) forward(held.type, held.flags, held.stream, held.body); // and a replay of it
+          held = undefined;
+        }
+      };
+    })();
+    const strict = mitm(reorder);
+    strict.seal();
+    send(strict.alice, 'one', 'two');
+    await closedWith(strict.bobReceived, 'out-of-order');
+    assert.deepEqual(strict.bobReceived.frames, []);
+
+    const windowed = mitm(reorder, { ordering: 'window' });
+    windowed.seal();
+    send(windowed.alice, 'one', 'two');
+    await closedWith(windowed.bobReceived, 'replayed');
+    assert.deepEqual(
+      windowed.bobReceived.frames.map((f) => f.body),
+      ['two', 'one'],
+    );
+  });
+
+  it('rekeys across epochs in step on both sides with no extra frames', async () => {
+    let relayed = 0;
+    const t = mitm(
+      (f, forward) => {
+        relayed++;
+        forward(f.type, f.flags, f.stream, f.body);
+      },
+      { keySchedule: { epochMessages: 4 } },
+    );
+    t.seal();
+    const bodies = Array.from({ length: 19 }, (_, i) => `m${i}`);
+    send(t.alice, ...bodies);
+    await waitUntil(() => t.bobReceived.frames.length === bodies.length);
+    assert.deepEqual(
+      t.bobReceived.frames.map((f) => f.body),
+      bodies,
+    );
+    assert.equal(relayed, bodies.length);
+    assert.deepEqual(t.bobReceived.closes, []);
+  });
+
+  it('refuses a frame too large once sealed before spending a counter', async () => {
+    const t = mitm(honest);
+    t.seal();
+    const fits = LIMITS.maxFrameSize - 7; // header after the length field
+    assert.throws(
+      () => t.alice.send(PacketType.ONEWAY, 0, 1, new Uint8Array(fits - SEAL_OVERHEAD + 1)),
+      (e) => ParleyError.is(e, 'RESOURCE_EXHAUSTED') && /sealed/.test((e as Error).message),
+    );
+    t.alice.send(PacketType.ONEWAY, 0, 2, new Uint8Array(fits - SEAL_OVERHEAD));
+    await waitUntil(() => t.bobReceived.frames.length === 1);
+    assert.equal(t.bobReceived.frames[0]!.stream, 2);
+    assert.deepEqual(t.bobReceived.closes, []);
+  });
+
+  it('sealing and opening are switched on once each', () => {
+    const t = mitm(honest);
+    t.seal();
+    assert.throws(
+      () => t.alice.sealOutbound(t.keys.dialer),
+      (e) => ParleyError.is(e, 'FAILED_PRECONDITION'),
+    );
+    assert.throws(
+      () => t.alice.openInbound(t.keys.dialer),
+      (e) => ParleyError.is(e, 'FAILED_PRECONDITION'),
+    );
+    t.alice.destroy();
+  });
+});
