@@ -4,6 +4,7 @@
  */
 
 export type { BackoffOptions } from './base/backoff.js';
+export type { KvAuthApi, KvAuthChange } from './cluster/client/kv-auth-api.js';
 export {
   connectKv,
   KvClient,
@@ -38,6 +39,8 @@ export type {
   KvContract,
   KvMemberStatus,
   KvParams,
+  KvPermissionRange,
+  KvPermissionSpec,
   KvReply,
   MemberStatus,
   RetryId,
@@ -55,6 +58,16 @@ export {
 /** A member's internal state, for inspection (`KvServer.member`); not a stable API. */
 export type { KvMember, KvMemberOptions } from './cluster/server/kv-member.js';
 export { createServer, type KvServer, type ServerOptions, startServer } from './cluster/server/start-server.js';
+export type { AuthCommand } from './kv/auth/auth-commands.js';
+export type {
+  AuthStamp,
+  KvAuthStatus,
+  KvCaller,
+  KvPermission,
+  KvPermissionType,
+  KvRoleInfo,
+  KvUserInfo,
+} from './kv/auth/auth-types.js';
 export type { Compare, CompareOp, CompareTarget } from './kv/commands.js';
 export type {
   EventType,
@@ -68,6 +81,23 @@ export type {
   SortOrder,
   SortTarget,
 } from './kv/types.js';
+export {
+  type AuditEntry,
+  type AuditEvent,
+  AuditLog,
+  type AuditRecord,
+  type AuditSink,
+} from './node/authorization/audit-log.js';
+export { Authorizer, type AuthorizerOptions, type DenialCounts } from './node/authorization/authorizer.js';
+export {
+  CompiledPolicy,
+  type Decision,
+  decide,
+  type Permission,
+  type PermissionKind,
+} from './node/authorization/decision.js';
+export type { KeySpan } from './node/authorization/key-spans.js';
+export { type Policy, type PolicyRule, parsePolicy, validatePolicy } from './node/authorization/policy.js';
 export {
   type Balancer,
   type CallOutcome,
@@ -133,7 +163,11 @@ export type { KeyScheduleOptions } from './transport/security/key-schedule.js';
 export { generateNodeKeys } from './transport/security/node-keys.js';
 export { REPLAY_WINDOW_SIZE, type ReplayVerdict, ReplayWindow } from './transport/security/replay-window.js';
 export { isSealError, type SealErrorReason } from './transport/security/seal-error.js';
-export { SealedConnection, type SealedConnectionOptions } from './transport/security/sealed-connection.js';
+export {
+  SEALED_FRAME_OVERHEAD,
+  SealedConnection,
+  type SealedConnectionOptions,
+} from './transport/security/sealed-connection.js';
 export {
   deriveSessionKeys,
   type EphemeralKeyPair,

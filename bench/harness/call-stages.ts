@@ -11,8 +11,10 @@
  * write or wake-up the floor does not pay. The socket write, the kernel's loopback and the reader's wake-up are
  * the same for both and stay inside the floor's p50.
  */
+
 import { Packr } from 'msgpackr';
 import { systemTimer } from '../../src/base/clock.js';
+import { Authorizer } from '../../src/node/authorization/authorizer.js';
 import { RoundRobinBalancer } from '../../src/node/balancer.js';
 import { CallDispatcher } from '../../src/node/call-dispatcher.js';
 import { Catalog } from '../../src/node/catalog.js';
@@ -58,6 +60,7 @@ function stubMesh(): { mesh: Mesh; last: () => Sent } {
     },
     isConnected: () => true,
     peerIdentity: () => undefined,
+    peerPrincipal: () => undefined,
   } as unknown as Mesh;
   return { mesh, last: () => last! };
 }
@@ -98,6 +101,7 @@ export function measureCallStages(payload: unknown, iterations = 20_000, repeats
     true,
   );
   const messenger = {} as Messenger;
+  const noPolicy = new Authorizer({ nodeId: SERVER, logger: silent, clock: systemTimer });
   const callerLocal = new LocalServices();
   const callerParts = {
     nodeId: CLIENT,
@@ -107,6 +111,7 @@ export function measureCallStages(payload: unknown, iterations = 20_000, repeats
     logger: silent,
     timer: systemTimer,
     messenger,
+    authorizer: noPolicy,
   };
   const dispatcher = new CallDispatcher({
     ...callerParts,
@@ -128,6 +133,7 @@ export function measureCallStages(payload: unknown, iterations = 20_000, repeats
     logger: silent,
     timer: systemTimer,
     messenger,
+    authorizer: noPolicy,
   });
 
   // One real exchange, to get the bytes each stage works on.

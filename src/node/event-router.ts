@@ -4,6 +4,7 @@ import { type Codec, codecForFlags } from '../wire/codec.js';
 import { type Frame, PacketType } from '../wire/frame.js';
 import { encodeEvent, type Meta, parseEvent } from '../wire/packets.js';
 import { ParleyError } from '../wire/parley-error.js';
+import type { Authorizer } from './authorization/authorizer.js';
 import type { Catalog } from './catalog.js';
 import { type CallOptions, type EmitOptions, type EventContext, type Messenger, mergeMeta } from './context.js';
 import { validateEventName } from './event-pattern.js';
@@ -21,6 +22,8 @@ export interface EventRouterDeps {
   readonly logger: Logger;
   /** The node, for the call/emit methods of event contexts. */
   readonly messenger: Messenger;
+  /** Whether a peer may send (emit) an event, and whether a peer may receive (subscribe to) one. */
+  readonly authorizer: Authorizer;
 }
 
 interface EmitGroup {
@@ -39,9 +42,13 @@ interface EmitGroup {
  * the group, else round-robin over the group's nodes); `broadcast` reaches every matching handler;
  * `receive` delivers an EVENT packet to the local handlers it names.
  *
- * Invariants: a cached emit plan reflects the current subscriptions (invalidate() is called on
- * every change of local services or of the catalog); inFlight counts the asynchronous handlers
- * started and not yet settled.
+ * Under a policy, an EVENT from a peer whose principal may not emit it is dropped (counted,
+ * audited), and an event is never routed to a peer whose principal may not receive it: emit
+ * balances each group among the allowed peers only, broadcast skips the others.
+ *
+ * Invariants: a cached emit plan reflects the current subscriptions and policy (invalidate() is
+ * called on every change of local services, of the catalog and of the policy); inFlight counts
+ * the asynchronous handlers started and not yet settled.
  */
 export class EventRouter {
   private readonly plans = new Map<string, EmitGroup[]>();
@@ -93,6 +100,7 @@ export class EventRouter {
     const nodes = new Set<string>();
     // Unreachable subscribers count too: their sequence numbers advance, so they see the gap.
     for (const s of this.deps.catalog.allSubscribersOf(event)) nodes.add(s.nodeId);
+    if (this.deps.authorizer.enabled) for (const n of nodes) if (!this.mayReceive(n, event)) nodes.delete(n);
     let failure: ParleyError | undefined;
     for (const nodeId of nodes) {
       try {
@@ -118,6 +126,13 @@ export class EventRouter {
     const incarnation = this.deps.catalog.get(peerId)?.info.incarnation ?? '';
     const missed = this.deps.sequences.receive(peerId, incarnation, event.seq);
     if (missed > 0) this.deps.logger.warn(`missed ${missed} event(s) from '${peerId}' before seq ${event.seq}`);
+    const { authorizer } = this.deps;
+    // Numbered first, so a refused event is not later mistaken for a gap; then dropped, counted, audited.
+    if (
+      authorizer.enabled &&
+      authorizer.check(this.deps.mesh.peerPrincipal(peerId), { kind: 'emit', event: event.name })
+    )
+      return;
     this.deliverLocal(event.name, event.payload, event.meta, event.groups, peerId, event.seq, missed);
   }
 
@@ -127,13 +142,25 @@ export class EventRouter {
     const self = this.deps.nodeId;
     const groups = new Map<string, string[]>();
     for (const s of this.deps.local.matching(event)) addTo(groups, s.group, self);
-    for (const s of this.deps.catalog.subscribersOf(event)) addTo(groups, s.group, s.nodeId);
+    const checked = this.deps.authorizer.enabled;
+    for (const s of this.deps.catalog.subscribersOf(event))
+      if (!checked || this.mayReceive(s.nodeId, event)) addTo(groups, s.group, s.nodeId);
     const plan: EmitGroup[] = [];
     for (const [group, nodes] of groups)
       plan.push({ group, groupList: [group], nodes, local: nodes.includes(self), next: 0 });
     if (this.plans.size > 10_000) this.plans.clear();
     this.plans.set(event, plan);
     return plan;
+  }
+
+  /**
+   * True when the policy lets the principal of peer `nodeId` receive `event` (denials are counted
+   * and audited). A peer not connected right now has no principal to judge: it is kept (send()
+   * only advances its sequence number, so it sees the gap) and judged when it is back.
+   */
+  private mayReceive(nodeId: string, event: string): boolean {
+    const principal = this.deps.mesh.peerPrincipal(nodeId);
+    return principal === undefined || this.deps.authorizer.check(principal, { kind: 'subscribe', event }) === undefined;
   }
 
   /** Sends one EVENT; throws RESOURCE_EXHAUSTED when the queue to the node is full. */

@@ -10,6 +10,7 @@ import { DEFAULT_MAX_OUTBOUND_BYTES } from '../transport/transport.js';
 import { type Codec, codecByName } from '../wire/codec.js';
 import { DEFAULT_MAX_FRAME_SIZE } from '../wire/frame.js';
 import { ParleyError } from '../wire/parley-error.js';
+import { Authorizer } from './authorization/authorizer.js';
 import { RoundRobinBalancer } from './balancer.js';
 import { CallDispatcher } from './call-dispatcher.js';
 import { Catalog } from './catalog.js';
@@ -64,6 +65,8 @@ export class ParleyNode<C extends ContractShape = AnyContract, E extends EventSh
   private readonly server: RequestServer;
   private readonly dispatcher: CallDispatcher;
   private readonly membership: Membership;
+  /** The policy in force, its checks, denial counters and audit log. */
+  readonly authorization: Authorizer;
   private state: NodeState = 'created';
   private startedAt = 0;
 
@@ -78,6 +81,13 @@ export class ParleyNode<C extends ContractShape = AnyContract, E extends EventSh
     this.timer = options.timer ?? wallTimer;
     this.catalog = new Catalog(this.timer);
     this.codec = codecByName(options.codec ?? 'msgpack');
+    this.authorization = new Authorizer({
+      nodeId: this.id,
+      policy: options.policy,
+      audit: options.audit,
+      logger: this.logger,
+      clock: this.timer,
+    });
     this.pending = new PendingCalls({
       timer: this.timer,
       onGiveUp: (peerId, id) => this.dispatcher.sendCancel(peerId, id),
@@ -98,6 +108,7 @@ export class ParleyNode<C extends ContractShape = AnyContract, E extends EventSh
     const auth = options.auth
       ? resolveAuth(options.auth, {
           linkIsTls: options.tls !== undefined && options.transport === undefined,
+          hasCertificate: options.tls?.cert !== undefined,
         })
       : undefined;
     this.mesh = new Mesh({
@@ -122,6 +133,7 @@ export class ParleyNode<C extends ContractShape = AnyContract, E extends EventSh
       logger: this.logger,
       timer: this.timer,
       messenger: this,
+      authorizer: this.authorization,
     };
     this.events = new EventRouter({ ...parts, catalog: this.catalog, sequences: this.sequences });
     this.server = new RequestServer({ ...parts, maxInFlightPerPeer: options.maxInFlightPerPeer });
@@ -159,6 +171,7 @@ export class ParleyNode<C extends ContractShape = AnyContract, E extends EventSh
     }
     this.callChain = chain;
     this.catalog.onChange(() => this.events.invalidate());
+    this.authorization.onChange(() => this.events.invalidate());
     this.local.add(createNodeService(this), this.wrapAction);
   }
 
@@ -223,6 +236,7 @@ export class ParleyNode<C extends ContractShape = AnyContract, E extends EventSh
       }),
     });
     this.membership.address = bound === null ? null : (this.options.advertise ?? bound);
+    this.authorization.start();
     await this.discovery.start(this.membership.discoveryHost());
     this.state = 'running';
     for (const d of this.local.definitions()) await this.runHook(d, 'started');
@@ -248,6 +262,7 @@ export class ParleyNode<C extends ContractShape = AnyContract, E extends EventSh
     this.server.abortAll(stopping);
     this.pending.failAll(() => stopping);
     this.membership.stop();
+    this.authorization.stop();
     await this.mesh.stop();
     for (const d of this.local.definitions()) await this.runHook(d, 'stopped');
     this.state = 'stopped';

@@ -5,6 +5,8 @@ import type { TlsOptions } from '../transport/tls-options.js';
 import type { Transport } from '../transport/transport.js';
 import type { CodecName } from '../wire/codec.js';
 import type { Meta } from '../wire/packets.js';
+import type { AuditSink } from './authorization/audit-log.js';
+import type { Policy } from './authorization/policy.js';
 import type { Balancer } from './balancer.js';
 import type { Discovery } from './discovery/discovery.js';
 import type { Middleware } from './middleware.js';
@@ -80,4 +82,12 @@ export interface NodeOptions {
    * Default: `wallTimer` (epoch milliseconds, timers that keep the process alive).
    */
   readonly timer?: Timer;
+  /**
+   * The authorization policy (docs/SECURITY.md): an object, or the path of a JSON file that is
+   * re-read every second (a broken version is refused and the last good policy stays). An invalid
+   * policy refuses the node's creation (INVALID_ARGUMENT). Default: none, everything is allowed.
+   */
+  readonly policy?: Policy | string;
+  /** Where audit entries (denials, policy changes) go. Default: the node's logger. */
+  readonly audit?: AuditSink;
 }

@@ -5,6 +5,7 @@ import { type Codec, codecForFlags } from '../wire/codec.js';
 import { type Frame, FrameFlag, PacketType } from '../wire/frame.js';
 import { encodeError, parseOneway, parseRequest } from '../wire/packets.js';
 import { ParleyError } from '../wire/parley-error.js';
+import type { Authorizer } from './authorization/authorizer.js';
 import { Context, type Messenger } from './context.js';
 import { type HandlerLimits, runHandler, WAIT_FOR_HANDLER } from './handler-runner.js';
 import type { LocalAction, LocalServices } from './local-services.js';
@@ -25,6 +26,8 @@ export interface RequestServerDeps {
    * one-way message is dropped: one caller cannot hold all of a node's memory in pending handlers.
    */
   readonly maxInFlightPerPeer?: number;
+  /** Decides whether the calling peer may call the action, before anything runs. */
+  readonly authorizer: Authorizer;
 }
 
 /** Default of `maxInFlightPerPeer` (NodeOptions). */
@@ -34,6 +37,10 @@ export const DEFAULT_MAX_IN_FLIGHT_PER_PEER = 10_000;
  * The serving side: runs REQUEST and ONEWAY packets from peers on local actions, answers with
  * RESPONSE, aborts a handler on CANCEL or when its caller goes away, and counts what is running
  * so the node can drain before it stops.
+ *
+ * Authorization comes first: a REQUEST or ONEWAY the policy refuses to the caller's principal is
+ * answered PERMISSION_DENIED / UNAUTHENTICATED (a one-way is dropped) before the action is even
+ * looked up, and the connection stays open.
  *
  * Invariant: `inFlight` = handlers started − handlers finished (requests and one-way messages);
  * `running` holds exactly the requests whose handler has not finished, as seen from any other
@@ -75,6 +82,14 @@ export class RequestServer {
       );
       return;
     }
+    const principal = mesh.peerPrincipal(peerId);
+    if (this.deps.authorizer.enabled) {
+      const denied = this.deps.authorizer.check(principal, { kind: 'call', action: request.action });
+      if (denied) {
+        this.respondError(peerId, stream, denied);
+        return;
+      }
+    }
     const action = local.action(request.action);
     if (!action) {
       this.respondError(peerId, stream, notServed(request.action, nodeId));
@@ -101,7 +116,7 @@ export class RequestServer {
       meta: request.meta ?? {},
       deadline: ownDeadline ? actionDeadline : callerDeadline,
       peerIdentity: mesh.peerIdentity(peerId),
-      principal: mesh.peerPrincipal(peerId),
+      principal,
       options: request.options ?? undefined,
     });
     this.active++;
@@ -164,6 +179,11 @@ export class RequestServer {
       this.deps.logger.warn(`dropped a malformed ONEWAY packet from '${peerId}': ${(err as Error).message}`);
       return;
     }
+    const principal = this.deps.mesh.peerPrincipal(peerId);
+    if (this.deps.authorizer.enabled) {
+      const denied = this.deps.authorizer.check(principal, { kind: 'call', action: message.action });
+      if (denied) return; // counted and audited; a one-way has no one to answer
+    }
     const action = this.deps.local.action(message.action);
     if (!action) {
       this.deps.logger.warn(`one-way message for unknown action '${message.action}' from '${peerId}' dropped`);
@@ -188,7 +208,7 @@ export class RequestServer {
       action: message.action,
       meta: message.meta ?? {},
       peerIdentity: this.deps.mesh.peerIdentity(peerId),
-      principal: this.deps.mesh.peerPrincipal(peerId),
+      principal,
     });
     this.runOneway(action, message.params, ctx, () => {
       const n = (this.onewaysRunning.get(peerId) ?? 1) - 1;

@@ -243,6 +243,16 @@ const TEMPLATES: readonly (() => unknown)[] = [
   () => ({ type: 'compact', revision: 3 }),
   () => ({ type: 'lease-grant', id: 5, ttlMs: 1000, now: 1 }),
   () => ({ type: 'lease-revoke', id: 5 }),
+  // KV auth commands (users, roles, permissions on key ranges)
+  () => ({ type: 'user-add', user: 'alice' }),
+  () => ({ type: 'user-grant-role', user: 'alice', role: 'r' }),
+  () => ({
+    type: 'role-grant-permission',
+    role: 'r',
+    permission: { type: 'readwrite', key: bytesOf('a/'), rangeEnd: bytesOf('a0') },
+  }),
+  () => ({ type: 'role-revoke-permission', role: 'r', key: bytesOf('a/') }),
+  () => ({ type: 'auth-enable' }),
   // $cluster params
   () => ({ id: 's4', address: '127.0.0.1:7404' }),
   () => ({ to: 's2' }),

@@ -8,8 +8,9 @@ import type { NodeOptions } from '../../node/options.js';
 import { KvClient } from '../client/kv-client.js';
 import type { KvWatch } from '../client/kv-watch.js';
 import type { LeaseKeeper } from '../client/lease-keeper.js';
+import { REGISTRY_PREFIX } from '../contract.js';
 
-export const REGISTRY_PREFIX = '/parley/registry/nodes/';
+export { REGISTRY_PREFIX };
 export const DEFAULT_REGISTRY_TTL_MS = 5000;
 
 export interface RegistryOptions {

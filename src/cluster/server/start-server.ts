@@ -1,5 +1,6 @@
 import { systemTimer } from '../../base/clock.js';
 import { createNode, type ParleyNode } from '../../node/node.js';
+import type { NodeOptions } from '../../node/options.js';
 import type { Message } from '../../raft/core/messages.js';
 import { encodeWireMessage } from '../../raft/core/wire-message.js';
 import { createConsoleLogger, type Logger, type LogLevel } from '../../transport/logger.js';
@@ -26,6 +27,13 @@ export interface ServerOptions {
   /** True: this member was added with `$cluster.add` and learns the configuration from the leader. */
   readonly join?: boolean;
   readonly logger?: Logger | LogLevel;
+  /**
+   * The member node's authorization policy (an object, or a JSON file re-read every second):
+   * who may read and write which keys, and who the cluster members are. See docs/SECURITY.md.
+   */
+  readonly policy?: NodeOptions['policy'];
+  /** Where audit entries go (default: the logger). */
+  readonly audit?: NodeOptions['audit'];
   /** Replaces TCP (e.g. MemoryTransport in tests). */
   readonly transport?: Transport;
   /**
@@ -99,6 +107,8 @@ export function createServer(options: ServerOptions): KvServer {
     ...(options.maxFrameSize ? { maxFrameSize: options.maxFrameSize } : {}),
     maxConnectionsPerAddress: options.maxConnectionsPerAddress,
     maxInFlightPerPeer: options.maxInFlightPerPeer,
+    ...(options.policy !== undefined ? { policy: options.policy } : {}),
+    ...(options.audit ? { audit: options.audit } : {}),
   });
   const voters = [...new Set([...Object.keys(peers), options.id])].sort();
   const lastSendError = new Map<string, number>();
@@ -139,7 +149,9 @@ export function createServer(options: ServerOptions): KvServer {
       },
     }),
   );
-  node.addService(createKvService(member, addressOf, { maxWatchesPerCaller: options.maxWatchesPerCaller }));
+  node.addService(
+    createKvService(member, addressOf, node.authorization, { maxWatchesPerCaller: options.maxWatchesPerCaller }),
+  );
   node.addService(createClusterService(member, addressOf));
   let started: Promise<void> | null = null;
   return {

@@ -1,0 +1,240 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { waitUntil } from '../../base/testing/wait-until.js';
+import type { Principal } from '../../transport/principal.js';
+import { ParleyError } from '../../wire/parley-error.js';
+import type { Context } from '../context.js';
+import { createNode, type ParleyNode } from '../node.js';
+import type { NodeOptions } from '../options.js';
+import { NamedNetwork } from '../testing/named-transport.js';
+import type { AuditEntry } from './audit-log.js';
+import type { Policy } from './policy.js';
+
+const isCode =
+  (code: string, message?: RegExp) =>
+  (e: unknown): boolean =>
+    e instanceof ParleyError && e.code === code && (message === undefined || message.test(e.message));
+
+const POLICY: Policy = {
+  version: 1,
+  members: ['srv*'],
+  deny: [
+    { name: 'no-refunds-for-mallory', principals: ['mallory'], call: ['billing.refund'] },
+    { name: 'nobody-fakes-audit', principals: ['*'], emit: ['audit.**'] },
+  ],
+  allow: [
+    {
+      name: 'clients',
+      principals: ['alice', 'mallory'],
+      call: ['billing.*'],
+      emit: ['order.*', 'audit.**'],
+      subscribe: ['order.*'],
+    },
+    { name: 'alice-secrets', principals: ['alice'], subscribe: ['secret.*'] },
+    { name: 'guests', principals: ['unauthenticated'], call: ['orders.get'] },
+  ],
+};
+
+async function startNamed(net: NamedNetwork, id: string, name: string | null, options: Partial<NodeOptions> = {}) {
+  const node = createNode({ id, logger: 'silent', gossipInterval: 100, transport: net.transport(name), ...options });
+  return node;
+}
+
+describe('authorization in the node (a policy on the serving node)', () => {
+  const net = new NamedNetwork();
+  let srv: ParleyNode;
+  let alice: ParleyNode;
+  let mallory: ParleyNode;
+  let anon: ParleyNode;
+  const audit: AuditEntry[] = [];
+  const seen: { principal?: Principal | undefined; internal: number; orders: string[]; audits: string[] } = {
+    internal: 0,
+    orders: [],
+    audits: [],
+  };
+  const secrets: Record<string, number> = { alice: 0, mallory: 0 };
+
+  before(async () => {
+    srv = await startNamed(net, 'srv', 'srv', { policy: POLICY, audit: (e) => audit.push(e) });
+    srv.addService({
+      name: 'billing',
+      actions: {
+        charge: (_p: unknown, ctx: Context) => {
+          seen.principal = ctx.principal;
+          return 'charged';
+        },
+        refund: () => 'refunded',
+      },
+    });
+    srv.addService({ name: 'orders', actions: { get: () => 'order' } });
+    srv.addService({
+      name: '$internal',
+      actions: {
+        poke: () => {
+          seen.internal++;
+          return 'poked';
+        },
+      },
+    });
+    srv.addService({
+      name: 'sink',
+      actions: {},
+      events: {
+        'order.*': (p: string) => void seen.orders.push(p),
+        'audit.*': (p: string) => void seen.audits.push(p),
+      },
+    });
+    await srv.start();
+    const seeds = [srv.address!];
+    alice = await startNamed(net, 'alice', 'alice', { seeds });
+    mallory = await startNamed(net, 'mallory', 'mallory', { seeds });
+    anon = await startNamed(net, 'anon', null, { seeds });
+    for (const [node, name] of [
+      [alice, 'alice'],
+      [mallory, 'mallory'],
+    ] as const) {
+      node.addService({ name: 'listener', actions: {}, events: { 'secret.*': () => void secrets[name]!++ } });
+    }
+    for (const n of [alice, mallory, anon]) await n.start();
+    await waitUntil(() => [alice, mallory, anon].every((n) => n.nodes().some((p) => p.id === 'srv' && p.connected)));
+    await waitUntil(() => srv.nodes().filter((p) => p.connected).length === 4);
+  });
+  after(() => Promise.all([alice, mallory, anon, srv].map((n) => n.stop())));
+
+  it('a deny rule refuses the call, names the rule, and the connection keeps serving allowed calls', async () => {
+    await assert.rejects(
+      mallory.call('billing.refund'),
+      isCode('PERMISSION_DENIED', /'mallory' may not call 'billing\.refund': denied by rule 'no-refunds-for-mallory'/),
+    );
+    assert.equal(await mallory.call('billing.charge'), 'charged');
+    assert.equal(await alice.call('billing.refund'), 'refunded');
+    const entry = audit.find((e) => e.event === 'denied' && e.rule === 'no-refunds-for-mallory');
+    assert.ok(entry, 'the denial is in the audit log');
+    assert.equal(entry.principal, 'mallory');
+    assert.equal(entry.code, 'PERMISSION_DENIED');
+    assert.ok(srv.authorization.denials().call >= 1);
+  });
+
+  it('default deny: no rule allows it, and the handler sees the authenticated principal when allowed', async () => {
+    await assert.rejects(
+      alice.call('orders.get'),
+      isCode('PERMISSION_DENIED', /no rule allows 'alice' to call 'orders\.get'/),
+    );
+    assert.equal(await alice.call('billing.charge'), 'charged');
+    assert.deepEqual(seen.principal && { name: seen.principal.name, via: seen.principal.via }, {
+      name: 'alice',
+      via: 'tls',
+    });
+  });
+
+  it('an unauthenticated peer gets UNAUTHENTICATED, and only what `unauthenticated` is allowed', async () => {
+    await assert.rejects(anon.call('billing.charge'), isCode('UNAUTHENTICATED', /unauthenticated peer 'anon'/));
+    assert.equal(await anon.call('orders.get'), 'order');
+  });
+
+  it('`$` internal actions and $node introspection are refused to non-members; one-way messages too', async () => {
+    const before = srv.authorization.denials().internal;
+    await assert.rejects(
+      alice.call('$internal.poke', undefined, { nodeId: 'srv' }),
+      isCode('PERMISSION_DENIED', /reachable only by cluster members/),
+    );
+    await assert.rejects(alice.call('$node.info', undefined, { nodeId: 'srv' }), isCode('PERMISSION_DENIED'));
+    alice.send('$internal.poke', undefined, { nodeId: 'srv' });
+    assert.equal(await alice.call('billing.charge'), 'charged'); // after the one-way, on the same connection
+    assert.equal(seen.internal, 0);
+    assert.equal(srv.authorization.denials().internal, before + 2);
+    assert.equal(await srv.call('$internal.poke'), 'poked'); // this node's own calls are allowed
+  });
+
+  it('an event the sender may not emit is dropped (counted), the next allowed one arrives', async () => {
+    await mallory.emit('audit.forged', 'x');
+    await mallory.emit('order.created', 'o1');
+    await waitUntil(() => seen.orders.includes('o1'));
+    assert.deepEqual(seen.audits, []);
+    assert.ok(srv.authorization.denials().emit >= 1);
+  });
+
+  it('events are routed only to peers that may receive them: balanced among allowed ones, broadcast skips the rest', async () => {
+    await waitUntil(() => srv.nodes().filter((n) => n.services.some((s) => s.name === 'listener')).length === 2);
+    for (let i = 0; i < 6; i++) await srv.emit('secret.x', i);
+    await srv.broadcast('secret.y', 0);
+    await waitUntil(() => secrets.alice === 7);
+    assert.equal(await mallory.call('billing.charge'), 'charged'); // the mallory link is drained
+    assert.equal(secrets.mallory, 0);
+    assert.ok(srv.authorization.denials().subscribe >= 1);
+  });
+});
+
+describe('authorization: the policy file', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'parley-policy-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const allowCharge = (who: string): Policy => ({
+    version: 1,
+    allow: [{ name: `charge-${who}`, principals: [who], call: ['billing.charge'] }],
+  });
+
+  it('an invalid policy refuses the node at creation, naming the field', () => {
+    const path = join(dir, 'bad.json');
+    writeFileSync(path, JSON.stringify({ version: 1, allow: [{ name: 'x', principals: ['*'], call: ['a*b'] }] }));
+    assert.throws(
+      () => createNode({ policy: path, logger: 'silent' }),
+      isCode('INVALID_ARGUMENT', /allow\[0\]\.call\[0\]/),
+    );
+    assert.throws(
+      () => createNode({ policy: join(dir, 'missing.json'), logger: 'silent' }),
+      isCode('INVALID_ARGUMENT', /cannot read/),
+    );
+    assert.throws(
+      () => createNode({ policy: { version: 1 } as unknown as Policy, logger: 'silent' }),
+      isCode('INVALID_ARGUMENT'),
+    );
+  });
+
+  it('is re-read: a broken version keeps the last good policy (one error), a good one replaces it', async () => {
+    const path = join(dir, 'policy.json');
+    writeFileSync(path, JSON.stringify(allowCharge('alice')));
+    const net = new NamedNetwork();
+    const audit: AuditEntry[] = [];
+    const srv = createNode({
+      id: 'srv',
+      logger: 'silent',
+      transport: net.transport('srv'),
+      policy: path,
+      audit: (e) => audit.push(e),
+    });
+    srv.addService({ name: 'billing', actions: { charge: () => 'charged' } });
+    await srv.start();
+    const alice = createNode({
+      id: 'alice',
+      logger: 'silent',
+      transport: net.transport('alice'),
+      seeds: [srv.address!],
+    });
+    await alice.start();
+    try {
+      await alice.waitFor('billing.charge');
+      assert.equal(await alice.call('billing.charge'), 'charged');
+      assert.deepEqual(
+        audit.map((e) => e.event),
+        ['policy-loaded'],
+      );
+
+      writeFileSync(path, '{ "version": 1, "allow": [ oops');
+      await waitUntil(() => audit.some((e) => e.event === 'policy-rejected'), 5000);
+      assert.equal(await alice.call('billing.charge'), 'charged'); // the last good policy is in force
+      const rejected = audit.find((e) => e.event === 'policy-rejected')!;
+      assert.match(rejected.reason!, /not valid JSON.*last good policy stays/);
+
+      writeFileSync(path, JSON.stringify(allowCharge('bob')));
+      await waitUntil(() => audit.some((e) => e.event === 'policy-reloaded'), 5000);
+      await assert.rejects(alice.call('billing.charge'), isCode('PERMISSION_DENIED', /no rule allows 'alice'/));
+      assert.equal(audit.filter((e) => e.event === 'policy-rejected').length, 1, 'one error per bad version');
+    } finally {
+      await alice.stop();
+      await srv.stop();
+    }
+  });
+});
