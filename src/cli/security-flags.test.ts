@@ -95,6 +95,26 @@ describe('security flags: files and settings to auth / tls / insecure', () => {
     assert.throws(() => read(['--key', keyFile]), usageError(/--key needs --trust FILE/));
   });
 
+  it('PARLEY_KEY and PARLEY_TRUST (name=PARLEY-PK-...,...) give them as values; a file wins', () => {
+    const me = generateNodeKeys();
+    const peer = generateNodeKeys();
+    const env = { PARLEY_KEY: me.secretKey, PARLEY_TRUST: `n2=${peer.publicKey}, me = ${me.publicKey}` };
+    const security = read([], env);
+    assert.equal(security.auth?.key, me.secretKey);
+    assert.deepEqual(security.auth?.trust, { n2: peer.publicKey, me: me.publicKey });
+    assert.equal(security.identity, 'me');
+    const trustFile = file('trust3.json', JSON.stringify({ only: peer.publicKey }));
+    assert.deepEqual(read(['--trust', trustFile], env).auth?.trust, { only: peer.publicKey });
+    assert.throws(
+      () => read([], { PARLEY_TRUST: peer.publicKey }),
+      usageError(/PARLEY_TRUST: expected name=PARLEY-PK/),
+    );
+    assert.throws(
+      () => read([], { PARLEY_KEY: 'nope', PARLEY_TRUST: `n2=${peer.publicKey}` }),
+      usageError(/PARLEY_KEY holds no PARLEY-SK/),
+    );
+  });
+
   it('names the file and the entry of a bad trust file, and a key file without a key', () => {
     const bad = file('bad.json', '{"n1": "PARLEY-PK-NOPE"}');
     const notJson = file('not.json', '{n1');

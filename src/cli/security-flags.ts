@@ -4,7 +4,7 @@ import { type AuthOptions, authenticatesPeers, type TrustedKey } from '../transp
 import { tlsPrincipalName } from '../transport/security/handshake-auth.js';
 import { canonicalPublicKey, parseSecretKey } from '../transport/security/node-keys.js';
 import type { TlsOptions } from '../transport/tls-options.js';
-import { processSources, SECRET_ENV, type SettingSources } from './settings.js';
+import { KEY_ENV, processSources, SECRET_ENV, type SettingSources, TRUST_ENV } from './settings.js';
 import { UsageError } from './usage-error.js';
 
 /**
@@ -13,7 +13,8 @@ import { UsageError } from './usage-error.js';
  * them the same way; the values may also come from PARLEY_* variables and parley.config.json
  * (settings.ts).
  *
- * Invariants: secrets are read from files (or PARLEY_SECRET / PARLEY_TOKEN), never from a flag's
+ * Invariants: secrets are read from files (or PARLEY_SECRET / PARLEY_KEY / PARLEY_TOKEN, the
+ * environment being private to the user, where a command line is not), never from a flag's
  * value, except `--token`, whose value is short-lived by design (a `@file` form exists); a key,
  * secret or token file that other users can read is refused, as ssh refuses such a private key;
  * every problem with a file is a UsageError naming the flag, the file and what to do.
@@ -38,9 +39,11 @@ export const LISTENER_SECURITY_FLAGS = { ...CLIENT_SECURITY_FLAGS, insecure: { t
 
 const COMMON_HELP = `Security (see docs/CLI.md#security; each flag also has a PARLEY_* variable):
   --secret-file FILE   a cluster secret (32+ characters) every member holds; or PARLEY_SECRET=value
-  --key FILE           this node's key (PARLEY-SK-..., from 'parley keys gen'); with --trust
+  --key FILE           this node's key (PARLEY-SK-..., from 'parley keys gen'); with --trust;
+                       or PARLEY_KEY=PARLEY-SK-...
   --trust FILE         JSON {"name": "PARLEY-PK-..." | {"publicKey": ..., "groups": [...]}}: the keys
-                       accepted, by name; a key's name is the node id it must use
+                       accepted, by name; a key's name is the node id it must use;
+                       or PARLEY_TRUST=name=PARLEY-PK-...,...
   --token T|@FILE      a bearer token to present to the servers (needs --trust or --secret-file
                        to verify them first)
   --tls-cert FILE --tls-key FILE --tls-ca FILE   TLS; --mtls: both sides present certificates
@@ -72,23 +75,27 @@ export function securityFromFlags(
   let ownPublicKey: string | undefined;
 
   const keyFile = str('key');
-  if (keyFile !== undefined) {
-    const text = readSecretFile('--key', keyFile, usage);
+  const keyValue = envValue(sources, KEY_ENV);
+  if (keyFile !== undefined || keyValue !== undefined) {
+    const where = keyFile !== undefined ? `--key ${keyFile}` : KEY_ENV;
+    const text = keyFile !== undefined ? readSecretFile('--key', keyFile, usage) : keyValue!;
     const match = /PARLEY-SK-[A-Z2-7-]+/.exec(text);
-    if (!match) {
-      throw new UsageError(`--key ${keyFile} holds no PARLEY-SK-... key; make one with 'parley keys gen'`, usage);
-    }
+    if (!match) throw new UsageError(`${where} holds no PARLEY-SK-... key; make one with 'parley keys gen'`, usage);
     try {
       ownPublicKey = parseSecretKey(match[0]).publicKey;
     } catch (err) {
-      throw new UsageError(`--key ${keyFile}: ${(err as Error).message}`, usage);
+      throw new UsageError(`${where}: ${(err as Error).message}`, usage);
     }
     auth.key = match[0];
   }
 
   const trustFile = str('trust');
-  if (trustFile !== undefined) {
-    auth.trust = readTrustFile(trustFile, usage);
+  const trustValue = envValue(sources, TRUST_ENV);
+  if (trustFile !== undefined || trustValue !== undefined) {
+    auth.trust =
+      trustFile !== undefined
+        ? checkedTrust(parseTrustFile(trustFile, usage), `--trust ${trustFile}`, usage)
+        : checkedTrust(parseTrustList(trustValue!, usage), TRUST_ENV, usage);
     if (ownPublicKey !== undefined) {
       identity = Object.entries(auth.trust).find(
         ([, entry]) => canonicalPublicKey(typeof entry === 'string' ? entry : entry.publicKey) === ownPublicKey,
@@ -97,20 +104,20 @@ export function securityFromFlags(
   }
   if (auth.key !== undefined && auth.trust === undefined) {
     throw new UsageError(
-      '--key needs --trust FILE: the public keys of the nodes this one accepts (its own key, by name, gives its node id)',
+      '--key needs --trust FILE (or PARLEY_TRUST): the public keys of the nodes this one accepts (its own key, by name, gives its node id)',
       usage,
     );
   }
 
   const secretFile = str('secret-file');
-  const secretValue = sources.env[SECRET_ENV];
+  const secretValue = envValue(sources, SECRET_ENV);
   if (secretFile !== undefined) {
     auth.secret = checkedSecret(
       readSecretFile('--secret-file', secretFile, usage).trim(),
       `--secret-file ${secretFile}`,
       usage,
     );
-  } else if (secretValue !== undefined && secretValue !== '') {
+  } else if (secretValue !== undefined) {
     auth.secret = checkedSecret(secretValue.trim(), SECRET_ENV, usage);
   }
 
@@ -220,7 +227,7 @@ function certificateName(file: string, usage: string): string {
   return name;
 }
 
-function readTrustFile(file: string, usage: string): Record<string, string | TrustedKey> {
+function parseTrustFile(file: string, usage: string): Record<string, unknown> {
   const text = readFile('--trust', file, usage);
   let parsed: unknown;
   try {
@@ -234,25 +241,50 @@ function readTrustFile(file: string, usage: string): Record<string, string | Tru
       usage,
     );
   }
+  return parsed as Record<string, unknown>;
+}
+
+/** PARLEY_TRUST: `name=PARLEY-PK-…,name2=PARLEY-PK-…` (no groups). */
+function parseTrustList(text: string, usage: string): Record<string, unknown> {
+  const trust: Record<string, string> = {};
+  for (const entry of text.split(',')) {
+    const m = /^\s*([^=\s]+)\s*=\s*(\S+)\s*$/.exec(entry);
+    if (!m) throw new UsageError(`${TRUST_ENV}: expected name=PARLEY-PK-...,..., got '${entry.trim()}'`, usage);
+    trust[m[1]!] = m[2]!;
+  }
+  return trust;
+}
+
+/** Every entry a readable public key (and its groups strings); `where` names the flag or variable. */
+function checkedTrust(
+  parsed: Record<string, unknown>,
+  where: string,
+  usage: string,
+): Record<string, string | TrustedKey> {
   for (const [name, entry] of Object.entries(parsed)) {
     const publicKey = typeof entry === 'string' ? entry : (entry as { publicKey?: unknown } | null)?.publicKey;
     const groups = typeof entry === 'object' && entry !== null ? (entry as { groups?: unknown }).groups : undefined;
     if (typeof publicKey !== 'string') {
       throw new UsageError(
-        `--trust ${file}: "${name}" must be "PARLEY-PK-..." or {"publicKey": "PARLEY-PK-...", "groups": [...]}`,
+        `${where}: "${name}" must be "PARLEY-PK-..." or {"publicKey": "PARLEY-PK-...", "groups": [...]}`,
         usage,
       );
     }
     if (groups !== undefined && !(Array.isArray(groups) && groups.every((g) => typeof g === 'string'))) {
-      throw new UsageError(`--trust ${file}: the groups of "${name}" must be a list of strings`, usage);
+      throw new UsageError(`${where}: the groups of "${name}" must be a list of strings`, usage);
     }
     try {
       canonicalPublicKey(publicKey);
     } catch (err) {
-      throw new UsageError(`--trust ${file}: "${name}": ${(err as Error).message}`, usage);
+      throw new UsageError(`${where}: "${name}": ${(err as Error).message}`, usage);
     }
   }
   return parsed as Record<string, string | TrustedKey>;
+}
+
+function envValue(sources: SettingSources, name: string): string | undefined {
+  const v = sources.env[name];
+  return v === undefined || v === '' ? undefined : v;
 }
 
 function checkedSecret(secret: string, where: string, usage: string): string {

@@ -30,6 +30,10 @@ export const SETTINGS = {
  * flag for it, since a command line is visible to every user of the machine (`ps`).
  */
 export const SECRET_ENV = 'PARLEY_SECRET';
+/** This node's key, `PARLEY-SK-…`, the value (used when no key file is given). */
+export const KEY_ENV = 'PARLEY_KEY';
+/** Trusted keys as `name=PARLEY-PK-…,…` (used when no trust file is given). */
+export const TRUST_ENV = 'PARLEY_TRUST';
 
 export type SettingName = keyof typeof SETTINGS;
 export const CONFIG_FILE = 'parley.config.json';
@@ -109,6 +113,6 @@ function readConfigFile(cwd: string, usage: string): Record<string, unknown> {
 export const SETTINGS_HELP = `Settings: PARLEY_SEED, PARLEY_SERVERS, PARLEY_TIMEOUT, PARLEY_LOG_LEVEL, PARLEY_HOST and
 PARLEY_ADVERTISE, or the same keys in ./${CONFIG_FILE} ({"servers": ["127.0.0.1:7401"], ...}),
 stand in for the flags; a flag wins over the environment, the environment over the file.
-Security: PARLEY_KEY_FILE, PARLEY_TRUST_FILE, PARLEY_SECRET_FILE (or PARLEY_SECRET, the value),
-PARLEY_TOKEN, PARLEY_TLS_CERT, PARLEY_TLS_KEY, PARLEY_TLS_CA; in the file keyFile, trustFile,
+Security: PARLEY_KEY_FILE (or PARLEY_KEY, the value), PARLEY_TRUST_FILE (or PARLEY_TRUST,
+name=PARLEY-PK-...,...), PARLEY_SECRET_FILE (or PARLEY_SECRET, the value), PARLEY_TOKEN, PARLEY_TLS_CERT, PARLEY_TLS_KEY, PARLEY_TLS_CA; in the file keyFile, trustFile,
 secretFile, tlsCert, tlsKey, tlsCa.`;

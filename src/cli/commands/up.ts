@@ -7,7 +7,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { intFlag, parseCommandArgs } from '../args.js';
 import { permissionProblem } from '../security-flags.js';
-import { SECRET_ENV, SETTINGS } from '../settings.js';
+import { KEY_ENV, SECRET_ENV, SETTINGS, TRUST_ENV } from '../settings.js';
 import { untilStopSignal } from '../stop-signals.js';
 
 export const UP_USAGE = `usage: parley up [--port-base N] [--for seconds] [--data DIR]
@@ -61,7 +61,9 @@ export async function runUp(argv: readonly string[]): Promise<number> {
   // commands (PARLEY_SEED, ./parley.config.json, ...) must not reach them, hence the environment
   // without PARLEY_* settings and the data folder as working directory.
   const childEnv = Object.fromEntries(
-    Object.entries(process.env).filter(([k]) => k !== SECRET_ENV && !Object.values(SETTINGS).some((s) => s.env === k)),
+    Object.entries(process.env).filter(
+      ([k]) => ![SECRET_ENV, KEY_ENV, TRUST_ENV].includes(k) && !Object.values(SETTINGS).some((s) => s.env === k),
+    ),
   );
   const secretFile = clusterSecret(dataDir);
   if (secretFile instanceof Error) {
