@@ -4,6 +4,7 @@
  */
 
 export type { BackoffOptions } from './base/backoff.js';
+export type { KvAuthApi, KvAuthChange } from './cluster/client/kv-auth-api.js';
 export {
   connectKv,
   KvClient,
@@ -38,6 +39,8 @@ export type {
   KvContract,
   KvMemberStatus,
   KvParams,
+  KvPermissionRange,
+  KvPermissionSpec,
   KvReply,
   MemberStatus,
   RetryId,
@@ -55,6 +58,16 @@ export {
 /** A member's internal state, for inspection (`KvServer.member`); not a stable API. */
 export type { KvMember, KvMemberOptions } from './cluster/server/kv-member.js';
 export { createServer, type KvServer, type ServerOptions, startServer } from './cluster/server/start-server.js';
+export type { AuthCommand } from './kv/auth/auth-commands.js';
+export type {
+  AuthStamp,
+  KvAuthStatus,
+  KvCaller,
+  KvPermission,
+  KvPermissionType,
+  KvRoleInfo,
+  KvUserInfo,
+} from './kv/auth/auth-types.js';
 export type { Compare, CompareOp, CompareTarget } from './kv/commands.js';
 export type {
   EventType,

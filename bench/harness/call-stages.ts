@@ -60,6 +60,7 @@ function stubMesh(): { mesh: Mesh; last: () => Sent } {
     },
     isConnected: () => true,
     peerIdentity: () => undefined,
+    peerPrincipal: () => undefined,
   } as unknown as Mesh;
   return { mesh, last: () => last! };
 }

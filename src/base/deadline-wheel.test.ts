@@ -156,6 +156,36 @@ describe('DeadlineWheel', () => {
     assert.deepEqual(expired, ['c@15']);
   });
 
+  it('one entry at a time: an emptied last slot is reused, and entries in it or later ones still expire on time', () => {
+    const { clock, expired, wheel } = setup();
+    for (let i = 0; i < 5; i++) {
+      const a = item(`a${i}`);
+      wheel.add(a, 10);
+      wheel.cancel(a);
+    }
+    wheel.add(item('same-slot'), 10);
+    const later = item('later');
+    wheel.add(later, 30);
+    wheel.cancel(later);
+    wheel.add(item('after'), 20);
+    assert.equal(wheel.size, 2);
+    clock.advance(10);
+    assert.deepEqual(expired, ['same-slot@10']);
+    clock.advance(10);
+    assert.deepEqual(expired, ['same-slot@10', 'after@20']);
+    assert.equal(wheel.size, 0);
+    // The kept (empty) bucket of slot 30 expires nothing and leaves no timer behind.
+    clock.advance(100);
+    assert.deepEqual(expired, ['same-slot@10', 'after@20']);
+    assert.equal(clock.pendingTimers, 0);
+    const b = item('b');
+    wheel.add(b, 5);
+    wheel.cancel(b);
+    wheel.add(item('c'), 7);
+    clock.advance(7);
+    assert.deepEqual(expired.slice(2), ['c@127']);
+  });
+
   it('clear() drops every entry and the timer', () => {
     const { clock, expired, wheel } = setup();
     wheel.add(item('a'), 10);

@@ -2,6 +2,7 @@ import { ParleyError } from '../wire/parley-error.js';
 import { CALL_USAGE, runCall } from './commands/call.js';
 import { CLUSTER_USAGE, runCluster } from './commands/cluster.js';
 import { BROADCAST_USAGE, EMIT_USAGE, runEmit } from './commands/emit.js';
+import { KEYS_USAGE, runKeys } from './commands/keys.js';
 import { KV_USAGE, runKv } from './commands/kv.js';
 import { NODE_USAGE, runNode } from './commands/node.js';
 import { runServer, SERVER_USAGE } from './commands/server.js';
@@ -24,6 +25,7 @@ Commands:
   server      run a member of a replicated KV / registry cluster
   cluster     cluster membership: status, add, remove
   kv          key-value operations: get, put, del, range, watch, txn, lease
+  keys        Ed25519 node keys for authentication: gen, pub
 
 Run 'parley <command> --help' for a command's options; 'parley --version' prints the version.
 
@@ -39,6 +41,7 @@ const COMMANDS: Record<string, { run: (argv: readonly string[]) => Promise<numbe
   server: { run: runServer, usage: SERVER_USAGE },
   cluster: { run: runCluster, usage: CLUSTER_USAGE },
   kv: { run: runKv, usage: KV_USAGE },
+  keys: { run: runKeys, usage: KEYS_USAGE },
 };
 
 /** Runs the CLI and returns the exit code: 0 success, 1 failure, 2 bad usage. */

@@ -1,3 +1,4 @@
+import type { KvAuthStatus, KvPermissionType, KvRoleInfo, KvUserInfo } from '../kv/auth/auth-types.js';
 import type { Compare } from '../kv/commands.js';
 import type { KeyRangeSpec, KvEvent, KvResult, LeaseInfo, RangeOptions } from '../kv/types.js';
 
@@ -68,6 +69,16 @@ export interface WatchParams {
   readonly noDelete?: boolean;
 }
 
+/** The keys of a permission: one key, [key, rangeEnd) (rangeEnd '\0': every key from key on), or a prefix. */
+export type KvPermissionRange =
+  | { readonly key: Bytes; readonly rangeEnd?: Bytes; readonly prefix?: undefined }
+  | { readonly prefix: Bytes; readonly key?: undefined; readonly rangeEnd?: undefined };
+
+/** A permission as `role grant` takes it: read, write or readwrite on a key, a range or a prefix. */
+export type KvPermissionSpec = KvPermissionRange & { readonly type: KvPermissionType };
+
+type AuthChange<P> = { params: RetryId & P; result: { authRevision: number } };
+
 /**
  * The `$kv` and `$cluster` services as the client calls them: action → params and result. The
  * server validates every param it receives (it must: any node may call it), and
@@ -104,6 +115,21 @@ export interface KvContract {
   '$kv.watchPoll': { params: { watchId: string; waitMs: number }; result: { events: KvEvent[]; revision: number } };
   '$kv.watchCancel': { params: { watchId: string }; result: { canceled: boolean } };
   '$kv.status': { params: Record<string, never>; result: KvMemberStatus };
+  '$kv.authEnable': AuthChange<Record<string, never>>;
+  '$kv.authDisable': AuthChange<Record<string, never>>;
+  '$kv.authStatus': { params: Record<string, never>; result: KvAuthStatus };
+  '$kv.userAdd': AuthChange<{ user: string }>;
+  '$kv.userDelete': AuthChange<{ user: string }>;
+  '$kv.userGrantRole': AuthChange<{ user: string; role: string }>;
+  '$kv.userRevokeRole': AuthChange<{ user: string; role: string }>;
+  '$kv.userGet': { params: { user: string }; result: KvUserInfo };
+  '$kv.userList': { params: Record<string, never>; result: { users: string[] } };
+  '$kv.roleAdd': AuthChange<{ role: string }>;
+  '$kv.roleDelete': AuthChange<{ role: string }>;
+  '$kv.roleGrantPermission': AuthChange<{ role: string; permission: KvPermissionSpec }>;
+  '$kv.roleRevokePermission': AuthChange<{ role: string } & KvPermissionRange>;
+  '$kv.roleGet': { params: { role: string }; result: KvRoleInfo };
+  '$kv.roleList': { params: Record<string, never>; result: { roles: string[] } };
   '$cluster.status': { params: Record<string, never>; result: MemberStatus };
   '$cluster.add': { params: { id: string; address: string }; result: { voters: readonly string[] } };
   '$cluster.remove': { params: { id: string }; result: { voters: readonly string[] } };

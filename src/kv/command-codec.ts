@@ -1,5 +1,7 @@
 import { Packr } from 'msgpackr';
 import { ParleyError } from '../wire/parley-error.js';
+import { MAX_USER_NAME } from './auth/auth-commands.js';
+import type { AuthStamp } from './auth/auth-types.js';
 import { utf8 } from './bytes.js';
 import { type KvCommand, type PutOp, validateCommand } from './commands.js';
 import type { KvLimits } from './limits.js';
@@ -13,8 +15,10 @@ import type { KvLimits } from './limits.js';
  * - **put** (the hot path), binary, close to the state machine's native form, so that applying
  *   it costs no msgpack decode and no re-validation of a generic object:
  *     0x50 'P' | u8 flags | [f64 lease] | [u16 clientId length | clientId UTF-8 | f64 seq]
+ *     | [u16 user length (0: none proven) | user UTF-8 | f64 auth revision]
  *     | u32 key length | key | value (the rest)
- *   flags: 1 prevKv, 2 ignoreValue, 4 ignoreLease, 8 lease present, 16 clientId/seq present.
+ *   flags: 1 prevKv, 2 ignoreValue, 4 ignoreLease, 8 lease present, 16 clientId/seq present,
+ *   32 auth stamp present.
  * - **every other command**: msgpack of the validated command (a map, so its first byte is
  *   0x80–0x8f or 0xde/0xdf, never 0x50). Entries written before the binary put layout existed
  *   are msgpack maps too and decode unchanged.
@@ -31,7 +35,8 @@ const IGNORE_VALUE = 2;
 const IGNORE_LEASE = 4;
 const HAS_LEASE = 8;
 const HAS_RETRY_ID = 16;
-const KNOWN_FLAGS = PREV_KV | IGNORE_VALUE | IGNORE_LEASE | HAS_LEASE | HAS_RETRY_ID;
+const HAS_AUTH = 32;
+const KNOWN_FLAGS = PREV_KV | IGNORE_VALUE | IGNORE_LEASE | HAS_LEASE | HAS_RETRY_ID | HAS_AUTH;
 
 const packr = new Packr({ useRecords: false, moreTypes: false, mapsAsObjects: true });
 const decoder = new TextDecoder('utf-8', { fatal: true });
@@ -48,7 +53,12 @@ export function encodeCommand(cmd: KvCommand): Uint8Array {
  * refused command never reaches the log.
  */
 export function commandToPropose(x: unknown, limits: KvLimits): Uint8Array {
-  const bytes = encodeCommand(validateCommand(x, limits));
+  return encodeToPropose(validateCommand(x, limits), limits);
+}
+
+/** Encodes a validated command to propose, refusing one over the size limit (INVALID_ARGUMENT). */
+export function encodeToPropose(cmd: KvCommand, limits: KvLimits): Uint8Array {
+  const bytes = encodeCommand(cmd);
   if (bytes.length > limits.maxCommandBytes) throw tooLarge(bytes.length, limits);
   return bytes;
 }
@@ -89,15 +99,22 @@ function readF64(bytes: Uint8Array, at: number): number {
   return f64[0]!;
 }
 
-function encodePut(cmd: PutOp & { readonly clientId?: string; readonly seq?: number }): Uint8Array {
+function encodePut(cmd: PutOp & Omit<KvCommand, 'type'>): Uint8Array {
   const clientId = cmd.clientId === undefined ? null : utf8(cmd.clientId);
+  const user = cmd.auth === undefined ? null : utf8(cmd.auth.user ?? '');
   let flags = 0;
   if (cmd.prevKv === true) flags |= PREV_KV;
   if (cmd.ignoreValue === true) flags |= IGNORE_VALUE;
   if (cmd.ignoreLease === true) flags |= IGNORE_LEASE;
   if (cmd.lease !== undefined) flags |= HAS_LEASE;
   if (clientId !== null) flags |= HAS_RETRY_ID;
-  const keyAt = 2 + (cmd.lease !== undefined ? 8 : 0) + (clientId !== null ? 2 + clientId.length + 8 : 0) + 4;
+  if (user !== null) flags |= HAS_AUTH;
+  const keyAt =
+    2 +
+    (cmd.lease !== undefined ? 8 : 0) +
+    (clientId !== null ? 2 + clientId.length + 8 : 0) +
+    (user !== null ? 2 + user.length + 8 : 0) +
+    4;
   const out = new Uint8Array(keyAt + cmd.key.length + cmd.value.length);
   out[0] = PUT_TAG;
   out[1] = flags;
@@ -112,6 +129,14 @@ function encodePut(cmd: PutOp & { readonly clientId?: string; readonly seq?: num
     out.set(clientId, at + 2);
     at += 2 + clientId.length;
     writeF64(out, at, cmd.seq ?? 0);
+    at += 8;
+  }
+  if (user !== null) {
+    out[at] = user.length & 0xff;
+    out[at + 1] = user.length >>> 8;
+    out.set(user, at + 2);
+    at += 2 + user.length;
+    writeF64(out, at, cmd.auth!.revision);
     at += 8;
   }
   const n = cmd.key.length;
@@ -183,6 +208,24 @@ function decodePut(bytes: Uint8Array, limits: KvLimits): KvCommand {
     if (clientId.length === 0 || clientId.length > 256) throw malformed('clientId must be 1–256 characters');
     if (!Number.isSafeInteger(seq) || seq < 1) throw malformed('seq must be an integer ≥ 1');
   }
+  let auth: AuthStamp | undefined;
+  if ((flags & HAS_AUTH) !== 0) {
+    need(at, 2);
+    const n = bytes[at]! | (bytes[at + 1]! << 8);
+    need(at + 2, n + 8);
+    let user: string;
+    try {
+      user = text(bytes, at + 2, at + 2 + n);
+    } catch {
+      throw malformed('auth user is not UTF-8');
+    }
+    at += 2 + n;
+    const revision = readF64(bytes, at);
+    at += 8;
+    if (user.length > MAX_USER_NAME) throw malformed(`auth user must be at most ${MAX_USER_NAME} characters`);
+    if (!Number.isSafeInteger(revision) || revision < 0) throw malformed('auth revision must be an integer ≥ 0');
+    auth = { user: user === '' ? null : user, revision };
+  }
   need(at, 4);
   const keyLength = (bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 24)) >>> 0;
   at += 4;
@@ -193,7 +236,7 @@ function decodePut(bytes: Uint8Array, limits: KvLimits): KvCommand {
   if (valueLength > limits.maxValueBytes) {
     throw malformed(`value is ${valueLength} bytes; the limit is ${limits.maxValueBytes}`);
   }
-  const put: Mutable<PutOp & { clientId?: string; seq?: number }> = {
+  const put: Mutable<PutOp & { clientId?: string; seq?: number; auth?: AuthStamp }> = {
     type: 'put',
     key: copy(bytes, at, at + keyLength),
     value: copy(bytes, at + keyLength, bytes.length),
@@ -206,6 +249,7 @@ function decodePut(bytes: Uint8Array, limits: KvLimits): KvCommand {
     put.clientId = clientId;
     put.seq = seq;
   }
+  if (auth !== undefined) put.auth = auth;
   return put;
 }
 

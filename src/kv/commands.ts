@@ -1,4 +1,6 @@
 import { ParleyError } from '../wire/parley-error.js';
+import { type AuthCommand, validateAuthCommand, validateStamp } from './auth/auth-commands.js';
+import type { AuthStamp } from './auth/auth-types.js';
 import { toBytes } from './bytes.js';
 import type { KvLimits } from './limits.js';
 import type { KeyRangeSpec, RangeOptions, SortOrder, SortTarget } from './types.js';
@@ -87,10 +89,18 @@ export type KvOperation =
   | LeaseRevokeCommand
   | LeaseKeepAliveCommand
   | LeaseExpireCommand
-  | LeaseCheckpointCommand;
+  | LeaseCheckpointCommand
+  | AuthCommand;
 
-/** A command with its optional retry identity: (clientId, seq) is applied at most once. */
-export type KvCommand = KvOperation & { readonly clientId?: string; readonly seq?: number };
+/**
+ * A command with its optional retry identity ((clientId, seq) is applied at most once) and its
+ * auth stamp (who proposed it, checked against which auth revision; absent for the server's own).
+ */
+export type KvCommand = KvOperation & {
+  readonly clientId?: string;
+  readonly seq?: number;
+  readonly auth?: AuthStamp;
+};
 
 function bad(msg: string): ParleyError {
   return new ParleyError('INVALID_ARGUMENT', msg);
@@ -220,6 +230,7 @@ export function validateCommand(x: unknown, limits: KvLimits): KvCommand {
     clientId = x.clientId;
     seq = int(x.seq, 'seq', 1);
   }
+  const auth = validateStamp(x.auth);
   if (x.type === 'put') {
     // The hot path: one object literal, no spreads (clientId/seq undefined when absent).
     const p = op(x, limits) as PutOp;
@@ -233,9 +244,10 @@ export function validateCommand(x: unknown, limits: KvLimits): KvCommand {
       ignoreLease: p.ignoreLease,
       clientId,
       seq,
+      auth,
     };
   }
-  const base = clientId === undefined ? {} : { clientId, seq };
+  const base = { ...(clientId === undefined ? {} : { clientId, seq }), ...(auth === undefined ? {} : { auth }) };
   switch (x.type) {
     case 'range':
     case 'delete':
@@ -279,7 +291,10 @@ export function validateCommand(x: unknown, limits: KvLimits): KvCommand {
         }),
         ...base,
       };
-    default:
-      throw bad(`unknown command type ${JSON.stringify(String(x.type))}`);
+    default: {
+      const a = validateAuthCommand(x, limits);
+      if (a === undefined) throw bad(`unknown command type ${JSON.stringify(String(x.type))}`);
+      return { ...a, ...base };
+    }
   }
 }

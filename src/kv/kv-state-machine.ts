@@ -1,8 +1,21 @@
 import type { Entry } from '../raft/types.js';
 import { ParleyError } from '../wire/parley-error.js';
+import { staleAuthRevision } from './auth/auth-errors.js';
+import { AuthStore } from './auth/auth-store.js';
+import type { AuthStamp, KvCaller } from './auth/auth-types.js';
+import { checkCommand, checkLeaseKeys } from './auth/command-permissions.js';
 import { byteString } from './bytes.js';
 import { decodeCommand } from './command-codec.js';
-import type { DeleteOp, KvCommand, LeaseExpireCommand, PutOp, RangeOp, TxnCommand, TxnOp } from './commands.js';
+import type {
+  DeleteOp,
+  KvCommand,
+  KvOperation,
+  LeaseExpireCommand,
+  PutOp,
+  RangeOp,
+  TxnCommand,
+  TxnOp,
+} from './commands.js';
 import { validateCommand } from './commands.js';
 import { DedupTable } from './dedup.js';
 import { keyRange } from './key-range.js';
@@ -26,11 +39,18 @@ export interface KvStateMachineLike {
  * command fields (`now` of lease-grant / lease-keepalive) and through the leader-local calls
  * `promote(now)`, `expiredLeases(now)`, `leaseCheckpoints(now)` and `timeToLive(id, now)`,
  * which never change replicated state.
+ *
+ * Auth (see auth/auth-store.ts): a command stamped with an auth revision other than the
+ * store's fails with ABORTED (reason 'auth-revision-changed') before anything else, and is not
+ * remembered for retries, so the member can check it again and propose it anew; otherwise its
+ * caller's permissions are checked as it is applied (checkCommand), against the very state it
+ * runs on. A change of the auth state ends the watches it no longer allows.
  */
 export class KvStateMachine implements KvStateMachineLike {
   readonly limits: KvLimits;
   readonly store = new MvccStore();
   readonly leases = new LeaseTable();
+  readonly auth = new AuthStore();
   readonly watches: WatchHub;
   private dedup: DedupTable<ApplyOutcome>;
   /** Index of the last Raft entry applied (0 before any). */
@@ -61,21 +81,29 @@ export class KvStateMachine implements KvStateMachineLike {
     } catch (err) {
       return { ok: false, error: ParleyError.from(err) };
     }
-    if (cmd.clientId !== undefined && cmd.seq !== undefined) {
+    const stamp = cmd.auth;
+    if (stamp !== undefined && stamp.revision !== this.auth.revision) {
+      return { ok: false, error: staleAuthRevision(stamp.revision, this.auth.revision) };
+    }
+    // A retry identity is scoped to its user: nobody reads another user's remembered outcomes.
+    const clientId =
+      cmd.clientId === undefined || stamp?.user == null ? cmd.clientId : `${stamp.user}\u0000${cmd.clientId}`;
+    if (clientId !== undefined && cmd.seq !== undefined) {
       try {
-        const seen = this.dedup.lookup(cmd.clientId, cmd.seq);
+        const seen = this.dedup.lookup(clientId, cmd.seq);
         if (seen !== undefined) return seen;
       } catch (err) {
         return { ok: false, error: ParleyError.from(err) };
       }
     }
     const outcome = this.execute(cmd);
-    if (cmd.clientId !== undefined && cmd.seq !== undefined) this.dedup.record(cmd.clientId, cmd.seq, outcome);
+    if (clientId !== undefined && cmd.seq !== undefined) this.dedup.record(clientId, cmd.seq, outcome);
     return outcome;
   }
 
   private execute(cmd: KvCommand): ApplyOutcome {
     try {
+      if (cmd.auth !== undefined) checkCommand(this.auth, callerOf(cmd.auth), cmd, this.leases);
       return { ok: true, result: this.run(cmd) };
     } catch (err) {
       return { ok: false, error: ParleyError.from(err) };
@@ -112,7 +140,24 @@ export class KvStateMachine implements KvStateMachineLike {
       case 'lease-checkpoint':
         for (const c of cmd.checkpoints) this.leases.checkpoint(c.id, c.remainingMs);
         return { type: 'lease-checkpoint', revision: this.store.revision };
+      default:
+        if (this.auth.run(cmd))
+          this.watches.endDisallowed((caller, range) => this.auth.checkRange(caller, range, 'read'));
+        return { type: 'auth', authRevision: this.auth.revision };
     }
+  }
+
+  // ---- auth checks outside the log ----
+
+  /**
+   * Checks that `caller` may run `op` on the state applied now (reads served locally, and every
+   * command before it is proposed); returns the stamp to propose it with (undefined for the
+   * server's own commands). Throws UNAUTHENTICATED / PERMISSION_DENIED.
+   */
+  authorize(caller: KvCaller, op: KvOperation): AuthStamp | undefined {
+    if (caller.kind === 'server') return undefined;
+    checkCommand(this.auth, caller, op, this.leases);
+    return { user: caller.authenticated ? caller.name : null, revision: this.auth.revision };
   }
 
   private revisionAfter(w: WriteTxn): number {
@@ -220,7 +265,7 @@ export class KvStateMachine implements KvStateMachineLike {
   }
 
   /** Deletes the keys of every listed lease that exists, in one revision, then drops the leases. */
-  private expire(cmd: LeaseExpireCommand): KvResult {
+  private expire(cmd: LeaseExpireCommand): Extract<KvResult, { type: 'lease-expire' }> {
     const ids = [...new Set(cmd.ids)].filter((id) => this.leases.get(id) !== undefined).sort((a, b) => a - b);
     const keys: string[] = [];
     for (const id of ids) keys.push(...[...this.leases.get(id)!.keys].sort());
@@ -249,8 +294,11 @@ export class KvStateMachine implements KvStateMachineLike {
     this.leases.promote(now);
   }
 
-  timeToLive(id: number, now: number, options: { keys?: boolean } = {}): LeaseInfo {
+  /** A lease's TTL; its keys only for a caller who may read every one of them (CVE-2023-32082). */
+  timeToLive(id: number, now: number, options: { keys?: boolean } = {}, caller: KvCaller = SERVER): LeaseInfo {
+    if (caller.kind !== 'server') this.auth.checkUser(caller);
     const l = this.leases.mustGet(id);
+    if (options.keys === true) checkLeaseKeys(this.auth, caller, id, l.keys);
     const remainingMs = Math.max(0, l.deadline - now);
     if (options.keys !== true) return { id, ttlMs: l.ttlMs, remainingMs };
     return { id, ttlMs: l.ttlMs, remainingMs, keys: [...l.keys].sort().map((k) => this.store.get(k)!.key) };
@@ -260,9 +308,20 @@ export class KvStateMachine implements KvStateMachineLike {
     return this.leases.all().map((l) => l.id);
   }
 
-  /** A read served locally (serializable; linearizable once the caller has done a ReadIndex). */
-  read(op: Omit<RangeOp, 'type'>): ApplyOutcome {
-    return this.apply({ type: 'range', ...op });
+  /**
+   * A read served locally (serializable; linearizable once the caller has done a ReadIndex),
+   * checked for `caller` against the auth state applied now.
+   */
+  read(op: Omit<RangeOp, 'type'>, caller: KvCaller = SERVER): ApplyOutcome {
+    if (caller.kind === 'server') return this.apply({ type: 'range', ...op });
+    let cmd: KvCommand;
+    try {
+      cmd = validateCommand({ type: 'range', ...op }, this.limits);
+      this.authorize(caller, cmd);
+    } catch (err) {
+      return { ok: false, error: ParleyError.from(err) };
+    }
+    return this.apply(cmd);
   }
 
   // ---- snapshots ----
@@ -280,7 +339,13 @@ export class KvStateMachine implements KvStateMachineLike {
   }
 
   private snapshotSource(): SnapshotSource {
-    return { appliedIndex: this.appliedIndex, store: this.store, leases: this.leases, dedup: this.dedup.dump() };
+    return {
+      appliedIndex: this.appliedIndex,
+      store: this.store,
+      leases: this.leases,
+      dedup: this.dedup.dump(),
+      auth: this.auth.dump(),
+    };
   }
 
   restore(snapshot: Uint8Array): void {
@@ -292,5 +357,15 @@ export class KvStateMachine implements KvStateMachineLike {
     this.leases.nextId = s.nextLeaseId;
     this.dedup = new DedupTable(this.limits.dedupPerClient, this.limits.dedupClients);
     this.dedup.load(s.dedup);
+    this.auth.load(s.auth);
   }
+}
+
+const SERVER: KvCaller = { kind: 'server' };
+
+/** The caller a stamp names: null = a caller no authentication vouched for. */
+function callerOf(stamp: AuthStamp): KvCaller {
+  return stamp.user === null
+    ? { kind: 'user', name: '(unauthenticated)', authenticated: false }
+    : { kind: 'user', name: stamp.user, authenticated: true };
 }

@@ -1,6 +1,7 @@
 import { Packr } from 'msgpackr';
 import { ParleyError } from '../wire/parley-error.js';
 import { isErrorCode } from '../wire/status.js';
+import type { AuthDump } from './auth/auth-store.js';
 import { byteString } from './bytes.js';
 import { plain, restoreBytes } from './command-codec.js';
 import type { DedupEntry } from './dedup.js';
@@ -13,16 +14,18 @@ import type { ApplyOutcome, KeyValue } from './types.js';
  * keys in byte order, leases by id, dedup clients in insertion order. The same state therefore
  * always gives the same bytes. Leader-local lease deadlines are not part of it.
  *
- * Layout (version 1):
- *   [1, appliedIndex, revision, compactRevision, nextLeaseId,
+ * Layout (version 2; version 1 is the same without `auth`, and decodes with auth disabled):
+ *   [2, appliedIndex, revision, compactRevision, nextLeaseId,
  *    keys:   [[key, [[main, sub, tombstone 0|1, value, createRevision, version, lease], ...]], ...],
  *    leases: [[id, ttlMs, remainingMs], ...],
- *    dedup:  [[clientId, floor, [[seq, outcome], ...]], ...]]
+ *    dedup:  [[clientId, floor, [[seq, outcome], ...]], ...],
+ *    auth:   [enabled 0|1, authRevision, [[user, [role, ...]], ...], [[role, [[type, key, rangeEnd|null], ...]], ...]]]
  * A lease's keys are not stored: they are the live keys whose value names the lease.
  */
 const packr = new Packr({ useRecords: false, moreTypes: false, mapsAsObjects: true });
 
-const VERSION = 1;
+const VERSION = 2;
+const NO_AUTH: AuthDump = [0, 0, [], []];
 
 type Outcome = ApplyOutcome;
 
@@ -34,6 +37,7 @@ export interface DecodedSnapshot {
   keys: [string, KeyRecord[]][];
   leases: Lease[];
   dedup: [string, number, DedupEntry<Outcome>[]][];
+  auth: AuthDump;
 }
 
 export interface SnapshotSource {
@@ -41,6 +45,8 @@ export interface SnapshotSource {
   store: MvccStore;
   leases: LeaseTable;
   dedup: [string, number, DedupEntry<Outcome>[]][];
+  /** Captured when encoding starts (a fresh structure: later auth changes do not reach it). */
+  auth: AuthDump;
 }
 
 /** Records encoded per slice of a SnapshotEncoder: about 1 ms of work. */
@@ -72,6 +78,7 @@ export class SnapshotEncoder {
   private readonly parts: Uint8Array[] = [];
   private readonly keys: [readonly KeyRecord[], number][] = [];
   private readonly leases: Uint8Array;
+  private readonly auth: Uint8Array;
   private readonly dedup: [string, number, readonly DedupEntry<Outcome>[]][];
   private nextKey = 0;
   private nextClient = -1;
@@ -79,12 +86,13 @@ export class SnapshotEncoder {
 
   constructor(s: SnapshotSource) {
     for (const [, recs] of s.store.allRecords()) this.keys.push([recs, recs.length]);
-    this.parts.push(arrayHeader(8));
+    this.parts.push(arrayHeader(9));
     for (const x of [VERSION, s.appliedIndex, s.store.revision, s.store.compactRevision, s.leases.nextId]) {
       this.parts.push(packCopy(x));
     }
     this.parts.push(arrayHeader(this.keys.length));
     this.leases = packCopy(s.leases.all().map((l) => [l.id, l.ttlMs, l.remainingMs]));
+    this.auth = packCopy(s.auth);
     // A client's entries are replaced in place as it makes requests: copy the lists (not the entries).
     this.dedup = s.dedup.map(([id, floor, entries]) => [id, floor, entries.slice()]);
   }
@@ -113,6 +121,7 @@ export class SnapshotEncoder {
       budget -= entries.length;
     }
     this.done = this.nextClient >= this.dedup.length;
+    if (this.done) this.parts.push(this.auth);
     return this.done;
   }
 
@@ -158,8 +167,9 @@ function decodeSnapshotUnchecked(bytes: Uint8Array): DecodedSnapshot {
   } catch (err) {
     throw new ParleyError('DATA_LOSS', 'kv snapshot is not valid msgpack', { cause: err });
   }
-  if (!Array.isArray(raw) || raw.length !== 8 || raw[0] !== VERSION) throw corrupt('unknown layout or version');
-  const [, appliedIndex, revision, compactRevision, nextLeaseId, rawKeys, rawLeases, rawDedup] = raw as [
+  const layoutOk = Array.isArray(raw) && ((raw[0] === 1 && raw.length === 8) || (raw[0] === 2 && raw.length === 9));
+  if (!layoutOk) throw corrupt('unknown layout or version');
+  const [, appliedIndex, revision, compactRevision, nextLeaseId, rawKeys, rawLeases, rawDedup, rawAuth] = raw as [
     number,
     number,
     number,
@@ -168,6 +178,7 @@ function decodeSnapshotUnchecked(bytes: Uint8Array): DecodedSnapshot {
     [Uint8Array, [number, number, number, Uint8Array, number, number, number][]][],
     [number, number, number][],
     [string, number, [number, unknown][]][],
+    unknown,
   ];
   const keys: [string, KeyRecord[]][] = rawKeys.map(([kb, recs]) => {
     const key = new Uint8Array(kb);
@@ -203,7 +214,37 @@ function decodeSnapshotUnchecked(bytes: Uint8Array): DecodedSnapshot {
         DedupEntry<Outcome>[],
       ],
   );
-  return { appliedIndex, revision, compactRevision, nextLeaseId, keys, leases, dedup };
+  const auth = rawAuth === undefined ? NO_AUTH : authFromWire(rawAuth);
+  return { appliedIndex, revision, compactRevision, nextLeaseId, keys, leases, dedup, auth };
+}
+
+function authFromWire(x: unknown): AuthDump {
+  const isInt = (n: unknown) => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
+  const isName = (n: unknown) => typeof n === 'string' && n.length > 0;
+  const isKey = (b: unknown) => b instanceof Uint8Array;
+  if (!Array.isArray(x) || x.length !== 4) throw corrupt('auth state has the wrong shape');
+  const [enabled, revision, users, roles] = x as unknown[];
+  const ok =
+    (enabled === 0 || enabled === 1) &&
+    isInt(revision) &&
+    Array.isArray(users) &&
+    users.every((u) => Array.isArray(u) && isName(u[0]) && Array.isArray(u[1]) && u[1].every(isName)) &&
+    Array.isArray(roles) &&
+    roles.every(
+      (r) =>
+        Array.isArray(r) &&
+        isName(r[0]) &&
+        Array.isArray(r[1]) &&
+        r[1].every(
+          (p: unknown) =>
+            Array.isArray(p) &&
+            ['read', 'write', 'readwrite'].includes(p[0]) &&
+            isKey(p[1]) &&
+            (p[2] === null || isKey(p[2])),
+        ),
+    );
+  if (!ok) throw corrupt('auth state has the wrong shape');
+  return x as AuthDump;
 }
 
 function outcomeToWire(o: Outcome): unknown {

@@ -60,7 +60,9 @@ export type KvResult =
   | { type: 'lease-revoke'; revision: number }
   | { type: 'lease-keepalive'; id: number; ttlMs: number; revision: number }
   | { type: 'lease-expire'; expired: number[]; revision: number }
-  | { type: 'lease-checkpoint'; revision: number };
+  | { type: 'lease-checkpoint'; revision: number }
+  /** An auth change: the auth revision after it (unchanged when the command changed nothing). */
+  | { type: 'auth'; authRevision: number };
 
 /** The outcome of applying one command. Deterministic errors are values, not exceptions. */
 export type ApplyOutcome = { ok: true; result: KvResult } | { ok: false; error: ParleyError };

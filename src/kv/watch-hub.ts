@@ -1,4 +1,5 @@
 import { ParleyError } from '../wire/parley-error.js';
+import type { KvCaller } from './auth/auth-types.js';
 import type { Bytes } from './bytes.js';
 import { inRange, type KeyRange, keyRange } from './key-range.js';
 import type { MvccStore } from './mvcc-store.js';
@@ -11,6 +12,11 @@ export interface WatchRequest {
   readonly prevKv?: boolean;
   readonly noPut?: boolean;
   readonly noDelete?: boolean;
+  /**
+   * Who watches (checked by the member before the watch starts, and again by `endDisallowed`
+   * whenever the auth state changes); absent: the server itself.
+   */
+  readonly caller?: KvCaller;
 }
 
 export interface WatchPoll {
@@ -27,6 +33,9 @@ interface Watcher {
   readonly prevKv: boolean;
   readonly noPut: boolean;
   readonly noDelete: boolean;
+  readonly caller: KvCaller | undefined;
+  /** Set when the auth state no longer allows the watch: its next poll ends it with this error. */
+  ended: ParleyError | undefined;
   /** The first revision not yet examined. Synced iff nextRev === store.revision + 1. */
   nextRev: number;
   /** Matching events of revisions [queueFrom, nextRev), in order, not yet polled. */
@@ -88,6 +97,8 @@ export class WatchHub {
       prevKv: req.prevKv === true,
       noPut: req.noPut === true,
       noDelete: req.noDelete === true,
+      caller: req.caller,
+      ended: undefined,
       nextRev,
       queue: [],
       queueFrom: nextRev,
@@ -107,6 +118,10 @@ export class WatchHub {
   poll(id: number): WatchPoll {
     const w = this.watchers.get(id);
     if (w === undefined) throw new ParleyError('NOT_FOUND', `watch ${id} not found`, { details: { watchId: id } });
+    if (w.ended !== undefined) {
+      this.watchers.delete(id);
+      return { events: [], revision: w.nextRev - 1, canceled: w.ended };
+    }
     if (w.queue.length > 0 || w.nextRev > this.store.revision) {
       const events = w.queue;
       w.queue = [];
@@ -124,6 +139,25 @@ export class WatchHub {
     return { events: events.flatMap((e) => this.shape(w, e)), revision: through };
   }
 
+  /**
+   * After an auth change: every watcher whose caller `check` now refuses (it throws
+   * UNAUTHENTICATED or PERMISSION_DENIED) drops what it queued, receives nothing more, and ends
+   * with that error at its next poll. Events of revisions applied before the change were allowed
+   * when they were queued, but are dropped with the rest: an ended watch delivers nothing.
+   */
+  endDisallowed(check: (caller: KvCaller, range: KeyRange) => void): void {
+    for (const w of this.watchers.values()) {
+      if (w.caller === undefined || w.caller.kind === 'server' || w.ended !== undefined) continue;
+      try {
+        check(w.caller, w.range);
+      } catch (err) {
+        w.ended = ParleyError.from(err);
+        w.queue = [];
+        this.listener?.(w.id);
+      }
+    }
+  }
+
   /** True when the watcher has examined every applied revision. */
   isSynced(id: number): boolean {
     const w = this.watchers.get(id);
@@ -133,6 +167,7 @@ export class WatchHub {
   /** Feeds the events of one applied revision (the store is already at `revision`). */
   onApplied(revision: number, events: readonly KvEvent[]): void {
     for (const w of this.watchers.values()) {
+      if (w.ended !== undefined) continue;
       if (w.nextRev !== revision) {
         if (w.nextRev < revision) this.listener?.(w.id);
         continue;

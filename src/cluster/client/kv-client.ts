@@ -10,6 +10,7 @@ import type { Bytes, KvAction, KvParams, KvReply, MemberStatus, RetryId, TxnOpWi
 import { Election } from '../recipes/election.js';
 import { type Lock, lock } from '../recipes/lock.js';
 import { DedupLanes } from './dedup-lanes.js';
+import { type KvAuthApi, kvAuthApi } from './kv-auth-api.js';
 import { KvWatch, type WatchHost, type WatchOptions } from './kv-watch.js';
 import { LeaseKeeper } from './lease-keeper.js';
 import type {
@@ -71,6 +72,8 @@ export class KvClient {
     revoke(id: number): Promise<void>;
     timeToLive(id: number, opts?: { keys?: boolean }): Promise<LeaseInfo>;
   };
+  /** KV roles: users, roles, permissions, and turning checks on and off (see kv-auth-api.ts). */
+  readonly auth: KvAuthApi;
   private leaderHint: string | null = null;
   private readonly lanes: DedupLanes;
   private readonly timer: Timer;
@@ -118,6 +121,10 @@ export class KvClient {
       },
       timeToLive: (id, opts = {}) => this.request('$kv.leaseTimeToLive', { id, keys: opts.keys === true }, 'read'),
     };
+    this.auth = kvAuthApi({
+      write: (action, params) => this.write(action, params),
+      read: (action, params) => this.request(action, params, 'linearizable'),
+    });
   }
 
   private readonly ownsNode: boolean;
@@ -170,7 +177,8 @@ export class KvClient {
     const host: WatchHost = {
       callMember: (action, params, timeoutMs) =>
         this.callOnce(action, params, this.pickMember('any-member'), timeoutMs),
-      currentRevision: async () => (await this.range({ key: '\0' }, { countOnly: true })).revision,
+      // The watched range itself: a caller allowed to watch it may read it (KV roles).
+      currentRevision: async () => (await this.range(range, { countOnly: true })).revision,
       timer: this.timer,
       get closed() {
         return client.isClosed;
@@ -266,6 +274,8 @@ export class KvClient {
     let maybeApplied = false;
     /** Since when every answer has been "no leader known" (null: a leader was named since). */
     let noLeaderSince: number | null = null;
+    /** Times the auth state changed under this request (the member already retried each). */
+    let authChanges = 0;
     for (let attempt = 0; ; attempt++) {
       if (this.isClosed)
         throw new ParleyError('CANCELLED', 'the KV client was closed during the request', { cause: last });
@@ -309,6 +319,10 @@ export class KvClient {
           if (this.leaderHint === null || !this.isConnectedServer(this.leaderHint)) {
             await this.pause(remaining, attempt);
           }
+          continue;
+        }
+        if (details.reason === 'auth-revision-changed' && ++authChanges <= AUTH_RETRIES) {
+          // Not applied: permissions changed while it was in flight. It is checked again.
           continue;
         }
         if (e.code === 'UNAVAILABLE' || e.code === 'DEADLINE_EXCEEDED' || e.code === 'CANCELLED') {
@@ -403,6 +417,9 @@ function noLeader(action: string, last: ParleyError, ms: number): ParleyError {
 function rangeSpec(range: RangeArg): KeyRangeSpec<Bytes> {
   return typeof range === 'string' || range instanceof Uint8Array ? { key: range } : range;
 }
+
+/** Retries of a request refused because the permissions changed while it was in flight. */
+const AUTH_RETRIES = 3;
 
 /** Between attempts: 20 ms doubling up to 500 ms, full jitter (base/backoff.ts). */
 const RETRY_BACKOFF = exponentialBackoff({ initialMs: 20, maxMs: 500 });

@@ -140,7 +140,9 @@ export class KvWatch implements AsyncIterable<KvEvent> {
         this.deliver(p.events, p.revision);
       } catch (err) {
         const e = ParleyError.from(err);
-        if (e.code === 'OUT_OF_RANGE' || e.code === 'INVALID_ARGUMENT') {
+        // KV roles: the caller may not (or no longer) watch this range: watching again cannot help.
+        const refused = e.code === 'UNAUTHENTICATED' || (e.code === 'PERMISSION_DENIED' && isKvPermission(e));
+        if (e.code === 'OUT_OF_RANGE' || e.code === 'INVALID_ARGUMENT' || refused) {
           this.finish(e);
           return;
         }
@@ -164,4 +166,8 @@ export class KvWatch implements AsyncIterable<KvEvent> {
     this.wakeIterator = null;
     wake?.();
   }
+}
+
+function isKvPermission(e: ParleyError): boolean {
+  return (e.details as { reason?: string } | undefined)?.reason === 'kv-permission';
 }

@@ -1,6 +1,8 @@
 import { type Timer, wallTimer } from '../../base/clock.js';
 import type { Random } from '../../base/random.js';
-import { commandToPropose } from '../../kv/command-codec.js';
+import type { KvCaller } from '../../kv/auth/auth-types.js';
+import { encodeToPropose } from '../../kv/command-codec.js';
+import { validateCommand } from '../../kv/commands.js';
 import { KvStateMachine } from '../../kv/kv-state-machine.js';
 import { maxCommandBytesFor } from '../../kv/limits.js';
 import type { ApplyOutcome, KvResult } from '../../kv/types.js';
@@ -59,6 +61,11 @@ export interface KvMemberOptions {
 
 /** Bytes of a `$raft.step` call around its messages: frame header, packet fields, action name. */
 export const RAFT_CALL_ENVELOPE_BYTES = 4096;
+
+/** How many times a command is proposed while the auth state keeps changing under it. */
+const AUTH_ATTEMPTS = 5;
+
+const SERVER: KvCaller = { kind: 'server' };
 
 /** Entries per append message (raft's maxSizePerMsg), at most this much or what one send can carry. */
 const MAX_APPEND_BYTES = 1024 * 1024;
@@ -276,14 +283,25 @@ export class KvMember {
   /**
    * Validates a KV command, replicates it and returns its result; a deterministic failure is
    * thrown as its ParleyError. A malformed or oversized command is refused (INVALID_ARGUMENT)
-   * here, before it is proposed: it never reaches any member's log.
+   * here, before it is proposed: it never reaches any member's log. So is a command `caller`
+   * may not run (UNAUTHENTICATED, PERMISSION_DENIED); one that is allowed is stamped with the
+   * caller and the auth revision it was checked against, and checked again when applied. If the
+   * auth state changed in between, it is checked and proposed again (as etcd does with
+   * ErrAuthOldRevision), at most AUTH_ATTEMPTS times. `caller` absent: the server's own command.
    */
-  async propose(command: object): Promise<KvResult> {
+  async propose(command: object, caller: KvCaller = SERVER): Promise<KvResult> {
     if (this.removedError !== null) throw this.removedError;
-    const outcome = await this.driver.propose(commandToPropose(command, this.sm.limits));
-    if (outcome === undefined) throw new ParleyError('INTERNAL', 'the command was skipped by the state machine');
-    if (!outcome.ok) throw outcome.error;
-    return outcome.result;
+    const cmd = validateCommand(command, this.sm.limits);
+    for (let attempt = 1; ; attempt++) {
+      const auth = this.sm.authorize(caller, cmd);
+      // The stamp is always the member's own: one that came with the request is replaced (or dropped).
+      const stamped = auth === undefined && cmd.auth === undefined ? cmd : { ...cmd, auth };
+      const outcome = await this.driver.propose(encodeToPropose(stamped, this.sm.limits));
+      if (outcome === undefined) throw new ParleyError('INTERNAL', 'the command was skipped by the state machine');
+      if (outcome.ok) return outcome.result;
+      const stale = (outcome.error.details as { reason?: string } | undefined)?.reason === 'auth-revision-changed';
+      if (!stale || attempt >= AUTH_ATTEMPTS) throw outcome.error;
+    }
   }
 
   /** Renews a lease (leader); see LeaseDuties for how it stays ahead of any expiry. */

@@ -5,15 +5,20 @@ import type { Authorizer } from '../../node/authorization/authorizer.js';
 import type { Context } from '../../node/context.js';
 import { defineService } from '../../node/service.js';
 import { ParleyError } from '../../wire/parley-error.js';
+import { kvAuthActions } from './kv-auth-actions.js';
 import { type KvAction, kvAuthorization } from './kv-authorization.js';
+import { kvCallerOf } from './kv-caller.js';
 import type { KvMember } from './kv-member.js';
-import { type AddressOf, notLeader, obj, type Params, requireLeader, requireMember } from './request-guards.js';
+import {
+  type AddressOf,
+  notLeader,
+  obj,
+  type Params,
+  requireLeader,
+  requireMember,
+  retryId,
+} from './request-guards.js';
 import { WatchSessions } from './watch-sessions.js';
-
-/** Copies the retry identity (clientId, seq) when present; `KvMember.propose` validates it with the command. */
-function retryId(p: Params): { clientId?: unknown; seq?: unknown } {
-  return p.clientId === undefined ? {} : { clientId: p.clientId, seq: p.seq };
-}
 
 /**
  * `$kv`: the KV API of one member. Writes and lease queries run on the leader; elsewhere they
@@ -22,6 +27,10 @@ function retryId(p: Params): { clientId?: unknown; seq?: unknown } {
  * serializable reads and watches by any member at once. A member removed
  * from the cluster serves nothing: UNAVAILABLE, reason 'member-removed'. Under the node's
  * authorization policy every request is checked first (`authorize`, kv-authorization.ts).
+ *
+ * KV roles: every request is also checked for its caller (kvCallerOf(ctx)) against the auth
+ * state the member has applied: writes when proposed and again when applied (KvMember.propose),
+ * reads when served, watches when started and whenever the auth state changes.
  */
 export function createKvService(member: KvMember, addressOf: AddressOf, authorizer?: Authorizer) {
   const check = authorizer ? kvAuthorization(authorizer, member) : undefined;
@@ -33,9 +42,10 @@ export function createKvService(member: KvMember, addressOf: AddressOf, authoriz
   const write = async <T extends KvResult['type']>(
     type: T,
     command: Params,
+    ctx: Context,
   ): Promise<Extract<KvResult, { type: T }>> => {
     leaderOnly();
-    const r = await member.propose({ ...command, type });
+    const r = await member.propose({ ...command, type }, kvCallerOf(ctx));
     if (r.type !== type) throw new ParleyError('INTERNAL', `a ${type} command returned a ${r.type} result`);
     return r as Extract<KvResult, { type: T }>;
   };
@@ -52,10 +62,13 @@ export function createKvService(member: KvMember, addressOf: AddressOf, authoriz
           if (member.leader === null) throw notLeader(member.id, null, null);
           await member.readIndex();
         }
-        const out = member.sm.read({
-          range: p.range as KeyRangeSpec<Uint8Array>,
-          options: p.options as RangeOp['options'], // validated by the state machine
-        });
+        const out = member.sm.read(
+          {
+            range: p.range as KeyRangeSpec<Uint8Array>,
+            options: p.options as RangeOp['options'], // validated by the state machine
+          },
+          kvCallerOf(ctx),
+        );
         if (!out.ok) throw out.error;
         if (out.result.type !== 'range')
           throw new ParleyError('INTERNAL', `a read returned a ${out.result.type} result`);
@@ -63,35 +76,36 @@ export function createKvService(member: KvMember, addressOf: AddressOf, authoriz
       },
       put: (params: unknown, ctx: Context) => {
         authorize(ctx, 'put', params);
-        return write('put', obj(params));
+        return write('put', obj(params), ctx);
       },
       delete: (params: unknown, ctx: Context) => {
         authorize(ctx, 'delete', params);
-        return write('delete', obj(params));
+        return write('delete', obj(params), ctx);
       },
       txn: (params: unknown, ctx: Context) => {
         authorize(ctx, 'txn', params);
-        return write('txn', obj(params));
+        return write('txn', obj(params), ctx);
       },
       compact: (params: unknown, ctx: Context) => {
         authorize(ctx, 'compact', params);
-        return write('compact', { revision: obj(params).revision, ...retryId(obj(params)) });
+        return write('compact', { revision: obj(params).revision, ...retryId(obj(params)) }, ctx);
       },
       leaseGrant: (params: unknown, ctx: Context) => {
         authorize(ctx, 'leaseGrant', params);
         const p = obj(params);
-        return write('lease-grant', { id: p.id, ttlMs: p.ttlMs, now: clock(), ...retryId(p) });
+        return write('lease-grant', { id: p.id, ttlMs: p.ttlMs, now: clock(), ...retryId(p) }, ctx);
       },
       leaseRevoke: (params: unknown, ctx: Context) => {
         authorize(ctx, 'leaseRevoke', params);
         const p = obj(params);
-        return write('lease-revoke', { id: p.id, ...retryId(p) });
+        return write('lease-revoke', { id: p.id, ...retryId(p) }, ctx);
       },
       leaseKeepAlive: async (params: unknown, ctx: Context) => {
         authorize(ctx, 'leaseKeepAlive', params);
         const id = obj(params).id;
         if (typeof id !== 'number') throw new ParleyError('INVALID_ARGUMENT', 'id must be a lease id (a number)');
         leaderOnly();
+        member.sm.auth.checkUser(kvCallerOf(ctx));
         const r = await member.keepAlive(id);
         if (r.type !== 'lease-keepalive') throw new ParleyError('INTERNAL', `a keep-alive returned a ${r.type} result`);
         return r;
@@ -102,20 +116,25 @@ export function createKvService(member: KvMember, addressOf: AddressOf, authoriz
         leaderOnly();
         await member.readIndex();
         if (typeof p.id !== 'number') throw new ParleyError('INVALID_ARGUMENT', 'id must be a lease id (a number)');
-        return member.sm.timeToLive(p.id, clock(), { keys: p.keys === true });
+        return member.sm.timeToLive(p.id, clock(), { keys: p.keys === true }, kvCallerOf(ctx));
       },
       leases: async (params: unknown, ctx: Context) => {
         authorize(ctx, 'leases', params ?? {});
         leaderOnly();
         await member.readIndex();
+        member.sm.auth.checkUser(kvCallerOf(ctx));
         return { ids: member.sm.leaseIds() };
       },
       watch: (params: unknown, ctx: Context) => {
         authorize(ctx, 'watch', params);
         requireMember(member);
         const p = obj(params);
-        const { range } = validateCommand({ type: 'range', range: p.range }, member.sm.limits) as RangeOp;
+        const asRange = validateCommand({ type: 'range', range: p.range }, member.sm.limits) as RangeOp;
+        const { range } = asRange;
+        const caller = kvCallerOf(ctx);
+        member.sm.authorize(caller, asRange);
         const req: WatchRequest = {
+          caller,
           range,
           startRevision: typeof p.startRevision === 'number' ? p.startRevision : undefined,
           prevKv: p.prevKv === true,
@@ -139,6 +158,7 @@ export function createKvService(member: KvMember, addressOf: AddressOf, authoriz
       watchCancel: (params: unknown, ctx: Context) => ({
         canceled: sessions.cancel(obj(params).watchId, ctx.callerId),
       }),
+      ...kvAuthActions(member, leaderOnly),
       status: (params: unknown, ctx: Context) => {
         authorize(ctx, 'status', params ?? {});
         return {

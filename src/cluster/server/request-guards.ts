@@ -39,3 +39,8 @@ export function requireLeader(member: KvMember, addressOf: AddressOf): void {
   const lead = member.leader;
   throw notLeader(member.id, lead, lead === null ? null : addressOf(lead));
 }
+
+/** Copies the retry identity (clientId, seq) when present; `KvMember.propose` validates it with the command. */
+export function retryId(p: Params): { clientId?: unknown; seq?: unknown } {
+  return p.clientId === undefined ? {} : { clientId: p.clientId, seq: p.seq };
+}
