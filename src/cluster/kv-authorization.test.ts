@@ -160,6 +160,16 @@ describe('KV authorization ($kv under a policy)', () => {
     assert.ok(server.node.authorization.denials().internal >= 2);
   });
 
+  it('KV users and roles are managed by members only', async () => {
+    await assert.rejects(
+      raw('root', '$kv.authEnable', {}),
+      isCode('PERMISSION_DENIED', /'\$kv\.authEnable'.*cluster members/),
+    );
+    await assert.rejects(raw('root', '$kv.userAdd', { user: 'x' }), isCode('PERMISSION_DENIED'));
+    await assert.rejects(raw('bob', '$kv.roleList', {}), isCode('PERMISSION_DENIED'));
+    assert.deepEqual(((await raw('s-reg', '$kv.userList', {})) as { users: string[] }).users, []);
+  });
+
   it('an unauthenticated client gets UNAUTHENTICATED', async () => {
     await assert.rejects(clients.anon!.get('a/1'), isCode('UNAUTHENTICATED'));
   });
