@@ -163,7 +163,11 @@ export type { KeyScheduleOptions } from './transport/security/key-schedule.js';
 export { generateNodeKeys } from './transport/security/node-keys.js';
 export { REPLAY_WINDOW_SIZE, type ReplayVerdict, ReplayWindow } from './transport/security/replay-window.js';
 export { isSealError, type SealErrorReason } from './transport/security/seal-error.js';
-export { SealedConnection, type SealedConnectionOptions } from './transport/security/sealed-connection.js';
+export {
+  SEALED_FRAME_OVERHEAD,
+  SealedConnection,
+  type SealedConnectionOptions,
+} from './transport/security/sealed-connection.js';
 export {
   deriveSessionKeys,
   type EphemeralKeyPair,

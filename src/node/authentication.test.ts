@@ -185,6 +185,32 @@ describe('authentication', () => {
     assert.equal(seen.filter((s) => s.caller === 'beta').length, 1, 'only the honest call ran');
   });
 
+  it('frames after the handshake are sealed on the wire; encrypt: false on both sends them clear; a mismatch is refused', async () => {
+    const net = new MemoryNetwork();
+    const containsCall = (t: RecordingTransport) =>
+      t.sent.filter((f) => f.type === PacketType.REQUEST).map((f) => Buffer.from(f.body).includes('vault.whoami'));
+    for (const encrypt of [true, false]) {
+      const a = await server(net, `alpha-${encrypt}`, { secret: SECRET, encrypt });
+      const recorder = new RecordingTransport(new MemoryTransport(net, LIMITS, false));
+      const b = await node(net, `beta-${encrypt}`, {
+        auth: { secret: SECRET, encrypt },
+        seeds: [a.node.address!],
+        transport: recorder,
+      });
+      await b.waitFor('vault.whoami', 3000);
+      await b.call('vault.whoami', {}, { nodeId: `alpha-${encrypt}` });
+      assert.deepEqual(
+        containsCall(recorder),
+        [!encrypt],
+        encrypt ? 'the REQUEST went sealed' : 'the REQUEST went clear',
+      );
+    }
+    const a = await server(net, 'alpha-mixed', { secret: SECRET });
+    await node(net, 'beta-mixed', { auth: { secret: SECRET, encrypt: false }, seeds: [a.node.address!] });
+    await waitUntil(() => a.refusals().length > 0, 3000, 'the refusal');
+    assert.match(a.refusals()[0]!, /set auth.encrypt the same on every node/);
+  });
+
   it('the handshake deadline closes a silent connection, and nothing but the handshake is served before it', async () => {
     const net = new MemoryNetwork();
     const a = await server(net, 'alpha', { secret: SECRET, handshakeTimeout: 150 });

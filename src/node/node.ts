@@ -107,6 +107,7 @@ export class ParleyNode<C extends ContractShape = AnyContract, E extends EventSh
     const auth = options.auth
       ? resolveAuth(options.auth, {
           linkIsTls: options.tls !== undefined && options.transport === undefined,
+          hasCertificate: options.tls?.cert !== undefined,
         })
       : undefined;
     this.mesh = new Mesh({

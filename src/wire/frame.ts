@@ -44,6 +44,8 @@ export const PacketType = {
   INFO: 11,
   /** The authentication proof (JSON), right after HELLO when the mesh authenticates peers. */
   AUTH: 12,
+  /** Frames sealed together once the handshake has agreed on keys (transport/security/sealed-connection.ts). */
+  SEALED: 13,
 } as const;
 export type PacketType = (typeof PacketType)[keyof typeof PacketType];
 

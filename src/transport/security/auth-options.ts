@@ -100,8 +100,14 @@ function invalid(message: string): ParleyError {
   return new ParleyError('INVALID_ARGUMENT', message);
 }
 
-/** Checks and parses `auth`. `linkIsTls`: the node's transport is TLS. */
-export function resolveAuth(auth: AuthOptions, context: { readonly linkIsTls: boolean }): ResolvedAuth {
+/**
+ * Checks and parses `auth`. `linkIsTls`: the node's transport is TLS; `hasCertificate`: this node
+ * presents a certificate (tls.cert), so it can prove itself by TLS.
+ */
+export function resolveAuth(
+  auth: AuthOptions,
+  context: { readonly linkIsTls: boolean; readonly hasCertificate: boolean },
+): ResolvedAuth {
   if (typeof auth !== 'object' || auth === null) throw invalid('auth must be an object (see AuthOptions)');
   const keyPair = auth.key === undefined ? undefined : withOption('auth.key', () => parseSecretKey(auth.key!));
   const trust = new Map<string, TrustEntry>();
@@ -139,7 +145,10 @@ export function resolveAuth(auth: AuthOptions, context: { readonly linkIsTls: bo
     throw invalid('auth.authenticate must be a function (info) => Principal | undefined');
   const timeout = auth.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
   if (!(timeout > 0)) throw invalid(`auth.handshakeTimeout must be a positive number of ms, got ${String(timeout)}`);
-  const method: AuthMethod = keyPair ? 'key' : secret ? 'secret' : auth.tls ? 'tls' : token ? 'token' : 'none';
+  // A node proves itself with the strongest credential it holds; a TLS client without a certificate
+  // uses TLS only to verify the server.
+  const byTls = auth.tls === true && context.hasCertificate;
+  const method: AuthMethod = keyPair ? 'key' : secret ? 'secret' : byTls ? 'tls' : token ? 'token' : 'none';
   const encrypt = auth.encrypt ?? !context.linkIsTls;
   return {
     method,

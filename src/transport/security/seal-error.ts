@@ -16,6 +16,10 @@ export type SealErrorReason =
   | 'too-old'
   /** On a strictly ordered stream: a counter other than the next one (a frame was dropped, moved or injected). */
   | 'out-of-order'
+  /** A frame in the clear where only sealed frames are accepted. */
+  | 'unsealed'
+  /** Sealed content that opened but is not a well-formed sequence of frames: the peer is broken. */
+  | 'malformed'
   /** The sender's counter space is used up: the session must be renegotiated (a new handshake). */
   | 'exhausted'
   /** A key or public key of the wrong size or value (a low-order X25519 point, an all-zero shared secret). */
@@ -27,6 +31,8 @@ const CODE_OF: Record<SealErrorReason, ErrorCode> = {
   replayed: 'UNAUTHENTICATED',
   'too-old': 'UNAUTHENTICATED',
   'out-of-order': 'UNAUTHENTICATED',
+  unsealed: 'UNAUTHENTICATED',
+  malformed: 'INVALID_ARGUMENT',
   exhausted: 'RESOURCE_EXHAUSTED',
   'bad-key': 'UNAUTHENTICATED',
 };

@@ -2,7 +2,8 @@
  * SealedConnection against an active attacker: two sealed ends joined through a man in the middle
  * (two MemoryNetwork connections and a relay that may replay, flip, cut, move, reorder or inject
  * frames). Each attack must close the receiving end with a ParleyError naming what failed, deliver
- * nothing it could not open, and throw nothing into the transport.
+ * nothing it could not open, and throw nothing into the transport. `sendEach` flushes after every
+ * frame so that each travels in its own SEALED frame; `send` lets a tick's frames share one.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -11,9 +12,9 @@ import { type Frame, FrameFlag, PacketType } from '../../wire/frame.js';
 import { ParleyError } from '../../wire/parley-error.js';
 import type { Connection } from '../connection.js';
 import { MemoryNetwork } from '../memory-transport.js';
-import { SEAL_OVERHEAD } from './frame-sealer.js';
+import { FrameSealer, SEAL_OVERHEAD } from './frame-sealer.js';
 import { isSealError, type SealErrorReason } from './seal-error.js';
-import { SealedConnection, type SealedConnectionOptions } from './sealed-connection.js';
+import { SEALED_FRAME_OVERHEAD, SealedConnection, type SealedConnectionOptions } from './sealed-connection.js';
 import { deriveSessionKeys, generateEphemeral, type SessionKeys } from './session-keys.js';
 
 const LIMITS = { maxFrameSize: 4096, maxOutboundBytes: 1 << 20 };
@@ -50,15 +51,16 @@ type Relay = (frame: Frame, forward: (type: number, flags: number, stream: numbe
  * (which forwards them, changed or not, any number of times); frames bob sends go straight back.
  */
 function mitm(relay: Relay, options: SealedConnectionOptions = {}) {
+  const limits = { ...LIMITS, maxFrameSize: options.maxFrameSize ?? LIMITS.maxFrameSize };
   const network = new MemoryNetwork();
   let m1: Connection | undefined;
   let bobInner: Connection | undefined;
   const relayAddress = network.register((c) => (m1 = c));
   const bobAddress = network.register((c) => (bobInner = c));
-  const aliceInner = network.connect('alice', relayAddress, LIMITS);
-  const m2 = network.connect('relay', bobAddress, LIMITS);
-  const alice = new SealedConnection(aliceInner, { ...LIMITS, ...options });
-  const bob = new SealedConnection(bobInner!, { ...LIMITS, ...options });
+  const aliceInner = network.connect('alice', relayAddress, limits);
+  const m2 = network.connect('relay', bobAddress, limits);
+  const alice = new SealedConnection(aliceInner, { ...limits, ...options });
+  const bob = new SealedConnection(bobInner!, { ...limits, ...options });
   const forward = (type: number, flags: number, stream: number, body: Uint8Array) => {
     if (!m2.closed) m2.send(type as PacketType, flags, stream, body);
   };
@@ -85,6 +87,23 @@ function send(c: Connection, ...bodies: string[]): void {
   for (const [i, b] of bodies.entries()) c.send(PacketType.ONEWAY, 0, i + 1, Buffer.from(b));
 }
 
+/** One SEALED frame per body (stream ids 1, 2, …), so a relay can act on each. */
+function sendEach(c: Connection, ...bodies: string[]): void {
+  for (const [i, b] of bodies.entries()) {
+    c.send(PacketType.ONEWAY, 0, i + 1, Buffer.from(b));
+    c.flush();
+  }
+}
+
+/** The relay sees SEALED frames with stream 0; it counts them to pick one. */
+function nth(n: number, act: (f: Frame) => Frame | undefined): Relay {
+  let seen = 0;
+  return (f, forward) => {
+    const g = f.type === PacketType.SEALED && ++seen === n ? act({ ...f, body: f.body.slice() }) : f;
+    if (g) forward(g.type, g.flags, g.stream, g.body);
+  };
+}
+
 async function closedWith(r: Received, reason: SealErrorReason): Promise<void> {
   await waitUntil(() => r.closes.length > 0, 5000, 'the sealed end to close');
   assert.equal(r.closes.length, 1);
@@ -95,7 +114,7 @@ async function closedWith(r: Received, reason: SealErrorReason): Promise<void> {
 }
 
 describe('SealedConnection', () => {
-  it('round trips: frames are clear before sealing, sealed after, and 24 bytes larger on the wire', async () => {
+  it('round trips: clear before the switch; after it, a tick of frames travels as one SEALED frame', async () => {
     const seenOnWire: Frame[] = [];
     const t = mitm((f, forward) => {
       seenOnWire.push({ ...f, body: f.body.slice() });
@@ -107,19 +126,46 @@ describe('SealedConnection', () => {
     send(t.alice, 'secret one', 'secret two');
     t.bob.send(PacketType.RESPONSE, FrameFlag.ERROR, 7, Buffer.from('reply'));
     await waitUntil(() => t.bobReceived.frames.length === 3 && t.aliceReceived.frames.length === 1);
-    assert.deepEqual(
-      t.bobReceived.frames.map((f) => f.body),
-      ['{"hello":1}', 'secret one', 'secret two'],
-    );
+    assert.deepEqual(t.bobReceived.frames, [
+      { type: PacketType.HELLO, flags: FrameFlag.JSON, stream: 0, body: '{"hello":1}' },
+      { type: PacketType.ONEWAY, flags: 0, stream: 1, body: 'secret one' },
+      { type: PacketType.ONEWAY, flags: 0, stream: 2, body: 'secret two' },
+    ]);
     assert.deepEqual(t.aliceReceived.frames, [
       { type: PacketType.RESPONSE, flags: FrameFlag.ERROR, stream: 7, body: 'reply' },
     ]);
+    assert.deepEqual(
+      seenOnWire.map((f) => [f.type, f.flags, f.stream]),
+      [
+        [PacketType.HELLO, FrameFlag.JSON, 0],
+        [PacketType.SEALED, 0, 0],
+      ],
+    );
     assert.equal(Buffer.from(seenOnWire[0]!.body).toString(), '{"hello":1}');
-    for (const f of seenOnWire.slice(1)) {
-      assert.equal(f.body.length, 'secret one'.length + SEAL_OVERHEAD);
-      assert.ok(!Buffer.from(f.body).includes('secret'));
-    }
+    const sealed = seenOnWire[1]!.body;
+    assert.equal(sealed.length, 2 * (11 + 'secret one'.length) + SEAL_OVERHEAD);
+    assert.ok(!Buffer.from(sealed).includes('secret'));
     assert.deepEqual(t.bobReceived.closes, []);
+  });
+
+  it('many frames in one tick are sealed in batches of at most 64 KiB, in order', async () => {
+    let sealedFrames = 0;
+    const t = mitm(
+      (f, forward) => {
+        sealedFrames++;
+        forward(f.type, f.flags, f.stream, f.body);
+      },
+      { maxFrameSize: 1 << 20 },
+    );
+    t.seal();
+    const body = 'x'.repeat(989); // 1000 bytes encoded
+    for (let i = 0; i < 200; i++) t.alice.send(PacketType.EVENT, 0, i, Buffer.from(body));
+    await waitUntil(() => t.bobReceived.frames.length === 200);
+    assert.deepEqual(
+      t.bobReceived.frames.map((f) => f.stream),
+      Array.from({ length: 200 }, (_, i) => i),
+    );
+    assert.equal(sealedFrames, Math.ceil(200 / 66)); // 66 frames pass the 64 KiB threshold
   });
 
   it('frames after the switch in the same received chunk must already open', async () => {
@@ -152,7 +198,7 @@ describe('SealedConnection', () => {
   it('a replayed sealed frame closes the connection (replayed) and is not delivered twice', async () => {
     const t = mitm((f, forward) => {
       forward(f.type, f.flags, f.stream, f.body);
-      if (f.stream === 1) forward(f.type, f.flags, f.stream, f.body);
+      forward(f.type, f.flags, f.stream, f.body);
     });
     t.seal();
     send(t.alice, 'pay 10');
@@ -173,13 +219,14 @@ describe('SealedConnection', () => {
     ['the counter', (b: Uint8Array) => (b[6]! ^= 0x01)],
   ] as const) {
     it(`a flipped bit in ${what} closes the connection`, async () => {
-      const t = mitm((f, forward) => {
-        const body = f.body.slice();
-        if (f.stream === 2) change(body);
-        forward(f.type, f.flags, f.stream, body);
-      });
+      const t = mitm(
+        nth(2, (f) => {
+          change(f.body);
+          return f;
+        }),
+      );
       t.seal();
-      send(t.alice, 'first frame', 'second frame', 'third frame');
+      sendEach(t.alice, 'first frame', 'second frame', 'third frame');
       // A flipped counter bit reads as a skip on an ordered stream; the rest as a forgery.
       await closedWith(t.bobReceived, what === 'the counter' ? 'out-of-order' : 'tampered');
       assert.deepEqual(
@@ -189,19 +236,16 @@ describe('SealedConnection', () => {
     });
   }
 
-  for (const [what, change] of [
-    ['its stream id', (f: Frame) => ({ ...f, stream: f.stream + 1 })],
-    ['its packet type', (f: Frame) => ({ ...f, type: PacketType.EVENT })],
-    ['its flags', (f: Frame) => ({ ...f, flags: f.flags | FrameFlag.JSON })],
+  for (const [what, change, reason] of [
+    ['its stream id', (f: Frame) => ({ ...f, stream: 1 }), 'tampered'],
+    ['its flags', (f: Frame) => ({ ...f, flags: FrameFlag.JSON }), 'tampered'],
+    ['its packet type', (f: Frame) => ({ ...f, type: PacketType.EVENT }), 'unsealed'],
   ] as const) {
-    it(`a frame with ${what} changed (the AAD) closes the connection (tampered)`, async () => {
-      const t = mitm((f, forward) => {
-        const g = f.stream === 1 ? change(f) : f;
-        forward(g.type, g.flags, g.stream, g.body);
-      });
+    it(`a SEALED frame with ${what} changed (the AAD) closes the connection (${reason})`, async () => {
+      const t = mitm(nth(1, change));
       t.seal();
       send(t.alice, 'move me');
-      await closedWith(t.bobReceived, 'tampered');
+      await closedWith(t.bobReceived, reason);
       assert.deepEqual(t.bobReceived.frames, []);
     });
   }
@@ -224,15 +268,30 @@ describe('SealedConnection', () => {
     });
     t.seal();
     send(t.alice, 'real');
-    await closedWith(t.bobReceived, 'tampered');
+    await closedWith(t.bobReceived, 'unsealed');
+    assert.deepEqual(t.bobReceived.frames, []);
+  });
+
+  it('a sealed batch that opens but does not hold whole frames closes the connection (malformed)', async () => {
+    let relay: Relay = honest;
+    const t = mitm((f, forward) => relay(f, forward));
+    // The relay holds alice's key (a broken or hostile peer): it seals garbage at the right counter.
+    const forger = new FrameSealer(t.keys.dialer.send, { algorithm: t.keys.dialer.algorithm });
+    const aad = Uint8Array.from([1, PacketType.SEALED, 0, 0, 0, 0, 0]);
+    relay = (f, forward) =>
+      forward(f.type, f.flags, f.stream, forger.seal(aad, Uint8Array.from([0, 0, 0, 3, 1, 4, 0])));
+    t.seal();
+    send(t.alice, 'real');
+    await closedWith(t.bobReceived, 'malformed');
     assert.deepEqual(t.bobReceived.frames, []);
   });
 
   it('reordered frames: refused on a strict stream, accepted once each with a replay window', async () => {
-    const reorder: Relay = (() => {
+    const reorder = (): Relay => {
       let held: Frame | undefined;
+      let seen = 0;
       return (f, forward) => {
-        if (f.stream === 1) held = { ...f, body: f.body.slice() };
+        if (++seen === 1) held = { ...f, body: f.body.slice() };
         else {
           forward(f.type, f.flags, f.stream, f.body);
           if (held) forward(held.type, held.flags, held.stream, held.body);
@@ -240,16 +299,16 @@ describe('SealedConnection', () => {
           held = undefined;
         }
       };
-    })();
-    const strict = mitm(reorder);
+    };
+    const strict = mitm(reorder());
     strict.seal();
-    send(strict.alice, 'one', 'two');
+    sendEach(strict.alice, 'one', 'two');
     await closedWith(strict.bobReceived, 'out-of-order');
     assert.deepEqual(strict.bobReceived.frames, []);
 
-    const windowed = mitm(reorder, { ordering: 'window' });
+    const windowed = mitm(reorder(), { ordering: 'window' });
     windowed.seal();
-    send(windowed.alice, 'one', 'two');
+    sendEach(windowed.alice, 'one', 'two');
     await closedWith(windowed.bobReceived, 'replayed');
     assert.deepEqual(
       windowed.bobReceived.frames.map((f) => f.body),
@@ -268,7 +327,7 @@ describe('SealedConnection', () => {
     );
     t.seal();
     const bodies = Array.from({ length: 19 }, (_, i) => `m${i}`);
-    send(t.alice, ...bodies);
+    sendEach(t.alice, ...bodies);
     await waitUntil(() => t.bobReceived.frames.length === bodies.length);
     assert.deepEqual(
       t.bobReceived.frames.map((f) => f.body),
@@ -278,15 +337,15 @@ describe('SealedConnection', () => {
     assert.deepEqual(t.bobReceived.closes, []);
   });
 
-  it('refuses a frame too large once sealed before spending a counter', async () => {
+  it('refuses a frame too large once sealed in send(), before sealing anything', async () => {
     const t = mitm(honest);
     t.seal();
-    const fits = LIMITS.maxFrameSize - 7; // header after the length field
+    const fits = LIMITS.maxFrameSize - 7 - SEALED_FRAME_OVERHEAD; // the clear limit, less 35 bytes
     assert.throws(
-      () => t.alice.send(PacketType.ONEWAY, 0, 1, new Uint8Array(fits - SEAL_OVERHEAD + 1)),
-      (e) => ParleyError.is(e, 'RESOURCE_EXHAUSTED') && /sealed/.test((e as Error).message),
+      () => t.alice.send(PacketType.ONEWAY, 0, 1, new Uint8Array(fits + 1)),
+      (e) => ParleyError.is(e, 'RESOURCE_EXHAUSTED') && /once sealed/.test((e as Error).message),
     );
-    t.alice.send(PacketType.ONEWAY, 0, 2, new Uint8Array(fits - SEAL_OVERHEAD));
+    t.alice.send(PacketType.ONEWAY, 0, 2, new Uint8Array(fits));
     await waitUntil(() => t.bobReceived.frames.length === 1);
     assert.equal(t.bobReceived.frames[0]!.stream, 2);
     assert.deepEqual(t.bobReceived.closes, []);

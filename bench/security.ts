@@ -1,0 +1,39 @@
+/**
+ * Security benchmark (issue 11 §5): `npm run bench -- security [--quick] [--rounds N] [--cell-ms MS]`
+ *
+ * Part 1, crypto (bench/security-crypto.ts): per-message AEAD cost at 64 B, 1 KiB and 64 KiB
+ * (AES-256-GCM vs ChaCha20-Poly1305, with a memcpy floor) and handshake crypto cost.
+ * The RPC-level comparison (authentication + authorization + AEAD vs plaintext vs TLS at
+ * concurrency 100) is to be added as part 2.
+ */
+import { availableParallelism, cpus } from 'node:os';
+import { formatLoad } from './harness/run-header.js';
+import { DEFAULT_CRYPTO_OPTIONS, runCryptoBench } from './security-crypto.js';
+
+interface Options {
+  rounds: number;
+  cellMs: number;
+}
+
+function parse(args: string[]): Options {
+  const o: Options = { rounds: DEFAULT_CRYPTO_OPTIONS.rounds, cellMs: DEFAULT_CRYPTO_OPTIONS.cellMs };
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--quick') {
+      o.rounds = 1;
+      o.cellMs = 100;
+    } else if (args[i] === '--rounds') o.rounds = Math.max(1, Number(args[++i]) || 1);
+    else if (args[i] === '--cell-ms') o.cellMs = Math.max(10, Number(args[++i]) || DEFAULT_CRYPTO_OPTIONS.cellMs);
+    else throw new Error(`unknown option '${args[i]}'; use --quick, --rounds N and/or --cell-ms MS`);
+  }
+  return o;
+}
+
+export async function run(args: string[]): Promise<void> {
+  const options = parse(args);
+  console.log(`security benchmark — ${new Date().toISOString()}`);
+  console.log(
+    `machine: ${availableParallelism()} cpus, ${cpus()[0]?.model ?? 'unknown'}; node ${process.version} (OpenSSL ${process.versions.openssl}); load average ${formatLoad()}`,
+  );
+  console.log(`command: npm run bench -- security ${process.argv.slice(3).join(' ')}`.trimEnd());
+  await runCryptoBench({ ...DEFAULT_CRYPTO_OPTIONS, rounds: options.rounds, cellMs: options.cellMs });
+}
