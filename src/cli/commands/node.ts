@@ -4,12 +4,13 @@ import { createRegisteredNode } from '../../cluster/registry/registry-discovery.
 import { createNode } from '../../node/node.js';
 import type { ServiceDefinition } from '../../node/service.js';
 import { intFlag, parseCommandArgs, seedsFlag } from '../args.js';
+import { AUTH_ENV_HELP, authFromEnv } from '../cli-auth.js';
 import { reportError } from '../output.js';
 import { untilStopSignal } from '../stop-signals.js';
 import { UsageError } from '../usage-error.js';
 
 export const NODE_USAGE = `usage: parley node <module> [--port N] [--host H] [--advertise host:port] [--seed host:port]... [--servers host:port,...] [--id ID]
-                   [--policy FILE] [--log-level L]
+                   [--policy FILE] [--log-level L] [--insecure]
 
 Runs the services a JavaScript module exports (default export: one service definition or an array)
 on a new node, until SIGINT or SIGTERM, then stops gracefully.
@@ -25,9 +26,12 @@ on a new node, until SIGINT or SIGTERM, then stops gracefully.
   --policy FILE   authorization policy (JSON, re-read every second; docs/SECURITY.md): who may call,
                   emit and receive what on this node
   --log-level L   debug | info | warn | error | silent (default info)
+  --insecure      listen on a non-loopback host without authentication (refused otherwise)
 
 --seed, --servers, --host, --advertise, --policy and --log-level may also come from PARLEY_* variables or
-./parley.config.json (see parley --help).`;
+./parley.config.json (see parley --help).
+
+${AUTH_ENV_HELP}`;
 
 const LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;
 
@@ -85,6 +89,7 @@ export async function runNode(argv: readonly string[]): Promise<number> {
       id: { type: 'string' },
       policy: { type: 'string' },
       'log-level': { type: 'string' },
+      insecure: { type: 'boolean' },
     },
     NODE_USAGE,
     { min: 1, max: 1 },
@@ -102,6 +107,7 @@ export async function runNode(argv: readonly string[]): Promise<number> {
   if (advertise !== undefined && !/^(\[[^\]]+\]|[^\s:]+):\d{1,5}$/.test(advertise)) {
     throw new UsageError(`--advertise expects host:port, got '${advertise}'`, NODE_USAGE);
   }
+  const auth = authFromEnv('member', NODE_USAGE);
   const base = {
     ...(flags.id ? { id: flags.id as string } : {}),
     host: (flags.host as string | undefined) ?? '127.0.0.1',
@@ -109,6 +115,8 @@ export async function runNode(argv: readonly string[]): Promise<number> {
     port: intFlag(flags.port, 'port', NODE_USAGE, 0, 65535) ?? 0,
     logger: level as (typeof LEVELS)[number],
     ...(flags.policy ? { policy: flags.policy as string } : {}),
+    ...(auth ? { auth } : {}),
+    ...(flags.insecure ? { insecure: true } : {}),
   };
   const seeds = servers.length > 0 ? [] : seedsFlag(flags.seed, NODE_USAGE);
   let node: ReturnType<typeof createNode>;
