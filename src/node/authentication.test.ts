@@ -189,6 +189,8 @@ describe('authentication', () => {
     const net = new MemoryNetwork();
     const containsCall = (t: RecordingTransport) =>
       t.sent.filter((f) => f.type === PacketType.REQUEST).map((f) => Buffer.from(f.body).includes('vault.whoami'));
+    // Sealed, a tick's frames travel together inside SEALED frames (no REQUEST header on the wire).
+    const sealedFrames = (t: RecordingTransport) => t.sent.filter((f) => f.type === PacketType.SEALED);
     for (const encrypt of [true, false]) {
       const a = await server(net, `alpha-${encrypt}`, { secret: SECRET, encrypt });
       const recorder = new RecordingTransport(new MemoryTransport(net, LIMITS, false));
@@ -201,8 +203,14 @@ describe('authentication', () => {
       await b.call('vault.whoami', {}, { nodeId: `alpha-${encrypt}` });
       assert.deepEqual(
         containsCall(recorder),
-        [!encrypt],
-        encrypt ? 'the REQUEST went sealed' : 'the REQUEST went clear',
+        encrypt ? [] : [true],
+        encrypt ? 'no REQUEST in the clear' : 'the REQUEST went clear',
+      );
+      const sealed = sealedFrames(recorder);
+      assert.equal(sealed.length > 0, encrypt, encrypt ? 'frames went sealed' : 'nothing went sealed');
+      assert.ok(
+        !sealed.some((f) => Buffer.from(f.body).includes('vault.whoami')),
+        'the call is not readable in a SEALED frame',
       );
     }
     const a = await server(net, 'alpha-mixed', { secret: SECRET });
