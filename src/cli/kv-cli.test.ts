@@ -141,6 +141,35 @@ describe('parley server, kv and cluster commands', () => {
     }
   });
 
+  // Last test on this server: it turns KV roles on, and this CLI has no identity to pass them.
+  it('KV roles: users, roles, permissions; auth enable needs root; then an unauthenticated client is refused', async () => {
+    const early = await run(['kv', 'auth', 'enable', '--servers', servers]);
+    assert.equal(early.code, 1);
+    assert.match(early.stderr, /^FAILED_PRECONDITION: auth enable needs a user root with the role root/);
+    for (const args of [
+      ['user', 'add', 'root'],
+      ['user', 'grant', 'root', 'root'],
+      ['role', 'add', 'r'],
+      ['role', 'grant', 'r', 'write', 'logs/', '--from-key'],
+      ['role', 'grant', 'r', 'read', 'cfg/', '--prefix'],
+    ]) {
+      const r = await run(['kv', ...args, '--servers', servers]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /\(auth revision \d+\)\n$/);
+    }
+    const role = await run(['kv', 'role', 'get', 'r', '--servers', servers]);
+    assert.match(role.stdout, /write +every key from 'logs\/'\nread +prefix 'cfg\/'\n$/);
+    const json = JSON.parse((await run(['kv', 'role', 'get', 'r', '--servers', servers, '--json'])).stdout);
+    assert.deepEqual(json.permissions[0], { type: 'write', key: 'logs/', rangeEnd: '\0' });
+    const enable = await run(['kv', 'auth', 'enable', '--servers', servers]);
+    assert.equal(enable.code, 0, enable.stderr);
+    const locked = await run(['kv', 'get', 'cli/env', '--servers', servers]);
+    assert.equal(locked.code, 1);
+    assert.match(locked.stderr, /^UNAUTHENTICATED: KV authentication is enabled; connect with/);
+    const status = await run(['kv', 'auth', 'status', '--servers', servers, '--json']);
+    assert.equal(JSON.parse(status.stdout).enabled, true, status.stderr);
+  });
+
   for (const args of [
     ['server'],
     ['server', '--id', 'x', '--data', 'd', '--listen', 'nope'],
@@ -152,6 +181,9 @@ describe('parley server, kv and cluster commands', () => {
     ['kv', 'txn', '{bad', '--servers', 'h:1'],
     ['kv', 'lease', 'grant', 'soon', '--servers', 'h:1'],
     ['cluster', 'add', 'x', '--servers', 'h:1'],
+    ['kv', 'user', 'frob', '--servers', 'h:1'],
+    ['kv', 'role', 'grant', 'r', 'execute', 'k', '--servers', 'h:1'],
+    ['kv', 'role', 'grant', 'r', 'read', 'a', 'b', '--prefix', '--servers', 'h:1'],
     ['cluster', 'status', '--wat'],
   ]) {
     it(`parley ${args.join(' ')} exits 2 with the usage`, async () => {

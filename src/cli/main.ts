@@ -24,7 +24,7 @@ Commands:
   status      list the nodes of a mesh with their services and health
   server      run a member of a replicated KV / registry cluster
   cluster     cluster membership: status, add, remove
-  kv          key-value operations: get, put, del, range, watch, txn, lease
+  kv          key-value operations: get, put, del, range, watch, txn, lease; KV roles: auth, user, role
   keys        Ed25519 node keys for authentication: gen, pub
 
 Run 'parley <command> --help' for a command's options; 'parley --version' prints the version.

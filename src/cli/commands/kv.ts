@@ -3,9 +3,10 @@ import { intFlag, jsonArg, parseCommandArgs } from '../args.js';
 import { reportError, toJson } from '../output.js';
 import { untilStopSignal } from '../stop-signals.js';
 import { UsageError } from '../usage-error.js';
+import { runKvAuth } from './kv-auth.js';
 import { CLIENT_FLAGS, clientFromFlags, readable, utf8 } from './kv-cli-client.js';
 
-export const KV_USAGE = `usage: parley kv <get|put|del|range|watch|txn|lease> ... --servers host:port,... [--timeout ms] [--json]
+export const KV_USAGE = `usage: parley kv <get|put|del|range|watch|txn|lease|auth|user|role> ... --servers host:port,... [--timeout ms] [--json]
 
   kv put KEY VALUE [--lease ID]           prints the revision
   kv get KEY [--serializable] [--revision R]   prints the value (NOT_FOUND, exit 1, if absent)
@@ -14,6 +15,9 @@ export const KV_USAGE = `usage: parley kv <get|put|del|range|watch|txn|lease> ..
   kv watch KEY [--prefix] [--start-revision R]    one JSON line per event until Ctrl-C
   kv txn JSON                             {"compare":[...],"success":[...],"failure":[...]}
   kv lease grant TTL_MS | revoke ID | ttl ID | keepalive ID
+  kv auth enable | disable | status       KV roles (parley kv auth --help)
+  kv user add|rm|get|ls|grant|revoke ...  users: principal names and their roles
+  kv role add|rm|get|ls|grant|revoke ...  roles: read/write permissions on keys, ranges, prefixes
 
   --servers host:port,...  cluster members (required; or PARLEY_SERVERS)
   --timeout ms             budget of each operation, retries included (default 10000)
@@ -42,6 +46,7 @@ const ARITY: Record<string, [number, number]> = {
 };
 
 export async function runKv(argv: readonly string[]): Promise<number> {
+  if (argv[0] === 'auth' || argv[0] === 'user' || argv[0] === 'role') return runKvAuth(argv);
   const { positionals, flags } = parseCommandArgs(argv, FLAGS, KV_USAGE, { min: 0, max: 3 });
   if (flags.help) {
     process.stdout.write(`${KV_USAGE}\n`);

@@ -4,11 +4,12 @@ import { createRegisteredNode } from '../../cluster/registry/registry-discovery.
 import { createNode } from '../../node/node.js';
 import type { ServiceDefinition } from '../../node/service.js';
 import { intFlag, parseCommandArgs, seedsFlag } from '../args.js';
+import { AUTH_ENV_HELP, authFromEnv } from '../cli-auth.js';
 import { reportError } from '../output.js';
 import { untilStopSignal } from '../stop-signals.js';
 import { UsageError } from '../usage-error.js';
 
-export const NODE_USAGE = `usage: parley node <module> [--port N] [--host H] [--advertise host:port] [--seed host:port]... [--servers host:port,...] [--id ID] [--log-level L]
+export const NODE_USAGE = `usage: parley node <module> [--port N] [--host H] [--advertise host:port] [--seed host:port]... [--servers host:port,...] [--id ID] [--log-level L] [--insecure]
 
 Runs the services a JavaScript module exports (default export: one service definition or an array)
 on a new node, until SIGINT or SIGTERM, then stops gracefully.
@@ -22,9 +23,12 @@ on a new node, until SIGINT or SIGTERM, then stops gracefully.
                   (replaces --seed peer-to-peer discovery)
   --id ID         node id (default: hostname-pid-random)
   --log-level L   debug | info | warn | error | silent (default info)
+  --insecure      listen on a non-loopback host without authentication (refused otherwise)
 
 --seed, --servers, --host, --advertise and --log-level may also come from PARLEY_* variables or
-./parley.config.json (see parley --help).`;
+./parley.config.json (see parley --help).
+
+${AUTH_ENV_HELP}`;
 
 const LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;
 
@@ -81,6 +85,7 @@ export async function runNode(argv: readonly string[]): Promise<number> {
       servers: { type: 'string', multiple: true },
       id: { type: 'string' },
       'log-level': { type: 'string' },
+      insecure: { type: 'boolean' },
     },
     NODE_USAGE,
     { min: 1, max: 1 },
@@ -98,12 +103,15 @@ export async function runNode(argv: readonly string[]): Promise<number> {
   if (advertise !== undefined && !/^(\[[^\]]+\]|[^\s:]+):\d{1,5}$/.test(advertise)) {
     throw new UsageError(`--advertise expects host:port, got '${advertise}'`, NODE_USAGE);
   }
+  const auth = authFromEnv('member', NODE_USAGE);
   const base = {
     ...(flags.id ? { id: flags.id as string } : {}),
     host: (flags.host as string | undefined) ?? '127.0.0.1',
     ...(advertise ? { advertise } : {}),
     port: intFlag(flags.port, 'port', NODE_USAGE, 0, 65535) ?? 0,
     logger: level as (typeof LEVELS)[number],
+    ...(auth ? { auth } : {}),
+    ...(flags.insecure ? { insecure: true } : {}),
   };
   const node =
     servers.length > 0
