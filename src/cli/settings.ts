@@ -14,6 +14,7 @@ export const SETTINGS = {
   'log-level': { env: 'PARLEY_LOG_LEVEL', keys: ['logLevel', 'log-level'] },
   host: { env: 'PARLEY_HOST', keys: ['host'] },
   advertise: { env: 'PARLEY_ADVERTISE', keys: ['advertise'] },
+  policy: { env: 'PARLEY_POLICY', keys: ['policy'] },
   // Security (security-flags.ts): files, never secret values, so the config file can be shared.
   key: { env: 'PARLEY_KEY_FILE', keys: ['keyFile'] },
   trust: { env: 'PARLEY_TRUST_FILE', keys: ['trustFile'] },
@@ -110,9 +111,10 @@ function readConfigFile(cwd: string, usage: string): Record<string, unknown> {
 }
 
 /** The line that usage texts end with. */
-export const SETTINGS_HELP = `Settings: PARLEY_SEED, PARLEY_SERVERS, PARLEY_TIMEOUT, PARLEY_LOG_LEVEL, PARLEY_HOST and
-PARLEY_ADVERTISE, or the same keys in ./${CONFIG_FILE} ({"servers": ["127.0.0.1:7401"], ...}),
+export const SETTINGS_HELP = `Settings: PARLEY_SEED, PARLEY_SERVERS, PARLEY_TIMEOUT, PARLEY_LOG_LEVEL, PARLEY_HOST,
+PARLEY_ADVERTISE and PARLEY_POLICY, or the same keys in ./${CONFIG_FILE} ({"servers": ["127.0.0.1:7401"], ...}),
 stand in for the flags; a flag wins over the environment, the environment over the file.
 Security: PARLEY_KEY_FILE (or PARLEY_KEY, the value), PARLEY_TRUST_FILE (or PARLEY_TRUST,
-name=PARLEY-PK-...,...), PARLEY_SECRET_FILE (or PARLEY_SECRET, the value), PARLEY_TOKEN, PARLEY_TLS_CERT, PARLEY_TLS_KEY, PARLEY_TLS_CA; in the file keyFile, trustFile,
-secretFile, tlsCert, tlsKey, tlsCa.`;
+name=PARLEY-PK-...,...), PARLEY_SECRET_FILE (or PARLEY_SECRET, the value), PARLEY_TOKEN,
+PARLEY_TLS_CERT, PARLEY_TLS_KEY, PARLEY_TLS_CA; in the file keyFile, trustFile, secretFile,
+tlsCert, tlsKey, tlsCa.`;
