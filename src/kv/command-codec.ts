@@ -1,4 +1,5 @@
 import { Packr } from 'msgpackr';
+import { readF64, shortText, writeF64 } from '../base/byte-fields.js';
 import { ParleyError } from '../wire/parley-error.js';
 import { MAX_USER_NAME } from './auth/auth-commands.js';
 import type { AuthStamp } from './auth/auth-types.js';
@@ -88,21 +89,6 @@ export function decodeCommand(bytes: Uint8Array, limits: KvLimits): KvCommand {
   return validateCommand(raw, limits);
 }
 
-/** Scratch space for f64s without a DataView per command; the layout is little-endian on every platform. */
-const f64 = new Float64Array(1);
-const f64Bytes = new Uint8Array(f64.buffer);
-const BIG_ENDIAN_PLATFORM = new Uint8Array(new Uint16Array([1]).buffer)[0] === 0;
-
-function writeF64(out: Uint8Array, at: number, x: number): void {
-  f64[0] = x;
-  for (let i = 0; i < 8; i++) out[at + i] = f64Bytes[BIG_ENDIAN_PLATFORM ? 7 - i : i]!;
-}
-
-function readF64(bytes: Uint8Array, at: number): number {
-  for (let i = 0; i < 8; i++) f64Bytes[BIG_ENDIAN_PLATFORM ? 7 - i : i] = bytes[at + i]!;
-  return f64[0]!;
-}
-
 function encodePut(cmd: PutOp & Omit<KvCommand, 'type'>, stamp: AuthStamp | undefined): Uint8Array {
   const clientId = cmd.clientId === undefined ? null : utf8(cmd.clientId);
   const user = stamp === undefined ? null : utf8(stamp.user ?? '');
@@ -169,16 +155,8 @@ function copy(bytes: Uint8Array, from: number, to: number): Uint8Array {
   return out;
 }
 
-/** UTF-8 decoding of a short field; ASCII (client ids) without TextDecoder. */
-function text(bytes: Uint8Array, from: number, to: number): string {
-  let s = '';
-  for (let i = from; i < to; i++) {
-    const c = bytes[i]!;
-    if (c >= 0x80) return decoder.decode(new Uint8Array(bytes.buffer, bytes.byteOffset + from, to - from));
-    s += String.fromCharCode(c);
-  }
-  return s;
-}
+/** UTF-8 decoding of a short field (throws on bad UTF-8). */
+const text = (bytes: Uint8Array, from: number, to: number): string => shortText(bytes, from, to, decoder);
 
 function decodePut(bytes: Uint8Array, limits: KvLimits): KvCommand {
   const need = (at: number, n: number) => {

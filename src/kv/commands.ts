@@ -196,7 +196,7 @@ function op(x: unknown, limits: KvLimits): TxnOp {
     case 'delete':
       return { type: 'delete', range: rangeSpec(x.range, limits), prevKv: optBool(x.prevKv, 'prevKv') };
     default:
-      throw bad(`unknown operation type ${JSON.stringify(String(x.type))} (put, range, delete)`);
+      throw bad(`unknown operation type ${shownType(x.type)} (put, range, delete)`);
   }
 }
 
@@ -216,6 +216,14 @@ function list(x: unknown, what: string): unknown[] {
   if (x === undefined) return [];
   if (!Array.isArray(x)) throw bad(`${what} must be an array`);
   return x;
+}
+
+/**
+ * A peer's `type` field for an error message. Not String(x): an object whose `toString` and
+ * `valueOf` are not functions (`{"toString": 1}` decodes to one) makes String throw a TypeError.
+ */
+function shownType(x: unknown): string {
+  return typeof x === 'string' ? JSON.stringify(x.slice(0, 64)) : `of type ${typeof x}`;
 }
 
 /** Checks a command received from the network; throws INVALID_ARGUMENT on any wrong shape. */
@@ -293,7 +301,7 @@ export function validateCommand(x: unknown, limits: KvLimits): KvCommand {
       };
     default: {
       const a = validateAuthCommand(x, limits);
-      if (a === undefined) throw bad(`unknown command type ${JSON.stringify(String(x.type))}`);
+      if (a === undefined) throw bad(`unknown command type ${shownType(x.type)}`);
       return { ...a, ...base };
     }
   }

@@ -187,8 +187,7 @@ describe('authentication', () => {
 
   it('frames after the handshake are sealed on the wire; encrypt: false on both sends them clear; a mismatch is refused', async () => {
     const net = new MemoryNetwork();
-    const containsCall = (t: RecordingTransport) =>
-      t.sent.filter((f) => f.type === PacketType.REQUEST).map((f) => Buffer.from(f.body).includes('vault.whoami'));
+    const containsCall = (t: RecordingTransport) => t.sent.some((f) => Buffer.from(f.body).includes('vault.whoami'));
     for (const encrypt of [true, false]) {
       const a = await server(net, `alpha-${encrypt}`, { secret: SECRET, encrypt });
       const recorder = new RecordingTransport(new MemoryTransport(net, LIMITS, false));
@@ -199,11 +198,7 @@ describe('authentication', () => {
       });
       await b.waitFor('vault.whoami', 3000);
       await b.call('vault.whoami', {}, { nodeId: `alpha-${encrypt}` });
-      assert.deepEqual(
-        containsCall(recorder),
-        [!encrypt],
-        encrypt ? 'the REQUEST went sealed' : 'the REQUEST went clear',
-      );
+      assert.equal(containsCall(recorder), !encrypt, encrypt ? 'the REQUEST went sealed' : 'the REQUEST went clear');
     }
     const a = await server(net, 'alpha-mixed', { secret: SECRET });
     await node(net, 'beta-mixed', { auth: { secret: SECRET, encrypt: false }, seeds: [a.node.address!] });
@@ -339,6 +334,39 @@ describe('authentication', () => {
     await node(net, 'banned', { auth: { secret: SECRET }, seeds: [a.node.address!] });
     await waitUntil(() => a.refusals().length > 0, 3000, 'the refusal');
     assert.match(a.refusals()[0]!, /refused by the authenticate hook/);
+  });
+
+  it('frames sent while a slow check runs are held and then served in order; too many are refused', async () => {
+    const net = new MemoryNetwork();
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const a = await server(net, 'alpha', {
+      secret: SECRET,
+      handshakeTimeout: 10_000,
+      authenticate: async (info) => {
+        if (info.nodeId === 'slow') await gate;
+        if (info.nodeId === 'flood') await new Promise(() => {});
+        return info.principal;
+      },
+    });
+    const slow = await node(net, 'slow', { auth: { secret: SECRET }, seeds: [a.node.address!] });
+    // The slow side verified alpha at once, so it calls before alpha has admitted it.
+    await slow.waitFor('vault.whoami', 3000);
+    const calls = [1, 2, 3].map((i) => slow.call('vault.whoami', { i }));
+    assert.ok(!a.node.nodes().some((p) => p.id === 'slow'), 'not admitted yet');
+    release();
+    const results = (await Promise.all(calls)) as { caller: string }[];
+    assert.deepEqual(
+      results.map((r) => r.caller),
+      ['slow', 'slow', 'slow'],
+    );
+    const flood = await node(net, 'flood', { auth: { secret: SECRET }, seeds: [a.node.address!] });
+    await flood.waitFor('vault.whoami', 3000);
+    for (let i = 0; i < 300; i++) flood.send('vault.whoami', { i });
+    await waitUntil(() => a.refusals().length > 0, 3000, 'the refusal');
+    assert.match(a.refusals()[0]!, /too much sent before authentication completed/);
   });
 
   it('a member cannot pass itself off as another node in an INFO', async () => {

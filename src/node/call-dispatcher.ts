@@ -11,7 +11,7 @@ import { type CallOptions, Context, type Messenger, mergeMeta } from './context.
 import { runHandler } from './handler-runner.js';
 import type { LocalAction, LocalServices } from './local-services.js';
 import type { OutgoingCall } from './middleware.js';
-import type { PendingCalls } from './pending-calls.js';
+import { abortedCallError, type PendingCalls } from './pending-calls.js';
 import { notServed, type RequestServer } from './request-server.js';
 
 export interface CallDispatcherDeps {
@@ -194,7 +194,7 @@ export class CallDispatcher {
       }
     }
     if (call.signal?.aborted) {
-      return Promise.reject(new ParleyError('CANCELLED', `call to '${call.action}' was cancelled by the caller`));
+      return Promise.reject(abortedCallError(call.action, call.signal));
     }
     let body: Uint8Array;
     try {

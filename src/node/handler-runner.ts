@@ -2,6 +2,7 @@ import type { Scheduler } from '../base/clock.js';
 import { ParleyError } from '../wire/parley-error.js';
 import type { Context } from './context.js';
 import type { LocalAction } from './local-services.js';
+import { abortedCallError } from './pending-calls.js';
 import { isThenable } from './thenable.js';
 
 /** When to stop waiting for a handler that has not finished. */
@@ -50,7 +51,7 @@ export function runHandler(
 ): void {
   const signal = limits.signal;
   if (signal?.aborted) {
-    done(undefined, new ParleyError('CANCELLED', `call to '${ctx.action}' was cancelled by the caller`), true);
+    done(undefined, abortedCallError(ctx.action, signal), true);
     return;
   }
   let result: unknown;

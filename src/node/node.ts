@@ -103,6 +103,7 @@ export class ParleyNode<C extends ContractShape = AnyContract, E extends EventSh
         maxOutboundBytes: options.maxOutboundBytes ?? DEFAULT_MAX_OUTBOUND_BYTES,
         advertise: options.advertise,
         logger: this.logger,
+        maxConnectionsPerAddress: options.maxConnectionsPerAddress,
       });
     const auth = options.auth
       ? resolveAuth(options.auth, {
@@ -135,7 +136,7 @@ export class ParleyNode<C extends ContractShape = AnyContract, E extends EventSh
       authorizer: this.authorization,
     };
     this.events = new EventRouter({ ...parts, catalog: this.catalog, sequences: this.sequences });
-    this.server = new RequestServer(parts);
+    this.server = new RequestServer({ ...parts, maxInFlightPerPeer: options.maxInFlightPerPeer });
     this.dispatcher = new CallDispatcher({
       ...parts,
       catalog: this.catalog,

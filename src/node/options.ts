@@ -58,6 +58,18 @@ export interface NodeOptions {
   readonly maxFrameSize?: number;
   /** Bytes queued towards one peer before calls fail with RESOURCE_EXHAUSTED (default 64 MiB). */
   readonly maxOutboundBytes?: number;
+  /**
+   * Most connections accepted from one remote IP address at a time (default 64). Past it a new
+   * connection is closed at once, before TLS and the handshake; the first refusal per address is
+   * logged. Raise it when many nodes share one address (NAT, one host running many nodes).
+   */
+  readonly maxConnectionsPerAddress?: number;
+  /**
+   * Most requests from one peer running on this node at a time, and separately most one-way
+   * messages (default 10,000). Past it a request is answered RESOURCE_EXHAUSTED (reason
+   * 'max-in-flight-per-peer', retry after 100 ms) and a one-way message is dropped (logged once).
+   */
+  readonly maxInFlightPerPeer?: number;
   readonly logger?: Logger | LogLevel;
   readonly middlewares?: readonly Middleware[];
   readonly balancer?: Balancer;

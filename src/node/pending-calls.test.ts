@@ -63,6 +63,15 @@ describe('PendingCalls', () => {
     assert.deepEqual(gaveUp, [`p1#${id}`]);
   });
 
+  it('rejects with DEADLINE_EXCEEDED when the signal is a context cut off by its deadline', async () => {
+    const { gaveUp, calls } = setup();
+    const parent = new AbortController();
+    const { id, promise } = calls.create('p3', 'svc.sleep', 60_000, parent.signal);
+    parent.abort(new ParleyError('DEADLINE_EXCEEDED', 'the outer call ran out of time'));
+    assert.equal(await outcome(promise), 'DEADLINE_EXCEEDED');
+    assert.deepEqual(gaveUp, [`p3#${id}`]);
+  });
+
   it('keeps ids unique among pending calls while thousands come and go around long-running ones', async () => {
     const { calls } = setup();
     const longRunning = [calls.create('p1', 'svc.watch', 0, undefined), calls.create('p1', 'svc.watch', 0, undefined)];

@@ -61,7 +61,7 @@ export class PendingCalls {
 
   /**
    * Registers a call. When the deadline (`timeoutMs` > 0) passes or the signal aborts, the
-   * promise is rejected with DEADLINE_EXCEEDED or CANCELLED and `onGiveUp` runs.
+   * promise is rejected with DEADLINE_EXCEEDED or CANCELLED (see abortedCallError) and `onGiveUp` runs.
    */
   create(
     peerId: string,
@@ -95,7 +95,7 @@ export class PendingCalls {
     if (signal) {
       entry.signal = signal;
       entry.onAbort = () => {
-        if (this.settle(id, peerId, undefined, cancelledError(action))) this.onGiveUp(peerId, id);
+        if (this.settle(id, peerId, undefined, abortedCallError(action, signal))) this.onGiveUp(peerId, id);
       };
       signal.addEventListener('abort', entry.onAbort, { once: true });
     }
@@ -168,7 +168,16 @@ function emptySlots(n: number): (PendingCall | undefined)[] {
   return new Array<PendingCall | undefined>(n).fill(undefined);
 }
 
-function cancelledError(action: string): ParleyError {
+/**
+ * Why a call whose signal aborted failed: DEADLINE_EXCEEDED when the signal is a context's that
+ * ran out of time (a nested call cut off by its parent's deadline is a deadline, not a
+ * cancellation, wherever the race between the two timers ends), else CANCELLED.
+ */
+export function abortedCallError(action: string, signal: AbortSignal): ParleyError {
+  const reason: unknown = signal.reason;
+  if (reason instanceof ParleyError && reason.code === 'DEADLINE_EXCEEDED') {
+    return new ParleyError('DEADLINE_EXCEEDED', `call to '${action}' was cut off by its caller's deadline`);
+  }
   return new ParleyError('CANCELLED', `call to '${action}' was cancelled by the caller`);
 }
 

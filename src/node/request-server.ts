@@ -20,9 +20,18 @@ export interface RequestServerDeps {
   readonly timer: Timer;
   /** The node, for nested calls from handlers. */
   readonly messenger: Messenger;
+  /**
+   * Most requests (and, separately, one-way messages) from one peer running at a time (default
+   * DEFAULT_MAX_IN_FLIGHT_PER_PEER). Past it a request is answered RESOURCE_EXHAUSTED at once and a
+   * one-way message is dropped: one caller cannot hold all of a node's memory in pending handlers.
+   */
+  readonly maxInFlightPerPeer?: number;
   /** Decides whether the calling peer may call the action, before anything runs. */
   readonly authorizer: Authorizer;
 }
+
+/** Default of `maxInFlightPerPeer` (NodeOptions). */
+export const DEFAULT_MAX_IN_FLIGHT_PER_PEER = 10_000;
 
 /**
  * The serving side: runs REQUEST and ONEWAY packets from peers on local actions, answers with
@@ -35,13 +44,21 @@ export interface RequestServerDeps {
  *
  * Invariant: `inFlight` = handlers started − handlers finished (requests and one-way messages);
  * `running` holds exactly the requests whose handler has not finished, as seen from any other
- * task (a synchronous handler starts and finishes within one onRequest and is never entered).
+ * task (a synchronous handler starts and finishes within one onRequest and is never entered), so
+ * `running.get(peer).size` is that peer's requests in flight, bounded by maxInFlightPerPeer;
+ * `onewaysRunning.get(peer)` = its one-way handlers started − finished, bounded the same way.
  */
 export class RequestServer {
   private readonly running = new Map<string, Map<number, Context>>();
+  private readonly onewaysRunning = new Map<string, number>();
+  /** Peers whose dropped one-way messages were logged (bounded; the rest are dropped quietly). */
+  private readonly warnedOneway = new Set<string>();
   private active = 0;
+  private readonly maxPerPeer: number;
 
-  constructor(private readonly deps: RequestServerDeps) {}
+  constructor(private readonly deps: RequestServerDeps) {
+    this.maxPerPeer = deps.maxInFlightPerPeer ?? DEFAULT_MAX_IN_FLIGHT_PER_PEER;
+  }
 
   get inFlight(): number {
     return this.active;
@@ -76,6 +93,11 @@ export class RequestServer {
     const action = local.action(request.action);
     if (!action) {
       this.respondError(peerId, stream, notServed(request.action, nodeId));
+      return;
+    }
+    const pending = this.running.get(peerId)?.size ?? 0;
+    if (pending >= this.maxPerPeer) {
+      this.respondError(peerId, stream, tooManyInFlight(nodeId, peerId, pending, 'requests'));
       return;
     }
     const now = this.deps.timer.now();
@@ -167,6 +189,17 @@ export class RequestServer {
       this.deps.logger.warn(`one-way message for unknown action '${message.action}' from '${peerId}' dropped`);
       return;
     }
+    const pending = this.onewaysRunning.get(peerId) ?? 0;
+    if (pending >= this.maxPerPeer) {
+      if (!this.warnedOneway.has(peerId) && this.warnedOneway.size < 1024) {
+        this.warnedOneway.add(peerId);
+        this.deps.logger.warn(
+          `${tooManyInFlight(this.deps.nodeId, peerId, pending, 'one-way messages').message}; dropping them`,
+        );
+      }
+      return;
+    }
+    this.onewaysRunning.set(peerId, pending + 1);
     const ctx = new Context({
       messenger: this.deps.messenger,
       timer: this.deps.timer,
@@ -177,16 +210,21 @@ export class RequestServer {
       peerIdentity: this.deps.mesh.peerIdentity(peerId),
       principal,
     });
-    this.runOneway(action, message.params, ctx);
+    this.runOneway(action, message.params, ctx, () => {
+      const n = (this.onewaysRunning.get(peerId) ?? 1) - 1;
+      if (n <= 0) this.onewaysRunning.delete(peerId);
+      else this.onewaysRunning.set(peerId, n);
+    });
   }
 
   /** Runs a one-way action (from a peer, or a local `send`); errors are logged, never returned. */
-  runOneway(action: LocalAction, params: unknown, ctx: Context): void {
+  runOneway(action: LocalAction, params: unknown, ctx: Context, done?: () => void): void {
     this.active++;
     runHandler(action, params, ctx, WAIT_FOR_HANDLER, (_value, error) => {
       if (error !== undefined) this.deps.logger.warn(`one-way '${action.name}' failed: ${error.message}`);
       ctx.finish();
       this.active--;
+      done?.();
     });
   }
 
@@ -264,6 +302,14 @@ export class RequestServer {
 function isWaiting(ctx: Context): boolean {
   const reason = ctx.abortedWith;
   return reason === undefined || reason.code === 'DEADLINE_EXCEEDED';
+}
+
+function tooManyInFlight(nodeId: string, peerId: string, pending: number, what: string): ParleyError {
+  return new ParleyError(
+    'RESOURCE_EXHAUSTED',
+    `node '${nodeId}' already runs ${pending} ${what} from '${peerId}', the most it runs for one caller (maxInFlightPerPeer); wait for some to finish or raise maxInFlightPerPeer`,
+    { details: { reason: 'max-in-flight-per-peer', limit: pending }, retryAfterMs: 100 },
+  );
 }
 
 export function notServed(action: string, nodeId: string): ParleyError {

@@ -1,3 +1,4 @@
+import { readF64, shortText, writeF64 } from '../base/byte-fields.js';
 import { ParleyError } from '../wire/parley-error.js';
 
 /**
@@ -29,28 +30,27 @@ export function encodeProposal(origin: string, seq: number, payload: Uint8Array)
 
 /** encodeProposal with the origin already UTF-8 encoded (a tracker encodes its origin once, not per proposal). */
 function encodeEnvelope(o: Uint8Array, seq: number, payload: Uint8Array): Uint8Array {
-  const out = new Uint8Array(3 + o.length + 8 + payload.length);
-  const view = new DataView(out.buffer);
+  const out = new Uint8Array(11 + o.length + payload.length);
   out[0] = VERSION;
-  view.setUint16(1, o.length, true);
+  out[1] = o.length & 0xff;
+  out[2] = o.length >>> 8;
   out.set(o, 3);
-  view.setFloat64(3 + o.length, seq, true);
+  writeF64(out, 3 + o.length, seq);
   out.set(payload, 11 + o.length);
   return out;
 }
 
+/** Every member decodes the envelope of every committed entry: no DataView, no decoder call for an ASCII origin. */
 export function decodeProposal(data: Uint8Array): ProposalEnvelope | null {
   if (data.length < 11 || data[0] !== VERSION) return null;
-  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
-  const len = view.getUint16(1, true);
+  const len = data[1]! | (data[2]! << 8);
   if (11 + len > data.length) return null;
-  // Plain views, not subarray: entries from the network are Buffers, whose subarray goes
+  // A plain view, not subarray: entries from the network are Buffers, whose subarray goes
   // through Buffer's species constructor on every applied entry.
-  const at = data.byteOffset;
   return {
-    origin: decoder.decode(new Uint8Array(data.buffer, at + 3, len)),
-    seq: view.getFloat64(3 + len, true),
-    payload: new Uint8Array(data.buffer, at + 11 + len, data.length - 11 - len),
+    origin: shortText(data, 3, 3 + len, decoder),
+    seq: readF64(data, 3 + len),
+    payload: new Uint8Array(data.buffer, data.byteOffset + 11 + len, data.length - 11 - len),
   };
 }
 

@@ -24,7 +24,18 @@ export interface TcpTransportOptions extends OutboundLimits {
   readonly logger?: Logger;
   /** The machine's interfaces (default os.networkInterfaces; tests pass their own). */
   readonly interfaces?: () => NetworkInterfaces;
+  /**
+   * Most connections accepted from one remote IP address at a time (default
+   * DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, 64). Past it a new connection is closed at once, before
+   * TLS or the handshake, and counted (`refusedConnections`); the first refusal per address is logged.
+   */
+  readonly maxConnectionsPerAddress?: number;
 }
+
+/** Default of `maxConnectionsPerAddress`: a node's peers need one or two connections each. */
+export const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS = 64;
+/** Addresses remembered as already warned about; past this many, refusals are only counted. */
+const MAX_WARNED_ADDRESSES = 1024;
 
 /** The embedded default transport: TCP, optionally TLS or mutual TLS. */
 export class TcpTransport implements Transport {
@@ -32,9 +43,18 @@ export class TcpTransport implements Transport {
   private readonly sockets = new Set<net.Socket>();
 
   private readonly budget: InboundBudget;
+  /** Open accepted connections per remote IP address (entries at 0 are deleted). */
+  private readonly perAddress = new Map<string, number>();
+  private readonly warned = new Set<string>();
+  private refused = 0;
 
   constructor(private readonly options: TcpTransportOptions) {
     this.budget = options.inboundBudget ?? processInboundBudget;
+  }
+
+  /** Connections closed on accept because their address had `maxConnectionsPerAddress` open already. */
+  get refusedConnections(): number {
+    return this.refused;
   }
 
   /**
@@ -62,7 +82,12 @@ export class TcpTransport implements Transport {
           },
           accept,
         )
-      : net.createServer(accept);
+      : net.createServer((socket) => {
+          if (this.admit(socket)) accept(socket);
+        });
+    // Under TLS, counted on the raw TCP connection before the TLS handshake (a peer slow to finish
+    // it holds a slot too): prepended, so a refused socket is destroyed before TLS wraps it.
+    if (tlsOptions) server.prependListener('connection', (socket: net.Socket) => this.admit(socket));
     // Failed TLS handshakes (e.g. a client without a valid certificate under mTLS) end here.
     server.on('tlsClientError', () => {});
     server.on('error', () => {});
@@ -138,6 +163,34 @@ export class TcpTransport implements Transport {
   /** Destroys every socket this transport made (a hard stop). */
   destroyAll(): void {
     for (const s of this.sockets) s.destroy();
+  }
+
+  /**
+   * Counts an accepted socket against its address's cap, or closes it at once when the address is
+   * at the cap. Invariant: perAddress.get(ip) = accepted sockets from ip not yet closed.
+   */
+  private admit(socket: net.Socket): boolean {
+    const ip = socket.remoteAddress ?? '?';
+    const max = this.options.maxConnectionsPerAddress ?? DEFAULT_MAX_CONNECTIONS_PER_ADDRESS;
+    const open = this.perAddress.get(ip) ?? 0;
+    if (open >= max) {
+      this.refused++;
+      socket.destroy();
+      if (!this.warned.has(ip) && this.warned.size < MAX_WARNED_ADDRESSES) {
+        this.warned.add(ip);
+        this.options.logger?.warn(
+          `refusing connections from ${ip}: it has ${open} open, the most one address may have (maxConnectionsPerAddress); further refusals from it are counted, not logged`,
+        );
+      }
+      return false;
+    }
+    this.perAddress.set(ip, open + 1);
+    socket.once('close', () => {
+      const n = (this.perAddress.get(ip) ?? 1) - 1;
+      if (n <= 0) this.perAddress.delete(ip);
+      else this.perAddress.set(ip, n);
+    });
+    return true;
   }
 
   private track(socket: net.Socket): void {

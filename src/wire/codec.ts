@@ -36,7 +36,11 @@ addExtension({
   Class: MapBox,
   type: MAP_EXTENSION_TYPE,
   write: (box: MapBox) => box.entries,
-  read: (flat: unknown[]) => {
+  read: (flat: unknown) => {
+    // Only an array is a Map's entries: an object with a `length` of 2^31 would be a CPU bomb
+    // (the loop below runs `length / 2` times whatever the body holds). Found by `npm run fuzz`.
+    if (!Array.isArray(flat))
+      throw new ParleyError('INVALID_ARGUMENT', 'malformed MessagePack body: a Map extension must wrap an array');
     const map = new Map();
     for (let i = 0; i + 1 < flat.length; i += 2) map.set(flat[i], flat[i + 1]);
     return map;

@@ -1,5 +1,5 @@
 import { ParleyError } from './parley-error.js';
-import { codeFromNumber, type ErrorCode, StatusCode } from './status.js';
+import { codeFromNumber, type ErrorCode, isErrorCode, StatusCode } from './status.js';
 
 /**
  * Packet bodies: their shapes on the wire, and parsers that check what a peer sent.
@@ -187,9 +187,34 @@ function isServiceInfo(v: unknown): v is ServiceInfo {
   );
 }
 
+/**
+ * Most services + actions + event subscriptions one node may announce (HELLO, INFO). Each becomes
+ * catalog entries on every peer; a longer list is refused whole (RESOURCE_EXHAUSTED).
+ */
+export const MAX_NODE_INFO_ENTRIES = 65_536;
+
+function catalogEntries(services: unknown[]): number {
+  let n = services.length;
+  for (const s of services) {
+    const x = s as { actions?: unknown; events?: unknown } | null;
+    if (Array.isArray(x?.actions)) n += x.actions.length;
+    if (Array.isArray(x?.events)) n += x.events.length;
+  }
+  return n;
+}
+
 export function parseNodeInfo(v: unknown): NodeInfo {
   if (typeof v !== 'object' || v === null) invalid('node info');
   const n = v as Record<string, unknown>;
+  if (Array.isArray(n.services)) {
+    const entries = catalogEntries(n.services);
+    if (entries > MAX_NODE_INFO_ENTRIES) {
+      throw new ParleyError(
+        'RESOURCE_EXHAUSTED',
+        `node info from peer announces ${entries} services, actions and event subscriptions (at most ${MAX_NODE_INFO_ENTRIES})`,
+      );
+    }
+  }
   if (
     typeof n.id !== 'string' ||
     n.id.length === 0 ||
@@ -225,11 +250,16 @@ export function parseHello(v: unknown): HelloBody {
   };
 }
 
+/** Longest GOODBYE reason kept (it is logged): the rest is cut. */
+export const MAX_GOODBYE_REASON = 1024;
+
 export function parseGoodbye(v: unknown): GoodbyeBody {
   if (typeof v !== 'object' || v === null) return { code: 'OK', reason: 'peer said goodbye' };
   const g = v as Record<string, unknown>;
-  const code = typeof g.code === 'string' ? (g.code as ErrorCode | 'OK') : 'OK';
-  return { code, reason: typeof g.reason === 'string' ? g.reason : 'peer said goodbye' };
+  // The code is a peer's word: only a known one is kept, so nothing downstream meets a made-up code.
+  const code = g.code === undefined || g.code === 'OK' ? 'OK' : isErrorCode(g.code) ? g.code : 'UNKNOWN';
+  const reason = typeof g.reason === 'string' ? g.reason.slice(0, MAX_GOODBYE_REASON) : 'peer said goodbye';
+  return { code, reason };
 }
 
 export const encodeGossip = (entries: readonly GossipEntry[]): unknown[] =>

@@ -44,7 +44,7 @@ export async function runCall(argv: readonly string[]): Promise<number> {
   let node: Awaited<ReturnType<typeof joinMesh>> | undefined;
   try {
     const started = Date.now();
-    node = await joinMesh(seeds, Math.min(timeout, 3000));
+    node = await joinMesh(seeds, Math.min(timeout, 3000), CALL_USAGE);
     // The mesh has settled; give a node that is still registering the action a moment more. If nobody
     // offers it by then, the call itself reports NOT_FOUND.
     const waitMs = Math.min(1500, timeout - (Date.now() - started));

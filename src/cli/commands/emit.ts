@@ -40,7 +40,7 @@ export async function runEmit(argv: readonly string[], verb: 'emit' | 'broadcast
     throw new UsageError('--seed is required (or PARLEY_SEED, or "seed" in parley.config.json)', text);
   let node: Awaited<ReturnType<typeof joinMesh>> | undefined;
   try {
-    node = await joinMesh(seeds, 3000);
+    node = await joinMesh(seeds, 3000, text);
     const options = meta ? { meta: meta as Record<string, unknown> } : {};
     if (verb === 'emit') await node.emit(event, payload, options);
     else await node.broadcast(event, payload, options);

@@ -4,11 +4,13 @@ import { createRegisteredNode } from '../../cluster/registry/registry-discovery.
 import { createNode } from '../../node/node.js';
 import type { ServiceDefinition } from '../../node/service.js';
 import { intFlag, parseCommandArgs, seedsFlag } from '../args.js';
+import { AUTH_ENV_HELP, authFromEnv } from '../cli-auth.js';
 import { reportError } from '../output.js';
 import { untilStopSignal } from '../stop-signals.js';
 import { UsageError } from '../usage-error.js';
 
-export const NODE_USAGE = `usage: parley node <module> [--port N] [--host H] [--advertise host:port] [--seed host:port]... [--servers host:port,...] [--id ID] [--log-level L]
+export const NODE_USAGE = `usage: parley node <module> [--port N] [--host H] [--advertise host:port] [--seed host:port]... [--servers host:port,...] [--id ID]
+                   [--policy FILE] [--log-level L] [--insecure]
 
 Runs the services a JavaScript module exports (default export: one service definition or an array)
 on a new node, until SIGINT or SIGTERM, then stops gracefully.
@@ -21,10 +23,15 @@ on a new node, until SIGINT or SIGTERM, then stops gracefully.
   --servers host:port,...  KV cluster members: register in and discover through the registry
                   (replaces --seed peer-to-peer discovery)
   --id ID         node id (default: hostname-pid-random)
+  --policy FILE   authorization policy (JSON, re-read every second; docs/SECURITY.md): who may call,
+                  emit and receive what on this node
   --log-level L   debug | info | warn | error | silent (default info)
+  --insecure      listen on a non-loopback host without authentication (refused otherwise)
 
---seed, --servers, --host, --advertise and --log-level may also come from PARLEY_* variables or
-./parley.config.json (see parley --help).`;
+--seed, --servers, --host, --advertise, --policy and --log-level may also come from PARLEY_* variables or
+./parley.config.json (see parley --help).
+
+${AUTH_ENV_HELP}`;
 
 const LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;
 
@@ -80,7 +87,9 @@ export async function runNode(argv: readonly string[]): Promise<number> {
       seed: { type: 'string', multiple: true },
       servers: { type: 'string', multiple: true },
       id: { type: 'string' },
+      policy: { type: 'string' },
       'log-level': { type: 'string' },
+      insecure: { type: 'boolean' },
     },
     NODE_USAGE,
     { min: 1, max: 1 },
@@ -98,17 +107,25 @@ export async function runNode(argv: readonly string[]): Promise<number> {
   if (advertise !== undefined && !/^(\[[^\]]+\]|[^\s:]+):\d{1,5}$/.test(advertise)) {
     throw new UsageError(`--advertise expects host:port, got '${advertise}'`, NODE_USAGE);
   }
+  const auth = authFromEnv('member', NODE_USAGE);
   const base = {
     ...(flags.id ? { id: flags.id as string } : {}),
     host: (flags.host as string | undefined) ?? '127.0.0.1',
     ...(advertise ? { advertise } : {}),
     port: intFlag(flags.port, 'port', NODE_USAGE, 0, 65535) ?? 0,
     logger: level as (typeof LEVELS)[number],
+    ...(flags.policy ? { policy: flags.policy as string } : {}),
+    ...(auth ? { auth } : {}),
+    ...(flags.insecure ? { insecure: true } : {}),
   };
-  const node =
-    servers.length > 0
-      ? createRegisteredNode({ ...base, servers }).node
-      : createNode({ ...base, seeds: seedsFlag(flags.seed, NODE_USAGE) });
+  const seeds = servers.length > 0 ? [] : seedsFlag(flags.seed, NODE_USAGE);
+  let node: ReturnType<typeof createNode>;
+  try {
+    // An invalid policy refuses the node here (INVALID_ARGUMENT naming the field).
+    node = servers.length > 0 ? createRegisteredNode({ ...base, servers }).node : createNode({ ...base, seeds });
+  } catch (err) {
+    return reportError(err);
+  }
   for (const s of services) node.addService(s);
   try {
     await node.start();

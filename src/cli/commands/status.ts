@@ -44,7 +44,7 @@ export async function runStatus(argv: readonly string[]): Promise<number> {
     throw new UsageError('--seed is required (or PARLEY_SEED, or "seed" in parley.config.json)', STATUS_USAGE);
   let node: Awaited<ReturnType<typeof joinMesh>> | undefined;
   try {
-    node = await joinMesh(seeds, 3000);
+    node = await joinMesh(seeds, 3000, STATUS_USAGE);
     const self = node.id;
     const peers = node.nodes().filter((n) => n.id !== self && n.address !== null);
     const rows: NodeRow[] = await Promise.all(

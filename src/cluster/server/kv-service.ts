@@ -6,7 +6,7 @@ import type { Context } from '../../node/context.js';
 import { defineService } from '../../node/service.js';
 import { ParleyError } from '../../wire/parley-error.js';
 import { kvAuthActions } from './kv-auth-actions.js';
-import { type KvAction, kvAuthorization } from './kv-authorization.js';
+import { type KvAction, kvAuthorization, membersOnly } from './kv-authorization.js';
 import { kvCallerOf } from './kv-caller.js';
 import type { KvMember } from './kv-member.js';
 import {
@@ -20,6 +20,11 @@ import {
 } from './request-guards.js';
 import { WatchSessions } from './watch-sessions.js';
 
+export interface KvServiceOptions {
+  /** Most watches one caller may hold on this member (default DEFAULT_MAX_WATCHES_PER_CALLER, 1000). */
+  readonly maxWatchesPerCaller?: number;
+}
+
 /**
  * `$kv`: the KV API of one member. Writes and lease queries run on the leader; elsewhere they
  * fail with UNAVAILABLE reason 'not-leader' naming the leader (the client follows it).
@@ -32,11 +37,16 @@ import { WatchSessions } from './watch-sessions.js';
  * state the member has applied: writes when proposed and again when applied (KvMember.propose),
  * reads when served, watches when started and whenever the auth state changes.
  */
-export function createKvService(member: KvMember, addressOf: AddressOf, authorizer?: Authorizer) {
+export function createKvService(
+  member: KvMember,
+  addressOf: AddressOf,
+  authorizer?: Authorizer,
+  options: KvServiceOptions = {},
+) {
   const check = authorizer ? kvAuthorization(authorizer, member) : undefined;
   const authorize = (ctx: Context, action: KvAction, params: unknown) => check?.(ctx, action, params);
   const clock = () => member.now();
-  const sessions = new WatchSessions(member.sm.watches);
+  const sessions = new WatchSessions(member.sm.watches, undefined, undefined, options.maxWatchesPerCaller);
   const leaderOnly = () => requireLeader(member, addressOf);
   /** Replicates a command on the leader; the result must be of `type` (the contract's result). */
   const write = async <T extends KvResult['type']>(
@@ -46,7 +56,14 @@ export function createKvService(member: KvMember, addressOf: AddressOf, authoriz
   ): Promise<Extract<KvResult, { type: T }>> => {
     leaderOnly();
     const r = await member.propose({ ...command, type }, kvCallerOf(ctx));
-    if (r.type !== type) throw new ParleyError('INTERNAL', `a ${type} command returned a ${r.type} result`);
+    // Only a retry identity reused for another command can answer with another result type:
+    // the member remembered the first command's result under (clientId, seq).
+    if (r.type !== type)
+      throw new ParleyError(
+        'INVALID_ARGUMENT',
+        `clientId '${String(command.clientId)}' seq ${String(command.seq)} was already used for a ${r.type} command; use a new seq for every command`,
+        { details: { reason: 'retry-id-reused' } },
+      );
     return r as Extract<KvResult, { type: T }>;
   };
   return defineService({
@@ -158,7 +175,7 @@ export function createKvService(member: KvMember, addressOf: AddressOf, authoriz
       watchCancel: (params: unknown, ctx: Context) => ({
         canceled: sessions.cancel(obj(params).watchId, ctx.callerId),
       }),
-      ...kvAuthActions(member, leaderOnly),
+      ...membersOnly(authorizer, kvAuthActions(member, leaderOnly)),
       status: (params: unknown, ctx: Context) => {
         authorize(ctx, 'status', params ?? {});
         return {

@@ -41,6 +41,12 @@ export interface ServerOptions {
    * largest command a member accepts is derived from it (`maxCommandBytesFor`).
    */
   readonly maxFrameSize?: number;
+  /** Most connections from one IP address (NodeOptions.maxConnectionsPerAddress, default 64). */
+  readonly maxConnectionsPerAddress?: number;
+  /** Most requests from one caller running at a time (NodeOptions.maxInFlightPerPeer, default 10,000). */
+  readonly maxInFlightPerPeer?: number;
+  /** Most watches one caller may hold on this member (default 1000; RESOURCE_EXHAUSTED past it). */
+  readonly maxWatchesPerCaller?: number;
   readonly raft?: Partial<
     Pick<
       KvMemberOptions,
@@ -99,6 +105,8 @@ export function createServer(options: ServerOptions): KvServer {
     ...(options.advertise ? { advertise: options.advertise } : {}),
     ...(options.transport ? { transport: options.transport } : {}),
     ...(options.maxFrameSize ? { maxFrameSize: options.maxFrameSize } : {}),
+    maxConnectionsPerAddress: options.maxConnectionsPerAddress,
+    maxInFlightPerPeer: options.maxInFlightPerPeer,
     ...(options.policy !== undefined ? { policy: options.policy } : {}),
     ...(options.audit ? { audit: options.audit } : {}),
   });
@@ -141,8 +149,10 @@ export function createServer(options: ServerOptions): KvServer {
       },
     }),
   );
-  node.addService(createKvService(member, addressOf, node.authorization));
-  node.addService(createClusterService(member, addressOf));
+  node.addService(
+    createKvService(member, addressOf, node.authorization, { maxWatchesPerCaller: options.maxWatchesPerCaller }),
+  );
+  node.addService(createClusterService(member, addressOf, (entry) => node.authorization.record(entry)));
   let started: Promise<void> | null = null;
   return {
     node,

@@ -68,4 +68,20 @@ describe('watch sessions belong to their creator', () => {
     await assert.rejects(sessions.poll(b, 'alice', 0), (e: unknown) => ParleyError.is(e, 'NOT_FOUND'));
     sessions.close();
   });
+
+  it('a caller holds at most maxWatchesPerCaller watches: one more is RESOURCE_EXHAUSTED, a cancel frees a slot', () => {
+    const sm = new KvStateMachine();
+    const sessions = new WatchSessions(sm.watches, 30_000, new FakeClock(), 2);
+    const a = sessions.create({ range: { prefix: 'k/' } }, 'alice');
+    sessions.create({ range: { prefix: 'k/' } }, 'alice');
+    assert.throws(
+      () => sessions.create({ range: { prefix: 'k/' } }, 'alice'),
+      (e: unknown) => ParleyError.is(e, 'RESOURCE_EXHAUSTED') && /maxWatchesPerCaller/.test(e.message),
+    );
+    // Per caller: another one still may.
+    sessions.create({ range: { prefix: 'k/' } }, 'bob');
+    assert.equal(sessions.cancel(a, 'alice'), true);
+    sessions.create({ range: { prefix: 'k/' } }, 'alice');
+    sessions.close();
+  });
 });

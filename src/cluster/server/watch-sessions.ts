@@ -3,6 +3,9 @@ import { systemTimer, type Timer } from '../../base/clock.js';
 import type { WatchHub, WatchPoll, WatchRequest } from '../../kv/watch-hub.js';
 import { ParleyError } from '../../wire/parley-error.js';
 
+/** Default of `maxWatchesPerCaller` (ServerOptions): watches one caller may hold on one member. */
+export const DEFAULT_MAX_WATCHES_PER_CALLER = 1000;
+
 /** Bytes of the secret part of a watch token (128 bits: not guessable). */
 const SECRET_BYTES = 16;
 
@@ -21,13 +24,17 @@ interface Session {
  * PERMISSION_DENIED. Either way the caller takes nothing. A watcher nobody polled for `idleMs`
  * is dropped (its client is gone or moved to another member).
  *
- * Invariant: poll answers come from WatchHub.poll, so each event is handed out once by this
+ * A caller holds at most `maxPerCaller` watchers at a time; one more is RESOURCE_EXHAUSTED (a
+ * client that leaks watches, or one that opens them to exhaust the member, stops there).
+ *
+ * Invariant: perOwner.get(o) = sessions owned by o (entries at 0 deleted). Poll answers come from WatchHub.poll, so each event is handed out once by this
  * member, and only to the session's owner; exactness across members is the client's job (it
  * resumes from revision + 1).
  */
 export class WatchSessions {
   private readonly incarnation = randomBytes(4).toString('hex');
   private readonly sessions = new Map<number, Session>();
+  private readonly perOwner = new Map<string, number>();
   private readonly wakers = new Map<number, Set<() => void>>();
   private cancelGc: () => void = () => {};
   private closed = false;
@@ -36,6 +43,7 @@ export class WatchSessions {
     private readonly hub: WatchHub,
     private readonly idleMs = 30_000,
     private readonly timer: Timer = systemTimer,
+    private readonly maxPerCaller = DEFAULT_MAX_WATCHES_PER_CALLER,
   ) {
     hub.setListener((id) => {
       const set = this.wakers.get(id);
@@ -48,7 +56,16 @@ export class WatchSessions {
 
   /** Starts a watcher owned by `owner` (the calling node id); returns its token. */
   create(req: WatchRequest, owner: string): string {
+    const held = this.perOwner.get(owner) ?? 0;
+    if (held >= this.maxPerCaller) {
+      throw new ParleyError(
+        'RESOURCE_EXHAUSTED',
+        `'${owner}' already holds ${held} watches on this member, the most one caller may (maxWatchesPerCaller); cancel watches it no longer needs`,
+        { details: { reason: 'max-watches-per-caller', limit: this.maxPerCaller } },
+      );
+    }
     const id = this.hub.watch(req);
+    this.perOwner.set(owner, held + 1);
     const secret = randomBytes(SECRET_BYTES);
     this.sessions.set(id, { owner, secret, lastPolled: this.timer.now() });
     return `${this.incarnation}.${id}.${secret.toString('hex')}`;
@@ -93,6 +110,7 @@ export class WatchSessions {
     this.wakers.clear();
     for (const id of this.sessions.keys()) this.hub.cancel(id);
     this.sessions.clear();
+    this.perOwner.clear();
     this.hub.setListener(undefined);
   }
 
@@ -107,6 +125,12 @@ export class WatchSessions {
   }
 
   private forget(id: number): void {
+    const s = this.sessions.get(id);
+    if (s !== undefined) {
+      const n = (this.perOwner.get(s.owner) ?? 1) - 1;
+      if (n <= 0) this.perOwner.delete(s.owner);
+      else this.perOwner.set(s.owner, n);
+    }
     this.sessions.delete(id);
     this.wakers.delete(id);
   }

@@ -158,7 +158,9 @@ function snapshot(x: unknown): Snapshot | null {
 export function checkWireMessage(raw: unknown): Message {
   const m = tuple(raw, SLOTS, 'message');
   const type = typeof m[0] === 'number' ? WIRE_TYPES[m[0]] : undefined;
-  if (type === undefined) bad(`type ${JSON.stringify(m[0])} is not a message peers may send`);
+  // Not JSON.stringify: a BigInt (a peer can send one) makes it throw a TypeError instead of this refusal.
+  if (type === undefined)
+    bad(`type ${typeof m[0] === 'number' ? m[0] : `of type ${typeof m[0]}`} is not a message peers may send`);
   if (m[10] !== null && !(m[10] instanceof Uint8Array)) bad('context must be bytes or null');
   return newMessage({
     type,
