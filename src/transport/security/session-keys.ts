@@ -48,13 +48,15 @@ export interface SessionKeys {
 
 export const X25519_PUBLIC_KEY_BYTES = 32;
 
-/** DER SubjectPublicKeyInfo header of an X25519 key (RFC 8410); the raw key follows. */
-const X25519_SPKI_PREFIX = Buffer.from('302a300506032b656e032100', 'hex');
-
+/**
+ * Raw public keys go in and out of Node as JWK (RFC 8037: `x` is the raw key, base64url): about ten
+ * times cheaper than through DER, whose OpenSSL decoders cost ~100 µs per key on the bench machine.
+ */
 export function generateEphemeral(): EphemeralKeyPair {
   const { publicKey, privateKey } = generateKeyPairSync('x25519');
-  const der = publicKey.export({ format: 'der', type: 'spki' });
-  return { publicKey: new Uint8Array(der.subarray(X25519_SPKI_PREFIX.length)), privateKey };
+  const x = publicKey.export({ format: 'jwk' }).x;
+  if (typeof x !== 'string') throw new Error('bug: an X25519 public key exported as JWK without x');
+  return { publicKey: new Uint8Array(Buffer.from(x, 'base64url')), privateKey };
 }
 
 export function deriveSessionKeys(
@@ -94,9 +96,8 @@ function sharedSecret(privateKey: KeyObject, peerPublic: Uint8Array): Buffer {
   let shared: Buffer;
   try {
     const publicKey = createPublicKey({
-      key: Buffer.concat([X25519_SPKI_PREFIX, peerPublic]),
-      format: 'der',
-      type: 'spki',
+      key: { kty: 'OKP', crv: 'X25519', x: Buffer.from(peerPublic).toString('base64url') },
+      format: 'jwk',
     });
     shared = diffieHellman({ privateKey, publicKey });
   } catch (err) {
