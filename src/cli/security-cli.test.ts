@@ -6,12 +6,16 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { SignJWT } from 'jose';
+import type { Context } from '../node/context.js';
+import { createNode } from '../node/node.js';
 import { generateNodeKeys } from '../transport/security/node-keys.js';
 import { cliEnv, PARLEY_BIN, runCli } from './testing/run-cli.js';
 import { hasOpenssl, makeTestPki } from './testing/test-pki.js';
@@ -247,6 +251,58 @@ describe('parley CLI security', () => {
       assert.equal(member.stdout, 'over-mtls\n', member.stderr);
     } finally {
       await stop(server);
+    }
+  });
+
+  it('--token presents a bearer token to a server that --trust verified first; a forged token is refused', async () => {
+    const issuer = generateKeyPairSync('ed25519');
+    const forger = generateKeyPairSync('ed25519');
+    const apiKeys = generateNodeKeys();
+    const api = createNode({
+      id: 'api',
+      logger: 'silent',
+      auth: {
+        key: apiKeys.secretKey,
+        trust: {},
+        tokens: {
+          issuer: 'https://issuer.test',
+          audience: 'parley',
+          keys: issuer.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+        },
+      },
+    });
+    api.addService({ name: 'whoami', actions: { me: (_p: unknown, ctx: Context) => ctx.principal?.name } });
+    await api.start();
+    try {
+      const jwt = (key: typeof issuer.privateKey) =>
+        new SignJWT({ groups: ['ops'] })
+          .setProtectedHeader({ alg: 'EdDSA' })
+          .setSubject('alice')
+          .setIssuer('https://issuer.test')
+          .setAudience('parley')
+          .setExpirationTime('5m')
+          .sign(key);
+      const tokenFile = file('alice.jwt', await jwt(issuer.privateKey));
+      const serverTrust = file('api-trust.json', JSON.stringify({ api: apiKeys.publicKey }), 0o644);
+      const me = await runCli([
+        'call',
+        'whoami.me',
+        '--seed',
+        api.address!,
+        '--token',
+        `@${tokenFile}`,
+        '--trust',
+        serverTrust,
+      ]);
+      assert.equal(me.code, 0, me.stderr);
+      assert.equal(JSON.parse(me.stdout), 'alice', 'the handler sees the principal the token names');
+      const forged = await runCli(['call', 'whoami.me', '--seed', api.address!, '--trust', serverTrust], 20_000, {
+        env: { PARLEY_TOKEN: await jwt(forger.privateKey) },
+      });
+      assert.equal(forged.code, 1);
+      assert.match(forged.stderr, /^UNAUTHENTICATED: /);
+    } finally {
+      await api.stop();
     }
   });
 
