@@ -336,6 +336,39 @@ describe('authentication', () => {
     assert.match(a.refusals()[0]!, /refused by the authenticate hook/);
   });
 
+  it('frames sent while a slow check runs are held and then served in order; too many are refused', async () => {
+    const net = new MemoryNetwork();
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const a = await server(net, 'alpha', {
+      secret: SECRET,
+      handshakeTimeout: 10_000,
+      authenticate: async (info) => {
+        if (info.nodeId === 'slow') await gate;
+        if (info.nodeId === 'flood') await new Promise(() => {});
+        return info.principal;
+      },
+    });
+    const slow = await node(net, 'slow', { auth: { secret: SECRET }, seeds: [a.node.address!] });
+    // The slow side verified alpha at once, so it calls before alpha has admitted it.
+    await slow.waitFor('vault.whoami', 3000);
+    const calls = [1, 2, 3].map((i) => slow.call('vault.whoami', { i }));
+    assert.ok(!a.node.nodes().some((p) => p.id === 'slow'), 'not admitted yet');
+    release();
+    const results = (await Promise.all(calls)) as { caller: string }[];
+    assert.deepEqual(
+      results.map((r) => r.caller),
+      ['slow', 'slow', 'slow'],
+    );
+    const flood = await node(net, 'flood', { auth: { secret: SECRET }, seeds: [a.node.address!] });
+    await flood.waitFor('vault.whoami', 3000);
+    for (let i = 0; i < 300; i++) flood.send('vault.whoami', { i });
+    await waitUntil(() => a.refusals().length > 0, 3000, 'the refusal');
+    assert.match(a.refusals()[0]!, /too much sent before authentication completed/);
+  });
+
   it('a member cannot pass itself off as another node in an INFO', async () => {
     const net = new MemoryNetwork();
     const a = await server(net, 'alpha', { secret: SECRET });

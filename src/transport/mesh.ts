@@ -10,7 +10,7 @@ import { type Connection, isOutboundQueueFull, type PeerIdentity } from './conne
 import { judgeHello, type KnownPeer, keepNewConnection } from './handshake.js';
 import { type LivenessSettings, livenessAction, livenessTickMs } from './liveness.js';
 import type { Logger } from './logger.js';
-import { type Principal, unauthenticatedPrincipal } from './principal.js';
+import { type Principal, unprovenPrincipal } from './principal.js';
 import { Redialer } from './redialer.js';
 import type { ResolvedAuth } from './security/auth-options.js';
 import { ConnectionAuth } from './security/connection-auth.js';
@@ -181,13 +181,7 @@ export class Mesh {
   peerPrincipal(peerId: string): Principal | undefined {
     const connection = this.peers.get(peerId)?.connection;
     if (!connection) return undefined;
-    const proven = this.connections.get(connection)?.principal;
-    if (proven) return proven;
-    const tls = connection.peerIdentity;
-    if (tls?.authorized && tls.commonName) {
-      return { name: tls.commonName, groups: [], via: 'tls', authenticated: true };
-    }
-    return unauthenticatedPrincipal(peerId);
+    return this.connections.get(connection)?.principal ?? unprovenPrincipal(peerId, connection.peerIdentity);
   }
 
   rtt(peerId: string): number | undefined {
@@ -501,7 +495,7 @@ export class Mesh {
 
   private onClose(state: ConnectionState, error: Error | undefined): void {
     this.connections.delete(state.connection);
-    const reason = describeClose(error);
+    const reason = error?.message ?? 'closed';
     if (error && !(error instanceof FrameError))
       this.options.logger.debug(`connection ${state.connection.remoteAddress} closed: ${reason}`);
     if (error instanceof FrameError) {
@@ -609,9 +603,4 @@ function safeGoodbye(frame: Frame): GoodbyeBody {
   } catch {
     return { code: 'UNKNOWN', reason: 'unreadable GOODBYE' };
   }
-}
-
-function describeClose(error: Error | undefined): string {
-  if (!error) return 'closed';
-  return error.message;
 }

@@ -1,3 +1,5 @@
+import type { PeerIdentity } from './connection.js';
+
 /**
  * Who is on the other end of a connection, once the handshake has authenticated it: the one
  * answer every authentication mode (mutual TLS, node keys, a cluster secret, bearer tokens, a
@@ -25,6 +27,15 @@ export type PrincipalSource = 'tls' | 'key' | 'secret' | 'token' | 'hook' | 'loc
 /** The principal of a peer no authentication mode vouches for: its claim, marked as such. */
 export function unauthenticatedPrincipal(claimedId: string): Principal {
   return { name: claimedId, groups: [], via: 'none', authenticated: false };
+}
+
+/**
+ * A peer on a mesh without `auth`: named by its CA-verified TLS certificate's CN when it has one,
+ * else by its claimed id, marked unauthenticated.
+ */
+export function unprovenPrincipal(claimedId: string, tls: PeerIdentity | undefined): Principal {
+  if (tls?.authorized && tls.commonName) return { name: tls.commonName, groups: [], via: 'tls', authenticated: true };
+  return unauthenticatedPrincipal(claimedId);
 }
 
 /** This node itself, for calls and events it makes to its own services. */
