@@ -351,6 +351,26 @@ describe('SealedConnection', () => {
     assert.deepEqual(t.bobReceived.closes, []);
   });
 
+  it('without the limits, a batch the inner connection refuses closes the connection instead of leaving a gap', async () => {
+    const network = new MemoryNetwork();
+    let accepted: Connection | undefined;
+    const address = network.register((c) => (accepted = c));
+    const inner = network.connect('alice', address, LIMITS);
+    accepted!.setHandlers({ onFrame() {}, onClose() {} });
+    const alice = new SealedConnection(inner); // no maxFrameSize: it cannot refuse in send()
+    const received = listen(alice);
+    alice.sealOutbound(sessionKeys().dialer);
+    alice.send(PacketType.ONEWAY, 0, 1, new Uint8Array(LIMITS.maxFrameSize)); // accepted, sealed later
+    await waitUntil(() => received.closes.length > 0, 5000, 'the connection to close');
+    const error = received.closes[0];
+    assert.ok(ParleyError.is(error, 'UNAVAILABLE'), String(error));
+    assert.match((error as Error).message, /counter was spent/);
+    assert.throws(
+      () => send(alice, 'more'),
+      (e) => ParleyError.is(e, 'UNAVAILABLE'),
+    );
+  });
+
   it('sealing and opening are switched on once each', () => {
     const t = mitm(honest);
     t.seal();
