@@ -37,7 +37,7 @@ export interface PeerClient {
 /** Fresh connections made one at a time: creation → connected and authenticated → first reply. */
 export interface HandshakeSample {
   count: number;
-  /** Wall time of the whole series (ms). */
+  /** Sum of the timed connections (ms; the pauses between them excluded): count / totalMs is the serial rate. */
   totalMs: number;
   p50Ms: number;
   meanMs: number;
