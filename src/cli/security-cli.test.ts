@@ -6,14 +6,19 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { SignJWT } from 'jose';
+import type { Context } from '../node/context.js';
+import { createNode } from '../node/node.js';
 import { generateNodeKeys } from '../transport/security/node-keys.js';
 import { cliEnv, PARLEY_BIN, runCli } from './testing/run-cli.js';
+import { hasOpenssl, makeTestPki } from './testing/test-pki.js';
 
 const FIXTURE = fileURLToPath(new URL('./testing/fixture-services.js', import.meta.url));
 const SECRET = 'the-cluster-secret-of-the-security-cli-test';
@@ -171,6 +176,134 @@ describe('parley CLI security', () => {
       assert.equal(none.code, 1);
       assert.match(none.stderr, /^UNAUTHENTICATED: /);
     });
+  });
+
+  it('--tls-* with --mtls: the certificate names the member (and the client); no certificate, no entry', async (t) => {
+    if (!hasOpenssl()) {
+      t.skip('openssl is not installed');
+      return;
+    }
+    const pki = mkdtempSync(join(dir, 'pki-'));
+    makeTestPki(pki, ['kv-tls', 'ops']);
+    const tls = (name: string) => [
+      '--tls-cert',
+      join(pki, `${name}.crt`),
+      '--tls-key',
+      join(pki, `${name}.key`),
+      '--tls-ca',
+      join(pki, 'ca.crt'),
+      '--mtls',
+    ];
+    const misnamed = await runCli([
+      'server',
+      '--id',
+      'other',
+      '--data',
+      join(dir, 'tls-x'),
+      '--listen',
+      '127.0.0.1:0',
+      ...tls('kv-tls'),
+    ]);
+    assert.equal(misnamed.code, 2);
+    assert.match(
+      misnamed.stderr,
+      /--id other does not match .* certificate of --tls-cert names 'kv-tls'; use --id kv-tls/,
+    );
+    let server: Started | undefined;
+    try {
+      server = await start([
+        'server',
+        '--id',
+        'kv-tls',
+        '--data',
+        join(dir, 'tls'),
+        '--listen',
+        '127.0.0.1:0',
+        ...tls('kv-tls'),
+      ]);
+      const put = await runCli(['kv', 'put', 'tls/a', 'over-mtls', '--servers', server.address, ...tls('ops')]);
+      assert.equal(put.code, 0, put.stderr);
+      const get = await runCli(['kv', 'get', 'tls/a', '--servers', server.address], 20_000, {
+        env: {
+          PARLEY_TLS_CERT: join(pki, 'ops.crt'),
+          PARLEY_TLS_KEY: join(pki, 'ops.key'),
+          PARLEY_TLS_CA: join(pki, 'ca.crt'),
+        },
+      });
+      assert.equal(get.code, 1, 'without --mtls the client presents its certificate but does not authenticate by it');
+      const anonymous = await runCli([
+        'kv',
+        'get',
+        'tls/a',
+        '--servers',
+        server.address,
+        '--tls-ca',
+        join(pki, 'ca.crt'),
+      ]);
+      assert.equal(anonymous.code, 1);
+      const member = await runCli(['kv', 'get', 'tls/a', '--servers', server.address, '--mtls'], 20_000, {
+        env: {
+          PARLEY_TLS_CERT: join(pki, 'ops.crt'),
+          PARLEY_TLS_KEY: join(pki, 'ops.key'),
+          PARLEY_TLS_CA: join(pki, 'ca.crt'),
+        },
+      });
+      assert.equal(member.stdout, 'over-mtls\n', member.stderr);
+    } finally {
+      await stop(server);
+    }
+  });
+
+  it('--token presents a bearer token to a server that --trust verified first; a forged token is refused', async () => {
+    const issuer = generateKeyPairSync('ed25519');
+    const forger = generateKeyPairSync('ed25519');
+    const apiKeys = generateNodeKeys();
+    const api = createNode({
+      id: 'api',
+      logger: 'silent',
+      auth: {
+        key: apiKeys.secretKey,
+        trust: {},
+        tokens: {
+          issuer: 'https://issuer.test',
+          audience: 'parley',
+          keys: issuer.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+        },
+      },
+    });
+    api.addService({ name: 'whoami', actions: { me: (_p: unknown, ctx: Context) => ctx.principal?.name } });
+    await api.start();
+    try {
+      const jwt = (key: typeof issuer.privateKey) =>
+        new SignJWT({ groups: ['ops'] })
+          .setProtectedHeader({ alg: 'EdDSA' })
+          .setSubject('alice')
+          .setIssuer('https://issuer.test')
+          .setAudience('parley')
+          .setExpirationTime('5m')
+          .sign(key);
+      const tokenFile = file('alice.jwt', await jwt(issuer.privateKey));
+      const serverTrust = file('api-trust.json', JSON.stringify({ api: apiKeys.publicKey }), 0o644);
+      const me = await runCli([
+        'call',
+        'whoami.me',
+        '--seed',
+        api.address!,
+        '--token',
+        `@${tokenFile}`,
+        '--trust',
+        serverTrust,
+      ]);
+      assert.equal(me.code, 0, me.stderr);
+      assert.equal(JSON.parse(me.stdout), 'alice', 'the handler sees the principal the token names');
+      const forged = await runCli(['call', 'whoami.me', '--seed', api.address!, '--trust', serverTrust], 20_000, {
+        env: { PARLEY_TOKEN: await jwt(forger.privateKey) },
+      });
+      assert.equal(forged.code, 1);
+      assert.match(forged.stderr, /^UNAUTHENTICATED: /);
+    } finally {
+      await api.stop();
+    }
   });
 
   it('refuses a key file other users can read, naming the fix', async () => {
