@@ -255,6 +255,14 @@ describe('authorization policy: decisions', () => {
       allowed: true,
       rule: 'guests-ping',
     });
+    const other: Principal = { name: 'x-2', groups: [], via: 'none', authenticated: false };
+    for (const p of [claimed, other, claimed]) {
+      const d = policy.decide(p, { kind: 'call', action: 'orders.list' });
+      assert.ok(
+        !d.allowed && d.reason.includes(`unauthenticated peer '${p.name}'`),
+        'a cached denial names its own peer',
+      );
+    }
   });
 
   it('internal actions: members only (default: key, secret or TLS), never through a rule or a wildcard', () => {
