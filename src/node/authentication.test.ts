@@ -147,6 +147,17 @@ describe('authentication', () => {
     await assert.rejects(impostor.call('vault.whoami', {}, { timeout: 200 }), ParleyError);
   });
 
+  it('a node proving by key meets one proving by secret (both derive the same session keys)', async () => {
+    const net = new MemoryNetwork();
+    const a = await server(net, 'alice', { ...memberAuth('alice'), secret: SECRET });
+    const b = await node(net, 'bravo', {
+      auth: { secret: SECRET, trust: { alice: keys.alice.publicKey } },
+      seeds: [a.node.address!],
+    });
+    await b.waitFor('vault.whoami', 3000);
+    assert.deepEqual(await b.call('vault.whoami'), { name: 'bravo', via: 'secret', groups: [], caller: 'bravo' });
+  });
+
   it('secret mode: the right secret joins (principal = node id), a wrong one is refused', async () => {
     const net = new MemoryNetwork();
     const a = await server(net, 'alpha', { secret: SECRET });
