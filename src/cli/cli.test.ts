@@ -145,6 +145,30 @@ describe('parley node + call/emit/status', () => {
     assert.equal(await exitOf(advertised.child), 0);
   });
 
+  it('a broken policy (flag or PARLEY_POLICY) refuses the start: exit 1, the bad field named', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'parley-policy-cli-'));
+    try {
+      const bad = join(dir, 'policy.json');
+      writeFileSync(
+        bad,
+        JSON.stringify({ version: 1, allow: [{ name: 'x', principals: ['*'], call: ['$raft.step'] }] }),
+      );
+      const byFlag = await run(['node', FIXTURE, '--policy', bad]);
+      assert.equal(byFlag.code, 1);
+      assert.match(
+        byFlag.stderr,
+        /^INVALID_ARGUMENT: policy: allow\[0\]\.call\[0\] '\$raft\.step' names an internal service/,
+      );
+      const byEnv = await run(['server', '--id', 's', '--data', join(dir, 'd'), '--listen', '127.0.0.1:0'], 20_000, {
+        env: { PARLEY_POLICY: join(dir, 'missing.json') },
+      });
+      assert.equal(byEnv.code, 1);
+      assert.match(byEnv.stderr, /^INVALID_ARGUMENT: cannot read policy file/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('an unreachable seed exits 1 with UNAVAILABLE', async () => {
     const base = await freePortBase(6);
     const r = await run(['call', 'a.b', '--seed', `127.0.0.1:${base}`, '--timeout', '500']);

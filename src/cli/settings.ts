@@ -14,6 +14,7 @@ export const SETTINGS = {
   'log-level': { env: 'PARLEY_LOG_LEVEL', keys: ['logLevel', 'log-level'] },
   host: { env: 'PARLEY_HOST', keys: ['host'] },
   advertise: { env: 'PARLEY_ADVERTISE', keys: ['advertise'] },
+  policy: { env: 'PARLEY_POLICY', keys: ['policy'] },
 } as const;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -91,6 +92,6 @@ function readConfigFile(cwd: string, usage: string): Record<string, unknown> {
 }
 
 /** The line that usage texts end with. */
-export const SETTINGS_HELP = `Settings: PARLEY_SEED, PARLEY_SERVERS, PARLEY_TIMEOUT, PARLEY_LOG_LEVEL, PARLEY_HOST and
-PARLEY_ADVERTISE, or the same keys in ./${CONFIG_FILE} ({"servers": ["127.0.0.1:7401"], ...}),
+export const SETTINGS_HELP = `Settings: PARLEY_SEED, PARLEY_SERVERS, PARLEY_TIMEOUT, PARLEY_LOG_LEVEL, PARLEY_HOST,
+PARLEY_ADVERTISE and PARLEY_POLICY, or the same keys in ./${CONFIG_FILE} ({"servers": ["127.0.0.1:7401"], ...}),
 stand in for the flags; a flag wins over the environment, the environment over the file.`;

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import type { AuditEntry } from '../node/authorization/audit-log.js';
 import type { Policy } from '../node/authorization/policy.js';
 import { createNode, type ParleyNode } from '../node/node.js';
 import { NamedNetwork } from '../node/testing/named-transport.js';
@@ -36,6 +37,7 @@ describe('KV authorization ($kv under a policy)', () => {
   let server: KvServer;
   let own: KvClient; // the member's own client: local calls, always allowed
   const nodes: ParleyNode[] = [];
+  const audit: AuditEntry[] = [];
   const clients: Record<string, KvClient> = {};
   const raw = (who: string, action: string, params: unknown) =>
     clients[who]!.node.call(action, params, { nodeId: 's1', timeout: 3000 });
@@ -49,7 +51,7 @@ describe('KV authorization ($kv under a policy)', () => {
       logger: 'silent',
       transport: net.transport('s1'),
       policy: POLICY,
-      audit: () => {},
+      audit: (e) => audit.push(e),
     });
     own = new KvClient(server.node, { timeoutMs: 5000 });
     await waitUntil(() => server.member.isLeader, 10_000, 'leader');
@@ -158,7 +160,30 @@ describe('KV authorization ($kv under a policy)', () => {
     assert.ok(server.node.authorization.denials().internal >= 2);
   });
 
+  it('KV users and roles are managed by members only', async () => {
+    await assert.rejects(
+      raw('root', '$kv.authEnable', {}),
+      isCode('PERMISSION_DENIED', /'\$kv\.authEnable'.*cluster members/),
+    );
+    await assert.rejects(raw('root', '$kv.userAdd', { user: 'x' }), isCode('PERMISSION_DENIED'));
+    await assert.rejects(raw('bob', '$kv.roleList', {}), isCode('PERMISSION_DENIED'));
+    assert.deepEqual(((await raw('s-reg', '$kv.userList', {})) as { users: string[] }).users, []);
+  });
+
   it('an unauthenticated client gets UNAUTHENTICATED', async () => {
     await assert.rejects(clients.anon!.get('a/1'), isCode('UNAUTHENTICATED'));
+  });
+
+  // Last: the added member never starts, so the cluster loses its quorum.
+  it('$cluster is for members only, and a membership change is audited with who made it', async () => {
+    await assert.rejects(
+      raw('root', '$cluster.add', { id: 's9', address: '127.0.0.1:1' }),
+      isCode('PERMISSION_DENIED', /'\$cluster\.add' is an internal action/),
+    );
+    await raw('s-reg', '$cluster.add', { id: 's9', address: '127.0.0.1:1' });
+    const change = audit.find((e) => e.event === 'membership-changed');
+    assert.ok(change, 'the change is in the audit log');
+    assert.equal(change.principal, 's-reg');
+    assert.deepEqual(change.details, { change: 'add', id: 's9', address: '127.0.0.1:1', voters: ['s1', 's9'] });
   });
 });

@@ -109,6 +109,36 @@ describe('requests in flight per caller', () => {
   });
 });
 
+describe('one-way messages in flight per caller', () => {
+  it('past maxInFlightPerPeer a one-way message is dropped, not queued', async () => {
+    const started: string[] = [];
+    const gates: (() => void)[] = [];
+    const svc = {
+      name: 'sink',
+      actions: {
+        take: (p: { tag: string }) => {
+          started.push(p.tag);
+          return new Promise<void>((r) => gates.push(r));
+        },
+      },
+    };
+    const nodes = await startCluster([[svc], []], { maxInFlightPerPeer: 3 });
+    const caller = nodes[1]!;
+    try {
+      for (let i = 0; i < 5; i++) caller.send('sink.take', { tag: `m${i}` }, { nodeId: 'n1' });
+      await waitUntil(() => started.length === 3, 5000, 'three one-way handlers running');
+      for (const open of gates.splice(0)) open();
+      caller.send('sink.take', { tag: 'after' }, { nodeId: 'n1' });
+      await waitUntil(() => started.includes('after'), 5000, 'the message sent after the release to run');
+      // m3 and m4 arrived while three were running: dropped, never run later.
+      assert.deepEqual(started, ['m0', 'm1', 'm2', 'after']);
+    } finally {
+      for (const open of gates) open();
+      await stopAll(nodes);
+    }
+  });
+});
+
 describe('what one node may announce', () => {
   it('node info with more than MAX_NODE_INFO_ENTRIES services, actions and events is RESOURCE_EXHAUSTED', () => {
     const info = (actions: number) => ({

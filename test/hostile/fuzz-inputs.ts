@@ -58,6 +58,10 @@ const STRINGS = [
   'a b',
   '*',
   '>',
+  'v',
+  'auth',
+  'proof',
+  'PARLEY-PK-',
   ...HOSTILE_KEYS,
 ];
 
@@ -208,6 +212,22 @@ const TEMPLATES: readonly (() => unknown)[] = [
   () => [5, 'not found', null, 100],
   () => ({ protocol: 1, codec: 'msgpack', maxFrameSize: 16 * 1024 * 1024, node: node('n1') }),
   () => node('n2'),
+  // HELLO auth and AUTH bodies (the handshake before a peer is trusted)
+  () => ({
+    protocol: 1,
+    codec: 'msgpack',
+    maxFrameSize: 16 * 1024 * 1024,
+    node: node('n3'),
+    auth: {
+      v: 1,
+      nonce: Buffer.alloc(32, 7).toString('base64url'),
+      ephemeral: Buffer.alloc(32, 9).toString('base64url'),
+      method: 'key',
+      publicKey: `PARLEY-PK-${'A'.repeat(58)}`,
+      seal: true,
+    },
+  }),
+  () => ({ proof: Buffer.alloc(64, 1).toString('base64url'), token: 'eyJhbGciOiJFZERTQSJ9.e30.sig' }),
   () => ({ code: 'UNAVAILABLE', reason: 'bye' }),
   () => [
     ['n1', '127.0.0.1:1', 'i1'],

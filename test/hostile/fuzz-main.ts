@@ -1,5 +1,5 @@
 /**
- * `npm run fuzz -- --frames N [--seed S] [--at I] [--slow-ms MS]`: drives Parley's frame decoder,
+ * `npm run fuzz -- --frames N [--seed S] [--at I] [--slow-ms MS] [--skip TARGET]`: drives Parley's frame decoder,
  * codecs, packet parsers and command boundaries with N random and mutated inputs (fuzz-runner.ts).
  * Prints progress and a summary; exits 1 on a finding, with the seed, the iteration that replays
  * it (`--at`) and the minimized input in hex.
@@ -14,12 +14,15 @@ const { values } = parseArgs({
     at: { type: 'string' },
     'slow-ms': { type: 'string', default: '2000' },
     'max-heap-mib': { type: 'string', default: '512' },
+    skip: { type: 'string', multiple: true },
   },
 });
 const frames = Number(values.frames);
 const seed = values.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(values.seed);
 if (!Number.isSafeInteger(frames) || frames < 1 || !Number.isSafeInteger(seed) || seed < 0) {
-  process.stderr.write('usage: npm run fuzz -- --frames N [--seed S] [--at I] [--slow-ms MS] [--max-heap-mib M]\n');
+  process.stderr.write(
+    'usage: npm run fuzz -- --frames N [--seed S] [--at I] [--slow-ms MS] [--max-heap-mib M] [--skip TARGET]...\n',
+  );
   process.exit(2);
 }
 const at = values.at === undefined ? undefined : Number(values.at);
@@ -30,6 +33,7 @@ const result = await runFuzz({
   ...(at === undefined ? {} : { at }),
   slowMs: Number(values['slow-ms']),
   maxHeapGrowthBytes: Number(values['max-heap-mib']) * 1024 * 1024,
+  skip: values.skip ?? [],
   progressEvery: 50_000,
   onProgress: (done, r) =>
     process.stdout.write(

@@ -22,6 +22,14 @@ import { DEFAULT_LIMITS } from '../../src/kv/limits.js';
 import type { Context } from '../../src/node/context.js';
 import type { ServiceDefinition } from '../../src/node/service.js';
 import { checkWireMessage } from '../../src/raft/core/wire-message.js';
+import { FrameOpener, FrameSealer } from '../../src/transport/security/frame-sealer.js';
+import {
+  parseAuthBody,
+  parseHelloAuth,
+  verifyKeyProof,
+  verifySecretProof,
+} from '../../src/transport/security/handshake-auth.js';
+import { canonicalPublicKey, generateNodeKeys, parsePublicKey } from '../../src/transport/security/node-keys.js';
 import { codecForFlags, jsonCodec, msgpackCodec } from '../../src/wire/codec.js';
 import { type Frame, FrameFlag, HEADER_SIZE, PacketType, writeHeader } from '../../src/wire/frame.js';
 import { FrameDecoder, FrameError } from '../../src/wire/frame-decoder.js';
@@ -147,7 +155,9 @@ export function checkPrototypes(value: unknown, target: string): void {
 }
 
 /** Every packet parser, on a value a codec decoded. */
-const PARSERS: readonly [string, (v: unknown) => unknown][] = [
+export const PARSERS: readonly [string, (v: unknown) => unknown][] = [
+  ['parseHelloAuth', parseHelloAuth],
+  ['parseAuthBody', parseAuthBody],
   ['parseRequest', parseRequest],
   ['parseOneway', parseOneway],
   ['parseEvent', parseEvent],
@@ -251,8 +261,12 @@ export class Targets {
   private readonly kv: ServiceDefinition;
   private readonly cluster: ServiceDefinition;
   private readonly ctx = { callerId: 'fuzzer', signal: undefined } as unknown as Context;
+  private readonly skip: ReadonlySet<string>;
+  private readonly publicKey = parsePublicKey(generateNodeKeys().publicKey);
 
-  constructor() {
+  /** `skip`: target names left out (a finding owned elsewhere, until its fix lands). */
+  constructor(skip: readonly string[] = []) {
+    this.skip = new Set(skip);
     const member = this.member as unknown as KvMember;
     this.kv = createKvService(member, () => '127.0.0.1:1') as unknown as ServiceDefinition;
     this.cluster = createClusterService(member, () => '127.0.0.1:1') as unknown as ServiceDefinition;
@@ -273,11 +287,44 @@ export class Targets {
   }
 
   /**
+   * Bytes at the sealing boundary: opened as a SEALED body (random bytes, or a real sealed
+   * message with a bit flipped: always refused, never opened), read as a node key, given as a
+   * handshake proof.
+   */
+  sealed(bytes: Uint8Array, r: Prng | undefined): void {
+    const key = new Uint8Array(32).fill(3);
+    const aad = new Uint8Array([1, 13, 0, 0, 0, 0, 1]);
+    const sealer = new FrameSealer(key);
+    const opener = new FrameOpener(key);
+    const plaintext = bytes.subarray(0, 256);
+    const sealed = sealer.seal(aad, plaintext);
+    const at = r === undefined ? 0 : r.int(sealed.length);
+    sealed[at] = sealed[at]! ^ (1 << (r === undefined ? 0 : r.int(8)));
+    if (guarded(this.tally, 'FrameOpener.open(tampered)', () => opener.open(aad, sealed)) !== undefined)
+      throw new Finding('invariant', 'FrameOpener.open(tampered)', 'a tampered sealed message was opened');
+    if (guarded(this.tally, 'FrameOpener.open(random)', () => new FrameOpener(key).open(aad, bytes)) !== undefined)
+      throw new Finding('invariant', 'FrameOpener.open(random)', 'random bytes opened as a sealed message');
+    const text = Buffer.from(bytes.subarray(0, 128)).toString('latin1');
+    for (const candidate of [text, `PARLEY-PK-${text}`]) {
+      guarded(this.tally, 'parsePublicKey', () => parsePublicKey(candidate));
+      guarded(this.tally, 'canonicalPublicKey', () => canonicalPublicKey(candidate));
+    }
+    const transcript = bytes.subarray(0, 32);
+    if (
+      guarded(this.tally, 'verifyKeyProof', () => verifyKeyProof(this.publicKey, transcript, 'dialer', text)) === true
+    )
+      throw new Finding('invariant', 'verifyKeyProof', 'a random proof verified');
+    if (guarded(this.tally, 'verifySecretProof', () => verifySecretProof(key, transcript, 'listener', text)) === true)
+      throw new Finding('invariant', 'verifySecretProof', 'a random proof verified');
+  }
+
+  /**
    * A decoded value through the parsers, the raft boundary, the KV command boundary and one of the
    * services' actions (every action when `r` is undefined: a replay).
    */
   async value(value: unknown, r: Prng | undefined): Promise<void> {
     for (const [name, parse] of PARSERS) {
+      if (this.skip.has(name)) continue;
       const parsed = guarded(this.tally, name, () => parse(value));
       if (parsed !== undefined) checkPrototypes(parsed, name);
     }

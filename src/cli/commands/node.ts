@@ -9,7 +9,8 @@ import { reportError } from '../output.js';
 import { untilStopSignal } from '../stop-signals.js';
 import { UsageError } from '../usage-error.js';
 
-export const NODE_USAGE = `usage: parley node <module> [--port N] [--host H] [--advertise host:port] [--seed host:port]... [--servers host:port,...] [--id ID] [--log-level L] [--insecure]
+export const NODE_USAGE = `usage: parley node <module> [--port N] [--host H] [--advertise host:port] [--seed host:port]... [--servers host:port,...] [--id ID]
+                   [--policy FILE] [--log-level L] [--insecure]
 
 Runs the services a JavaScript module exports (default export: one service definition or an array)
 on a new node, until SIGINT or SIGTERM, then stops gracefully.
@@ -22,10 +23,12 @@ on a new node, until SIGINT or SIGTERM, then stops gracefully.
   --servers host:port,...  KV cluster members: register in and discover through the registry
                   (replaces --seed peer-to-peer discovery)
   --id ID         node id (default: hostname-pid-random)
+  --policy FILE   authorization policy (JSON, re-read every second; docs/SECURITY.md): who may call,
+                  emit and receive what on this node
   --log-level L   debug | info | warn | error | silent (default info)
   --insecure      listen on a non-loopback host without authentication (refused otherwise)
 
---seed, --servers, --host, --advertise and --log-level may also come from PARLEY_* variables or
+--seed, --servers, --host, --advertise, --policy and --log-level may also come from PARLEY_* variables or
 ./parley.config.json (see parley --help).
 
 ${AUTH_ENV_HELP}`;
@@ -84,6 +87,7 @@ export async function runNode(argv: readonly string[]): Promise<number> {
       seed: { type: 'string', multiple: true },
       servers: { type: 'string', multiple: true },
       id: { type: 'string' },
+      policy: { type: 'string' },
       'log-level': { type: 'string' },
       insecure: { type: 'boolean' },
     },
@@ -110,13 +114,18 @@ export async function runNode(argv: readonly string[]): Promise<number> {
     ...(advertise ? { advertise } : {}),
     port: intFlag(flags.port, 'port', NODE_USAGE, 0, 65535) ?? 0,
     logger: level as (typeof LEVELS)[number],
+    ...(flags.policy ? { policy: flags.policy as string } : {}),
     ...(auth ? { auth } : {}),
     ...(flags.insecure ? { insecure: true } : {}),
   };
-  const node =
-    servers.length > 0
-      ? createRegisteredNode({ ...base, servers }).node
-      : createNode({ ...base, seeds: seedsFlag(flags.seed, NODE_USAGE) });
+  const seeds = servers.length > 0 ? [] : seedsFlag(flags.seed, NODE_USAGE);
+  let node: ReturnType<typeof createNode>;
+  try {
+    // An invalid policy refuses the node here (INVALID_ARGUMENT naming the field).
+    node = servers.length > 0 ? createRegisteredNode({ ...base, servers }).node : createNode({ ...base, seeds });
+  } catch (err) {
+    return reportError(err);
+  }
   for (const s of services) node.addService(s);
   try {
     await node.start();

@@ -6,7 +6,7 @@ import { untilStopSignal } from '../stop-signals.js';
 import { UsageError } from '../usage-error.js';
 
 export const SERVER_USAGE = `usage: parley server --id ID --data DIR --listen host:port [--advertise host:port] [--peers id=host:port,...] [--join]
-                     [--snapshot-every N] [--log-level L]
+                     [--snapshot-every N] [--policy FILE] [--log-level L]
 
 Runs one member of a replicated KV / registry cluster (services $kv, $raft, $cluster) until
 SIGINT or SIGTERM, then stops gracefully. Restarts from DIR. Exits with status 1, saying so,
@@ -20,6 +20,8 @@ when the member is removed from the cluster ('parley cluster remove').
   --peers id=host:port,...  the members of the initial cluster (repeatable); omitted: a single-member cluster
   --join               this member was added with 'parley cluster add' and joins a running cluster
   --snapshot-every N   snapshot and compact the log every N applied entries (default 100000)
+  --policy FILE        authorization policy (JSON, re-read every second; docs/SECURITY.md): who may
+                       read and write which keys, who the cluster members are; or PARLEY_POLICY
   --log-level L        debug | info | warn | error | silent (default warn)`;
 
 const LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;
@@ -54,6 +56,7 @@ export async function runServer(
       peers: { type: 'string', multiple: true },
       join: { type: 'boolean' },
       'snapshot-every': { type: 'string' },
+      policy: { type: 'string' },
       'log-level': { type: 'string' },
     },
     SERVER_USAGE,
@@ -102,6 +105,7 @@ export async function runServer(
       join: flags.join === true,
       logger: level as (typeof LEVELS)[number],
       raft: snapshotEvery === undefined ? {} : { snapshotEvery },
+      ...(flags.policy ? { policy: flags.policy as string } : {}),
       ...(overrides.transport ? { transport: overrides.transport } : {}),
     });
   } catch (err) {

@@ -1,3 +1,5 @@
+import type { AuditRecord } from '../../node/authorization/audit-log.js';
+import type { Context } from '../../node/context.js';
 import { defineService } from '../../node/service.js';
 import { ParleyError } from '../../wire/parley-error.js';
 import type { MemberStatus } from '../contract.js';
@@ -12,9 +14,22 @@ import { type AddressOf, obj, type Params, requireLeader } from './request-guard
 const MAX_MEMBER_ID_LENGTH = 256;
 const MAX_ADDRESS_LENGTH = 1024;
 
-/** `$cluster`: membership (status, add, remove, transferLeader). Changes run on the leader. */
-export function createClusterService(member: KvMember, addressOf: AddressOf) {
+/**
+ * `$cluster`: membership (status, add, remove, transferLeader). Changes run on the leader; each
+ * applied add or remove is written to the audit log (`audit`: the node's `authorization.record`).
+ */
+export function createClusterService(
+  member: KvMember,
+  addressOf: AddressOf,
+  audit: (entry: AuditRecord) => void = () => {},
+) {
   const leaderOnly = () => requireLeader(member, addressOf);
+  const changed = (ctx: Context, details: Record<string, unknown>) =>
+    audit({
+      event: 'membership-changed',
+      ...(ctx.principal ? { principal: ctx.principal.name, via: ctx.principal.via } : {}),
+      details,
+    });
   const idParam = (p: Params, name: string): string => {
     const v = p[name];
     if (typeof v !== 'string' || v.length === 0 || v.length > MAX_MEMBER_ID_LENGTH || /\s/.test(v)) {
@@ -48,7 +63,7 @@ export function createClusterService(member: KvMember, addressOf: AddressOf) {
           progress,
         };
       },
-      add: async (params: unknown) => {
+      add: async (params: unknown, ctx: Context) => {
         const p = obj(params);
         const id = idParam(p, 'id');
         if (typeof p.address !== 'string' || p.address.length > MAX_ADDRESS_LENGTH || !/^\S+:\d+$/.test(p.address)) {
@@ -59,12 +74,14 @@ export function createClusterService(member: KvMember, addressOf: AddressOf) {
         }
         leaderOnly();
         const conf = await member.addMember(id, p.address);
+        changed(ctx, { change: 'add', id, address: p.address, voters: conf.voters });
         return { voters: conf.voters };
       },
-      remove: async (params: unknown) => {
+      remove: async (params: unknown, ctx: Context) => {
         const id = idParam(obj(params), 'id');
         leaderOnly();
         const conf = await member.removeMember(id);
+        changed(ctx, { change: 'remove', id, voters: conf.voters });
         return { voters: conf.voters };
       },
       transferLeader: (params: unknown) => {

@@ -46,6 +46,8 @@ export type KvAction =
  *   leaseTimeToLive with `keys` also kvRead on every attached key (etcd CVE-2023-32082);
  *   leaseRevoke (deletes the attached keys) kvWrite on every attached key.
  * - Keys under REGISTRY_PREFIX are written only by cluster members; members also read them.
+ * - KV users and roles (`authEnable`, `userAdd`, `roleGrantPermission`, ... : `membersOnly`):
+ *   members only, then the KV's own root check.
  *
  * Invariant: with no policy, or for this node's own calls, nothing is checked or decoded twice.
  * The check is at request time on the serving member: a lease's keys attached between the
@@ -134,4 +136,23 @@ export function kvAuthorization(authorizer: Authorizer, member: KvMember) {
 function spanOf(spec: KeyRangeSpec<Uint8Array>): KeySpan {
   const r = keyRange(spec);
   return { from: r.from, to: r.to };
+}
+
+/**
+ * Wraps `$kv` admin handlers (KV users and roles) so that under a policy only cluster members
+ * reach them; the KV's own checks (root while KV auth is on) run after.
+ */
+export function membersOnly<T extends Record<string, (params: unknown, ctx: Context) => unknown>>(
+  authorizer: Authorizer | undefined,
+  actions: T,
+): T {
+  if (authorizer === undefined) return actions;
+  const out: Record<string, (params: unknown, ctx: Context) => unknown> = {};
+  for (const [name, handler] of Object.entries(actions)) {
+    out[name] = (params, ctx) => {
+      authorizer.require(ctx.principal, { kind: 'internal', action: `$kv.${name}` });
+      return handler(params, ctx);
+    };
+  }
+  return out as T;
 }

@@ -6,7 +6,7 @@ import type { Context } from '../../node/context.js';
 import { defineService } from '../../node/service.js';
 import { ParleyError } from '../../wire/parley-error.js';
 import { kvAuthActions } from './kv-auth-actions.js';
-import { type KvAction, kvAuthorization } from './kv-authorization.js';
+import { type KvAction, kvAuthorization, membersOnly } from './kv-authorization.js';
 import { kvCallerOf } from './kv-caller.js';
 import type { KvMember } from './kv-member.js';
 import {
@@ -175,7 +175,7 @@ export function createKvService(
       watchCancel: (params: unknown, ctx: Context) => ({
         canceled: sessions.cancel(obj(params).watchId, ctx.callerId),
       }),
-      ...kvAuthActions(member, leaderOnly),
+      ...membersOnly(authorizer, kvAuthActions(member, leaderOnly)),
       status: (params: unknown, ctx: Context) => {
         authorize(ctx, 'status', params ?? {});
         return {

@@ -152,7 +152,7 @@ export function createServer(options: ServerOptions): KvServer {
   node.addService(
     createKvService(member, addressOf, node.authorization, { maxWatchesPerCaller: options.maxWatchesPerCaller }),
   );
-  node.addService(createClusterService(member, addressOf));
+  node.addService(createClusterService(member, addressOf, (entry) => node.authorization.record(entry)));
   let started: Promise<void> | null = null;
   return {
     node,

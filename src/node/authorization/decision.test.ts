@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import type { Principal } from '../../transport/principal.js';
 import { CompiledPolicy, type Decision, KV_SERVICE_RULE, MEMBERS_RULE, type Permission } from './decision.js';
@@ -324,6 +326,27 @@ describe('authorization policy: validation', () => {
       );
     });
   }
+
+  it('the example of docs/SECURITY.md is a valid policy that means what the page says', () => {
+    const page = readFileSync(fileURLToPath(new URL('../../../../docs/SECURITY.md', import.meta.url)), 'utf8');
+    const section = page.slice(page.indexOf('## Authorization'));
+    const json = /```json\n([\s\S]*?)```/.exec(section)?.[1];
+    assert.ok(json, 'the Authorization section has a JSON example');
+    const example = new CompiledPolicy(validatePolicy(JSON.parse(json)));
+    const tok = (name: string, groups: string[] = []): Principal => ({
+      name,
+      groups,
+      via: 'token',
+      authenticated: true,
+    });
+    assert.equal(example.decide(tok('fin-1'), { kind: 'call', action: 'billing.charge' }).allowed, true);
+    assert.equal(example.decide(tok('intern-fin-1'), { kind: 'call', action: 'billing.charge' }).allowed, false);
+    assert.equal(example.decide(tok('boss', ['admins']), { kind: 'call', action: 'billing.refund' }).allowed, true);
+    assert.equal(example.decide(tok('web-1'), { kind: 'kvRead', span: prefixSpan('config/secret/') }).allowed, false);
+    assert.equal(example.decide(tok('web-1'), { kind: 'kvRead', span: prefixSpan('config/ui/') }).allowed, true);
+    assert.equal(example.decide(tok('kv-1'), { kind: 'call', action: '$raft.step' }).allowed, true);
+    assert.equal(example.decide({ ...tok('n1'), via: 'key' }, { kind: 'call', action: '$raft.step' }).allowed, false);
+  });
 
   it('accepts a complete policy and keeps what it was given', () => {
     const text = {

@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { waitUntil } from '../../base/testing/wait-until.js';
+import { MemoryNetwork, MemoryTransport } from '../../transport/memory-transport.js';
 import type { Principal } from '../../transport/principal.js';
+import { generateNodeKeys } from '../../transport/security/node-keys.js';
 import { ParleyError } from '../../wire/parley-error.js';
 import type { Context } from '../context.js';
 import { createNode, type ParleyNode } from '../node.js';
@@ -236,5 +238,73 @@ describe('authorization: the policy file', () => {
       await alice.stop();
       await srv.stop();
     }
+  });
+});
+
+describe('authorization with real authentication (node keys, cluster secret)', () => {
+  const keys = { alice: generateNodeKeys(), bob: generateNodeKeys(), carol: generateNodeKeys() };
+  const trust = {
+    alice: keys.alice.publicKey,
+    bob: keys.bob.publicKey,
+    carol: { publicKey: keys.carol.publicKey, groups: ['ops'] },
+  };
+  const started: ParleyNode[] = [];
+  after(() => Promise.all(started.map((n) => n.stop())));
+  const start = async (network: MemoryNetwork, id: string, options: Partial<NodeOptions>) => {
+    const n = createNode({
+      id,
+      logger: 'silent',
+      gossipInterval: 50,
+      transport: new MemoryTransport(network, { maxFrameSize: 1 << 20, maxOutboundBytes: 1 << 24 }),
+      ...options,
+    });
+    started.push(n);
+    await n.start();
+    return n;
+  };
+  const vault = { name: 'vault', actions: { read: () => 'secret', write: () => 'written' } };
+
+  it('key mode: the principal the key proves, and the groups the trust list gives it, decide', async () => {
+    const net = new MemoryNetwork();
+    const alice = await start(net, 'alice', {
+      auth: { key: keys.alice.secretKey, trust },
+      policy: {
+        version: 1,
+        members: ['alice'],
+        allow: [
+          { name: 'bob-reads', principals: ['bob'], call: ['vault.read'] },
+          { name: 'ops-writes', principals: ['group:ops'], call: ['vault.*'] },
+        ],
+      },
+    });
+    alice.addService(vault);
+    const seeds = [alice.address!];
+    const bob = await start(net, 'bob', { auth: { key: keys.bob.secretKey, trust }, seeds });
+    const carol = await start(net, 'carol', { auth: { key: keys.carol.secretKey, trust }, seeds });
+    await bob.waitFor('vault.read', 3000);
+    await carol.waitFor('vault.write', 3000);
+    assert.equal(await bob.call('vault.read'), 'secret');
+    await assert.rejects(
+      bob.call('vault.write'),
+      isCode('PERMISSION_DENIED', /no rule allows 'bob' to call 'vault\.write'/),
+    );
+    assert.equal(await carol.call('vault.write'), 'written');
+    await assert.rejects(bob.call('$node.info', undefined, { nodeId: 'alice' }), isCode('PERMISSION_DENIED'));
+    assert.equal(await bob.call('vault.read'), 'secret');
+  });
+
+  it('secret mode: holders of the secret are members by default; rules still apply to their calls', async () => {
+    const net = new MemoryNetwork();
+    const secret = 'correct horse battery staple, and then some more';
+    const a = await start(net, 'alpha', {
+      auth: { secret },
+      policy: { version: 1, allow: [{ name: 'beta-reads', principals: ['beta'], call: ['vault.read'] }] },
+    });
+    a.addService(vault);
+    const b = await start(net, 'beta', { auth: { secret }, seeds: [a.address!] });
+    await b.waitFor('vault.read', 3000);
+    assert.equal(await b.call('vault.read'), 'secret');
+    assert.equal(((await b.call('$node.info', undefined, { nodeId: 'alpha' })) as { id: string }).id, 'alpha');
+    await assert.rejects(b.call('vault.write'), isCode('PERMISSION_DENIED'));
   });
 });
