@@ -3,13 +3,14 @@
  * In a ```sh block, `$ command` lines are run and the lines after them are the expected output:
  * `…` stands for text that varies (a line that is only `…` for any number of lines), numbers may
  * differ, runs of spaces and of table-rule dashes are flexible. A command ending in ` &` keeps running (until the end of the
- * test) and is ready once its output so far matches. `$ cat FILE` creates FILE from the lines shown;
- * `$ export K=V` sets a variable for the commands after it. The demo ports 7401–7420 are moved to
+ * test) and is ready once its output so far matches. `$ cat FILE` creates FILE from the lines shown,
+ * `$ chmod MODE FILE` sets its mode; `$ export K=V` sets a variable for the commands after it and
+ * `$ unset K` removes it. The demo ports 7401–7420 are moved to
  * free ports, and `npx parley` runs this build's command.
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -85,6 +86,16 @@ describe('docs/CLI.md examples', () => {
       const cat = /^cat (\S+)$/.exec(command);
       if (cat) {
         writeFileSync(join(dir, cat[1]!), `${want.join('\n')}\n`);
+        continue;
+      }
+      const chmod = /^chmod ([0-7]{3,4}) (\S+)$/.exec(command);
+      if (chmod) {
+        chmodSync(join(dir, chmod[2]!), Number.parseInt(chmod[1]!, 8));
+        continue;
+      }
+      const unset = /^unset (\w+)$/.exec(command);
+      if (unset) {
+        delete env[unset[1]!];
         continue;
       }
       const exported = /^export (\w+)=(\S+)$/.exec(command);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -272,24 +272,49 @@ describe('parley up', () => {
     const up = await start(['up', '--port-base', String(base)], /Press Ctrl-C to stop/);
     try {
       const seed = `127.0.0.1:${base}`;
+      // Authentication is on: the printout names the cluster secret, a file only its owner reads.
+      const printed = up.lines.find((l) => l.includes('npx parley call math.add \'{"a":1,"b":2}\''));
+      assert.ok(printed, up.lines.join('\n'));
+      const secretFile = /--secret-file (\S+)$/.exec(printed)?.[1];
+      assert.ok(secretFile, printed);
+      assert.equal(statSync(secretFile).mode & 0o777, 0o600);
+      const secret = ['--secret-file', secretFile];
       // The KV servers hold the registry: every demo node registered itself there.
       const servers = [0, 1, 2].map((i) => `127.0.0.1:${base + i}`).join(',');
       // (Registration runs in the background after a node is ready, so poll.)
       const registered = (out: string) => ['demo-1', 'demo-2', 'demo-3'].every((id) => out.includes(`nodes/${id} `));
       const regDeadline = Date.now() + 20_000;
       for (;;) {
-        const registry = await run(['kv', 'range', '/parley/registry/nodes/', '--servers', servers]);
+        const registry = await run(['kv', 'range', '/parley/registry/nodes/', '--servers', servers, ...secret]);
         if (registry.code === 0 && registered(registry.stdout)) break;
         assert.ok(
           Date.now() < regDeadline,
           `demo nodes missing from the registry: ${registry.stdout}${registry.stderr}`,
         );
       }
-      const add = await run(['call', 'math.add', '{"a":1,"b":2}', '--seed', seed]);
+      // The printed command, run as printed.
+      const asPrinted = await run(words(printed.trim()).slice(2));
+      assert.equal(asPrinted.code, 0, asPrinted.stderr);
+      assert.equal(JSON.parse(asPrinted.stdout), 3);
+      // Without the secret, a clear refusal (not a timeout).
+      const stranger = await run(['call', 'math.add', '{"a":1,"b":2}', '--seed', seed]);
+      assert.equal(stranger.code, 1);
+      assert.match(stranger.stderr, /^UNAUTHENTICATED: .*--secret-file/);
+      // The export line sets the address and the secret for the commands after it.
+      const exported = up.lines.find((l) => l.trim().startsWith('export PARLEY_SEED='));
+      assert.ok(exported);
+      const env = Object.fromEntries(
+        words(exported.trim())
+          .slice(1)
+          .map((kv) => kv.split('=') as [string, string]),
+      );
+      const viaEnv = await run(['kv', 'put', 'up/test', 'ok'], 20_000, { env });
+      assert.equal(viaEnv.code, 0, viaEnv.stderr);
+      const add = await run(['call', 'math.add', '{"a":1,"b":2}', '--seed', seed, ...secret]);
       assert.equal(JSON.parse(add.stdout), 3);
-      const hello = await run(['call', 'greeter.hello', '{"name":"Ada"}', '--seed', seed]);
+      const hello = await run(['call', 'greeter.hello', '{"name":"Ada"}', '--seed', seed, ...secret]);
       assert.match(JSON.parse(hello.stdout), /^Hello, Ada!/);
-      const order = await run(['call', 'orders.create', '{"item":"pen","qty":3,"price":2}', '--seed', seed]);
+      const order = await run(['call', 'orders.create', '{"item":"pen","qty":3,"price":2}', '--seed', seed, ...secret]);
       const { id } = JSON.parse(order.stdout) as { id: string };
       // The event flow crosses processes: orders (demo-1) -> billing (demo-2) -> notifier (demo-3).
       const deadline = Date.now() + 10_000;
@@ -299,14 +324,16 @@ describe('parley up', () => {
       }
       assert.ok(up.lines.some((l) => l.startsWith('[demo-3] event order.created') && l.includes(id)));
       // An event sent by the short-lived CLI client reaches the subscriber before the client leaves.
-      const emitted = await run(['broadcast', 'order.noticed', '{"note":"from-cli"}', '--seed', seed]);
+      const emitted = await run(['broadcast', 'order.noticed', '{"note":"from-cli"}', '--seed', seed, ...secret]);
       assert.equal(emitted.code, 0, emitted.stderr);
       while (!up.lines.some((l) => l.startsWith('[demo-3] event order.noticed') && l.includes('from-cli'))) {
         assert.ok(Date.now() < deadline, `the broadcast did not arrive; output:\n${up.lines.join('\n')}`);
         await new Promise((r) => setTimeout(r, 20));
       }
       // The printed commands work where the user is (an installed package has no bin/parley).
-      assert.ok(up.lines.some((l) => l.includes(`npx parley call math.add '{"a":1,"b":2}' --seed ${seed}`)));
+      assert.ok(
+        up.lines.some((l) => l.includes(`npx parley call math.add '{"a":1,"b":2}' --seed ${seed} --secret-file`)),
+      );
       assert.ok(!up.lines.some((l) => l.includes('node bin/parley')));
     } finally {
       // Twice, as a terminal's Ctrl-C plus npm forwarding it would: the second is absorbed silently.
@@ -362,3 +389,8 @@ describe('parley up', () => {
     }
   });
 });
+
+/** Splits a printed shell command into words ('single quotes' only, as the printout uses). */
+function words(line: string): string[] {
+  return [...line.matchAll(/'([^']*)'|(\S+)/g)].map((m) => m[1] ?? m[2]!);
+}

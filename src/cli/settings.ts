@@ -15,7 +15,26 @@ export const SETTINGS = {
   host: { env: 'PARLEY_HOST', keys: ['host'] },
   advertise: { env: 'PARLEY_ADVERTISE', keys: ['advertise'] },
   policy: { env: 'PARLEY_POLICY', keys: ['policy'] },
+  // Security (security-flags.ts): files, never secret values, so the config file can be shared.
+  key: { env: 'PARLEY_KEY_FILE', keys: ['keyFile'] },
+  trust: { env: 'PARLEY_TRUST_FILE', keys: ['trustFile'] },
+  'secret-file': { env: 'PARLEY_SECRET_FILE', keys: ['secretFile'] },
+  token: { env: 'PARLEY_TOKEN', keys: [] },
+  'tls-cert': { env: 'PARLEY_TLS_CERT', keys: ['tlsCert'] },
+  'tls-key': { env: 'PARLEY_TLS_KEY', keys: ['tlsKey'] },
+  'tls-ca': { env: 'PARLEY_TLS_CA', keys: ['tlsCa'] },
 } as const;
+
+/**
+ * The cluster secret itself, for deployments that hand secrets over in the environment. Used only
+ * when no secret file is given (--secret-file, PARLEY_SECRET_FILE or "secretFile"); there is no
+ * flag for it, since a command line is visible to every user of the machine (`ps`).
+ */
+export const SECRET_ENV = 'PARLEY_SECRET';
+/** This node's key, `PARLEY-SK-…`, the value (used when no key file is given). */
+export const KEY_ENV = 'PARLEY_KEY';
+/** Trusted keys as `name=PARLEY-PK-…,…` (used when no trust file is given). */
+export const TRUST_ENV = 'PARLEY_TRUST';
 
 export type SettingName = keyof typeof SETTINGS;
 export const CONFIG_FILE = 'parley.config.json';
@@ -94,4 +113,8 @@ function readConfigFile(cwd: string, usage: string): Record<string, unknown> {
 /** The line that usage texts end with. */
 export const SETTINGS_HELP = `Settings: PARLEY_SEED, PARLEY_SERVERS, PARLEY_TIMEOUT, PARLEY_LOG_LEVEL, PARLEY_HOST,
 PARLEY_ADVERTISE and PARLEY_POLICY, or the same keys in ./${CONFIG_FILE} ({"servers": ["127.0.0.1:7401"], ...}),
-stand in for the flags; a flag wins over the environment, the environment over the file.`;
+stand in for the flags; a flag wins over the environment, the environment over the file.
+Security: PARLEY_KEY_FILE (or PARLEY_KEY, the value), PARLEY_TRUST_FILE (or PARLEY_TRUST,
+name=PARLEY-PK-...,...), PARLEY_SECRET_FILE (or PARLEY_SECRET, the value), PARLEY_TOKEN,
+PARLEY_TLS_CERT, PARLEY_TLS_KEY, PARLEY_TLS_CA; in the file keyFile, trustFile, secretFile,
+tlsCert, tlsKey, tlsCa.`;

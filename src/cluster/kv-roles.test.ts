@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { KvEvent } from '../kv/types.js';
+import type { AuditEntry } from '../node/authorization/audit-log.js';
 import { createNode } from '../node/node.js';
 import { waitUntil } from '../node/testing/test-cluster.js';
 import { TcpTransport } from '../transport/tcp-transport.js';
@@ -68,6 +69,7 @@ describe('KV roles over mutual TLS (3 members)', { skip: !hasOpenssl() && 'opens
   let dir: string;
   let tls: (name: string) => TlsOptions;
   const servers: KvServer[] = [];
+  const audit: AuditEntry[] = [];
   const clients = new Map<string, KvClient>();
 
   const client = async (name: string): Promise<KvClient> => {
@@ -99,6 +101,7 @@ describe('KV roles over mutual TLS (3 members)', { skip: !hasOpenssl() && 'opens
         peers: { ...peers },
         logger: 'silent',
         raft: { tickMs: 25 },
+        audit: (e) => audit.push(e),
         transport: new TcpTransport({
           host: '127.0.0.1',
           port: 0,
@@ -158,6 +161,14 @@ describe('KV roles over mutual TLS (3 members)', { skip: !hasOpenssl() && 'opens
     await assert.rejects(alice.auth.user.add('eve'), (err: ParleyError) => /root role/.test(err.message));
     await assert.rejects(alice.auth.user.list(), { code: 'PERMISSION_DENIED' });
     assert.deepEqual(await alice.auth.user.get('alice'), { name: 'alice', roles: ['app'] });
+    // Refusals and role changes are in the audit log.
+    assert.ok(
+      audit.some((e) => e.event === 'denied' && e.permission === 'kvRole' && e.principal === 'alice'),
+      'the refusal is audited',
+    );
+    assert.ok(
+      audit.some((e) => e.event === 'role-changed' && e.principal === 'root' && e.details?.change === 'auth-enable'),
+    );
     // Every member decides the same: the state is replicated.
     await waitUntil(() => servers.every((s) => s.member.sm.auth.enabled), 10_000, 'auth enabled everywhere');
   });

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { pack } from 'msgpackr';
 import { bytesToUtf8, toBytes } from './bytes.js';
-import { commandToPropose, decodeCommand, encodeCommand } from './command-codec.js';
+import { commandToPropose, decodeCommand, encodeCommand, encodeToPropose } from './command-codec.js';
 import { type KvCommand, validateCommand } from './commands.js';
 import { KvStateMachine } from './kv-state-machine.js';
 import { DEFAULT_LIMITS } from './limits.js';
@@ -135,5 +135,26 @@ describe('command codec', () => {
       assert.deepEqual(shape(byBytes.apply(encodeCommand(valid(c)))), shape(byObject.apply(c)));
     }
     assert.deepEqual(byBytes.snapshot(), byObject.snapshot());
+  });
+
+  it("auth stamps round-trip in both layouts; the member's stamp replaces one that came with the request", () => {
+    const stamp = { user: 'spiffe://example.org/ns/ключ', revision: 12 };
+    for (const c of [
+      { type: 'put', key: 'k', value: 'v', clientId: 'c', seq: 3, auth: stamp },
+      { type: 'put', key: 'k', value: 'v', auth: { user: null, revision: 0 } },
+      { type: 'delete', range: { prefix: 'a/' }, auth: stamp },
+      { type: 'role-grant-permission', role: 'r', permission: { type: 'read', prefix: 'a/' }, auth: stamp },
+    ]) {
+      assert.deepEqual(shape(roundTrip(c)), shape(valid(c)));
+    }
+    const forged = valid({ type: 'put', key: 'k', value: 'v', auth: { user: 'root', revision: 1 } });
+    assert.equal(decodeCommand(encodeToPropose(forged, DEFAULT_LIMITS, undefined), DEFAULT_LIMITS).auth, undefined);
+    const mine = { user: 'alice', revision: 4 };
+    assert.deepEqual(decodeCommand(encodeToPropose(forged, DEFAULT_LIMITS, mine), DEFAULT_LIMITS).auth, mine);
+    const txn = valid({ type: 'txn', auth: { user: 'root', revision: 1 } });
+    assert.equal(decodeCommand(encodeToPropose(txn, DEFAULT_LIMITS, undefined), DEFAULT_LIMITS).auth, undefined);
+    for (const auth of [{ user: '', revision: 1 }, { user: 'a', revision: -1 }, { user: 7, revision: 1 }, 'root']) {
+      assert.throws(() => valid({ type: 'delete', range: 'k', auth }), { code: 'INVALID_ARGUMENT' });
+    }
   });
 });

@@ -44,7 +44,7 @@ const decoder = new TextDecoder('utf-8', { fatal: true });
 
 /** Encodes a command that `validateCommand` returned (unknown fields are already gone). */
 export function encodeCommand(cmd: KvCommand): Uint8Array {
-  if (cmd.type === 'put') return encodePut(cmd);
+  if (cmd.type === 'put') return encodePut(cmd, cmd.auth);
   return new Uint8Array(packr.pack(plain(cmd)));
 }
 
@@ -54,12 +54,16 @@ export function encodeCommand(cmd: KvCommand): Uint8Array {
  * refused command never reaches the log.
  */
 export function commandToPropose(x: unknown, limits: KvLimits): Uint8Array {
-  return encodeToPropose(validateCommand(x, limits), limits);
+  const cmd = validateCommand(x, limits);
+  return encodeToPropose(cmd, limits, cmd.auth);
 }
 
-/** Encodes a validated command to propose, refusing one over the size limit (INVALID_ARGUMENT). */
-export function encodeToPropose(cmd: KvCommand, limits: KvLimits): Uint8Array {
-  const bytes = encodeCommand(cmd);
+/**
+ * Encodes a validated command to propose with the member's own auth stamp (undefined: none,
+ * whatever stamp the command came with), refusing one over the size limit (INVALID_ARGUMENT).
+ */
+export function encodeToPropose(cmd: KvCommand, limits: KvLimits, stamp: AuthStamp | undefined): Uint8Array {
+  const bytes = cmd.type === 'put' ? encodePut(cmd, stamp) : new Uint8Array(packr.pack(plain({ ...cmd, auth: stamp })));
   if (bytes.length > limits.maxCommandBytes) throw tooLarge(bytes.length, limits);
   return bytes;
 }
@@ -85,9 +89,9 @@ export function decodeCommand(bytes: Uint8Array, limits: KvLimits): KvCommand {
   return validateCommand(raw, limits);
 }
 
-function encodePut(cmd: PutOp & Omit<KvCommand, 'type'>): Uint8Array {
+function encodePut(cmd: PutOp & Omit<KvCommand, 'type'>, stamp: AuthStamp | undefined): Uint8Array {
   const clientId = cmd.clientId === undefined ? null : utf8(cmd.clientId);
-  const user = cmd.auth === undefined ? null : utf8(cmd.auth.user ?? '');
+  const user = stamp === undefined ? null : utf8(stamp.user ?? '');
   let flags = 0;
   if (cmd.prevKv === true) flags |= PREV_KV;
   if (cmd.ignoreValue === true) flags |= IGNORE_VALUE;
@@ -122,7 +126,7 @@ function encodePut(cmd: PutOp & Omit<KvCommand, 'type'>): Uint8Array {
     out[at + 1] = user.length >>> 8;
     out.set(user, at + 2);
     at += 2 + user.length;
-    writeF64(out, at, cmd.auth!.revision);
+    writeF64(out, at, stamp!.revision);
     at += 8;
   }
   const n = cmd.key.length;

@@ -358,6 +358,8 @@ export class KvStateMachine implements KvStateMachineLike {
     this.dedup = new DedupTable(this.limits.dedupPerClient, this.limits.dedupClients);
     this.dedup.load(s.dedup);
     this.auth.load(s.auth);
+    // A member catching up by snapshot may jump over a revocation: its watchers are checked again.
+    this.watches.endDisallowed((caller, range) => this.auth.checkRange(caller, range, 'read'));
   }
 }
 

@@ -1,6 +1,7 @@
 import { intFlag, jsonArg, parseCommandArgs, seedsFlag } from '../args.js';
 import { joinMesh } from '../mesh-client.js';
 import { reportError, toJson } from '../output.js';
+import { CLIENT_SECURITY_FLAGS, CLIENT_SECURITY_HELP, securityFromFlags } from '../security-flags.js';
 import { UsageError } from '../usage-error.js';
 
 export const CALL_USAGE = `usage: parley call <action> [json-params] --seed host:port [--timeout ms] [--node ID] [--meta json] [--json]
@@ -12,7 +13,9 @@ CODE: message to stderr and exits 1.
   --timeout ms      deadline of the call, and of joining the mesh (default 5000)
   --node ID         call this node, bypassing balancing
   --meta json       call metadata, a JSON object
-  --json            print the result as one line of compact JSON (default: indented JSON)`;
+  --json            print the result as one line of compact JSON (default: indented JSON)
+
+${CLIENT_SECURITY_HELP}`;
 
 export async function runCall(argv: readonly string[]): Promise<number> {
   const { positionals, flags } = parseCommandArgs(
@@ -23,6 +26,7 @@ export async function runCall(argv: readonly string[]): Promise<number> {
       node: { type: 'string' },
       meta: { type: 'string' },
       json: { type: 'boolean' },
+      ...CLIENT_SECURITY_FLAGS,
     },
     CALL_USAGE,
     { min: 1, max: 2 },
@@ -41,10 +45,11 @@ export async function runCall(argv: readonly string[]): Promise<number> {
   if (seeds.length === 0)
     throw new UsageError('--seed is required (or PARLEY_SEED, or "seed" in parley.config.json)', CALL_USAGE);
   const timeout = intFlag(flags.timeout, 'timeout', CALL_USAGE, 1, 86_400_000) ?? 5000;
+  const security = securityFromFlags(flags, CALL_USAGE);
   let node: Awaited<ReturnType<typeof joinMesh>> | undefined;
   try {
     const started = Date.now();
-    node = await joinMesh(seeds, Math.min(timeout, 3000), CALL_USAGE);
+    node = await joinMesh(seeds, Math.min(timeout, 3000), security);
     // The mesh has settled; give a node that is still registering the action a moment more. If nobody
     // offers it by then, the call itself reports NOT_FOUND.
     const waitMs = Math.min(1500, timeout - (Date.now() - started));

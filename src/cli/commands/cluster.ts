@@ -1,6 +1,7 @@
 import type { MemberStatus } from '../../cluster/contract.js';
 import { parseCommandArgs } from '../args.js';
 import { reportError, toJson } from '../output.js';
+import { CLIENT_SECURITY_HELP } from '../security-flags.js';
 import { formatTable } from '../table.js';
 import { UsageError } from '../usage-error.js';
 import { CLIENT_FLAGS, clientFromFlags } from './kv-cli-client.js';
@@ -14,7 +15,9 @@ export const CLUSTER_USAGE = `usage: parley cluster <status|add|remove> ... --se
   --servers host:port,...  cluster members (required; or PARLEY_SERVERS)
   --json                   print JSON instead of a table
 
-Exit code 1 when no member answers, or (status) when any member is unreachable.`;
+Exit code 1 when no member answers, or (status) when any member is unreachable.
+
+${CLIENT_SECURITY_HELP}`;
 
 export async function runCluster(argv: readonly string[]): Promise<number> {
   const { positionals, flags } = parseCommandArgs(argv, CLIENT_FLAGS, CLUSTER_USAGE, { min: 0, max: 3 });

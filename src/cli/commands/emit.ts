@@ -1,6 +1,7 @@
 import { jsonArg, parseCommandArgs, seedsFlag } from '../args.js';
 import { joinMesh } from '../mesh-client.js';
 import { reportError } from '../output.js';
+import { CLIENT_SECURITY_FLAGS, CLIENT_SECURITY_HELP, securityFromFlags } from '../security-flags.js';
 import { UsageError } from '../usage-error.js';
 
 const usage = (
@@ -14,7 +15,9 @@ ${
 }
 
   --seed host:port  a node of the mesh (required; repeatable; or PARLEY_SEED)
-  --meta json       event metadata, a JSON object`;
+  --meta json       event metadata, a JSON object
+
+${CLIENT_SECURITY_HELP}`;
 
 export const EMIT_USAGE = usage('emit');
 export const BROADCAST_USAGE = usage('broadcast');
@@ -23,7 +26,7 @@ export async function runEmit(argv: readonly string[], verb: 'emit' | 'broadcast
   const text = usage(verb);
   const { positionals, flags } = parseCommandArgs(
     argv,
-    { seed: { type: 'string', multiple: true }, meta: { type: 'string' } },
+    { seed: { type: 'string', multiple: true }, meta: { type: 'string' }, ...CLIENT_SECURITY_FLAGS },
     text,
     { min: 1, max: 2 },
   );
@@ -38,9 +41,10 @@ export async function runEmit(argv: readonly string[], verb: 'emit' | 'broadcast
   const seeds = seedsFlag(flags.seed, text);
   if (seeds.length === 0)
     throw new UsageError('--seed is required (or PARLEY_SEED, or "seed" in parley.config.json)', text);
+  const security = securityFromFlags(flags, text);
   let node: Awaited<ReturnType<typeof joinMesh>> | undefined;
   try {
-    node = await joinMesh(seeds, 3000, text);
+    node = await joinMesh(seeds, 3000, security);
     const options = meta ? { meta: meta as Record<string, unknown> } : {};
     if (verb === 'emit') await node.emit(event, payload, options);
     else await node.broadcast(event, payload, options);

@@ -1,6 +1,7 @@
 import type { KvClient } from '../../cluster/client/kv-client.js';
 import { intFlag, jsonArg, parseCommandArgs } from '../args.js';
 import { reportError, toJson } from '../output.js';
+import { CLIENT_SECURITY_HELP } from '../security-flags.js';
 import { untilStopSignal } from '../stop-signals.js';
 import { UsageError } from '../usage-error.js';
 import { runKvAuth } from './kv-auth.js';
@@ -21,7 +22,9 @@ export const KV_USAGE = `usage: parley kv <get|put|del|range|watch|txn|lease|aut
 
   --servers host:port,...  cluster members (required; or PARLEY_SERVERS)
   --timeout ms             budget of each operation, retries included (default 10000)
-  --json                   print full results as one JSON line`;
+  --json                   print full results as one JSON line
+
+${CLIENT_SECURITY_HELP}`;
 
 const FLAGS = {
   ...CLIENT_FLAGS,

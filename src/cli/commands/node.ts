@@ -1,11 +1,18 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createRegisteredNode } from '../../cluster/registry/registry-discovery.js';
+import { isLoopbackHost } from '../../node/listen-security.js';
 import { createNode } from '../../node/node.js';
 import type { ServiceDefinition } from '../../node/service.js';
 import { intFlag, parseCommandArgs, seedsFlag } from '../args.js';
-import { AUTH_ENV_HELP, authFromEnv } from '../cli-auth.js';
 import { reportError } from '../output.js';
+import {
+  checkIdentity,
+  checkListenExposure,
+  LISTENER_SECURITY_FLAGS,
+  LISTENER_SECURITY_HELP,
+  securityFromFlags,
+} from '../security-flags.js';
 import { untilStopSignal } from '../stop-signals.js';
 import { UsageError } from '../usage-error.js';
 
@@ -22,16 +29,16 @@ on a new node, until SIGINT or SIGTERM, then stops gracefully.
   --seed host:port  a node to join through (repeatable, or comma-separated)
   --servers host:port,...  KV cluster members: register in and discover through the registry
                   (replaces --seed peer-to-peer discovery)
-  --id ID         node id (default: hostname-pid-random)
+  --id ID         node id (default: the name --trust gives --key, or the --mtls certificate's
+                  name, or hostname-pid-random)
   --policy FILE   authorization policy (JSON, re-read every second; docs/SECURITY.md): who may call,
                   emit and receive what on this node
   --log-level L   debug | info | warn | error | silent (default info)
-  --insecure      listen on a non-loopback host without authentication (refused otherwise)
 
 --seed, --servers, --host, --advertise, --policy and --log-level may also come from PARLEY_* variables or
 ./parley.config.json (see parley --help).
 
-${AUTH_ENV_HELP}`;
+${LISTENER_SECURITY_HELP}`;
 
 const LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;
 
@@ -89,7 +96,7 @@ export async function runNode(argv: readonly string[]): Promise<number> {
       id: { type: 'string' },
       policy: { type: 'string' },
       'log-level': { type: 'string' },
-      insecure: { type: 'boolean' },
+      ...LISTENER_SECURITY_FLAGS,
     },
     NODE_USAGE,
     { min: 1, max: 1 },
@@ -107,16 +114,21 @@ export async function runNode(argv: readonly string[]): Promise<number> {
   if (advertise !== undefined && !/^(\[[^\]]+\]|[^\s:]+):\d{1,5}$/.test(advertise)) {
     throw new UsageError(`--advertise expects host:port, got '${advertise}'`, NODE_USAGE);
   }
-  const auth = authFromEnv('member', NODE_USAGE);
+  const host = (flags.host as string | undefined) ?? '127.0.0.1';
+  const security = securityFromFlags(flags, NODE_USAGE);
+  if (flags.id) checkIdentity(flags.id as string, security, NODE_USAGE);
+  checkListenExposure(host, security, `--host ${host}`, NODE_USAGE, isLoopbackHost);
+  const id = (flags.id as string | undefined) ?? security.identity;
   const base = {
-    ...(flags.id ? { id: flags.id as string } : {}),
-    host: (flags.host as string | undefined) ?? '127.0.0.1',
+    ...(id ? { id } : {}),
+    host,
+    ...(security.auth ? { auth: security.auth } : {}),
+    ...(security.tls ? { tls: security.tls } : {}),
+    ...(security.insecure ? { insecure: true } : {}),
     ...(advertise ? { advertise } : {}),
     port: intFlag(flags.port, 'port', NODE_USAGE, 0, 65535) ?? 0,
     logger: level as (typeof LEVELS)[number],
     ...(flags.policy ? { policy: flags.policy as string } : {}),
-    ...(auth ? { auth } : {}),
-    ...(flags.insecure ? { insecure: true } : {}),
   };
   const seeds = servers.length > 0 ? [] : seedsFlag(flags.seed, NODE_USAGE);
   let node: ReturnType<typeof createNode>;

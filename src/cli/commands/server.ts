@@ -1,12 +1,21 @@
-import { type ServerOptions, startServer } from '../../cluster/server/start-server.js';
+import { type ServerOptions, splitHostPort, startServer } from '../../cluster/server/start-server.js';
+import { isLoopbackHost } from '../../node/listen-security.js';
 import { intFlag, parseCommandArgs } from '../args.js';
 import { reportError } from '../output.js';
 import { watchQuorum } from '../quorum-watch.js';
+import {
+  checkIdentity,
+  checkListenExposure,
+  LISTENER_SECURITY_FLAGS,
+  LISTENER_SECURITY_HELP,
+  securityFromFlags,
+} from '../security-flags.js';
 import { untilStopSignal } from '../stop-signals.js';
 import { UsageError } from '../usage-error.js';
 
 export const SERVER_USAGE = `usage: parley server --id ID --data DIR --listen host:port [--advertise host:port] [--peers id=host:port,...] [--join]
                      [--snapshot-every N] [--policy FILE] [--log-level L]
+                     [--secret-file F | --key F --trust F | --tls-* --mtls] [--insecure]
 
 Runs one member of a replicated KV / registry cluster (services $kv, $raft, $cluster) until
 SIGINT or SIGTERM, then stops gracefully. Restarts from DIR. Exits with status 1, saying so,
@@ -22,7 +31,9 @@ when the member is removed from the cluster ('parley cluster remove').
   --snapshot-every N   snapshot and compact the log every N applied entries (default 100000)
   --policy FILE        authorization policy (JSON, re-read every second; docs/SECURITY.md): who may
                        read and write which keys, who the cluster members are; or PARLEY_POLICY
-  --log-level L        debug | info | warn | error | silent (default warn)`;
+  --log-level L        debug | info | warn | error | silent (default warn)
+
+${LISTENER_SECURITY_HELP}`;
 
 const LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;
 
@@ -58,6 +69,7 @@ export async function runServer(
       'snapshot-every': { type: 'string' },
       policy: { type: 'string' },
       'log-level': { type: 'string' },
+      ...LISTENER_SECURITY_FLAGS,
     },
     SERVER_USAGE,
     { min: 0, max: 0 },
@@ -93,6 +105,9 @@ export async function runServer(
       SERVER_USAGE,
     );
   }
+  const security = securityFromFlags(flags, SERVER_USAGE);
+  checkIdentity(id, security, SERVER_USAGE);
+  checkListenExposure(splitHostPort(listen).host, security, `--listen ${listen}`, SERVER_USAGE, isLoopbackHost);
   const snapshotEvery = intFlag(flags['snapshot-every'], 'snapshot-every', SERVER_USAGE, 1, 1e9);
   let server: Awaited<ReturnType<typeof startServer>>;
   try {
@@ -107,6 +122,9 @@ export async function runServer(
       raft: snapshotEvery === undefined ? {} : { snapshotEvery },
       ...(flags.policy ? { policy: flags.policy as string } : {}),
       ...(overrides.transport ? { transport: overrides.transport } : {}),
+      ...(security.auth ? { auth: security.auth } : {}),
+      ...(security.tls ? { tls: security.tls } : {}),
+      ...(security.insecure ? { insecure: true } : {}),
     });
   } catch (err) {
     return reportError(err);

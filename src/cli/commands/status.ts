@@ -3,6 +3,7 @@ import type { NodeStatus } from '../../node/node-service.js';
 import { parseCommandArgs, seedsFlag } from '../args.js';
 import { joinMesh } from '../mesh-client.js';
 import { reportError, toJson } from '../output.js';
+import { CLIENT_SECURITY_FLAGS, CLIENT_SECURITY_HELP, securityFromFlags } from '../security-flags.js';
 import { formatBytes, formatDuration, formatTable } from '../table.js';
 import { UsageError } from '../usage-error.js';
 
@@ -11,7 +12,9 @@ export const STATUS_USAGE = `usage: parley status --seed host:port [--json]
 Lists the nodes of the mesh with their services and health.
 
   --seed host:port  a node of the mesh (required; repeatable; or PARLEY_SEED)
-  --json            print JSON instead of a table`;
+  --json            print JSON instead of a table
+
+${CLIENT_SECURITY_HELP}`;
 
 interface NodeRow {
   id: string;
@@ -28,7 +31,7 @@ interface NodeRow {
 export async function runStatus(argv: readonly string[]): Promise<number> {
   const { flags } = parseCommandArgs(
     argv,
-    { seed: { type: 'string', multiple: true }, json: { type: 'boolean' } },
+    { seed: { type: 'string', multiple: true }, json: { type: 'boolean' }, ...CLIENT_SECURITY_FLAGS },
     STATUS_USAGE,
     {
       min: 0,
@@ -42,9 +45,10 @@ export async function runStatus(argv: readonly string[]): Promise<number> {
   const seeds = seedsFlag(flags.seed, STATUS_USAGE);
   if (seeds.length === 0)
     throw new UsageError('--seed is required (or PARLEY_SEED, or "seed" in parley.config.json)', STATUS_USAGE);
+  const security = securityFromFlags(flags, STATUS_USAGE);
   let node: Awaited<ReturnType<typeof joinMesh>> | undefined;
   try {
-    node = await joinMesh(seeds, 3000, STATUS_USAGE);
+    node = await joinMesh(seeds, 3000, security);
     const self = node.id;
     const peers = node.nodes().filter((n) => n.id !== self && n.address !== null);
     const rows: NodeRow[] = await Promise.all(

@@ -1,11 +1,13 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { intFlag, parseCommandArgs } from '../args.js';
-import { SETTINGS } from '../settings.js';
+import { permissionProblem } from '../security-flags.js';
+import { KEY_ENV, SECRET_ENV, SETTINGS, TRUST_ENV } from '../settings.js';
 import { untilStopSignal } from '../stop-signals.js';
 
 export const UP_USAGE = `usage: parley up [--port-base N] [--for seconds] [--data DIR]
@@ -16,6 +18,10 @@ Starts a local demo cluster, each member its own process: 3 KV servers on ports 
 and an event flow between them; the demo nodes register and discover each other through
 the servers. Runs until SIGINT/SIGTERM (or --for seconds), then stops every process
 gracefully and exits 0.
+
+Authentication is on: the members prove they hold a cluster secret, made at start in
+DIR/secret (mode 0600; kept and reused with --data DIR). Commands that connect to the
+cluster need it: --secret-file DIR/secret, or PARLEY_SECRET_FILE (the printout says how).
 
   --port-base N   first port (default 7401)
   --for seconds   stop by itself after this long
@@ -55,8 +61,15 @@ export async function runUp(argv: readonly string[]): Promise<number> {
   // commands (PARLEY_SEED, ./parley.config.json, ...) must not reach them, hence the environment
   // without PARLEY_* settings and the data folder as working directory.
   const childEnv = Object.fromEntries(
-    Object.entries(process.env).filter(([k]) => !Object.values(SETTINGS).some((s) => s.env === k)),
+    Object.entries(process.env).filter(
+      ([k]) => ![SECRET_ENV, KEY_ENV, TRUST_ENV].includes(k) && !Object.values(SETTINGS).some((s) => s.env === k),
+    ),
   );
+  const secretFile = clusterSecret(dataDir);
+  if (secretFile instanceof Error) {
+    process.stderr.write(`parley up: ${secretFile.message}\n`);
+    return 2;
+  }
   const serverIds = ['kv-1', 'kv-2', 'kv-3'];
   const serverAddrs = serverIds.map((_, i) => `127.0.0.1:${base + i}`);
   const servers = serverAddrs.join(',');
@@ -125,12 +138,14 @@ export async function runUp(argv: readonly string[]): Promise<number> {
   for (let i = 0; i < 3; i++) {
     const id = serverIds[i]!;
     const args = ['server', '--id', id, '--data', join(dataDir, id), '--listen', serverAddrs[i]!, '--peers', peers];
+    args.push('--secret-file', secretFile);
     if (!(await launch(kvServers, id, base + i, args))) return abort();
   }
   for (let i = 1; i <= 3; i++) {
     const id = `demo-${i}`;
     const port = base + 2 + i;
     const args = ['node', DEMO(i), '--id', id, '--port', String(port), '--servers', servers, '--log-level', 'warn'];
+    args.push('--secret-file', secretFile);
     if (!(await launch(demos, id, port, args))) return abort();
   }
 
@@ -142,20 +157,20 @@ export async function runUp(argv: readonly string[]): Promise<number> {
     ...demos.map((n) => `  ${n.id}  ${n.address}  ${n.services}`),
     '',
     `Data: ${dataDir}${keepData ? '' : ' (removed on exit; keep it with --data DIR)'}`,
+    `Authentication is on: a command needs the cluster secret, ${secretFile}. Try, in another terminal:`,
+    `  npx parley call math.add '{"a":1,"b":2}' --seed ${seed} --secret-file ${secretFile}`,
     '',
-    `Connect with --seed ${seed} (or export PARLEY_SEED=${seed} PARLEY_SERVERS=${servers}). Try, in another terminal:`,
-    `  npx parley call math.add '{"a":1,"b":2}' --seed ${seed}`,
-    `  npx parley call greeter.hello '{"name":"Ada"}' --seed ${seed}`,
-    `  npx parley call orders.create '{"item":"book","qty":2,"price":15}' --seed ${seed}   (then watch the events here)`,
-    `  npx parley broadcast order.noticed '{"note":"hi"}' --seed ${seed}`,
-    `  npx parley status --seed ${seed}`,
-    '',
-    'The key-value store:',
-    `  npx parley kv put greeting hello --servers ${servers}`,
-    `  npx parley kv get greeting --servers ${servers}`,
-    `  npx parley kv watch greeting --servers ${servers}          (in another terminal, then put again)`,
-    `  npx parley kv range /parley/registry/ --servers ${servers}   (the registry: one key per node)`,
-    `  npx parley cluster status --servers ${servers}`,
+    'Or set the address and the secret once, then:',
+    `  export PARLEY_SEED=${seed} PARLEY_SERVERS=${servers} PARLEY_SECRET_FILE=${secretFile}`,
+    `  npx parley call greeter.hello '{"name":"Ada"}'`,
+    `  npx parley call orders.create '{"item":"book","qty":2,"price":15}'   (then watch the events here)`,
+    `  npx parley broadcast order.noticed '{"note":"hi"}'`,
+    '  npx parley status',
+    '  npx parley kv put greeting hello',
+    '  npx parley kv get greeting',
+    '  npx parley kv watch greeting          (in another terminal, then put again)',
+    '  npx parley kv range /parley/registry/   (the registry: one key per node)',
+    '  npx parley cluster status',
     '',
     forSeconds === undefined ? 'Press Ctrl-C to stop.' : `Stopping by itself in ${forSeconds} s.`,
     '',
@@ -187,4 +202,18 @@ async function stopAll(nodes: Member[]): Promise<(number | null)[]> {
   const codes = await Promise.all(nodes.map((n) => n.exited));
   clearTimeout(timer);
   return codes;
+}
+
+/**
+ * The demo cluster's secret: DIR/secret, made (mode 0600) when missing, reused when there (a kept
+ * --data DIR), refused when other users can read it. Returns its absolute path.
+ */
+function clusterSecret(dataDir: string): string | Error {
+  const file = join(dataDir, 'secret');
+  if (!existsSync(file)) {
+    writeFileSync(file, `${randomBytes(32).toString('base64url')}\n`, { mode: 0o600, flag: 'wx' });
+    return file;
+  }
+  const problem = permissionProblem(file);
+  return problem === undefined ? file : new Error(`${file} ${problem}; run 'chmod 600 ${file}'`);
 }

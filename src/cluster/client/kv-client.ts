@@ -447,6 +447,8 @@ export async function connectKv(options: ConnectKvOptions): Promise<KvClient> {
     seeds: options.servers,
     logger: options.logger ?? 'silent',
     gossipInterval: 500,
+    ...(options.auth ? { auth: options.auth } : {}),
+    ...(options.tls ? { tls: options.tls } : {}),
   });
   await node.start();
   return new KvClient(node, { timeoutMs: options.timeoutMs, ownsNode: true });

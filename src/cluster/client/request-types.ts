@@ -2,6 +2,8 @@ import type { Timer } from '../../base/clock.js';
 import type { Random } from '../../base/random.js';
 import type { KeyRangeSpec, KvResult, RangeOptions } from '../../kv/types.js';
 import type { Logger, LogLevel } from '../../transport/logger.js';
+import type { AuthOptions } from '../../transport/security/auth-options.js';
+import type { TlsOptions } from '../../transport/tls-options.js';
 import type { Bytes, CompareArg, KvReply } from '../contract.js';
 
 /** A key range as the client takes it: one key, or a range spec. */
@@ -24,9 +26,16 @@ export interface KvClientOptions {
 export interface ConnectKvOptions extends KvClientOptions {
   /** Addresses (host:port) of cluster members; one reachable member is enough. */
   readonly servers: readonly string[];
-  /** Client node id (default kv-<pid>-<random>). */
+  /**
+   * Client node id (default kv-<pid>-<random>). With `auth.key` it must be the name the servers'
+   * trust list gives this key; with `auth.tls`, the name in this client's certificate.
+   */
   readonly id?: string;
   readonly logger?: Logger | LogLevel;
+  /** The credentials this client presents to the servers and how it verifies them (NodeOptions.auth). */
+  readonly auth?: AuthOptions;
+  /** TLS to the servers: `ca` to verify them, `cert` + `key` when they ask for client certificates. */
+  readonly tls?: TlsOptions;
 }
 
 export interface TxnRequest {

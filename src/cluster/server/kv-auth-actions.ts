@@ -1,8 +1,10 @@
 import type { KvCaller } from '../../kv/auth/auth-types.js';
+import type { Authorizer } from '../../node/authorization/authorizer.js';
 import type { Context } from '../../node/context.js';
 import { ParleyError } from '../../wire/parley-error.js';
 import { kvCallerOf } from './kv-caller.js';
 import type { KvMember } from './kv-member.js';
+import { auditRoleChange } from './kv-role-audit.js';
 import { notLeader, obj, type Params, requireMember, retryId } from './request-guards.js';
 
 /**
@@ -10,7 +12,7 @@ import { notLeader, obj, type Params, requireMember, retryId } from './request-g
  * when proposed and when applied (root only while auth is enabled); reads are served by any
  * member after a ReadIndex, checked against the state it has applied then.
  */
-export function kvAuthActions(member: KvMember, leaderOnly: () => void) {
+export function kvAuthActions(member: KvMember, leaderOnly: () => void, authorizer?: Authorizer) {
   /** Replicates an auth change on the leader; resolves with the auth revision after it. */
   const change =
     (type: string, fields: (p: Params) => Params = () => ({})) =>
@@ -19,6 +21,13 @@ export function kvAuthActions(member: KvMember, leaderOnly: () => void) {
       leaderOnly();
       const r = await member.propose({ ...fields(p), ...retryId(p), type }, kvCallerOf(ctx));
       if (r.type !== 'auth') throw new ParleyError('INTERNAL', `a ${type} command returned a ${r.type} result`);
+      const named = (k: string) => (typeof p[k] === 'string' ? { [k]: p[k] } : {});
+      auditRoleChange(authorizer, ctx, {
+        change: type,
+        ...named('user'),
+        ...named('role'),
+        authRevision: r.authRevision,
+      });
       return { authRevision: r.authRevision };
     };
   /** Linearizable: read once this member has applied everything committed when asked. */

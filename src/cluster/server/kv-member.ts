@@ -293,10 +293,9 @@ export class KvMember {
     if (this.removedError !== null) throw this.removedError;
     const cmd = validateCommand(command, this.sm.limits);
     for (let attempt = 1; ; attempt++) {
-      const auth = this.sm.authorize(caller, cmd);
       // The stamp is always the member's own: one that came with the request is replaced (or dropped).
-      const stamped = auth === undefined && cmd.auth === undefined ? cmd : { ...cmd, auth };
-      const outcome = await this.driver.propose(encodeToPropose(stamped, this.sm.limits));
+      const stamp = this.sm.authorize(caller, cmd);
+      const outcome = await this.driver.propose(encodeToPropose(cmd, this.sm.limits, stamp));
       if (outcome === undefined) throw new ParleyError('INTERNAL', 'the command was skipped by the state machine');
       if (outcome.ok) return outcome.result;
       const stale = (outcome.error.details as { reason?: string } | undefined)?.reason === 'auth-revision-changed';

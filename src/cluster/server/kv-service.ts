@@ -9,6 +9,7 @@ import { kvAuthActions } from './kv-auth-actions.js';
 import { type KvAction, kvAuthorization, membersOnly } from './kv-authorization.js';
 import { kvCallerOf } from './kv-caller.js';
 import type { KvMember } from './kv-member.js';
+import { auditKvRoleRefusals } from './kv-role-audit.js';
 import {
   type AddressOf,
   notLeader,
@@ -68,7 +69,7 @@ export function createKvService(
   };
   return defineService({
     name: '$kv',
-    actions: {
+    actions: auditKvRoleRefusals(authorizer, {
       range: async (params: unknown, ctx: Context) => {
         authorize(ctx, 'range', params);
         requireMember(member);
@@ -175,7 +176,7 @@ export function createKvService(
       watchCancel: (params: unknown, ctx: Context) => ({
         canceled: sessions.cancel(obj(params).watchId, ctx.callerId),
       }),
-      ...membersOnly(authorizer, kvAuthActions(member, leaderOnly)),
+      ...membersOnly(authorizer, kvAuthActions(member, leaderOnly, authorizer)),
       status: (params: unknown, ctx: Context) => {
         authorize(ctx, 'status', params ?? {});
         return {
@@ -187,7 +188,7 @@ export function createKvService(
           applied: member.applied,
         };
       },
-    },
+    }),
     stopped: () => sessions.close(),
   });
 }

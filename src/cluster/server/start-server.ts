@@ -34,6 +34,16 @@ export interface ServerOptions {
   readonly policy?: NodeOptions['policy'];
   /** Where audit entries go (default: the logger). */
   readonly audit?: NodeOptions['audit'];
+  /**
+   * How the member and its peers and clients prove who they are (a cluster secret, node keys with
+   * a trust list, TLS certificates, tokens): passed to the member's node. Every member needs the
+   * same mode; a member listening on a host other than loopback needs one (or `insecure`).
+   */
+  readonly auth?: NodeOptions['auth'];
+  /** Listen on a host other than loopback without authentication, on purpose (one warning). */
+  readonly insecure?: boolean;
+  /** TLS for the member's connections (`mutual: true` to verify the dialers' certificates too). */
+  readonly tls?: NodeOptions['tls'];
   /** Replaces TCP (e.g. MemoryTransport in tests). */
   readonly transport?: Transport;
   /**
@@ -109,6 +119,9 @@ export function createServer(options: ServerOptions): KvServer {
     maxInFlightPerPeer: options.maxInFlightPerPeer,
     ...(options.policy !== undefined ? { policy: options.policy } : {}),
     ...(options.audit ? { audit: options.audit } : {}),
+    ...(options.auth ? { auth: options.auth } : {}),
+    ...(options.insecure ? { insecure: true } : {}),
+    ...(options.tls ? { tls: options.tls } : {}),
   });
   const voters = [...new Set([...Object.keys(peers), options.id])].sort();
   const lastSendError = new Map<string, number>();

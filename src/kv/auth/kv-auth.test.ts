@@ -219,6 +219,17 @@ describe('KV roles: watches', () => {
     assert.equal(sm.watches.poll(wb).canceled?.code, 'PERMISSION_DENIED');
   });
 
+  it('a member that catches up by snapshot over a revocation ends the watches it no longer allows', () => {
+    const leader = enabledStore({ type: 'read', prefix: 'a/' });
+    const lagging = new KvStateMachine();
+    lagging.restore(leader.snapshot());
+    const w = lagging.watches.watch({ range: { prefix: 'a/' }, caller: alice });
+    must(run(leader, root, { type: 'role-revoke-permission', role: 'a', prefix: 'a/' }));
+    must(run(leader, root, { type: 'put', key: 'a/1', value: 'after' }));
+    lagging.restore(leader.snapshot());
+    assert.equal(lagging.watches.poll(w).canceled?.code, 'PERMISSION_DENIED');
+  });
+
   it('enabling auth ends the watches of unauthenticated callers', () => {
     const sm = new KvStateMachine();
     const w = sm.watches.watch({ range: { prefix: '' }, caller: stranger });

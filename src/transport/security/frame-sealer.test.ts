@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import { AEAD_ALGORITHMS } from './aead.js';
 import { FrameOpener, FrameSealer, SEAL_OVERHEAD } from './frame-sealer.js';
 import { DEFAULT_EPOCH_MESSAGES } from './key-schedule.js';
@@ -146,5 +147,42 @@ describe('key epochs', () => {
   it('defaults to 2^32 messages per key', () => {
     assert.equal(DEFAULT_EPOCH_MESSAGES, 2 ** 32);
     assert.throws(() => new FrameSealer(key, { epochMessages: 0 }), RangeError);
+  });
+});
+
+describe('opener against arbitrary mutations (property)', () => {
+  it('any changed, cut or extended sealed message is refused with a seal error, and changes nothing', () => {
+    const mutation = fc.oneof(
+      fc.record({ kind: fc.constant('flip' as const), at: fc.nat(), bit: fc.integer({ min: 0, max: 7 }) }),
+      fc.record({ kind: fc.constant('cut' as const), keep: fc.nat() }),
+      fc.record({ kind: fc.constant('extend' as const), extra: fc.uint8Array({ minLength: 1, maxLength: 32 }) }),
+      fc.record({
+        kind: fc.constant('aad' as const),
+        at: fc.integer({ min: 0, max: 6 }),
+        bit: fc.integer({ min: 0, max: 7 }),
+      }),
+    );
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), mutation, fc.boolean(), (plaintext, m, windowed) => {
+        const sealer = new FrameSealer(key);
+        const opener = new FrameOpener(key, { ordering: windowed ? 'window' : 'strict' });
+        const sealed = sealer.seal(aad, plaintext);
+        let bad = Uint8Array.from(sealed);
+        let badAad = aad;
+        if (m.kind === 'flip') bad[m.at % bad.length]! ^= 1 << m.bit;
+        else if (m.kind === 'cut') bad = bad.subarray(0, m.keep % bad.length);
+        else if (m.kind === 'extend') bad = Uint8Array.from([...bad, ...m.extra]);
+        else {
+          badAad = Uint8Array.from(aad);
+          badAad[m.at]! ^= 1 << m.bit;
+        }
+        assert.throws(
+          () => opener.open(badAad, bad),
+          (e) => isSealError(e),
+        );
+        assert.deepEqual(new Uint8Array(opener.open(aad, sealed)), plaintext);
+      }),
+      { numRuns: 300 },
+    );
   });
 });

@@ -7,10 +7,11 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import { waitUntil } from '../../base/testing/wait-until.js';
 import { type Frame, FrameFlag, PacketType } from '../../wire/frame.js';
 import { ParleyError } from '../../wire/parley-error.js';
-import type { Connection } from '../connection.js';
+import type { Connection, ConnectionHandlers } from '../connection.js';
 import { MemoryNetwork } from '../memory-transport.js';
 import { FrameSealer, SEAL_OVERHEAD } from './frame-sealer.js';
 import { isSealError, type SealErrorReason } from './seal-error.js';
@@ -351,6 +352,26 @@ describe('SealedConnection', () => {
     assert.deepEqual(t.bobReceived.closes, []);
   });
 
+  it('without the limits, a batch the inner connection refuses closes the connection instead of leaving a gap', async () => {
+    const network = new MemoryNetwork();
+    let accepted: Connection | undefined;
+    const address = network.register((c) => (accepted = c));
+    const inner = network.connect('alice', address, LIMITS);
+    accepted!.setHandlers({ onFrame() {}, onClose() {} });
+    const alice = new SealedConnection(inner); // no maxFrameSize: it cannot refuse in send()
+    const received = listen(alice);
+    alice.sealOutbound(sessionKeys().dialer);
+    alice.send(PacketType.ONEWAY, 0, 1, new Uint8Array(LIMITS.maxFrameSize)); // accepted, sealed later
+    await waitUntil(() => received.closes.length > 0, 5000, 'the connection to close');
+    const error = received.closes[0];
+    assert.ok(ParleyError.is(error, 'UNAVAILABLE'), String(error));
+    assert.match((error as Error).message, /counter was spent/);
+    assert.throws(
+      () => send(alice, 'more'),
+      (e) => ParleyError.is(e, 'UNAVAILABLE'),
+    );
+  });
+
   it('sealing and opening are switched on once each', () => {
     const t = mitm(honest);
     t.seal();
@@ -363,5 +384,83 @@ describe('SealedConnection', () => {
       (e) => ParleyError.is(e, 'FAILED_PRECONDITION'),
     );
     t.alice.destroy();
+  });
+});
+
+/** An inner connection driven by hand: the test calls its handlers as the network would. */
+function handDriven(): { inner: Connection; deliver: (frame: Frame) => void; sent: Frame[] } {
+  let handlers: ConnectionHandlers | undefined;
+  let closed = false;
+  const sent: Frame[] = [];
+  const inner: Connection = {
+    id: 1,
+    outbound: false,
+    remoteAddress: 'hand',
+    peerIdentity: undefined,
+    pendingBytes: 0,
+    get closed() {
+      return closed;
+    },
+    setHandlers: (h) => (handlers = h),
+    send: (type, flags, stream, body) => sent.push({ version: 1, type, flags, stream, body }),
+    flush() {},
+    close: () => (closed = true),
+    destroy: () => (closed = true),
+  };
+  return { inner, deliver: (frame) => handlers!.onFrame(frame), sent };
+}
+
+describe('SealedConnection against an authenticated but broken peer (property)', () => {
+  it('any sealed content either yields well-formed frames or closes the connection as malformed; nothing throws', () => {
+    const aad = Uint8Array.from([1, PacketType.SEALED, 0, 0, 0, 0, 0]);
+    const frameBytes = fc.oneof(
+      fc.uint8Array({ maxLength: 64 }),
+      fc
+        .record({
+          type: fc.integer({ min: 0, max: 15 }),
+          version: fc.constantFrom(1, 1, 1, 2),
+          body: fc.uint8Array({ maxLength: 20 }),
+          lie: fc.integer({ min: -8, max: 8 }),
+        })
+        .map(({ type, version, body, lie }) => {
+          const out = new Uint8Array(11 + body.length);
+          const length = Math.max(0, 7 + body.length + (lie % 3 === 0 ? lie : 0));
+          out.set([
+            length >>> 24,
+            (length >>> 16) & 255,
+            (length >>> 8) & 255,
+            length & 255,
+            version,
+            type,
+            0,
+            0,
+            0,
+            0,
+            1,
+          ]);
+          out.set(body, 11);
+          return out;
+        }),
+    );
+    fc.assert(
+      fc.property(fc.array(frameBytes, { maxLength: 4 }), (parts) => {
+        const content = Buffer.concat(parts);
+        const { inner, deliver } = handDriven();
+        const receiver = new SealedConnection(inner);
+        const r = listen(receiver);
+        const keys = sessionKeys();
+        receiver.openInbound(keys.listener);
+        const sealer = new FrameSealer(keys.dialer.send, { algorithm: keys.dialer.algorithm });
+        deliver({ version: 1, type: PacketType.SEALED, flags: 0, stream: 0, body: sealer.seal(aad, content) });
+        if (r.closes.length > 0) {
+          assert.ok(isSealError(r.closes[0], 'malformed'), String(r.closes[0]));
+          assert.deepEqual(r.frames, []);
+        } else {
+          assert.ok(r.frames.length > 0);
+          for (const f of r.frames) assert.notEqual(f.type, PacketType.SEALED);
+        }
+      }),
+      { numRuns: 300 },
+    );
   });
 });

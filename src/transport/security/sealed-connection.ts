@@ -191,7 +191,14 @@ export class SealedConnection implements Connection {
   /** Seals the queued frames into one SEALED frame and hands it to the inner connection. */
   private sealBatch(): void {
     if (this.batch.byteLength === 0 || !this.sealer) return;
-    const sealed = this.sealer.seal(SealedConnection.AAD, this.batch.take());
+    let sealed: Uint8Array;
+    try {
+      sealed = this.sealer.seal(SealedConnection.AAD, this.batch.take());
+    } catch (err) {
+      // The session's counters are used up (2^53 SEALED frames): only a new handshake can go on.
+      this.fail(ParleyError.from(err), false);
+      return;
+    }
     try {
       this.inner.send(PacketType.SEALED, 0, 0, sealed);
     } catch (err) {
