@@ -174,6 +174,38 @@ describe('KV authorization ($kv under a policy)', () => {
     await assert.rejects(clients.anon!.get('a/1'), isCode('UNAUTHENTICATED'));
   });
 
+  it('a policy change ends the running watches it no longer allows, with PERMISSION_DENIED', async () => {
+    const seen: string[] = [];
+    const bobs = clients.bob!.watch({ prefix: 'a/' });
+    const alices = clients.alice!.watch({ prefix: 'app/x' });
+    bobs.on((events) => {
+      for (const e of events) seen.push(text(e.kv.key)!);
+    });
+    await bobs.ready;
+    await alices.ready;
+    await own.put('a/w1', '1');
+    await waitUntil(() => seen.includes('a/w1'));
+    try {
+      server.node.authorization.setPolicy({ ...POLICY, allow: POLICY.allow.filter((r) => r.name !== 'bob-a') });
+      const ended = await Promise.race([
+        bobs.closed,
+        new Promise<string>((r) => setTimeout(() => r('still running after 5 s'), 5000).unref()),
+      ]);
+      assert.ok(isCode('PERMISSION_DENIED', /no rule allows 'bob' to read/)(ended), String(ended));
+      await own.put('a/w2', '2');
+      await own.put('app/x', 'again');
+      assert.ok(!seen.includes('a/w2'));
+      assert.equal(
+        await Promise.race([alices.closed, Promise.resolve('running')]),
+        'running',
+        'an allowed watch runs on',
+      );
+    } finally {
+      alices.cancel();
+      server.node.authorization.setPolicy(POLICY);
+    }
+  });
+
   // Last: the added member never starts, so the cluster loses its quorum.
   it('$cluster is for members only, and a membership change is audited with who made it', async () => {
     await assert.rejects(

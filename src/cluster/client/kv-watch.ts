@@ -140,7 +140,7 @@ export class KvWatch implements AsyncIterable<KvEvent> {
         this.deliver(p.events, p.revision);
       } catch (err) {
         const e = ParleyError.from(err);
-        // KV roles: the caller may not (or no longer) watch this range: watching again cannot help.
+        // KV roles or the policy: the caller may not (or no longer) watch this range: watching again cannot help.
         const refused = e.code === 'UNAUTHENTICATED' || (e.code === 'PERMISSION_DENIED' && isKvPermission(e));
         if (e.code === 'OUT_OF_RANGE' || e.code === 'INVALID_ARGUMENT' || refused) {
           this.finish(e);
@@ -168,6 +168,8 @@ export class KvWatch implements AsyncIterable<KvEvent> {
   }
 }
 
+/** Refused by KV roles or by the node's authorization policy (not a watch token of another node). */
 function isKvPermission(e: ParleyError): boolean {
-  return (e.details as { reason?: string } | undefined)?.reason === 'kv-permission';
+  const reason = (e.details as { reason?: string } | undefined)?.reason;
+  return reason === 'kv-permission' || reason === 'policy';
 }

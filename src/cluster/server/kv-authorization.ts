@@ -12,11 +12,14 @@ import {
   utf8ByteString,
 } from '../../node/authorization/key-spans.js';
 import type { Context } from '../../node/context.js';
-import type { Principal } from '../../transport/principal.js';
+import { type Principal, unauthenticatedPrincipal } from '../../transport/principal.js';
 import { ParleyError } from '../../wire/parley-error.js';
 import { REGISTRY_PREFIX } from '../contract.js';
 import type { KvMember } from './kv-member.js';
 import { obj } from './request-guards.js';
+
+/** Principals remembered for re-checking running watches (past it the table starts over). */
+const MAX_WATCHERS = 10_000;
 
 /** The `$kv` actions, as the authorization sees them. */
 export type KvAction =
@@ -37,8 +40,9 @@ export type KvAction =
  * What `$kv` asks of the node's policy before a request does anything (before a read, before a
  * proposal): each request becomes the key spans it can touch, checked as kvRead / kvWrite.
  *
- * - range, watch (at start): kvRead on every key the range can cover — a range is allowed only
- *   when it lies entirely inside allowed prefixes, open-ended ranges (`{ from }`) included.
+ * - range, watch (at start, and again for running watches whenever the policy changes): kvRead
+ *   on every key the range can cover — a range is allowed only when it lies entirely inside
+ *   allowed prefixes, open-ended ranges (`{ from }`) included.
  * - put, delete: kvWrite on the key / range. txn: kvRead on every compared key and every range
  *   op, kvWrite on every put and delete, in both branches (whichever runs).
  * - compact (destroys history for every key): members only.
@@ -51,7 +55,10 @@ export type KvAction =
  *
  * Invariant: with no policy, or for this node's own calls, nothing is checked or decoded twice.
  * The check is at request time on the serving member: a lease's keys attached between the
- * check and the apply are not re-checked (apply-time checks are the KV RBAC's job).
+ * check and the apply are not re-checked (apply-time checks are the KV roles' job). A running
+ * watch is re-checked for the principal that last started a watch under its caller's name
+ * (a name unseen since the table started over counts with no groups, so it may end too soon,
+ * never too late).
  */
 export function kvAuthorization(authorizer: Authorizer, member: KvMember) {
   const registry = prefixSpan(utf8ByteString(REGISTRY_PREFIX));
@@ -85,6 +92,24 @@ export function kvAuthorization(authorizer: Authorizer, member: KvMember) {
     }
   };
 
+  // Running watches: each policy change ends the watches their principal may no longer read (at
+  // their next poll, with the denial). The hub knows callers by name; the principal that last
+  // started a watch under that name stands for it (groups and how it authenticated included).
+  const watchers = new Map<string, Principal>();
+  const watcherKey = (name: string, authenticated: boolean) => `${authenticated ? 'a' : 'u'}:${name}`;
+  authorizer.onChange(() => {
+    if (!authorizer.enabled) return;
+    member.sm.watches.endDisallowed((caller, range) => {
+      if (caller.kind !== 'user') return;
+      const principal =
+        watchers.get(watcherKey(caller.name, caller.authenticated)) ??
+        (caller.authenticated
+          ? { name: caller.name, groups: [], via: 'hook', authenticated: true }
+          : unauthenticatedPrincipal(caller.name));
+      spans(principal, 'kvRead', { from: range.from, to: range.to });
+    });
+  });
+
   /** Throws PERMISSION_DENIED / UNAUTHENTICATED when the caller may not make this request. */
   return (ctx: Context, action: KvAction, params: unknown): void => {
     const principal = ctx.principal;
@@ -92,8 +117,14 @@ export function kvAuthorization(authorizer: Authorizer, member: KvMember) {
     const p = obj(params);
     switch (action) {
       case 'range':
+        spans(principal, 'kvRead', rangeSpan(p.range));
+        return;
       case 'watch':
         spans(principal, 'kvRead', rangeSpan(p.range));
+        if (principal) {
+          if (watchers.size >= MAX_WATCHERS) watchers.clear();
+          watchers.set(watcherKey(principal.name, principal.authenticated), principal);
+        }
         return;
       case 'put':
         spans(principal, 'kvWrite', rangeSpan({ key: p.key }));

@@ -151,7 +151,13 @@ export class Authorizer {
       ...(d.rule !== undefined ? { rule: d.rule } : {}),
     });
     return new ParleyError(code, message, {
-      details: { permission: kind, target, principal: who.name, ...(d.rule !== undefined ? { rule: d.rule } : {}) },
+      details: {
+        reason: 'policy',
+        permission: kind,
+        target,
+        principal: who.name,
+        ...(d.rule !== undefined ? { rule: d.rule } : {}),
+      },
     });
   }
 

@@ -14,6 +14,7 @@ const P = {
   abeToken: { name: 'abe', groups: ['dev'], via: 'token', authenticated: true },
   carolToken: { name: 'carol', groups: ['ops'], via: 'token', authenticated: true },
   fakeAlice: { name: 'alice', groups: ['ops'], via: 'none', authenticated: false },
+  anon: { name: 'anon', groups: [], via: 'none', authenticated: false },
 } satisfies Record<string, Principal>;
 const PRINCIPALS: Principal[] = Object.values(P);
 
@@ -175,11 +176,18 @@ const short = (d: Decision) =>
 describe('authorization policy: decisions', () => {
   it('agrees with a brute-force oracle on random policies, principals and permissions (property)', () => {
     fc.assert(
-      fc.property(policyArb, fc.constantFrom(...PRINCIPALS), permissionArb, (policy, principal, permission) => {
-        const got = short(new CompiledPolicy(policy).decide(principal, permission));
-        assert.deepEqual(got, oracle(policy, principal, permission), JSON.stringify({ policy, principal, permission }));
+      fc.property(policyArb, fc.array(permissionArb, { minLength: 1, maxLength: 4 }), (policy, permissions) => {
+        // One compiled policy for every principal, each asked twice: cached answers must agree too.
+        const compiled = new CompiledPolicy(policy);
+        for (let round = 0; round < 2; round++)
+          for (const permission of permissions)
+            for (const principal of PRINCIPALS) {
+              const got = short(compiled.decide(principal, permission));
+              const want = oracle(policy, principal, permission);
+              assert.deepEqual(got, want, JSON.stringify({ round, policy, principal, permission }));
+            }
       }),
-      { numRuns: 3000 },
+      { numRuns: 1500 },
     );
   });
 
@@ -247,6 +255,14 @@ describe('authorization policy: decisions', () => {
       allowed: true,
       rule: 'guests-ping',
     });
+    const other: Principal = { name: 'x-2', groups: [], via: 'none', authenticated: false };
+    for (const p of [claimed, other, claimed]) {
+      const d = policy.decide(p, { kind: 'call', action: 'orders.list' });
+      assert.ok(
+        !d.allowed && d.reason.includes(`unauthenticated peer '${p.name}'`),
+        'a cached denial names its own peer',
+      );
+    }
   });
 
   it('internal actions: members only (default: key, secret or TLS), never through a rule or a wildcard', () => {
@@ -314,7 +330,11 @@ describe('authorization policy: validation', () => {
       /\$raft is reachable only by cluster members/,
     ],
     [{ version: 1, allow: [{ name: 'a', principals: ['*'], call: ['$kv.put'] }] }, /grant kvRead \/ kvWrite/],
-    [{ version: 1, members: ['unauthenticated'], allow: [] }, /members\[0\] must not be 'unauthenticated'/],
+    [{ version: 1, members: ['unauthenticated'], allow: [] }, /members\[0\] must not be or contain 'unauthenticated'/],
+    [
+      { version: 1, groups: { guests: ['unauthenticated'] }, members: ['x', 'group:guests'], allow: [] },
+      /members\[1\] must not be or contain 'unauthenticated' \(group guests lists it\)/,
+    ],
     [{ version: 1, groups: { g: ['group:h'] }, allow: [] }, /groups\.g\[0\].*cannot contain another group/],
     [{ version: 1, allow: [{ name: 'a', principals: [], call: ['x'] }] }, /allow\[0\]\.principals must not be empty/],
   ];

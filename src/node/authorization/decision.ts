@@ -33,6 +33,14 @@ export const MEMBERS_RULE = '(members)';
 export const KV_SERVICE_RULE = '(checked per key by $kv)';
 
 type PrincipalMatcher = (p: Principal) => boolean;
+
+interface DecisionCache {
+  readonly authenticated: Map<string, WeakMap<Principal, Decision>>;
+  readonly unauthenticated: Map<string, Decision>;
+}
+const newCache = (): DecisionCache => ({ authenticated: new Map(), unauthenticated: new Map() });
+/** Targets (actions, events) whose decisions a cache keeps; past it the cache starts over. */
+const MAX_CACHED_TARGETS = 10_000;
 type NameMatcher = (name: string) => boolean;
 
 interface CompiledRule {
@@ -59,6 +67,8 @@ export class CompiledPolicy {
   private readonly deny: CompiledRule[];
   private readonly allow: CompiledRule[];
   private readonly memberMatcher: PrincipalMatcher;
+  private readonly calls = newCache();
+  private readonly events = { emit: newCache(), subscribe: newCache() };
 
   constructor(readonly policy: Policy) {
     const groups = new Map<string, PrincipalMatcher>();
@@ -79,12 +89,16 @@ export class CompiledPolicy {
   decide(principal: Principal, permission: Permission): Decision {
     switch (permission.kind) {
       case 'call':
-        return this.decideCall(principal, permission.action);
+        return this.cached(this.calls, principal, permission.action, () =>
+          this.decideCall(principal, permission.action),
+        );
       case 'internal':
         return this.members(principal, `'${permission.action}' is reachable only by cluster members`);
       case 'emit':
       case 'subscribe':
-        return this.decideName(principal, permission.kind, permission.event);
+        return this.cached(this.events[permission.kind], principal, permission.event, () =>
+          this.decideName(principal, permission.kind, permission.event),
+        );
       case 'queuePublish':
       case 'queueConsume':
         return this.decideName(principal, permission.kind, permission.stream);
@@ -94,6 +108,33 @@ export class CompiledPolicy {
       case 'kvAny':
         return this.decideKvAny(principal);
     }
+  }
+
+  /**
+   * Decisions by name are cached per target: for an authenticated principal per principal object
+   * (the mesh hands out one object per authenticated connection), for an unauthenticated one per
+   * target alone (it matches only `unauthenticated`, whatever it is called). Denials of
+   * unauthenticated principals are decided again, so their message names the right peer.
+   */
+  private cached(cache: DecisionCache, principal: Principal, target: string, decide: () => Decision): Decision {
+    if (!principal.authenticated) {
+      const hit = cache.unauthenticated.get(target);
+      if (hit !== undefined) return hit.allowed ? hit : decide();
+      const d = decide();
+      if (cache.unauthenticated.size >= MAX_CACHED_TARGETS) cache.unauthenticated.clear();
+      cache.unauthenticated.set(target, d);
+      return d;
+    }
+    let perPrincipal = cache.authenticated.get(target);
+    const hit = perPrincipal?.get(principal);
+    if (hit !== undefined) return hit;
+    const d = decide();
+    if (perPrincipal === undefined) {
+      if (cache.authenticated.size >= MAX_CACHED_TARGETS) cache.authenticated.clear();
+      cache.authenticated.set(target, (perPrincipal = new WeakMap()));
+    }
+    perPrincipal.set(principal, d);
+    return d;
   }
 
   private members(principal: Principal, reason: string): Decision {

@@ -184,10 +184,15 @@ export function validatePolicy(x: unknown): Policy {
     policy.groups = groups;
   }
   if (x.members !== undefined) {
+    const groups = (policy.groups ?? {}) as Record<string, string[]>;
     policy.members = stringList(x.members, 'members', (s, p) => {
       checkPrincipalPattern(s, p);
-      if (s === 'unauthenticated')
-        throw bad(p, "must not be 'unauthenticated': anyone able to connect could then drive $raft and $cluster");
+      const viaGroup = s.startsWith('group:') && groups[s.slice('group:'.length)]?.includes('unauthenticated');
+      if (s === 'unauthenticated' || viaGroup)
+        throw bad(
+          p,
+          `must not be or contain 'unauthenticated'${viaGroup ? ` (group ${s.slice(6)} lists it)` : ''}: anyone able to connect could then drive $raft and $cluster`,
+        );
     });
   }
   const names = new Set<string>();
