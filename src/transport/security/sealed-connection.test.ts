@@ -274,6 +274,21 @@ describe('SealedConnection', () => {
     assert.deepEqual(t.bobReceived.frames, []);
   });
 
+  it('a GOODBYE in the clear after the switch closes the connection too, quoting its unauthenticated reason', async () => {
+    const t = mitm((_f, forward) =>
+      forward(
+        PacketType.GOODBYE,
+        FrameFlag.JSON,
+        0,
+        Buffer.from('{"code":"INVALID_ARGUMENT","reason":"frame too big"}'),
+      ),
+    );
+    t.seal();
+    send(t.alice, 'x');
+    await closedWith(t.bobReceived, 'unsealed');
+    assert.match((t.bobReceived.closes[0] as Error).message, /unauthenticated; it says: "frame too big"/);
+  });
+
   it('a sealed batch that opens but does not hold whole frames closes the connection (malformed)', async () => {
     let relay: Relay = honest;
     const t = mitm((f, forward) => relay(f, forward));
