@@ -4,7 +4,7 @@
  *
  *   npm run bench -- security --part rpc [--short] [--duration 3] [--warmup 1] [--rounds 1]
  *                                        [--concurrency 1,100] [--payload 16,1024] [--handshakes 50]
- *                                        [--systems sec-plain,sec-tls,...] [--json] [--no-pin]
+ *                                        [--systems sec-plain,sec-tls,...] [--json] [--no-pin] [--cpu-prof DIR]
  *
  * The systems (bench/peers/parley-secure.ts): sec-plain (the baseline), sec-tls, sec-secret, sec-keys, sec-authz
  * (node keys + sealing + a 10-rule policy: "authz + AEAD") and sec-mtls (mutual TLS + auth.tls + the policy).
@@ -21,6 +21,7 @@
  */
 import { type BenchOptions, parseBenchOptions } from './harness/bench-options.js';
 import { CpuMeter } from './harness/cpu-meter.js';
+import { printCpuProfileSummary } from './harness/cpu-profile-summary.js';
 import { formatLoad, printRunHeader } from './harness/run-header.js';
 import { type RunningSystem, rotated, startSystems, stopSystems } from './harness/system-processes.js';
 import { formatCount, formatMicros, formatRatio, formatTable } from './harness/table.js';
@@ -300,7 +301,10 @@ export async function runSecurityRpc(args: string[]): Promise<void> {
   const options = parseOptions(args);
   const { dispose } = makeSecurityMaterial();
   try {
-    const started = await startSystems(options.systems, options.pin ? { pin: { server: 1, client: 0 } } : {});
+    const started = await startSystems(options.systems, {
+      ...(options.pin ? { pin: { server: 1, client: 0 } } : {}),
+      ...(options.cpuProfileDir ? { cpuProfile: { dir: options.cpuProfileDir, systems: options.systems } } : {}),
+    });
     console.log('');
     printRunHeader('security', options, started);
     let cells: RpcCell[] = [];
@@ -322,6 +326,9 @@ export async function runSecurityRpc(args: string[]): Promise<void> {
     console.log('\nTargets (ratios within each round; median, spread over rounds)');
     console.log(formatTargets(targets));
     console.log(`\nload average at the end: ${formatLoad()}`);
+    if (options.cpuProfileDir) {
+      for (const system of started.running) printCpuProfileSummary(options.cpuProfileDir, system.name);
+    }
     if (options.json) {
       console.log(
         `\nJSON ${JSON.stringify({ benchmark: 'security-rpc', options, notes: started.notes, cells, handshakes, targets })}`,
