@@ -14,8 +14,6 @@ import { createInterface } from 'node:readline';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { SignJWT } from 'jose';
-import type { Context } from '../node/context.js';
-import { createNode } from '../node/node.js';
 import { generateNodeKeys } from '../transport/security/node-keys.js';
 import { cliEnv, PARLEY_BIN, runCli } from './testing/run-cli.js';
 import { hasOpenssl, makeTestPki } from './testing/test-pki.js';
@@ -254,26 +252,48 @@ describe('parley CLI security', () => {
     }
   });
 
-  it('--token presents a bearer token to a server that --trust verified first; a forged token is refused', async () => {
+  it('--tokens on a node and --token on a client: the client verifies the node (--trust), then presents its token; a forged one is refused', async () => {
     const issuer = generateKeyPairSync('ed25519');
     const forger = generateKeyPairSync('ed25519');
     const apiKeys = generateNodeKeys();
-    const api = createNode({
-      id: 'api',
-      logger: 'silent',
-      auth: {
-        key: apiKeys.secretKey,
-        trust: {},
-        tokens: {
-          issuer: 'https://issuer.test',
-          audience: 'parley',
-          keys: issuer.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
-        },
-      },
-    });
-    api.addService({ name: 'whoami', actions: { me: (_p: unknown, ctx: Context) => ctx.principal?.name } });
-    await api.start();
+    const apiKey = file('api.key', apiKeys.secretKey);
+    const serverTrust = file('api-trust.json', JSON.stringify({ api: apiKeys.publicKey }), 0o644);
+    const tokens = file(
+      'tokens.json',
+      JSON.stringify({
+        issuer: 'https://issuer.test',
+        audience: 'parley',
+        keys: [issuer.publicKey.export({ type: 'spki', format: 'pem' }).toString()],
+      }),
+      0o644,
+    );
+    const badTokens = file(
+      'bad-tokens.json',
+      JSON.stringify({ issuer: 'x', audience: 'y', keys: [], algorithms: ['HS256'] }),
+      0o644,
+    );
+    const refused = await runCli(['node', FIXTURE, '--tokens', badTokens]);
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /--tokens \S+bad-tokens\.json: /);
+    const whoami = file(
+      'whoami.mjs',
+      "export default { name: 'whoami', actions: { me: (_p, ctx) => ctx.principal?.name } };\n",
+      0o644,
+    );
+    let api: Started | undefined;
     try {
+      api = await start([
+        'node',
+        whoami,
+        '--key',
+        apiKey,
+        '--trust',
+        serverTrust,
+        '--tokens',
+        tokens,
+        '--log-level',
+        'warn',
+      ]);
       const jwt = (key: typeof issuer.privateKey) =>
         new SignJWT({ groups: ['ops'] })
           .setProtectedHeader({ alg: 'EdDSA' })
@@ -283,12 +303,11 @@ describe('parley CLI security', () => {
           .setExpirationTime('5m')
           .sign(key);
       const tokenFile = file('alice.jwt', await jwt(issuer.privateKey));
-      const serverTrust = file('api-trust.json', JSON.stringify({ api: apiKeys.publicKey }), 0o644);
       const me = await runCli([
         'call',
         'whoami.me',
         '--seed',
-        api.address!,
+        api.address,
         '--token',
         `@${tokenFile}`,
         '--trust',
@@ -296,13 +315,13 @@ describe('parley CLI security', () => {
       ]);
       assert.equal(me.code, 0, me.stderr);
       assert.equal(JSON.parse(me.stdout), 'alice', 'the handler sees the principal the token names');
-      const forged = await runCli(['call', 'whoami.me', '--seed', api.address!, '--trust', serverTrust], 20_000, {
+      const forged = await runCli(['call', 'whoami.me', '--seed', api.address, '--trust', serverTrust], 20_000, {
         env: { PARLEY_TOKEN: await jwt(forger.privateKey) },
       });
       assert.equal(forged.code, 1);
       assert.match(forged.stderr, /^UNAUTHENTICATED: /);
     } finally {
-      await api.stop();
+      await stop(api);
     }
   });
 

@@ -3,6 +3,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { type AuthOptions, authenticatesPeers, type TrustedKey } from '../transport/security/auth-options.js';
 import { tlsPrincipalName } from '../transport/security/handshake-auth.js';
 import { canonicalPublicKey, parseSecretKey } from '../transport/security/node-keys.js';
+import { createTokenVerifier, type TokenOptions } from '../transport/security/token-verifier.js';
 import type { TlsOptions } from '../transport/tls-options.js';
 import { KEY_ENV, processSources, SECRET_ENV, type SettingSources, TRUST_ENV } from './settings.js';
 import { UsageError } from './usage-error.js';
@@ -35,7 +36,11 @@ export const CLIENT_SECURITY_FLAGS = {
 } as const;
 
 /** Flags of commands whose node listens (server, node): the client's, and --insecure. */
-export const LISTENER_SECURITY_FLAGS = { ...CLIENT_SECURITY_FLAGS, insecure: { type: 'boolean' } } as const;
+export const LISTENER_SECURITY_FLAGS = {
+  ...CLIENT_SECURITY_FLAGS,
+  tokens: fileFlag,
+  insecure: { type: 'boolean' },
+} as const;
 
 const COMMON_HELP = `Security (see docs/CLI.md#security; each flag also has a PARLEY_* variable):
   --secret-file FILE   a cluster secret (32+ characters) every member holds; or PARLEY_SECRET=value
@@ -52,6 +57,8 @@ Key, secret and token files must not be readable by other users (chmod 600 FILE)
 
 export const CLIENT_SECURITY_HELP = COMMON_HELP;
 export const LISTENER_SECURITY_HELP = `${COMMON_HELP}
+  --tokens FILE        accept clients' bearer tokens: JSON {"issuer", "audience", "keys": [PEM or
+                       JWK public keys], "algorithms"?, "groupsClaim"?}; or PARLEY_TOKENS_FILE
 Listening on a host other than loopback needs one of them, or --insecure to run open on purpose.`;
 
 /** What the flags give a node; `identity` is the node id a key or certificate proves, when known. */
@@ -120,6 +127,9 @@ export function securityFromFlags(
   } else if (secretValue !== undefined) {
     auth.secret = checkedSecret(secretValue.trim(), SECRET_ENV, usage);
   }
+
+  const tokensFile = str('tokens');
+  if (tokensFile !== undefined) auth.tokens = readTokenOptions(tokensFile, usage);
 
   const token = str('token');
   if (token !== undefined) {
@@ -280,6 +290,26 @@ function checkedTrust(
     }
   }
   return parsed as Record<string, string | TrustedKey>;
+}
+
+/** `--tokens FILE`: how this node verifies clients' tokens, checked now (a bad key or algorithm names the file). */
+function readTokenOptions(file: string, usage: string): TokenOptions {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFile('--tokens', file, usage));
+  } catch (err) {
+    if (err instanceof UsageError) throw err;
+    throw new UsageError(`--tokens ${file} is not valid JSON: ${(err as Error).message}`, usage);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new UsageError(`--tokens ${file} must hold {"issuer": ..., "audience": ..., "keys": [...]}`, usage);
+  }
+  try {
+    createTokenVerifier(parsed as TokenOptions);
+  } catch (err) {
+    throw new UsageError(`--tokens ${file}: ${(err as Error).message}`, usage);
+  }
+  return parsed as TokenOptions;
 }
 
 function envValue(sources: SettingSources, name: string): string | undefined {

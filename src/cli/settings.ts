@@ -20,6 +20,7 @@ export const SETTINGS = {
   trust: { env: 'PARLEY_TRUST_FILE', keys: ['trustFile'] },
   'secret-file': { env: 'PARLEY_SECRET_FILE', keys: ['secretFile'] },
   token: { env: 'PARLEY_TOKEN', keys: [] },
+  tokens: { env: 'PARLEY_TOKENS_FILE', keys: ['tokensFile'] },
   'tls-cert': { env: 'PARLEY_TLS_CERT', keys: ['tlsCert'] },
   'tls-key': { env: 'PARLEY_TLS_KEY', keys: ['tlsKey'] },
   'tls-ca': { env: 'PARLEY_TLS_CA', keys: ['tlsCa'] },
@@ -116,5 +117,5 @@ PARLEY_ADVERTISE and PARLEY_POLICY, or the same keys in ./${CONFIG_FILE} ({"serv
 stand in for the flags; a flag wins over the environment, the environment over the file.
 Security: PARLEY_KEY_FILE (or PARLEY_KEY, the value), PARLEY_TRUST_FILE (or PARLEY_TRUST,
 name=PARLEY-PK-...,...), PARLEY_SECRET_FILE (or PARLEY_SECRET, the value), PARLEY_TOKEN,
-PARLEY_TLS_CERT, PARLEY_TLS_KEY, PARLEY_TLS_CA; in the file keyFile, trustFile, secretFile,
-tlsCert, tlsKey, tlsCa.`;
+PARLEY_TOKENS_FILE, PARLEY_TLS_CERT, PARLEY_TLS_KEY, PARLEY_TLS_CA; in the file keyFile,
+trustFile, secretFile, tokensFile, tlsCert, tlsKey, tlsCa.`;
