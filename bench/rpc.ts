@@ -57,7 +57,8 @@ export interface RpcCell {
   cpuUsPerCall?: number;
 }
 
-async function measureCell(
+/** One cell: the client's closed loop against its server, with both processes' CPU over the cell. */
+export async function measureCell(
   system: RunningSystem,
   cell: Omit<RpcCell, 'system'>,
   options: BenchOptions,
@@ -192,7 +193,7 @@ function cellOf(
  * A ratio taken within each round (both systems measured back to back), summarised as the median with the spread:
  * '1.04× (0.98–1.12× over 3 rounds)'.
  */
-function perRound(
+export function perRound(
   _cells: RpcCell[],
   rounds: number,
   ratio: (round: number) => number | undefined,

@@ -3,12 +3,14 @@
  *
  * Part 1, crypto (bench/security-crypto.ts): per-message AEAD cost at 64 B, 1 KiB and 64 KiB
  * (AES-256-GCM vs ChaCha20-Poly1305, with a memcpy floor) and handshake crypto cost.
- * The RPC-level comparison (authentication + authorization + AEAD vs plaintext vs TLS at
- * concurrency 100) is to be added as part 2.
+ * Part 2, RPC (bench/security-rpc.ts): echo throughput, latency and CPU per call with authentication,
+ * authorization and AEAD vs plaintext Parley vs Parley over TLS, and the cost of a handshake.
+ * `--part rpc|crypto` runs one part; the RPC part's flags are listed in bench/security-rpc.ts.
  */
 import { availableParallelism, cpus } from 'node:os';
 import { formatLoad } from './harness/run-header.js';
 import { DEFAULT_CRYPTO_OPTIONS, runCryptoBench } from './security-crypto.js';
+import { runSecurityRpc, splitSecurityArgs } from './security-rpc.js';
 
 interface Options {
   rounds: number;
@@ -29,11 +31,15 @@ function parse(args: string[]): Options {
 }
 
 export async function run(args: string[]): Promise<void> {
-  const options = parse(args);
+  const { part, cryptoArgs, rpcArgs } = splitSecurityArgs(args);
+  const options = parse(cryptoArgs);
   console.log(`security benchmark — ${new Date().toISOString()}`);
   console.log(
     `machine: ${availableParallelism()} cpus, ${cpus()[0]?.model ?? 'unknown'}; node ${process.version} (OpenSSL ${process.versions.openssl}); load average ${formatLoad()}`,
   );
   console.log(`command: npm run bench -- security ${process.argv.slice(3).join(' ')}`.trimEnd());
-  await runCryptoBench({ ...DEFAULT_CRYPTO_OPTIONS, rounds: options.rounds, cellMs: options.cellMs });
+  if (part !== 'rpc') {
+    await runCryptoBench({ ...DEFAULT_CRYPTO_OPTIONS, rounds: options.rounds, cellMs: options.cellMs });
+  }
+  if (part !== 'crypto') await runSecurityRpc(rpcArgs);
 }

@@ -150,7 +150,11 @@ try {
   // 5. The demo cluster from the installed package: it runs, and prints commands that work here.
   const base = await freePortBase(6);
   const up = run('npx', ['parley', 'up', '--for', '1', '--port-base', String(base)], app, 60_000);
-  if (!up.includes(`npx parley call math.add '{"a":1,"b":2}' --seed 127.0.0.1:${base}`) || up.includes('bin/parley')) {
+  // Authentication is on: the printed call carries the cluster secret's file.
+  if (
+    !up.includes(`npx parley call math.add '{"a":1,"b":2}' --seed 127.0.0.1:${base} --secret-file `) ||
+    up.includes('bin/parley')
+  ) {
     fail(`npx parley up printed commands that do not work in a consumer project:\n${up}`);
   }
   if (!up.includes('all nodes stopped')) fail(`npx parley up did not stop cleanly:\n${up}`);

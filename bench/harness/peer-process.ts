@@ -63,6 +63,10 @@ function clientHandlers(client: PeerClient): Record<string, Handler> {
       }
       return runClosedLoop(() => client.call(payload), { concurrency, warmupMs, durationMs });
     },
+    handshakes: async ({ count = 20 }) => {
+      if (!client.handshakes) throw new Error('this system does not measure handshakes');
+      return client.handshakes(count);
+    },
     flood: async ({ payloadBytes = 16, durationMs = 4000 }) => {
       const payload = makePayload(payloadBytes);
       return runEventFlood(() => client.emit(payload), { durationMs, window: client.emitWindow });

@@ -26,7 +26,22 @@ export interface PeerClient {
    * "wait now" (a drain, a flush), larger for peers that return a promise per event (a write callback, an ack).
    */
   readonly emitWindow: number;
+  /**
+   * Optional (the security benchmark): connect `count` fresh clients one after another, each making one call and
+   * stopping, and report how long each took from creation to its first reply.
+   */
+  handshakes?(count: number): Promise<HandshakeSample>;
   stop(): Promise<void>;
+}
+
+/** Fresh connections made one at a time: creation → connected and authenticated → first reply. */
+export interface HandshakeSample {
+  count: number;
+  /** Sum of the timed connections (ms; the pauses between them excluded): count / totalMs is the serial rate. */
+  totalMs: number;
+  p50Ms: number;
+  meanMs: number;
+  maxMs: number;
 }
 
 export interface PeerSystem {

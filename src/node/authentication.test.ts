@@ -131,6 +131,14 @@ describe('authentication', () => {
     await a.node.broadcast('vault.opened');
     assert.ok(!events.includes('spied'));
     assert.equal(seen.filter((s) => s.caller === 'stranger').length, 0);
+    // Nor does it learn what the node serves: the HELLO, sent before anyone is proven, names nothing.
+    const spy = net.connect('mem:spy', a.node.address!, LIMITS);
+    const frames: Frame[] = [];
+    spy.setHandlers({ onFrame: (f) => frames.push({ ...f, body: f.body.slice() }), onClose() {} });
+    await waitUntil(() => frames.length > 0, 3000, 'the HELLO');
+    const hello = jsonCodec.decode(frames[0]!.body) as { node: { services: unknown[]; meta: object } };
+    assert.deepEqual([hello.node.services, hello.node.meta], [[], {}]);
+    spy.destroy();
   });
 
   it('an untrusted key, and a trusted key claiming another node id, are refused', async () => {
@@ -145,6 +153,17 @@ describe('authentication', () => {
     await waitUntil(() => a.refusals().length > 1, 3000, 'the second refusal');
     assert.match(a.refusals()[1]!, /node id 'carol' does not match the identity its key proves \('bob'\)/);
     await assert.rejects(impostor.call('vault.whoami', {}, { timeout: 200 }), ParleyError);
+  });
+
+  it('a node proving by key meets one proving by secret (both derive the same session keys)', async () => {
+    const net = new MemoryNetwork();
+    const a = await server(net, 'alice', { ...memberAuth('alice'), secret: SECRET });
+    const b = await node(net, 'bravo', {
+      auth: { secret: SECRET, trust: { alice: keys.alice.publicKey } },
+      seeds: [a.node.address!],
+    });
+    await b.waitFor('vault.whoami', 3000);
+    assert.deepEqual(await b.call('vault.whoami'), { name: 'bravo', via: 'secret', groups: [], caller: 'bravo' });
   });
 
   it('secret mode: the right secret joins (principal = node id), a wrong one is refused', async () => {
@@ -336,7 +355,7 @@ describe('authentication', () => {
     assert.match(a.refusals()[0]!, /refused by the authenticate hook/);
   });
 
-  it('frames sent while a slow check runs are held and then served in order; too many are refused', async () => {
+  it('frames sent while a slow check runs are held and delivered once admitted; too many are refused', async () => {
     const net = new MemoryNetwork();
     let release: () => void = () => {};
     const gate = new Promise<void>((r) => {
@@ -351,20 +370,28 @@ describe('authentication', () => {
         return info.principal;
       },
     });
-    const slow = await node(net, 'slow', { auth: { secret: SECRET }, seeds: [a.node.address!] });
-    // The slow side verified alpha at once, so it calls before alpha has admitted it.
-    await slow.waitFor('vault.whoami', 3000);
-    const calls = [1, 2, 3].map((i) => slow.call('vault.whoami', { i }));
+    const slow = createNode({
+      id: 'slow',
+      logger: 'silent',
+      transport: new MemoryTransport(net, LIMITS),
+      auth: { secret: SECRET },
+      seeds: [a.node.address!],
+    });
+    slow.addService({ name: 'slowsvc', actions: { x: () => 1 } });
+    started.push(slow);
+    await slow.start();
+    // The slow side verified alpha at once and sent its INFO (its HELLO names no services): alpha holds it.
+    await waitUntil(() => slow.nodes().some((p) => p.id === 'alpha' && p.connected), 3000, 'slow to admit alpha');
     assert.ok(!a.node.nodes().some((p) => p.id === 'slow'), 'not admitted yet');
     release();
-    const results = (await Promise.all(calls)) as { caller: string }[];
-    assert.deepEqual(
-      results.map((r) => r.caller),
-      ['slow', 'slow', 'slow'],
-    );
+    await a.node.waitFor('slowsvc.x', 3000);
+    assert.equal(await a.node.call('slowsvc.x'), 1);
+
     const flood = await node(net, 'flood', { auth: { secret: SECRET }, seeds: [a.node.address!] });
-    await flood.waitFor('vault.whoami', 3000);
-    for (let i = 0; i < 300; i++) flood.send('vault.whoami', { i });
+    await waitUntil(() => flood.nodes().some((p) => p.id === 'alpha' && p.connected), 3000, 'flood to admit alpha');
+    const mesh = (flood as unknown as { mesh: { send: (...a: unknown[]) => void } }).mesh;
+    const oneway = jsonCodec.encode(['vault.whoami', {}, null]);
+    for (let i = 0; i < 300; i++) mesh.send('alpha', PacketType.ONEWAY, FrameFlag.JSON, 0, oneway);
     await waitUntil(() => a.refusals().length > 0, 3000, 'the refusal');
     assert.match(a.refusals()[0]!, /too much sent before authentication completed/);
   });

@@ -43,6 +43,11 @@ export interface MembershipDeps {
   readonly accepting: () => boolean;
   /** Discovery's hooks, once it started. */
   readonly discovery: () => { peerUp?(peerId: string): void } | undefined;
+  /**
+   * The mesh authenticates peers: the HELLO, sent before anyone is proven, names no services and
+   * no meta; each peer gets them in an INFO once it is admitted.
+   */
+  readonly withholdUntilAuthenticated?: boolean;
 }
 
 /**
@@ -53,7 +58,9 @@ export interface MembershipDeps {
  * Invariants: `version` of this node's info grows with every announced change; a peer seen with a
  * new incarnation has every call, handler and event sequence of its previous life failed or reset
  * before it is routed to; a lost peer is forgotten (catalog, mesh, server, sequences) exactly once,
- * `failureTimeoutMs` after it went down unless it came back, and at once when it left gracefully.
+ * `failureTimeoutMs` after it went down unless it came back, and at once when it left gracefully;
+ * with `withholdUntilAuthenticated`, this node's services and meta reach a peer only after the
+ * handshake proved who it is.
  */
 export class Membership {
   private readonly forgetTimers = new Map<string, CancelTimer>();
@@ -64,11 +71,12 @@ export class Membership {
   constructor(private readonly deps: MembershipDeps) {}
 
   hello(): HelloBody {
+    const info = this.info();
     return {
       protocol: PROTOCOL_VERSION,
       codec: this.deps.codec.name,
       maxFrameSize: this.deps.maxFrameSize,
-      node: this.info(),
+      node: this.deps.withholdUntilAuthenticated ? { ...info, services: [], meta: {} } : info,
     };
   }
 
@@ -88,6 +96,16 @@ export class Membership {
       } catch (err) {
         logger.warn(`could not tell '${peerId}' about new services: ${(err as Error).message}`);
       }
+    }
+  }
+
+  /** This node's full info to one (admitted) peer. */
+  private sendInfo(peerId: string): void {
+    const { mesh, codec, logger } = this.deps;
+    try {
+      mesh.send(peerId, PacketType.INFO, codec.flag, 0, codec.encode(this.info()));
+    } catch (err) {
+      logger.warn(`could not tell '${peerId}' about this node's services: ${(err as Error).message}`);
     }
   }
 
@@ -121,6 +139,7 @@ export class Membership {
       server.forget(peerId);
     }
     catalog.upsert(hello.node, this.deps.accepting());
+    if (this.deps.withholdUntilAuthenticated) this.sendInfo(peerId);
     const where = hello.node.address ?? 'a client without a listen address';
     if (previous === undefined) logger.info(`node '${peerId}' joined (${where})`);
     else if (previous.info.incarnation !== hello.node.incarnation) logger.info(`node '${peerId}' restarted (${where})`);

@@ -157,6 +157,7 @@ export class ParleyNode<C extends ContractShape = AnyContract, E extends EventSh
       sequences: this.sequences,
       accepting: () => this.state !== 'stopping',
       discovery: () => this.discovery,
+      withholdUntilAuthenticated: auth !== undefined,
     });
     this.middlewares = options.middlewares ?? [];
     const host = {

@@ -1,4 +1,5 @@
 import type { Timer } from '../base/clock.js';
+import { isOutboundQueueFull } from '../transport/connection.js';
 import type { Logger } from '../transport/logger.js';
 import type { Mesh } from '../transport/mesh.js';
 import { type Codec, codecForFlags } from '../wire/codec.js';
@@ -30,6 +31,9 @@ export interface RequestServerDeps {
   readonly authorizer: Authorizer;
 }
 
+/** How long requests from a peer whose answer did not fit in its outbound queue are refused unrun. */
+const CONGESTION_BACKOFF_MS = 100;
+
 /** Default of `maxInFlightPerPeer` (NodeOptions). */
 export const DEFAULT_MAX_IN_FLIGHT_PER_PEER = 10_000;
 
@@ -46,11 +50,15 @@ export const DEFAULT_MAX_IN_FLIGHT_PER_PEER = 10_000;
  * `running` holds exactly the requests whose handler has not finished, as seen from any other
  * task (a synchronous handler starts and finishes within one onRequest and is never entered), so
  * `running.get(peer).size` is that peer's requests in flight, bounded by maxInFlightPerPeer;
- * `onewaysRunning.get(peer)` = its one-way handlers started − finished, bounded the same way.
+ * `onewaysRunning.get(peer)` = its one-way handlers started − finished, bounded the same way;
+ * `congested` holds the peers whose last answer did not fit in their outbound queue; for
+ * CONGESTION_BACKOFF_MS after that, their requests are refused without running.
  */
 export class RequestServer {
   private readonly running = new Map<string, Map<number, Context>>();
   private readonly onewaysRunning = new Map<string, number>();
+  /** Peers whose last answer did not fit in their outbound queue, and when (see onRequest). */
+  private readonly congested = new Map<string, number>();
   /** Peers whose dropped one-way messages were logged (bounded; the rest are dropped quietly). */
   private readonly warnedOneway = new Set<string>();
   private active = 0;
@@ -98,6 +106,15 @@ export class RequestServer {
     const pending = this.running.get(peerId)?.size ?? 0;
     if (pending >= this.maxPerPeer) {
       this.respondError(peerId, stream, tooManyInFlight(nodeId, peerId, pending, 'requests'));
+      return;
+    }
+    const congestedAt = this.congested.get(peerId);
+    if (congestedAt !== undefined && this.deps.timer.now() - congestedAt < CONGESTION_BACKOFF_MS) {
+      // An answer to this peer did not fit in its outbound queue moments ago: it does not read
+      // (fast enough). Its request is refused without running, which costs a few bytes, instead
+      // of an answer computed only to be dropped (a peer that asks for large answers and never
+      // reads kept a node's event loop busy for seconds).
+      this.respondError(peerId, stream, notReading(nodeId, peerId));
       return;
     }
     const now = this.deps.timer.now();
@@ -240,6 +257,7 @@ export class RequestServer {
 
   forget(peerId: string): void {
     this.running.delete(peerId);
+    this.congested.delete(peerId);
   }
 
   private finish(
@@ -276,7 +294,10 @@ export class RequestServer {
   private respond(peerId: string, stream: number, flags: number, body: Uint8Array): void {
     try {
       this.deps.mesh.send(peerId, PacketType.RESPONSE, flags, stream, body);
+      if (flags & FrameFlag.ERROR) return;
+      this.congested.delete(peerId);
     } catch (err) {
+      if (isOutboundQueueFull(err)) this.congested.set(peerId, this.deps.timer.now());
       this.deps.logger.debug(`could not answer '${peerId}': ${(err as Error).message}`);
     }
   }
@@ -302,6 +323,14 @@ export class RequestServer {
 function isWaiting(ctx: Context): boolean {
   const reason = ctx.abortedWith;
   return reason === undefined || reason.code === 'DEADLINE_EXCEEDED';
+}
+
+function notReading(nodeId: string, peerId: string): ParleyError {
+  return new ParleyError(
+    'RESOURCE_EXHAUSTED',
+    `node '${nodeId}' cannot queue more answers to '${peerId}': they are not being read (maxOutboundBytes); read the answers, then retry`,
+    { details: { reason: 'outbound-queue-full' }, retryAfterMs: 100 },
+  );
 }
 
 function tooManyInFlight(nodeId: string, peerId: string, pending: number, what: string): ParleyError {

@@ -5,7 +5,9 @@
  * still running, the client's calls all succeeded throughout, the attacker's connections are gone,
  * and (for the peer that never reads) the memory it made the process hold is given back.
  *
- * The CI version is sized to run in seconds; PARLEY_HOSTILE_LONG=1 multiplies every count by 5.
+ * The CI version is sized to run in seconds; PARLEY_HOSTILE_LONG=1 multiplies the counts by 5
+ * (not the flood's: 12,000 calls already pass the per-caller limit, and more only stall the test
+ * process itself, whose peers then see it silent).
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -180,10 +182,10 @@ describe('live processes survive hostile peers', { timeout: 180_000 }, () => {
         );
       const calls: Promise<unknown>[] = [];
       // 12,000 held requests at once: 10,000 run, the ones past the limit are refused at once.
-      for (let i = 0; i < 12_000 * SCALE; i++)
+      for (let i = 0; i < 12_000; i++)
         calls.push(count(flooder.call('target.hold', { ms: 3000 }, { nodeId: 'victim', timeout: 30_000 })));
       // Writes to the member, as fast as it can take them.
-      for (let i = 0; i < 3000 * SCALE; i++)
+      for (let i = 0; i < 3000; i++)
         calls.push(
           count(flooder.call('$kv.put', { key: `flood/${i % 100}`, value: 'x' }, { nodeId: 'solo', timeout: 30_000 })),
         );

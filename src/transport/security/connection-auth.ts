@@ -353,7 +353,8 @@ export class ConnectionAuth {
       ephemeralKeyOf(this.peerAuth!),
       this.transcript!,
       this.role === 'dialer',
-      this.auth.method === 'secret' ? this.auth.secret : undefined,
+      // The secret strengthens the keys only when both sides proved themselves with it (both must agree).
+      this.auth.method === 'secret' && this.peerAuth!.method === 'secret' ? this.auth.secret : undefined,
     );
     return this.keys;
   }

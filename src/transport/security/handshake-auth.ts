@@ -73,7 +73,7 @@ export function parseHelloAuth(v: unknown): HelloAuth | undefined {
   if (a.v !== 1) {
     throw new ParleyError(
       'FAILED_PRECONDITION',
-      `peer uses authentication handshake version ${String(a.v)}, this node speaks 1; run the same Parley version on both nodes`,
+      `peer uses authentication handshake version ${typeof a.v === 'number' ? a.v : '(not a number)'}, this node speaks 1; run the same Parley version on both nodes`,
     );
   }
   base64urlBytes(a.nonce, NONCE_BYTES, 'HELLO auth nonce');

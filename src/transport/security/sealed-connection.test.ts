@@ -13,6 +13,7 @@ import { type Frame, FrameFlag, PacketType } from '../../wire/frame.js';
 import { ParleyError } from '../../wire/parley-error.js';
 import type { Connection, ConnectionHandlers } from '../connection.js';
 import { MemoryNetwork } from '../memory-transport.js';
+import { TcpTransport } from '../tcp-transport.js';
 import { FrameSealer, SEAL_OVERHEAD } from './frame-sealer.js';
 import { isSealError, type SealErrorReason } from './seal-error.js';
 import { SEALED_FRAME_OVERHEAD, SealedConnection, type SealedConnectionOptions } from './sealed-connection.js';
@@ -273,6 +274,21 @@ describe('SealedConnection', () => {
     assert.deepEqual(t.bobReceived.frames, []);
   });
 
+  it('a GOODBYE in the clear after the switch closes the connection too, quoting its unauthenticated reason', async () => {
+    const t = mitm((_f, forward) =>
+      forward(
+        PacketType.GOODBYE,
+        FrameFlag.JSON,
+        0,
+        Buffer.from('{"code":"INVALID_ARGUMENT","reason":"frame too big"}'),
+      ),
+    );
+    t.seal();
+    send(t.alice, 'x');
+    await closedWith(t.bobReceived, 'unsealed');
+    assert.match((t.bobReceived.closes[0] as Error).message, /unauthenticated; it says: "frame too big"/);
+  });
+
   it('a sealed batch that opens but does not hold whole frames closes the connection (malformed)', async () => {
     let relay: Relay = honest;
     const t = mitm((f, forward) => relay(f, forward));
@@ -462,5 +478,46 @@ describe('SealedConnection against an authenticated but broken peer (property)',
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('SealedConnection over TCP', () => {
+  it('thousands of frames of mixed sizes arrive whole and in order through real socket chunking', async () => {
+    const limits = { maxFrameSize: 1 << 20, maxOutboundBytes: 64 << 20 };
+    const server = new TcpTransport({ host: '127.0.0.1', port: 0, ...limits });
+    const client = new TcpTransport({ host: '127.0.0.1', port: null, ...limits });
+    let accepted: SealedConnection | undefined;
+    const address = await server.listen((c) => (accepted = new SealedConnection(c, limits)));
+    const dialer = new SealedConnection(await client.dial(address!), limits);
+    await waitUntil(() => accepted !== undefined, 5000, 'the server to accept');
+    const keys = sessionKeys();
+    const received: { stream: number; length: number; last: number }[] = [];
+    const closes: (Error | undefined)[] = [];
+    accepted!.setHandlers({
+      onFrame: (f) => received.push({ stream: f.stream, length: f.body.length, last: f.body.at(-1) ?? -1 }),
+      onClose: (e) => closes.push(e),
+    });
+    accepted!.openInbound(keys.listener);
+    dialer.sealOutbound(keys.dialer);
+    const sizes = Array.from({ length: 3000 }, (_, i) => (i * 7919) % (i % 100 === 0 ? 200_000 : 3000));
+    for (const [i, size] of sizes.entries()) {
+      const body = new Uint8Array(size);
+      if (size > 0) body[size - 1] = i & 0xff;
+      dialer.send(PacketType.EVENT, 0, i, body);
+      if (i % 500 === 499) await new Promise((resolve) => setImmediate(resolve)); // let some batches go
+    }
+    await waitUntil(() => received.length === sizes.length || closes.length > 0, 10_000, 'every frame');
+    assert.deepEqual(closes, []);
+    assert.deepEqual(
+      received.map((r) => r.stream),
+      sizes.map((_, i) => i),
+    );
+    assert.deepEqual(
+      received.map((r) => [r.length, r.last]),
+      sizes.map((size, i) => [size, size > 0 ? i & 0xff : -1]),
+    );
+    dialer.destroy();
+    accepted!.destroy();
+    await server.close();
   });
 });

@@ -1,3 +1,4 @@
+import { jsonCodec } from '../../wire/codec.js';
 import {
   DEFAULT_MAX_FRAME_SIZE,
   type Frame,
@@ -10,7 +11,7 @@ import {
   packetName,
 } from '../../wire/frame.js';
 import { FrameBatch } from '../../wire/frame-batch.js';
-import { encodeGoodbye } from '../../wire/packets.js';
+import { encodeGoodbye, parseGoodbye } from '../../wire/packets.js';
 import { ParleyError } from '../../wire/parley-error.js';
 import { type Connection, type ConnectionHandlers, outboundQueueFull, type PeerIdentity } from '../connection.js';
 import { FrameOpener, FrameSealer, type Ordering, SEAL_OVERHEAD } from './frame-sealer.js';
@@ -222,7 +223,7 @@ export class SealedConnection implements Connection {
       return;
     }
     if (frame.type !== PacketType.SEALED) {
-      this.refuse('unsealed', `a ${packetName(frame.type)} frame arrived in the clear`);
+      this.refuse('unsealed', `a ${packetName(frame.type)} frame arrived in the clear${clearGoodbyeReason(frame)}`);
       return;
     }
     const aad = this.receiveAad;
@@ -338,6 +339,24 @@ function checkFrames(bytes: Uint8Array): string | undefined {
   }
   return undefined;
 }
+
+/**
+ * A connection that refuses a malformed stream below this layer (SocketConnection) says why in a
+ * GOODBYE in the clear. It proves nothing, but it is usually the real reason: quoted, bounded,
+ * marked unauthenticated, for the log.
+ */
+function clearGoodbyeReason(frame: Frame): string {
+  if (frame.type !== PacketType.GOODBYE) return '';
+  let said: string;
+  try {
+    said = parseGoodbye(jsonCodec.decode(frame.body)).reason.slice(0, MAX_QUOTED_REASON);
+  } catch {
+    return '';
+  }
+  return ` (unauthenticated; it says: ${JSON.stringify(said)})`;
+}
+
+const MAX_QUOTED_REASON = 200;
 
 function readU32(data: Uint8Array, offset: number): number {
   return ((data[offset]! << 24) | (data[offset + 1]! << 16) | (data[offset + 2]! << 8) | data[offset + 3]!) >>> 0;
