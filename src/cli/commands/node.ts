@@ -108,17 +108,18 @@ export async function runNode(argv: readonly string[]): Promise<number> {
   const level = (flags['log-level'] as string | undefined) ?? 'info';
   if (!(LEVELS as readonly string[]).includes(level))
     throw new UsageError(`--log-level must be one of ${LEVELS.join(', ')}`, NODE_USAGE);
+  // The credentials and the exposure first: they decide whether this node may start at all.
+  const host = (flags.host as string | undefined) ?? '127.0.0.1';
+  const security = securityFromFlags(flags, NODE_USAGE);
+  if (flags.id) checkIdentity(flags.id as string, security, NODE_USAGE);
+  checkListenExposure(host, security, `--host ${host}`, NODE_USAGE, isLoopbackHost);
+  const id = (flags.id as string | undefined) ?? security.identity;
   const services = await loadServices(positionals[0]!);
   const servers = seedsFlag(flags.servers, NODE_USAGE);
   const advertise = flags.advertise as string | undefined;
   if (advertise !== undefined && !/^(\[[^\]]+\]|[^\s:]+):\d{1,5}$/.test(advertise)) {
     throw new UsageError(`--advertise expects host:port, got '${advertise}'`, NODE_USAGE);
   }
-  const host = (flags.host as string | undefined) ?? '127.0.0.1';
-  const security = securityFromFlags(flags, NODE_USAGE);
-  if (flags.id) checkIdentity(flags.id as string, security, NODE_USAGE);
-  checkListenExposure(host, security, `--host ${host}`, NODE_USAGE, isLoopbackHost);
-  const id = (flags.id as string | undefined) ?? security.identity;
   const base = {
     ...(id ? { id } : {}),
     host,
