@@ -5,6 +5,7 @@ import { type Codec, codecForFlags } from '../wire/codec.js';
 import { type Frame, FrameFlag, PacketType } from '../wire/frame.js';
 import { encodeOneway, encodeRequest, errorFromBody, parseError, type RequestOptions } from '../wire/packets.js';
 import { ParleyError } from '../wire/parley-error.js';
+import type { Authorizer } from './authorization/authorizer.js';
 import type { Balancer, Endpoint } from './balancer.js';
 import type { Catalog } from './catalog.js';
 import { type CallOptions, Context, type Messenger, mergeMeta } from './context.js';
@@ -24,6 +25,8 @@ export interface CallDispatcherDeps {
   readonly codec: Codec;
   readonly balancer: Balancer;
   readonly timer: Timer;
+  /** Which peers may serve which actions under the node's policy (none refused without one). */
+  readonly authorizer: Pick<Authorizer, 'enabled' | 'decide'>;
   /** The node, for nested calls from handlers run here. */
   readonly messenger: Messenger;
   /** Deadline of a call when neither caller nor action gives one, ms (0 = none). */
@@ -35,7 +38,9 @@ export interface CallDispatcherDeps {
  * is not excluded, else a node the balancer picks among the available ones) and runs it there —
  * in-process through `runHandler`, or as a REQUEST whose RESPONSE settles it in PendingCalls.
  *
- * Invariants: a call runs on exactly one node per dispatch; the balancer's `onStart`/`onEnd` bracket
+ * Invariants: a call runs on exactly one node per dispatch; under a policy, a remote node only if
+ * its principal may serve the action (a peer that merely advertises an action is not trusted to
+ * answer it: a client advertising `$kv` gets no KV request); the balancer's `onStart`/`onEnd` bracket
  * every remote attempt sent to an endpoint it picked, exactly once each; a call whose deadline
  * already passed or whose signal already aborted is never sent.
  */
@@ -69,6 +74,9 @@ export class CallDispatcher {
       if (!local) return Promise.reject(notServed(call.action, this.deps.nodeId));
       return this.invokeLocal(local, call);
     }
+    if (endpoint === null && !this.mayServe(target, call.action)) {
+      return Promise.reject(notAllowedToServe(target, call.action));
+    }
     const { balancer } = this.deps;
     if (endpoint && (balancer.onStart || balancer.onEnd)) return this.invokeObserved(endpoint, call);
     return this.invokeRemote(target, call);
@@ -89,6 +97,7 @@ export class CallDispatcher {
       queueMicrotask(() => server.runOneway(handler, params, ctx));
       return;
     }
+    if (options.nodeId !== undefined && !this.mayServe(target, action)) throw notAllowedToServe(target, action);
     const body = this.encode(encodeOneway({ action, params, meta }), `params of '${action}'`);
     mesh.send(target, PacketType.ONEWAY, codec.flag, 0, body);
   }
@@ -113,6 +122,11 @@ export class CallDispatcher {
     const { local, catalog, nodeId } = this.deps;
     if (local.action(action) && !exclude?.has(nodeId)) return null;
     let candidates = catalog.endpointsFor(action);
+    if (this.deps.authorizer.enabled && candidates.length > 0) {
+      const allowed = candidates.filter((e) => this.mayServe(e.nodeId, action));
+      if (allowed.length === 0) throw notAllowedToServe(candidates.map((e) => e.nodeId).join("', '"), action);
+      candidates = allowed;
+    }
     if (exclude && exclude.size > 0) {
       const filtered = candidates.filter((e) => !exclude.has(e.nodeId));
       if (filtered.length > 0) candidates = filtered;
@@ -133,6 +147,18 @@ export class CallDispatcher {
       );
     }
     return this.deps.balancer.pick(candidates, call);
+  }
+
+  /**
+   * Whether `nodeId` may be sent calls of `action`: always without a policy; with one, when its
+   * authenticated principal may serve it. A node not connected yet is judged when its handshake
+   * gives it a principal (a call cannot reach it before).
+   */
+  private mayServe(nodeId: string, action: string): boolean {
+    const { authorizer, mesh } = this.deps;
+    if (!authorizer.enabled) return true;
+    const principal = mesh.peerPrincipal(nodeId);
+    return principal === undefined || authorizer.decide(principal, { kind: 'serve', action }).allowed;
   }
 
   private invokeLocal(local: LocalAction, call: OutgoingCall): Promise<unknown> {
@@ -279,4 +305,11 @@ function requestOptions(options: CallOptions): RequestOptions | undefined {
     ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
     ...(priority === undefined ? {} : { priority }),
   };
+}
+
+function notAllowedToServe(nodeId: string, action: string): ParleyError {
+  return new ParleyError(
+    'PERMISSION_DENIED',
+    `node '${nodeId}' may not serve '${action}' under this node's policy; give its principal a rule with serve: ['${action}'] (members serve every action)`,
+  );
 }

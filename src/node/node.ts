@@ -144,6 +144,7 @@ export class ParleyNode<C extends ContractShape = AnyContract, E extends EventSh
       server: this.server,
       balancer: options.balancer ?? new RoundRobinBalancer(),
       requestTimeoutMs: options.requestTimeout ?? 30_000,
+      authorizer: this.authorization,
     });
     this.membership = new Membership({
       ...parts,

@@ -9,7 +9,16 @@ import { PolicyFile } from './policy-file.js';
 
 /** Denials counted per kind (`internal` = a `$` service only members reach). */
 export type DenialCounts = Record<
-  'call' | 'emit' | 'subscribe' | 'kvRead' | 'kvWrite' | 'kvAny' | 'internal' | 'queuePublish' | 'queueConsume',
+  | 'call'
+  | 'serve'
+  | 'emit'
+  | 'subscribe'
+  | 'kvRead'
+  | 'kvWrite'
+  | 'kvAny'
+  | 'internal'
+  | 'queuePublish'
+  | 'queueConsume',
   number
 >;
 
@@ -40,6 +49,7 @@ export class Authorizer {
   private readonly listeners: (() => void)[] = [];
   private readonly counts: DenialCounts = {
     call: 0,
+    serve: 0,
     emit: 0,
     subscribe: 0,
     kvRead: 0,
@@ -188,6 +198,7 @@ const GONE = unauthenticatedPrincipal('(disconnected)');
 
 const VERBS: Record<Permission['kind'], string> = {
   call: 'call',
+  serve: 'serve',
   internal: 'call',
   emit: 'emit',
   subscribe: 'receive',
@@ -206,6 +217,7 @@ function countedKind(p: Permission): keyof DenialCounts {
 function targetOf(p: Permission): string {
   switch (p.kind) {
     case 'call':
+    case 'serve':
     case 'internal':
       return `'${p.action}'`;
     case 'emit':

@@ -10,6 +10,8 @@ import { PATTERN_FIELDS, type PatternField, type Policy, type PolicyRule, type P
  */
 export type Permission =
   | { readonly kind: 'call'; readonly action: string }
+  /** May this principal's node be sent calls of `action` (does it serve it)? */
+  | { readonly kind: 'serve'; readonly action: string }
   | { readonly kind: 'emit' | 'subscribe'; readonly event: string }
   | { readonly kind: 'queuePublish' | 'queueConsume'; readonly stream: string }
   | { readonly kind: 'kvRead' | 'kvWrite'; readonly span: KeySpan }
@@ -68,6 +70,7 @@ export class CompiledPolicy {
   private readonly allow: CompiledRule[];
   private readonly memberMatcher: PrincipalMatcher;
   private readonly calls = newCache();
+  private readonly serves = newCache();
   private readonly events = { emit: newCache(), subscribe: newCache() };
 
   constructor(readonly policy: Policy) {
@@ -91,6 +94,10 @@ export class CompiledPolicy {
       case 'call':
         return this.cached(this.calls, principal, permission.action, () =>
           this.decideCall(principal, permission.action),
+        );
+      case 'serve':
+        return this.cached(this.serves, principal, permission.action, () =>
+          this.decideServe(principal, permission.action),
         );
       case 'internal':
         return this.members(principal, `'${permission.action}' is reachable only by cluster members`);
@@ -140,6 +147,15 @@ export class CompiledPolicy {
   private members(principal: Principal, reason: string): Decision {
     if (this.isMember(principal)) return { allowed: true, rule: MEMBERS_RULE };
     return { allowed: false, reason };
+  }
+
+  /** Members serve every action; others only what a rule lets them serve, and never a `$` action. */
+  private decideServe(principal: Principal, action: string): Decision {
+    if (this.isMember(principal)) return { allowed: true, rule: MEMBERS_RULE };
+    if (action.startsWith('$')) {
+      return { allowed: false, reason: `'${action}' is an internal action, served only by cluster members` };
+    }
+    return this.decideName(principal, 'serve', action);
   }
 
   private decideCall(principal: Principal, action: string): Decision {
@@ -196,6 +212,7 @@ export class CompiledPolicy {
 
 const VERB: Record<PatternField | PrefixField, string> = {
   call: 'call',
+  serve: 'serve',
   emit: 'emit',
   subscribe: 'receive',
   queuePublish: 'publish to stream',

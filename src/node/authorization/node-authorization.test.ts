@@ -308,3 +308,54 @@ describe('authorization with real authentication (node keys, cluster secret)', (
     await assert.rejects(b.call('vault.write'), isCode('PERMISSION_DENIED'));
   });
 });
+
+describe('authorization: who may serve (a policy on the calling node)', () => {
+  const net = new NamedNetwork();
+  const nodes: ParleyNode[] = [];
+  let caller: ParleyNode;
+  const servedBy = (_p: unknown, ctx: Context) => ctx.nodeId;
+
+  before(async () => {
+    caller = await startNamed(net, 'caller', 'caller', {
+      policy: {
+        version: 1,
+        members: ['kv*'],
+        allow: [{ name: 'workers', principals: ['worker'], serve: ['jobs.*'] }],
+      },
+    });
+    await caller.start();
+    const seeds = [caller.address!];
+    for (const id of ['worker', 'mallory', 'kv1']) {
+      const node = await startNamed(net, id, id, { seeds });
+      node.addService({ name: 'jobs', actions: { run: servedBy } });
+      node.addService({ name: '$kv', actions: { range: servedBy } });
+      if (id === 'mallory') node.addService({ name: 'evil', actions: { only: servedBy } });
+      await node.start();
+      nodes.push(node);
+    }
+    await waitUntil(() => caller.nodes().filter((n) => n.connected).length === 4); // itself and three peers
+  });
+  after(() => Promise.all([caller, ...nodes].map((n) => n.stop())));
+
+  it('calls go only to nodes whose principal may serve the action; `$` actions only to members', async () => {
+    const jobs = new Set<unknown>();
+    const kv = new Set<unknown>();
+    for (let i = 0; i < 12; i++) {
+      jobs.add(await caller.call('jobs.run'));
+      kv.add(await caller.call('$kv.range'));
+    }
+    // kv1 is a member (members serve everything), worker has a serve rule, mallory has neither.
+    assert.deepEqual([...jobs].sort(), ['kv1', 'worker']);
+    assert.deepEqual([...kv], ['kv1']);
+  });
+
+  it('a call aimed at a node that may not serve it, or an action only such nodes offer, is refused', async () => {
+    await assert.rejects(
+      caller.call('jobs.run', undefined, { nodeId: 'mallory' }),
+      isCode('PERMISSION_DENIED', /node 'mallory' may not serve 'jobs\.run'/),
+    );
+    await assert.rejects(caller.call('evil.only'), isCode('PERMISSION_DENIED', /may not serve 'evil\.only'/));
+    assert.throws(() => caller.send('$kv.range', undefined, { nodeId: 'mallory' }), isCode('PERMISSION_DENIED'));
+    assert.equal(await caller.call('jobs.run', undefined, { nodeId: 'worker' }), 'worker');
+  });
+});

@@ -43,6 +43,11 @@ export interface PolicyRule {
   readonly principals: readonly string[];
   /** Actions (`service.action`, event-pattern wildcards `*` and `**`). */
   readonly call?: readonly string[];
+  /**
+   * Actions a principal may serve: calls are routed to a node only for actions its principal may
+   * serve. Cluster members may serve every action without a rule; `$` actions only members serve.
+   */
+  readonly serve?: readonly string[];
   /** Event names a principal may send (emit and broadcast). */
   readonly emit?: readonly string[];
   /** Event names a principal may receive. */
@@ -57,7 +62,7 @@ export interface PolicyRule {
   readonly queueConsume?: readonly string[];
 }
 
-export const PATTERN_FIELDS = ['call', 'emit', 'subscribe', 'queuePublish', 'queueConsume'] as const;
+export const PATTERN_FIELDS = ['call', 'serve', 'emit', 'subscribe', 'queuePublish', 'queueConsume'] as const;
 export const PREFIX_FIELDS = ['kvRead', 'kvWrite'] as const;
 export type PatternField = (typeof PATTERN_FIELDS)[number];
 export type PrefixField = (typeof PREFIX_FIELDS)[number];
