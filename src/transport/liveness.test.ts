@@ -19,6 +19,14 @@ describe('livenessAction', () => {
     assert.equal(livenessAction(times({ handshaken: false }), 2000, S).kind, 'none', 'nothing is sent before HELLO');
   });
 
+  it('after a stall of this process, closes nothing and pings instead; the next tick decides', () => {
+    assert.equal(livenessAction(times(), 60_000, S, true).kind, 'ping', 'silent far past the idle timeout');
+    assert.equal(livenessAction(times({ pingOutstanding: true }), 60_000, S, true).kind, 'none');
+    assert.equal(livenessAction(times({ handshaken: false }), 60_000, S, true).kind, 'none');
+    assert.equal(livenessAction(times({ outboundFullSince: 0 }), 60_000, S, true).kind, 'ping');
+    assert.equal(livenessAction(times({ pingOutstanding: true }), 60_000, S).kind, 'close');
+  });
+
   it('closes a connection silent past the idle timeout, and one without HELLO past the handshake timeout', () => {
     assert.equal(livenessAction(times({ pingOutstanding: true }), 5000, S).kind, 'none');
     const idle = livenessAction(times({ pingOutstanding: true }), 5001, S);

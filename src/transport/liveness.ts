@@ -7,7 +7,9 @@
  * closed; a handshaken connection silent for keepaliveIntervalMs gets one PING, and no other
  * until a frame arrives (the PONG, or anything else); a connection whose outbound queue has been
  * full for more than idleTimeoutMs is closed as a peer that does not read, even if it keeps
- * sending (a peer that only sends is not alive for our purposes).
+ * sending (a peer that only sends is not alive for our purposes); on a tick that comes after this
+ * process stalled, nothing is closed (what peers sent meanwhile is still unread): a handshaken
+ * connection without a PING outstanding is pinged instead, and the next tick decides.
  */
 export interface LivenessSettings {
   readonly keepaliveIntervalMs: number;
@@ -36,8 +38,9 @@ export type LivenessAction =
 const NONE: LivenessAction = { kind: 'none' };
 const PING: LivenessAction = { kind: 'ping' };
 
-export function livenessAction(c: ConnectionTimes, now: number, s: LivenessSettings): LivenessAction {
+export function livenessAction(c: ConnectionTimes, now: number, s: LivenessSettings, stalled = false): LivenessAction {
   const silent = now - c.lastReceived;
+  if (stalled) return c.handshaken && !c.pingOutstanding ? PING : NONE;
   if (!c.handshaken && now - c.openedAt > s.handshakeTimeoutMs) {
     return { kind: 'close', reason: `no HELLO, or no authentication, within ${s.handshakeTimeoutMs} ms` };
   }

@@ -160,6 +160,28 @@ describe('Mesh over TCP', () => {
 });
 
 describe('Mesh liveness and duplicates', () => {
+  it('a stall of this process longer than the idle timeout does not drop healthy peers', async () => {
+    const a = tcpMesh('a', { keepaliveIntervalMs: 50, idleTimeoutMs: 200 });
+    const b = tcpMesh('b', { keepaliveIntervalMs: 50, idleTimeoutMs: 200 });
+    const ra = recorder();
+    const rb = recorder();
+    await a.start(ra);
+    await b.start(rb);
+    try {
+      await a.connect(b.address!);
+      await until(() => ra.ups.includes('b') && rb.ups.includes('a'), 'handshake');
+      await new Promise((r) => setTimeout(r, 120)); // a few keepalive rounds
+      const end = Date.now() + 700; // blocks both meshes' timers and sockets for 3.5 idle timeouts
+      while (Date.now() < end) {}
+      await new Promise((r) => setTimeout(r, 400)); // the late ticks, then the ones after the reads
+      assert.deepEqual(ra.downs, [], 'a kept b');
+      assert.deepEqual(rb.downs, [], 'b kept a');
+      assert.ok(a.isConnected('b') && b.isConnected('a'));
+    } finally {
+      await Promise.all([a.stop(), b.stop()]);
+    }
+  });
+
   it('closes a connection whose peer went silent and reports the peer down', async () => {
     const a = tcpMesh('a', { keepaliveIntervalMs: 50, idleTimeoutMs: 200 });
     const ra = recorder();

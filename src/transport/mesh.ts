@@ -541,14 +541,18 @@ export class Mesh {
   }
 
   private scheduleTick(): void {
+    const tickMs = livenessTickMs(this.liveness);
+    const due = this.timer.now() + tickMs;
     this.cancelTick = this.timer.setTimeout(() => {
       if (this.stopped) return;
-      this.checkLiveness();
+      // A tick this late means this process stalled (GC, a blocking handler, a paused VM): what
+      // peers sent meanwhile is still unread in the sockets, so silence proves nothing yet.
+      this.checkLiveness(this.timer.now() - due > this.liveness.idleTimeoutMs / 2);
       this.scheduleTick();
-    }, livenessTickMs(this.liveness));
+    }, tickMs);
   }
 
-  private checkLiveness(): void {
+  private checkLiveness(stalled: boolean): void {
     const now = this.timer.now();
     for (const state of [...this.connections.values()]) {
       const sending = this.sendingPeer(state);
@@ -563,7 +567,7 @@ export class Mesh {
         pingOutstanding: state.pingSentAt !== undefined,
         outboundFullSince: sending?.outboundFullSince,
       };
-      const action = livenessAction(times, now, this.liveness);
+      const action = livenessAction(times, now, this.liveness, stalled);
       if (action.kind === 'close') state.connection.destroy(new Error(action.reason));
       else if (action.kind === 'drop') {
         this.options.logger.warn(`dropping the connection to '${state.peerId}': ${action.reason}`);
