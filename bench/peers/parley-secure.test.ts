@@ -5,8 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { hasOpenssl } from '../../src/cli/testing/test-pki.js';
 import { createNode, type ParleyNode } from '../../src/index.js';
+import { hasOpenssl } from '../../src/transport/testing/test-pki.js';
 import { loadSecureSystem, securityOptions } from './parley-secure.js';
 import { SECURE_SYSTEMS } from './registry.js';
 import { makeSecurityMaterial, type SecurityMaterial } from './security-material.js';

@@ -12,8 +12,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { makeTestPki } from '../../src/cli/testing/test-pki.js';
 import { generateNodeKeys } from '../../src/index.js';
+import { makeTestPki } from '../../src/transport/testing/test-pki.js';
 
 export const MATERIAL_ENV = 'PARLEY_SECBENCH_MATERIAL';
 export const NODE_IDS = ['bench-server', 'bench-client', 'bench-hs'] as const;

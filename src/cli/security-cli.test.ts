@@ -15,8 +15,8 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { SignJWT } from 'jose';
 import { generateNodeKeys } from '../transport/security/node-keys.js';
+import { hasOpenssl, makeTestPki } from '../transport/testing/test-pki.js';
 import { cliEnv, PARLEY_BIN, runCli } from './testing/run-cli.js';
-import { hasOpenssl, makeTestPki } from './testing/test-pki.js';
 
 const FIXTURE = fileURLToPath(new URL('./testing/fixture-services.js', import.meta.url));
 const SECRET = 'the-cluster-secret-of-the-security-cli-test';

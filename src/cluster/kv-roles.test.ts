@@ -5,8 +5,7 @@
  * mid-watch. Skipped where openssl is missing.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -15,6 +14,7 @@ import type { AuditEntry } from '../node/authorization/audit-log.js';
 import { createNode } from '../node/node.js';
 import { waitUntil } from '../node/testing/test-cluster.js';
 import { TcpTransport } from '../transport/tcp-transport.js';
+import { hasOpenssl, makeTestPki } from '../transport/testing/test-pki.js';
 import type { TlsOptions } from '../transport/tls-options.js';
 import { DEFAULT_MAX_OUTBOUND_BYTES } from '../transport/transport.js';
 import { DEFAULT_MAX_FRAME_SIZE } from '../wire/frame.js';
@@ -23,45 +23,6 @@ import { KvClient } from './client/kv-client.js';
 import { type KvServer, startServer } from './server/start-server.js';
 
 const NAMES = ['s1', 's2', 's3', 'root', 'alice', 'bob'] as const;
-
-function hasOpenssl(): boolean {
-  try {
-    execFileSync('openssl', ['version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** A CA and one certificate per name (CN = the name, valid for 127.0.0.1, client and server use). */
-function makeCertificates(dir: string): { ca: string; pair: (name: string) => { cert: string; key: string } } {
-  const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  ssl('req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=kv-roles-test-ca');
-  for (const name of NAMES) {
-    writeFileSync(join(dir, `${name}.ext`), 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n');
-    ssl('req', ...ec, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`);
-    ssl(
-      'x509',
-      '-req',
-      '-in',
-      `${name}.csr`,
-      '-CA',
-      'ca.crt',
-      '-CAkey',
-      'ca.key',
-      '-CAcreateserial',
-      '-out',
-      `${name}.crt`,
-      '-days',
-      '2',
-      '-extfile',
-      `${name}.ext`,
-    );
-  }
-  const read = (f: string) => readFileSync(join(dir, f), 'utf8');
-  return { ca: read('ca.crt'), pair: (name) => ({ cert: read(`${name}.crt`), key: read(`${name}.key`) }) };
-}
 
 const text = (b: Uint8Array | undefined) => (b === undefined ? undefined : Buffer.from(b).toString('utf8'));
 
@@ -90,7 +51,7 @@ describe('KV roles over mutual TLS (3 members)', { skip: !hasOpenssl() && 'opens
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'parley-kv-roles-'));
-    const { ca, pair } = makeCertificates(dir);
+    const { ca, pair } = makeTestPki(dir, NAMES);
     tls = (name) => ({ ...pair(name), ca, mutual: true });
     const peers: Record<string, string | null> = { s1: null, s2: null, s3: null };
     for (const id of ['s1', 's2', 's3']) {

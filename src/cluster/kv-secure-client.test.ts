@@ -4,61 +4,16 @@
  * writes nothing. The TLS half makes its certificates with openssl (skipped without it).
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { hasOpenssl, makeTestPki } from '../transport/testing/test-pki.js';
 import { ParleyError } from '../wire/parley-error.js';
 import { connectKv } from './client/kv-client.js';
 import { type KvServer, startServer } from './server/start-server.js';
 
 const SECRET = 'a-cluster-secret-for-the-kv-client-test';
-
-function hasOpenssl(): boolean {
-  try {
-    execFileSync('openssl', ['version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** A CA and two certificates it signs, named by their CN (no DNS/URI SAN: the CN is the principal). */
-function makePki(dir: string) {
-  const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  ssl('req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=test-ca');
-  const leaf = (name: string) => {
-    writeFileSync(join(dir, `${name}.ext`), 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n');
-    ssl('req', ...ec, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`);
-    ssl(
-      'x509',
-      '-req',
-      '-in',
-      `${name}.csr`,
-      '-CA',
-      'ca.crt',
-      '-CAkey',
-      'ca.key',
-      '-CAcreateserial',
-      '-out',
-      `${name}.crt`,
-      '-days',
-      '2',
-      '-extfile',
-      `${name}.ext`,
-    );
-  };
-  leaf('kv-tls');
-  leaf('ops');
-  const read = (f: string) => readFileSync(join(dir, f), 'utf8');
-  return {
-    ca: read('ca.crt'),
-    server: { cert: read('kv-tls.crt'), key: read('kv-tls.key') },
-    client: { cert: read('ops.crt'), key: read('ops.key') },
-  };
-}
 
 describe('connectKv and startServer with auth and TLS', () => {
   const dir = mkdtempSync(join(tmpdir(), 'parley-kvsec-'));
@@ -103,19 +58,19 @@ describe('connectKv and startServer with auth and TLS', () => {
       t.skip('openssl is not installed');
       return;
     }
-    const pki = makePki(dir);
+    const pki = makeTestPki(dir, ['kv-tls', 'ops']);
     const server = await startServer({
       id: 'kv-tls',
       dataDir: join(dir, 'kv-tls'),
       listen: '127.0.0.1:0',
-      tls: { ...pki.server, ca: pki.ca, mutual: true },
+      tls: { ...pki.pair('kv-tls'), ca: pki.ca, mutual: true },
       auth: { tls: true },
     });
     servers.push(server);
     const kv = await connectKv({
       id: 'ops',
       servers: [server.address],
-      tls: { ...pki.client, ca: pki.ca },
+      tls: { ...pki.pair('ops'), ca: pki.ca },
       auth: { tls: true },
     });
     try {

@@ -4,9 +4,8 @@
  * before it sends the token. Certificates are made with openssl in a temporary directory.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -16,51 +15,10 @@ import type { Context } from '../../src/node/context.js';
 import { createNode, type ParleyNode } from '../../src/node/node.js';
 import type { NodeOptions } from '../../src/node/options.js';
 import type { Logger } from '../../src/transport/logger.js';
+import { hasOpenssl, makeTestPki, NO_OPENSSL, type TestPki } from '../../src/transport/testing/test-pki.js';
 import { ParleyError } from '../../src/wire/parley-error.js';
 
-function hasOpenssl(): boolean {
-  try {
-    execFileSync('openssl', ['version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const skip = hasOpenssl() ? false : 'openssl not found on this machine: the TLS tests need it to make certificates';
-
-/** A CA and leaf certificates whose DNS SAN is the given name (plus IP:127.0.0.1 to be dialed). */
-function makeCerts(dir: string, names: string[]): { ca: string; pair: (n: string) => { cert: string; key: string } } {
-  const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  ssl('req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=parley-auth-ca');
-  for (const name of names) {
-    writeFileSync(
-      join(dir, `${name}.ext`),
-      `subjectAltName=DNS:${name},IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n`,
-    );
-    ssl('req', ...ec, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`);
-    ssl(
-      'x509',
-      '-req',
-      '-in',
-      `${name}.csr`,
-      '-CA',
-      'ca.crt',
-      '-CAkey',
-      'ca.key',
-      '-CAcreateserial',
-      '-out',
-      `${name}.crt`,
-      '-days',
-      '2',
-      '-extfile',
-      `${name}.ext`,
-    );
-  }
-  const read = (f: string) => readFileSync(join(dir, f), 'utf8');
-  return { ca: read('ca.crt'), pair: (n) => ({ cert: read(`${n}.crt`), key: read(`${n}.key`) }) };
-}
+const skip = hasOpenssl() ? false : NO_OPENSSL;
 
 function recordingLogger(): Logger & { lines: string[] } {
   const lines: string[] = [];
@@ -70,12 +28,12 @@ function recordingLogger(): Logger & { lines: string[] } {
 
 describe('mutual TLS authentication', { skip }, () => {
   let dir: string;
-  let certs: ReturnType<typeof makeCerts>;
+  let certs: TestPki;
   const nodes: ParleyNode[] = [];
   const callers: string[] = [];
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'parley-tls-auth-'));
-    certs = makeCerts(dir, ['server', 'alice', 'mallory']);
+    certs = makeTestPki(dir, ['server', 'alice', 'mallory'], (name) => `DNS:${name},IP:127.0.0.1`);
   });
   after(async () => {
     await Promise.all(nodes.map((n) => n.stop()));

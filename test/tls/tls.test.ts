@@ -6,25 +6,16 @@
  * clients leave it running.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Context } from '../../src/node/context.js';
 import { createNode, type ParleyNode } from '../../src/node/node.js';
+import { hasOpenssl, makeTestCa, makeTestLeaf } from '../../src/transport/testing/test-pki.js';
 import type { TlsOptions } from '../../src/transport/tls-options.js';
 import { ParleyError } from '../../src/wire/parley-error.js';
 import { killAll, type NodeProcess, spawnNode, until } from '../integration/harness.js';
-
-function hasOpenssl(): boolean {
-  try {
-    execFileSync('openssl', ['version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 interface KeyPair {
   cert: string;
@@ -46,65 +37,12 @@ interface Pki {
 
 /** A CA with server and client certificates, a rogue CA with its own certificate, and a misnamed server certificate. */
 function makePki(dir: string): Pki {
-  const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  const ca = (name: string) =>
-    ssl(
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-keyout',
-      `${name}.key`,
-      '-out',
-      `${name}.crt`,
-      '-days',
-      '2',
-      '-subj',
-      `/CN=${name}`,
-    );
-  const leaf = (name: string, signer: string, altNames = 'IP:127.0.0.1,DNS:localhost') => {
-    writeFileSync(join(dir, `${name}.ext`), `subjectAltName=${altNames}\nextendedKeyUsage=serverAuth,clientAuth\n`);
-    ssl(
-      'req',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-keyout',
-      `${name}.key`,
-      '-out',
-      `${name}.csr`,
-      '-subj',
-      `/CN=${name}`,
-    );
-    ssl(
-      'x509',
-      '-req',
-      '-in',
-      `${name}.csr`,
-      '-CA',
-      `${signer}.crt`,
-      '-CAkey',
-      `${signer}.key`,
-      '-CAcreateserial',
-      '-out',
-      `${name}.crt`,
-      '-days',
-      '2',
-      '-extfile',
-      `${name}.ext`,
-    );
-  };
-  ca('parley-test-ca');
-  ca('rogue-ca');
-  leaf('server-node', 'parley-test-ca');
-  leaf('client-node', 'parley-test-ca');
-  leaf('rogue-node', 'rogue-ca');
-  leaf('elsewhere-node', 'parley-test-ca', 'DNS:elsewhere.invalid');
+  makeTestCa(dir, 'parley-test-ca');
+  makeTestCa(dir, 'rogue-ca');
+  makeTestLeaf(dir, 'server-node', 'parley-test-ca', 'IP:127.0.0.1,DNS:localhost');
+  makeTestLeaf(dir, 'client-node', 'parley-test-ca', 'IP:127.0.0.1,DNS:localhost');
+  makeTestLeaf(dir, 'rogue-node', 'rogue-ca', 'IP:127.0.0.1,DNS:localhost');
+  makeTestLeaf(dir, 'elsewhere-node', 'parley-test-ca', 'DNS:elsewhere.invalid');
   const read = (f: string) => readFileSync(join(dir, f), 'utf8');
   const pair = (name: string): KeyPair => ({
     cert: read(`${name}.crt`),
