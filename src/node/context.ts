@@ -209,6 +209,11 @@ export interface EventContext<C extends ContractShape = AnyContract> {
   readonly nodeId: string;
   /** The node that emitted the event. */
   readonly callerId: string;
+  /**
+   * Who emitted it, as its connection's handshake proved it (this node's own principal for local
+   * events; undefined when the sender is no longer connected when the handler reads it).
+   */
+  readonly principal: Principal | undefined;
   readonly event: string;
   readonly group: string;
   readonly meta: Meta;

@@ -1,5 +1,6 @@
 import type { Logger } from '../transport/logger.js';
 import type { Mesh } from '../transport/mesh.js';
+import { localPrincipal, type Principal } from '../transport/principal.js';
 import { type Codec, codecForFlags } from '../wire/codec.js';
 import { type Frame, PacketType } from '../wire/frame.js';
 import { encodeEvent, type Meta, parseEvent } from '../wire/packets.js';
@@ -210,6 +211,7 @@ export class EventRouter {
       }
       const ctx = new DeliveredEvent(
         this.deps.messenger,
+        this.deps.mesh,
         this.deps.nodeId,
         senderId,
         event,
@@ -255,6 +257,7 @@ function addTo(map: Map<string, string[]>, key: string, value: string): void {
 class DeliveredEvent implements EventContext {
   constructor(
     private readonly node: Messenger,
+    private readonly mesh: Pick<Mesh, 'peerPrincipal'>,
     readonly nodeId: string,
     readonly callerId: string,
     readonly event: string,
@@ -263,6 +266,11 @@ class DeliveredEvent implements EventContext {
     readonly seq: number,
     readonly missed: number,
   ) {}
+
+  /** Looked up when read: most handlers never ask, and the lookup is then free. */
+  get principal(): Principal | undefined {
+    return this.callerId === this.nodeId ? localPrincipal(this.nodeId) : this.mesh.peerPrincipal(this.callerId);
+  }
 
   call(action: string, params?: unknown, options: CallOptions = {}): Promise<unknown> {
     return this.node.call(action, params, { ...options, meta: mergeMeta(this.meta, options.meta) ?? undefined });

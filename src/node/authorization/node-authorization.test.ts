@@ -8,7 +8,7 @@ import { MemoryNetwork, MemoryTransport } from '../../transport/memory-transport
 import type { Principal } from '../../transport/principal.js';
 import { generateNodeKeys } from '../../transport/security/node-keys.js';
 import { ParleyError } from '../../wire/parley-error.js';
-import type { Context } from '../context.js';
+import type { Context, EventContext } from '../context.js';
 import { createNode, type ParleyNode } from '../node.js';
 import type { NodeOptions } from '../options.js';
 import { NamedNetwork } from '../testing/named-transport.js';
@@ -52,7 +52,13 @@ describe('authorization in the node (a policy on the serving node)', () => {
   let mallory: ParleyNode;
   let anon: ParleyNode;
   const audit: AuditEntry[] = [];
-  const seen: { principal?: Principal | undefined; internal: number; orders: string[]; audits: string[] } = {
+  const seen: {
+    principal?: Principal | undefined;
+    orderFrom?: Principal | undefined;
+    internal: number;
+    orders: string[];
+    audits: string[];
+  } = {
     internal: 0,
     orders: [],
     audits: [],
@@ -85,7 +91,10 @@ describe('authorization in the node (a policy on the serving node)', () => {
       name: 'sink',
       actions: {},
       events: {
-        'order.*': (p: string) => void seen.orders.push(p),
+        'order.*': (p: string, ctx: EventContext) => {
+          seen.orders.push(p);
+          seen.orderFrom = ctx.principal;
+        },
         'audit.*': (p: string) => void seen.audits.push(p),
       },
     });
@@ -156,6 +165,11 @@ describe('authorization in the node (a policy on the serving node)', () => {
     await mallory.emit('order.created', 'o1');
     await waitUntil(() => seen.orders.includes('o1'));
     assert.deepEqual(seen.audits, []);
+    // The handler sees who emitted it, as the connection proved it.
+    assert.deepEqual(seen.orderFrom && [seen.orderFrom.name, seen.orderFrom.via], ['mallory', 'tls']);
+    await srv.emit('order.created', 'o2');
+    await waitUntil(() => seen.orders.includes('o2'));
+    assert.deepEqual(seen.orderFrom && [seen.orderFrom.name, seen.orderFrom.via], ['srv', 'local']);
     assert.ok(srv.authorization.denials().emit >= 1);
   });
 
