@@ -1,5 +1,5 @@
 import { type BackoffOptions, DEFAULT_RECONNECT_BACKOFF } from '../base/backoff.js';
-import { type CancelTimer, systemTimer, type Timer } from '../base/clock.js';
+import { systemTimer, type Timer } from '../base/clock.js';
 import type { Random } from '../base/random.js';
 import { jsonCodec } from '../wire/codec.js';
 import { type Frame, FrameFlag, PacketType, packetName } from '../wire/frame.js';
@@ -8,7 +8,8 @@ import { encodeGoodbye, type GoodbyeBody, type HelloBody, parseGoodbye } from '.
 import { ParleyError } from '../wire/parley-error.js';
 import { type Connection, isOutboundQueueFull, type PeerIdentity } from './connection.js';
 import { judgeHello, type KnownPeer, keepNewConnection } from './handshake.js';
-import { type LivenessSettings, livenessAction, livenessTickMs } from './liveness.js';
+import { type LivenessSettings, livenessAction } from './liveness.js';
+import { LivenessTicker } from './liveness-ticker.js';
 import type { Logger } from './logger.js';
 import { type Principal, unprovenPrincipal } from './principal.js';
 import { Redialer } from './redialer.js';
@@ -99,8 +100,8 @@ interface ConnectionState {
 /**
  * The mesh moves frames between node ids: the table of peers and their connections, and the
  * receive path of every connection. Its decisions live beside it: handshake.ts (accept or refuse a
- * HELLO; which of two connections to one peer to keep), liveness.ts (when to PING, when a silent
- * connection is dead), redialer.ts (when to redial a lost peer).
+ * HELLO; which of two connections to one peer to keep), liveness.ts and liveness-ticker.ts (when
+ * to PING, when a silent connection is dead), redialer.ts (when to redial a lost peer).
  *
  * Invariants:
  * - peers.get(id).connection, when set, is open and handshaken with node `id`;
@@ -121,7 +122,7 @@ export class Mesh {
   private readonly liveness: LivenessSettings;
   private readonly timer: Timer;
   private readonly redialer: Redialer;
-  private cancelTick: CancelTimer | undefined;
+  private readonly ticker: LivenessTicker;
   private events: MeshEvents | undefined;
   private stopped = false;
   address: string | null = null;
@@ -133,6 +134,7 @@ export class Mesh {
       handshakeTimeoutMs: options.handshakeTimeoutMs ?? 5000,
     };
     this.timer = options.timer ?? systemTimer;
+    this.ticker = new LivenessTicker(this.timer, this.liveness, (stalled) => this.checkLiveness(stalled));
     this.redialer = new Redialer({
       timer: this.timer,
       random: options.random ?? Math.random,
@@ -143,7 +145,7 @@ export class Mesh {
   async start(events: MeshEvents): Promise<string | null> {
     this.events = events;
     this.address = await this.options.transport.listen((c) => this.adopt(c));
-    this.scheduleTick();
+    this.ticker.start();
     return this.address;
   }
 
@@ -235,7 +237,7 @@ export class Mesh {
   /** Closes every connection (after flushing) and stops listening. */
   async stop(): Promise<void> {
     this.stopped = true;
-    this.cancelTick?.();
+    this.ticker.stop();
     this.redialer.cancelAll();
     const listening = this.options.transport.close();
     for (const c of [...this.connections.keys()]) c.close();
@@ -538,18 +540,6 @@ export class Mesh {
         }
       });
     });
-  }
-
-  private scheduleTick(): void {
-    const tickMs = livenessTickMs(this.liveness);
-    const due = this.timer.now() + tickMs;
-    this.cancelTick = this.timer.setTimeout(() => {
-      if (this.stopped) return;
-      // A tick this late means this process stalled (GC, a blocking handler, a paused VM): what
-      // peers sent meanwhile is still unread in the sockets, so silence proves nothing yet.
-      this.checkLiveness(this.timer.now() - due > this.liveness.idleTimeoutMs / 2);
-      this.scheduleTick();
-    }, tickMs);
   }
 
   private checkLiveness(stalled: boolean): void {
