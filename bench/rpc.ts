@@ -58,7 +58,7 @@ export interface RpcCell {
 }
 
 /** One cell: the client's closed loop against its server, with both processes' CPU over the cell. */
-export async function measureCell(
+async function measureCell(
   system: RunningSystem,
   cell: Omit<RpcCell, 'system'>,
   options: BenchOptions,
@@ -89,17 +89,18 @@ export async function measureCell(
   return result;
 }
 
-async function measureAll(started: StartedSystems, options: BenchOptions): Promise<RpcCell[]> {
+/** Every cell of every round, systems rotated per cell, each printed as it ends (names padded to `nameWidth`). */
+export async function measureAll(running: RunningSystem[], options: BenchOptions, nameWidth = 9): Promise<RpcCell[]> {
   const cells: RpcCell[] = [];
   let cellIndex = 0;
   for (let round = 1; round <= options.rounds; round++) {
     for (const payloadBytes of options.payloads) {
       for (const concurrency of options.concurrency) {
-        for (const system of rotated(started.running, cellIndex++)) {
+        for (const system of rotated(running, cellIndex++)) {
           const cell = await measureCell(system, { payloadBytes, concurrency, round }, options);
           const s = cell.sample;
           process.stderr.write(
-            `  ${system.name.padEnd(9)} ${String(payloadBytes).padStart(5)} B  c=${String(concurrency).padEnd(4)} ` +
+            `  ${system.name.padEnd(nameWidth)} ${String(payloadBytes).padStart(5)} B  c=${String(concurrency).padEnd(4)} ` +
               (s ? `${formatCount(s.callsPerSec)} calls/s  p50 ${formatMicros(s.p50Us)} µs` : `error: ${cell.error}`) +
               '\n',
           );
@@ -318,7 +319,7 @@ export async function run(args: string[]): Promise<void> {
   printRunHeader('rpc', options, started);
   let cells: RpcCell[];
   try {
-    cells = await measureAll(started, options);
+    cells = await measureAll(started.running, options);
   } finally {
     await stopSystems(started);
   }

@@ -23,13 +23,13 @@ import { type BenchOptions, parseBenchOptions } from './harness/bench-options.js
 import { CpuMeter } from './harness/cpu-meter.js';
 import { printCpuProfileSummary } from './harness/cpu-profile-summary.js';
 import { formatLoad, printRunHeader } from './harness/run-header.js';
-import { type RunningSystem, rotated, startSystems, stopSystems } from './harness/system-processes.js';
+import { type RunningSystem, startSystems, stopSystems } from './harness/system-processes.js';
 import { formatCount, formatMicros, formatRatio, formatTable } from './harness/table.js';
 import { formatTargets, type TargetCheck } from './harness/targets.js';
 import type { HandshakeSample } from './peers/peer-system.js';
 import { SECURE_SYSTEMS } from './peers/registry.js';
 import { makeSecurityMaterial } from './peers/security-material.js';
-import { bestRpcCells, measureCell, perRound, type RpcCell } from './rpc.js';
+import { bestRpcCells, measureAll, perRound, type RpcCell } from './rpc.js';
 
 const BASELINE = 'sec-plain';
 const AUTHZ_AEAD = 'sec-authz';
@@ -92,28 +92,6 @@ function parseOptions(args: string[]): SecurityRpcOptions {
   const unknown = options.systems.filter((s) => !(SECURE_SYSTEMS as readonly string[]).includes(s));
   if (unknown.length > 0) throw new Error(`--systems: ${unknown.join(', ')} not a security system (${SECURE_SYSTEMS})`);
   return { ...options, handshakes: handshakes ?? (rest.includes('--short') ? SHORT_HANDSHAKES : DEFAULT_HANDSHAKES) };
-}
-
-async function measureCells(running: RunningSystem[], options: BenchOptions): Promise<RpcCell[]> {
-  const cells: RpcCell[] = [];
-  let cellIndex = 0;
-  for (let round = 1; round <= options.rounds; round++) {
-    for (const payloadBytes of options.payloads) {
-      for (const concurrency of options.concurrency) {
-        for (const system of rotated(running, cellIndex++)) {
-          const cell = await measureCell(system, { payloadBytes, concurrency, round }, options);
-          const s = cell.sample;
-          process.stderr.write(
-            `  ${system.name.padEnd(10)} ${String(payloadBytes).padStart(5)} B  c=${String(concurrency).padEnd(4)} ` +
-              (s ? `${formatCount(s.callsPerSec)} calls/s  p50 ${formatMicros(s.p50Us)} µs` : `error: ${cell.error}`) +
-              '\n',
-          );
-          cells.push(cell);
-        }
-      }
-    }
-  }
-  return cells;
 }
 
 /** CPU µs per call of one side: the cell's total split by the two processes' shares (same wall time). */
@@ -310,7 +288,7 @@ export async function runSecurityRpc(args: string[]): Promise<void> {
     let cells: RpcCell[] = [];
     let handshakes: HandshakeResult[] = [];
     try {
-      cells = await measureCells(started.running, options);
+      cells = await measureAll(started.running, options, 10);
       handshakes = await measureHandshakes(started.running, options.handshakes);
     } finally {
       await stopSystems(started);
