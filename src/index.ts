@@ -148,7 +148,7 @@ export type { Connection, ConnectionHandlers, PeerIdentity } from './transport/c
 export { createConsoleLogger, type Logger, type LogLevel, silentLogger } from './transport/logger.js';
 export { MemoryNetwork, MemoryTransport } from './transport/memory-transport.js';
 export type { Principal, PrincipalSource } from './transport/principal.js';
-export { type AeadAlgorithm, DEFAULT_AEAD } from './transport/security/aead.js';
+export { type AeadAlgorithm, DEFAULT_AEAD } from './base/aead.js';
 export type { AuthOptions, ConnectInfo, TrustedKey } from './transport/security/auth-options.js';
 export {
   FrameOpener,
