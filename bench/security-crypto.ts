@@ -34,8 +34,8 @@ import {
   verify,
 } from 'node:crypto';
 import { GCProfiler, getHeapStatistics } from 'node:v8';
+import { AEAD_ALGORITHMS, type AeadAlgorithm, DEFAULT_AEAD } from '../src/base/aead.js';
 import type { Connection, ConnectionHandlers } from '../src/transport/connection.js';
-import { AEAD_ALGORITHMS, type AeadAlgorithm, DEFAULT_AEAD } from '../src/transport/security/aead.js';
 import { FrameOpener, FrameSealer } from '../src/transport/security/frame-sealer.js';
 import { SealedConnection } from '../src/transport/security/sealed-connection.js';
 import { deriveSessionKeys, generateEphemeral } from '../src/transport/security/session-keys.js';

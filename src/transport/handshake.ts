@@ -1,6 +1,7 @@
 import { jsonCodec } from '../wire/codec.js';
 import { PROTOCOL_VERSION } from '../wire/frame.js';
 import { type HelloBody, parseHello } from '../wire/packets.js';
+import type { RefusalReason } from './connection-refusal.js';
 
 /**
  * The mesh's handshake decisions, as pure functions: what to do with a HELLO, and which of two
@@ -41,6 +42,7 @@ export type HelloVerdict =
   | {
       readonly kind: 'refuse';
       readonly code: 'INVALID_ARGUMENT' | 'FAILED_PRECONDITION' | 'ALREADY_EXISTS';
+      readonly refusal: RefusalReason;
       readonly reason: string;
     };
 
@@ -58,6 +60,7 @@ export function judgeHello(
     return {
       kind: 'refuse',
       code: 'INVALID_ARGUMENT',
+      refusal: 'protocol',
       reason: `protocol violation: malformed HELLO (${(err as Error).message})`,
     };
   }
@@ -65,6 +68,7 @@ export function judgeHello(
     return {
       kind: 'refuse',
       code: 'FAILED_PRECONDITION',
+      refusal: 'version-mismatch',
       reason: `peer speaks Parley protocol ${hello.protocol}, this node speaks ${PROTOCOL_VERSION}; run the same Parley major version on both nodes`,
     };
   }
@@ -74,6 +78,7 @@ export function judgeHello(
     return {
       kind: 'refuse',
       code: 'ALREADY_EXISTS',
+      refusal: 'duplicate-id',
       reason: `node id '${peerId}' is already used by another running node; give every node a unique id`,
     };
   }
@@ -83,6 +88,7 @@ export function judgeHello(
     return {
       kind: 'refuse',
       code: 'ALREADY_EXISTS',
+      refusal: 'duplicate-id',
       reason: `node id '${peerId}' is already used by a running node${peer.address ? ` at ${peer.address}` : ''}; give every node a unique id`,
     };
   }

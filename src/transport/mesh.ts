@@ -6,11 +6,20 @@ import { type Frame, FrameFlag, PacketType, packetName } from '../wire/frame.js'
 import { FrameError } from '../wire/frame-decoder.js';
 import { encodeGoodbye, type GoodbyeBody, type HelloBody, parseGoodbye } from '../wire/packets.js';
 import { ParleyError } from '../wire/parley-error.js';
+import type { ErrorCode } from '../wire/status.js';
 import { type Connection, isOutboundQueueFull, type PeerIdentity } from './connection.js';
+import {
+  type ConnectionRefusal,
+  RefusalLog,
+  type RefusalReason,
+  refusalError,
+  refusalReasonOf,
+} from './connection-refusal.js';
 import { judgeHello, type KnownPeer, keepNewConnection } from './handshake.js';
 import { type LivenessSettings, livenessAction } from './liveness.js';
 import { LivenessTicker } from './liveness-ticker.js';
 import type { Logger } from './logger.js';
+import { type ConnectionState, newConnectionState, newPeerState, type PeerState } from './mesh-state.js';
 import { type Principal, unprovenPrincipal } from './principal.js';
 import { Redialer } from './redialer.js';
 import type { ResolvedAuth } from './security/auth-options.js';
@@ -58,45 +67,6 @@ export interface MeshEvents {
   onFrame(peerId: string, frame: Frame): void;
 }
 
-interface PeerState {
-  readonly id: string;
-  hello: HelloBody;
-  /** Where to redial; the peer's listen address. */
-  address: string | null;
-  /** The connection used for sending. */
-  connection: Connection | undefined;
-  /** Duplicates kept open briefly so frames already on them are not lost. */
-  readonly retired: Set<Connection>;
-  /** The peer said GOODBYE: do not redial. */
-  leaving: boolean;
-  rttMs: number | undefined;
-  /**
-   * When a send to it first failed with a full outbound queue, while the queue has not moved since
-   * (no send succeeded, and the bytes queued never dropped below `queuedWhenFull`).
-   */
-  outboundFullSince: number | undefined;
-  queuedWhenFull: number;
-}
-
-interface ConnectionState {
-  readonly connection: Connection;
-  readonly openedAt: number;
-  lastReceived: number;
-  peerId: string | undefined;
-  pingSentAt: number | undefined;
-  /** The connection's authentication, when the mesh authenticates peers. */
-  auth: ConnectionAuth | undefined;
-  /** The peer's HELLO, kept while its authentication runs. */
-  peerHello: Uint8Array | undefined;
-  /** Who the handshake proved the peer is. */
-  principal: Principal | undefined;
-  /** This side refused the connection: what still arrives on it is dropped unread. */
-  refused: boolean;
-  /** Resolves the dial that made it, once the handshake is done. */
-  onHandshake?: (peerId: string) => void;
-  onHandshakeError?: (err: Error) => void;
-}
-
 /**
  * The mesh moves frames between node ids: the table of peers and their connections, and the
  * receive path of every connection. Its decisions live beside it: handshake.ts (accept or refuse a
@@ -123,6 +93,7 @@ export class Mesh {
   private readonly timer: Timer;
   private readonly redialer: Redialer;
   private readonly ticker: LivenessTicker;
+  private readonly refusals: RefusalLog;
   private events: MeshEvents | undefined;
   private stopped = false;
   address: string | null = null;
@@ -134,6 +105,7 @@ export class Mesh {
       handshakeTimeoutMs: options.handshakeTimeoutMs ?? 5000,
     };
     this.timer = options.timer ?? systemTimer;
+    this.refusals = new RefusalLog(this.timer);
     this.ticker = new LivenessTicker(this.timer, this.liveness, (stalled) => this.checkLiveness(stalled));
     this.redialer = new Redialer({
       timer: this.timer,
@@ -184,6 +156,16 @@ export class Mesh {
     const connection = this.peers.get(peerId)?.connection;
     if (!connection) return undefined;
     return this.connections.get(connection)?.principal ?? unprovenPrincipal(peerId, connection.peerIdentity);
+  }
+
+  /** The last refusal of a handshake with `address` (dialed or accepted) or the peer `peerId`, either way; until one succeeds. */
+  lastRefusal(addressOrPeerId: string): ConnectionRefusal | undefined {
+    return this.refusals.last(addressOrPeerId);
+  }
+
+  /** Calls `listener` on every refusal, by a peer or by this node; returns the function that stops it. */
+  onRefusal(listener: (refusal: ConnectionRefusal) => void): () => void {
+    return this.refusals.listen(listener);
   }
 
   rtt(peerId: string): number | undefined {
@@ -248,6 +230,7 @@ export class Mesh {
     const connection = await this.options.transport.dial(address);
     return new Promise<string>((resolve, reject) => {
       const state = this.adopt(connection);
+      state.dialed = address;
       state.onHandshake = resolve;
       state.onHandshakeError = reject;
     });
@@ -258,21 +241,11 @@ export class Mesh {
     const { auth, sealing } = this.options;
     // Sealing is switched on by the handshake (security/connection-auth.ts), both ways at agreed points.
     const connection = auth?.seal ? new SealedConnection(raw, sealing) : raw;
-    const state: ConnectionState = {
-      connection,
-      openedAt: now,
-      lastReceived: now,
-      peerId: undefined,
-      pingSentAt: undefined,
-      auth: undefined,
-      peerHello: undefined,
-      principal: undefined,
-      refused: false,
-    };
+    const state = newConnectionState(connection, now);
     if (auth) {
       state.auth = new ConnectionAuth(auth, connection, {
         authenticated: (principal) => this.onAuthenticated(state, principal),
-        refused: (code, reason) => this.refuse(state, code, reason),
+        refused: (code, reason, message) => this.refuse(state, code, message, reason),
       });
     }
     this.connections.set(connection, state);
@@ -316,7 +289,8 @@ export class Mesh {
       // The peer may send as soon as it has verified this side; its own verdict may take a moment.
       if (state.auth?.verifying) {
         if (!state.auth.hold(frame)) {
-          this.refuse(state, 'RESOURCE_EXHAUSTED', 'protocol violation: too much sent before authentication completed');
+          const message = 'protocol violation: too much sent before authentication completed';
+          this.refuse(state, 'RESOURCE_EXHAUSTED', message, 'protocol');
         }
         return;
       }
@@ -347,16 +321,26 @@ export class Mesh {
         return;
       case PacketType.GOODBYE: {
         const body = safeGoodbye(frame);
-        if (!peerId) {
-          this.options.logger.warn(`peer at ${state.connection.remoteAddress} refused the connection: ${body.reason}`);
-          const code = body.code === 'UNAUTHENTICATED' ? body.code : 'UNAVAILABLE';
-          state.onHandshakeError?.(new ParleyError(code, `peer refused the connection: ${body.reason}`));
-          state.connection.close();
-          return;
-        }
+        if (!peerId || body.refusal !== undefined) {
+          // Refused at the handshake (or, admitted by this side without authentication, by the peer's).
+          const refusal = this.refusals.record({
+            code: body.code === 'OK' ? 'UNAVAILABLE' : body.code,
+            reason: refusalReasonOf(body.refusal),
+            message: body.reason,
+            by: 'peer',
+            address: state.dialed ?? state.connection.remoteAddress,
+            peerId: state.claimedId,
+          });
+          this.options.logger.warn(`${refusal.address} refused the connection: ${body.reason}`);
+          if (!peerId) {
+            state.onHandshakeError?.(refusalError(refusal));
+            state.connection.close();
+            return;
+          }
+        } else if (body.code !== 'OK') this.options.logger.warn(`'${peerId}' closed the connection: ${body.reason}`);
         const peer = this.peers.get(peerId);
-        if (peer) peer.leaving = true;
-        if (body.code !== 'OK') this.options.logger.warn(`'${peerId}' closed the connection: ${body.reason}`);
+        // An expired token is redialed (a token function may give a fresh one); other refusals are final.
+        if (peer && body.refusal !== 'token-expired') peer.leaving = true;
         this.events?.onFrame(peerId, frame);
         return;
       }
@@ -380,7 +364,7 @@ export class Mesh {
     this.options.logger.error(
       `closing the connection to ${who}: handling a ${packetName(frame.type)} failed: ${message}`,
     );
-    this.refuse(state, 'INTERNAL', `this node failed to handle a ${packetName(frame.type)}`);
+    this.refuse(state, 'INTERNAL', `this node failed to handle a ${packetName(frame.type)}`, undefined);
   }
 
   private onHello(state: ConnectionState, frame: Frame): void {
@@ -389,13 +373,14 @@ export class Mesh {
       return;
     }
     const verdict = this.judge(frame.body);
+    if (verdict.kind === 'accept') state.claimedId = verdict.hello.node.id;
     if (verdict.kind === 'self') {
       state.onHandshakeError?.(new ParleyError('INVALID_ARGUMENT', 'dialed this node itself'));
       state.connection.close();
       return;
     }
     if (verdict.kind === 'refuse') {
-      this.refuse(state, verdict.code, verdict.reason);
+      this.refuse(state, verdict.code, verdict.reason, verdict.refusal);
       return;
     }
     if (!state.auth) {
@@ -415,12 +400,12 @@ export class Mesh {
   private onAuthenticated(state: ConnectionState, principal: Principal): void {
     if (this.connections.get(state.connection) !== state || state.connection.closed || this.stopped) return;
     const verdict = this.judge(state.peerHello!);
-    if (verdict.kind !== 'accept') {
-      this.refuse(
-        state,
-        verdict.kind === 'self' ? 'INVALID_ARGUMENT' : verdict.code,
-        verdict.kind === 'self' ? 'dialed this node itself' : verdict.reason,
-      );
+    if (verdict.kind === 'self') {
+      this.refuse(state, 'INVALID_ARGUMENT', 'dialed this node itself', 'protocol');
+      return;
+    }
+    if (verdict.kind === 'refuse') {
+      this.refuse(state, verdict.code, verdict.reason, verdict.refusal);
       return;
     }
     state.principal = principal;
@@ -435,20 +420,11 @@ export class Mesh {
   private admit(state: ConnectionState, hello: HelloBody, restarted: boolean): void {
     const peerId = hello.node.id;
     state.peerId = peerId;
+    this.refusals.forget(state.dialed, peerId);
     let peer = this.peers.get(peerId);
     const wasUp = peer?.connection !== undefined;
     if (!peer) {
-      peer = {
-        id: peerId,
-        hello,
-        address: hello.node.address,
-        connection: undefined,
-        retired: new Set(),
-        leaving: false,
-        rttMs: undefined,
-        outboundFullSince: undefined,
-        queuedWhenFull: 0,
-      };
+      peer = newPeerState(peerId, hello);
       this.peers.set(peerId, peer);
     }
     peer.hello = hello;
@@ -574,19 +550,27 @@ export class Mesh {
   }
 
   private protocolError(state: ConnectionState, what: string): void {
-    this.refuse(state, 'INVALID_ARGUMENT', `protocol violation: ${what}`);
+    this.refuse(state, 'INVALID_ARGUMENT', `protocol violation: ${what}`, 'protocol');
   }
 
-  private refuse(state: ConnectionState, code: GoodbyeBody['code'], reason: string): void {
+  /**
+   * Closes a connection with a GOODBYE saying why. With a `refusal` reason (a handshake refused, an
+   * identity revoked) the GOODBYE carries it and the refusal is recorded; the dial, if any, fails with it.
+   */
+  private refuse(state: ConnectionState, code: ErrorCode, message: string, refusal: RefusalReason | undefined): void {
     if (state.refused) return;
     state.refused = true;
-    this.options.logger.warn(`refusing connection from ${state.connection.remoteAddress}: ${reason}`);
+    const address = state.dialed ?? state.connection.remoteAddress;
+    this.options.logger.warn(`refusing connection ${state.dialed ? 'to' : 'from'} ${address}: ${message}`);
     try {
-      state.connection.send(PacketType.GOODBYE, FrameFlag.JSON, 0, encodeGoodbye({ code, reason }));
+      const body = { code, reason: message, ...(refusal ? { refusal } : {}) };
+      state.connection.send(PacketType.GOODBYE, FrameFlag.JSON, 0, encodeGoodbye(body));
     } catch {
       // already closed
     }
-    state.onHandshakeError?.(new ParleyError(code === 'UNAUTHENTICATED' ? code : 'UNAVAILABLE', reason));
+    const peerId = state.peerId ?? state.claimedId;
+    const recorded = refusal && this.refusals.record({ code, reason: refusal, message, by: 'local', address, peerId });
+    state.onHandshakeError?.(recorded ? refusalError(recorded) : new ParleyError(code, message));
     state.connection.close();
   }
 }

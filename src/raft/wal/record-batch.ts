@@ -1,6 +1,7 @@
 import type { Entry } from '../types.js';
 import { HEADER_BYTES, RecordType, writeHeader, writeRecord } from './record.js';
 import { ENTRY_FIXED_BYTES, writeEntryPayload } from './record-payloads.js';
+import { type RecordSealer, SEALED_ENTRY_FIXED_BYTES } from './record-sealer.js';
 
 /**
  * A growable buffer of encoded records: everything one save() writes, so that it reaches the
@@ -24,6 +25,15 @@ export class RecordBatch {
     this.reserve(HEADER_BYTES + payloadLength);
     writeEntryPayload(this.buf, this.length + HEADER_BYTES, e);
     writeHeader(this.buf, this.length, RecordType.Entry, payloadLength);
+    this.length += HEADER_BYTES + payloadLength;
+  }
+
+  /** An entry whose data is sealed in place by `sealer` (encryption at rest). */
+  addSealedEntry(e: Entry, sealer: RecordSealer): void {
+    const payloadLength = SEALED_ENTRY_FIXED_BYTES + e.data.length;
+    this.reserve(HEADER_BYTES + payloadLength);
+    sealer.writeSealedEntry(this.buf, this.length + HEADER_BYTES, e);
+    writeHeader(this.buf, this.length, RecordType.SealedEntry, payloadLength);
     this.length += HEADER_BYTES + payloadLength;
   }
 

@@ -1,4 +1,4 @@
-import { type AeadAlgorithm, aeadOpen, aeadSealInto, DEFAULT_AEAD, NONCE_BYTES, TAG_BYTES } from './aead.js';
+import { type AeadAlgorithm, aeadOpen, aeadSealInto, DEFAULT_AEAD, NONCE_BYTES, TAG_BYTES } from '../../base/aead.js';
 import {
   EpochKey,
   type EpochLimits,
