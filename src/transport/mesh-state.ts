@@ -49,6 +49,8 @@ export interface ConnectionState {
   principal: Principal | undefined;
   /** This side refused the connection: what still arrives on it is dropped unread. */
   refused: boolean;
+  /** Authenticated, held while a restarted peer's old connection is probed: frames are held. */
+  probing: boolean;
   /** Resolves the dial that made it, once the handshake is done. */
   onHandshake?: (peerId: string) => void;
   onHandshakeError?: (err: Error) => void;
@@ -67,6 +69,7 @@ export function newConnectionState(connection: Connection, now: number): Connect
     peerHello: undefined,
     principal: undefined,
     refused: false,
+    probing: false,
   };
 }
 

@@ -198,7 +198,7 @@ export class WalStorage implements Storage {
     }
     const sealer = this.sealer;
     if (sealer === null) for (const e of entries) b.addEntry(e);
-    else for (const e of entries) b.addSealedEntry(e, sealer);
+    else if (entries.length > 0) b.addSealedEntries(entries, sealer);
     const hardChanged = hardState !== null && !sameHardState(hardState, this.hard);
     if (hardChanged) b.add(RecordType.HardState, encodeHardState(hardState));
     if (b.byteLength === 0) return;
