@@ -21,7 +21,12 @@ function machine(config: Partial<StreamConfig> = {}, partition = 0, consumers?: 
   return sm;
 }
 
-function publish(sm: PartitionStateMachine, now: number, messages: object[], atomic = false): readonly PublishOutcome[] {
+function publish(
+  sm: PartitionStateMachine,
+  now: number,
+  messages: object[],
+  atomic = false,
+): readonly PublishOutcome[] {
   const r = ok(
     sm.applyCommand({
       type: 'publish',
