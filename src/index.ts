@@ -138,6 +138,7 @@ export {
   type EventSpec,
   type ServiceDefinition,
 } from './node/service.js';
+export type { DataKey, DataKeyring, EncryptionAtRestOptions } from './raft/wal/data-keyring.js';
 export {
   createTraffic,
   Traffic,

@@ -54,6 +54,8 @@ export interface ConnectionState {
   unproven: Principal | undefined;
   /** This side refused the connection: what still arrives on it is dropped unread. */
   refused: boolean;
+  /** Authenticated, held while a restarted peer's old connection is probed: frames are held. */
+  probing: boolean;
   /** Resolves the dial that made it, once the handshake is done. */
   onHandshake?: (peerId: string) => void;
   onHandshakeError?: (err: Error) => void;
@@ -73,6 +75,7 @@ export function newConnectionState(connection: Connection, now: number): Connect
     principal: undefined,
     unproven: undefined,
     refused: false,
+    probing: false,
   };
 }
 

@@ -15,9 +15,9 @@ import {
   refusalError,
   refusalReasonOf,
 } from './connection-refusal.js';
-import { judgeHello, type KnownPeer, keepNewConnection } from './handshake.js';
-import { type LivenessSettings, livenessAction } from './liveness.js';
-import { LivenessTicker } from './liveness-ticker.js';
+import { type HelloProof, judgeHello, type KnownPeer, keepNewConnection } from './handshake.js';
+import type { LivenessSettings } from './liveness.js';
+import { checkConnection, LivenessTicker, sendPing } from './liveness-ticker.js';
 import type { Logger } from './logger.js';
 import { type ConnectionState, newConnectionState, newPeerState, type PeerState } from './mesh-state.js';
 import { type Principal, unprovenPrincipal } from './principal.js';
@@ -54,6 +54,8 @@ export interface MeshOptions {
 
 /** How long a duplicate connection stays open after losing the tie-break, so frames on it arrive. */
 const DUPLICATE_GRACE_MS = 1000;
+/** The least time a restarted peer's old connection has to answer a PING before a proven newcomer replaces it. */
+const RESTART_PROBE_MS = 200;
 
 export interface MeshEvents {
   /** A peer is reachable (first connection, or back after a loss). */
@@ -289,7 +291,7 @@ export class Mesh {
         return;
       }
       // The peer may send as soon as it has verified this side; its own verdict may take a moment.
-      if (state.auth?.verifying) {
+      if (state.auth && (state.auth.verifying || state.probing)) {
         if (!state.auth.hold(frame)) {
           const message = 'protocol violation: too much sent before authentication completed';
           this.refuse(state, 'RESOURCE_EXHAUSTED', message, 'protocol');
@@ -374,8 +376,8 @@ export class Mesh {
       this.protocolError(state, 'a second HELLO on one connection');
       return;
     }
-    const verdict = this.judge(frame.body);
-    if (verdict.kind === 'accept') state.claimedId = verdict.hello.node.id;
+    const verdict = this.judge(frame.body, state.auth ? 'pending' : 'none');
+    if (verdict.kind === 'accept' || verdict.kind === 'probe') state.claimedId = verdict.hello.node.id;
     if (verdict.kind === 'self') {
       state.onHandshakeError?.(new ParleyError('INVALID_ARGUMENT', 'dialed this node itself'));
       state.connection.close();
@@ -386,22 +388,22 @@ export class Mesh {
       return;
     }
     if (!state.auth) {
-      this.admit(state, verdict.hello, verdict.restarted);
+      this.admit(state, verdict.hello, verdict.kind === 'accept' && verdict.restarted);
       return;
     }
     state.peerHello = frame.body.slice();
     state.auth.onPeerHello(state.peerHello, verdict.hello);
   }
 
-  private judge(helloBody: Uint8Array) {
+  private judge(helloBody: Uint8Array, proof: HelloProof) {
     const local = { id: this.options.localId, incarnation: this.options.hello().node.incarnation };
-    return judgeHello(helloBody, local, (id) => this.knownPeer(id), this.liveness.keepaliveIntervalMs);
+    return judgeHello(helloBody, local, (id) => this.knownPeer(id), this.liveness.keepaliveIntervalMs, proof);
   }
 
   /** The peer proved who it is: judge its HELLO again (the table may have changed), admit it, deliver what it sent meanwhile. */
   private onAuthenticated(state: ConnectionState, principal: Principal): void {
     if (this.connections.get(state.connection) !== state || state.connection.closed || this.stopped) return;
-    const verdict = this.judge(state.peerHello!);
+    const verdict = this.judge(state.peerHello!, principal);
     if (verdict.kind === 'self') {
       this.refuse(state, 'INVALID_ARGUMENT', 'dialed this node itself', 'protocol');
       return;
@@ -410,12 +412,51 @@ export class Mesh {
       this.refuse(state, verdict.code, verdict.reason, verdict.refusal);
       return;
     }
+    if (verdict.kind === 'probe') {
+      this.probeOldConnection(state, principal, verdict.hello);
+      return;
+    }
+    this.enter(state, principal, verdict.hello, verdict.restarted);
+  }
+
+  /** Admits an authenticated connection and delivers what it sent meanwhile. */
+  private enter(state: ConnectionState, principal: Principal, hello: HelloBody, restarted: boolean): void {
+    state.probing = false;
     state.principal = principal;
-    this.admit(state, verdict.hello, verdict.restarted);
+    this.admit(state, hello, restarted);
     for (const frame of state.auth!.takeHeld()) {
       if (state.connection.closed) return;
       this.receiveSafely(state, frame);
     }
+  }
+
+  /**
+   * A restarted peer proved the identity its old connection proved, and the old one was heard
+   * from lately: PING the old connection and hold the newcomer for a few round trips. If anything
+   * arrives on the old one meanwhile, two live processes share the identity: the newcomer is
+   * refused as a duplicate. Otherwise the old one is half-dead (its process is gone): the newcomer
+   * replaces it at once, without waiting for the idle timeout.
+   */
+  private probeOldConnection(state: ConnectionState, principal: Principal, hello: HelloBody): void {
+    const peer = this.peers.get(hello.node.id)!;
+    const old = peer.connection && this.connections.get(peer.connection);
+    const since = this.timer.now();
+    state.probing = true;
+    if (old) sendPing(old, since);
+    const probeMs = Math.min(this.liveness.handshakeTimeoutMs / 4, Math.max(RESTART_PROBE_MS, 4 * (peer.rttMs ?? 0)));
+    this.timer.setTimeout(() => {
+      if (this.connections.get(state.connection) !== state || state.connection.closed || this.stopped) return;
+      const alive = old && peer.connection === old.connection && !old.connection.closed && old.lastReceived >= since;
+      if (alive) {
+        const reason = `node id '${hello.node.id}' is already used by a running node that proves the same identity; give every node its own key or certificate`;
+        this.refuse(state, 'ALREADY_EXISTS', reason, 'duplicate-id');
+        return;
+      }
+      this.options.logger.info(
+        `'${hello.node.id}' restarted: its old connection did not answer, the new one (same identity) replaces it`,
+      );
+      this.enter(state, principal, hello, true);
+    }, probeMs);
   }
 
   /** Enters a handshaken connection in the peer table. */
@@ -470,6 +511,7 @@ export class Mesh {
       incarnation: peer.hello.node.incarnation,
       address: peer.address,
       silentMs: open ? this.timer.now() - open.lastReceived : undefined,
+      principal: open?.principal,
     };
   }
 
@@ -523,31 +565,7 @@ export class Mesh {
   private checkLiveness(stalled: boolean): void {
     const now = this.timer.now();
     for (const state of [...this.connections.values()]) {
-      const sending = this.sendingPeer(state);
-      // The queue drained since it was full: the peer reads, however slowly.
-      if (sending?.outboundFullSince !== undefined && state.connection.pendingBytes < sending.queuedWhenFull) {
-        sending.outboundFullSince = undefined;
-      }
-      const times = {
-        openedAt: state.openedAt,
-        lastReceived: state.lastReceived,
-        handshaken: state.peerId !== undefined,
-        pingOutstanding: state.pingSentAt !== undefined,
-        outboundFullSince: sending?.outboundFullSince,
-      };
-      const action = livenessAction(times, now, this.liveness, stalled);
-      if (action.kind === 'close') state.connection.destroy(new Error(action.reason));
-      else if (action.kind === 'drop') {
-        this.options.logger.warn(`dropping the connection to '${state.peerId}': ${action.reason}`);
-        state.connection.destroy(new Error(action.reason));
-      } else if (action.kind === 'ping') {
-        state.pingSentAt = now;
-        try {
-          state.connection.send(PacketType.PING, 0, 0, new Uint8Array(0));
-        } catch {
-          // closed or full: the close handler or the idle timeout deals with it
-        }
-      }
+      checkConnection(state, this.sendingPeer(state), now, this.liveness, stalled, this.options.logger);
     }
   }
 

@@ -140,6 +140,35 @@ export class SocketConnection implements Connection, BudgetHolder {
     }
   }
 
+  /**
+   * Connection.sendEncoded: the frame goes to the socket as it is (after what is queued before it)
+   * when nothing is queued or it is large; else it joins the batch.
+   */
+  sendEncoded(frame: Uint8Array): void {
+    if (this.isClosed || this.socket.destroyed) {
+      throw new ParleyError('UNAVAILABLE', `connection to ${this.remoteAddress} is closed`);
+    }
+    if (frame.length - 4 > this.limits.maxFrameSize) {
+      throw new ParleyError(
+        'RESOURCE_EXHAUSTED',
+        `frame of ${frame.length} bytes exceeds the maximum frame size of ${this.limits.maxFrameSize} bytes; send less data per message or raise maxFrameSize on both nodes`,
+      );
+    }
+    if (this.pendingBytes + frame.length > this.limits.maxOutboundBytes) {
+      throw outboundQueueFull(this.remoteAddress, this.pendingBytes, this.limits.maxOutboundBytes);
+    }
+    if (this.batch.byteLength === 0 || frame.length >= FLUSH_THRESHOLD) {
+      this.flush();
+      this.socket.write(frame);
+      return;
+    }
+    this.batch.appendRaw(frame);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      RESOLVED.then(this.scheduledFlush);
+    }
+  }
+
   private readonly scheduledFlush = (): void => {
     this.flushScheduled = false;
     this.framesThisTick = 0;

@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { KEY_BYTES } from '../../base/aead.js';
+import { permissionProblem } from '../../base/file-permissions.js';
 import { ParleyError } from '../../wire/parley-error.js';
 
 /**
@@ -40,6 +42,18 @@ export interface WalEncryption {
    * store is refused, saying how to migrate it. Records sealed under a key are never accepted in
    * the clear in their place: this only concerns stores that were written without encryption.
    */
+  readonly acceptPlaintext?: boolean;
+}
+
+/**
+ * What a server is given (`startServer({ encryptionAtRest })`): a key file or the keyring itself,
+ * and whether a store written in the clear may be migrated (see WalEncryption.acceptPlaintext).
+ */
+export interface EncryptionAtRestOptions {
+  /** A data key file (format above); refused when other users can read it. */
+  readonly keyFile?: string;
+  /** The keyring itself, instead of a file. */
+  readonly keyring?: DataKeyring;
   readonly acceptPlaintext?: boolean;
 }
 
@@ -108,6 +122,33 @@ export function parseDataKeyFile(text: string, source: string): DataKeyring {
   });
   if (keys.length === 0) throw invalid(`${source} holds no key; make one with 'parley keys gen --data-key'`);
   return checkDataKeyring({ keys, active: Math.max(...keys.map((k) => k.id)) }, source);
+}
+
+/** Reads a data key file, refusing one that other users can read (as ssh refuses such a private key). */
+export function readDataKeyFile(path: string): DataKeyring {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw invalid(`data key file ${path}: ${(err as Error).message}`);
+  }
+  const exposed = permissionProblem(path);
+  if (exposed !== undefined) {
+    throw new ParleyError(
+      'PERMISSION_DENIED',
+      `data key file ${path} ${exposed}; a key must be readable by its owner only: run 'chmod 600 ${path}'`,
+    );
+  }
+  return parseDataKeyFile(text, `data key file ${path}`);
+}
+
+/** The WAL option for a server's `encryptionAtRest`: the keyring read (from the file) and checked. */
+export function resolveEncryptionAtRest(o: EncryptionAtRestOptions): WalEncryption {
+  if ((o.keyFile === undefined) === (o.keyring === undefined)) {
+    throw invalid('encryptionAtRest takes exactly one of keyFile and keyring');
+  }
+  const keyring = o.keyFile !== undefined ? readDataKeyFile(o.keyFile) : checkDataKeyring(o.keyring!);
+  return { keyring, ...(o.acceptPlaintext ? { acceptPlaintext: true } : {}) };
 }
 
 /** A new random data key as a key-file line `ID:BASE64KEY`. */

@@ -3,26 +3,30 @@ import { aeadOpen, aeadSealInto, NONCE_BYTES, TAG_BYTES } from '../../base/aead.
 import { ParleyError } from '../../wire/parley-error.js';
 import type { Entry, EntryType } from '../types.js';
 import type { DataKeyring } from './data-keyring.js';
-import { ENTRY_FIXED_BYTES, writeEntryPayload } from './record-payloads.js';
 
 /**
- * Encryption at rest of one WAL: entry payloads (the application's command bytes) and snapshot
- * data sealed with AES-256-GCM (base/aead.ts) under the keyring's active key. Raft metadata —
- * terms, indexes, entry types, hard state, snapshot metadata and configuration — stays in the
- * clear: replay and compaction need it without a key, and it says nothing of the data.
+ * Encryption at rest of one WAL: entry data (the application's command bytes) and snapshot data
+ * sealed with AES-256-GCM (base/aead.ts) under the keyring's active key. Raft metadata — terms,
+ * indexes, entry types, data lengths, hard state, snapshot metadata and configuration — stays in
+ * the clear: replay and compaction need it without a key, and it says nothing of the data.
  *
- * Sealed entry payload (record type SealedEntry):
+ * Sealed entries (record type SealedEntries): the contiguous entries of one save() (cut into
+ * records of at most SEALED_RECORD_DATA_BYTES of data) under ONE AEAD operation, because making a
+ * cipher costs as much as sealing a few kilobytes (bench/RESULTS.md, "Encryption at rest"):
  *
- *   term f64 | index f64 | type u8 | key id u8 | nonce 12 | ciphertext (data length) | tag 16
+ *   key id u8 | nonce 12 | count u32 | first index f64 | count × (term f64, type u8, length u32)
+ *   | ciphertext of the entries' data, concatenated | tag 16
  *
+ * A torn write loses the whole record, which recovery allows (any prefix of an unsynced save).
  * Sealed snapshot data (snapshot-file.ts): key id u8 | nonce 12 | ciphertext | tag 16.
  *
- * AAD. An entry's AAD is [1, store id, term, index, type, key id]; a snapshot's is
- * [2, store id, its metadata record, key id]. The store id is 16 random bytes made once per WAL
- * and restated at the start of every segment (record type StoreId), so a record cannot be moved
- * to another index or term, turned from entry into snapshot, or carried into another WAL sealed
- * under the same key (another raft group of the same server) without failing to open. Moving a
- * whole store, or rolling it back to an older copy of itself, is not detected (docs/SECURITY.md).
+ * AAD. An entries record's AAD is [1, store id, every byte before its ciphertext]; a snapshot's
+ * is [2, store id, its metadata record, key id]. The store id is 16 random bytes made once per
+ * WAL and restated at the start of every segment (record type StoreId), so a record cannot be
+ * moved to other indexes or terms, turned from entries into a snapshot, or carried into another
+ * WAL sealed under the same key (another raft group of the same server) without failing to open.
+ * Moving a whole store, or rolling it back to an older copy of itself, is not detected
+ * (docs/SECURITY.md).
  *
  * Nonces: a sealer draws a random 64-bit prefix when it is made and seals with
  * prefix ‖ counter32, drawing a new prefix every 2^32 records. Every WalStorage.open makes a new
@@ -33,15 +37,17 @@ import { ENTRY_FIXED_BYTES, writeEntryPayload } from './record-payloads.js';
  */
 
 export const STORE_ID_BYTES = 16;
-/** Fixed bytes of a sealed entry payload besides the data: the entry fields, key id, nonce, tag. */
-export const SEALED_ENTRY_FIXED_BYTES = ENTRY_FIXED_BYTES + 1 + NONCE_BYTES + TAG_BYTES;
+/** Most entry data one SealedEntries record carries (a save with more is cut into several). */
+export const SEALED_RECORD_DATA_BYTES = 1024 * 1024;
 /** Bytes sealed snapshot data adds to the plaintext. */
 export const SEALED_SNAPSHOT_OVERHEAD = 1 + NONCE_BYTES + TAG_BYTES;
 
-const KEY_ID_AT = ENTRY_FIXED_BYTES;
-const NONCE_AT = KEY_ID_AT + 1;
-const DATA_AT = NONCE_AT + NONCE_BYTES;
-const ENTRY_DOMAIN = 1;
+const NONCE_AT = 1;
+const COUNT_AT = NONCE_AT + NONCE_BYTES;
+const FIRST_INDEX_AT = COUNT_AT + 4;
+const HEADS_AT = FIRST_INDEX_AT + 8;
+const HEAD_BYTES = 13;
+const ENTRIES_DOMAIN = 1;
 const SNAPSHOT_DOMAIN = 2;
 const ALGORITHM = 'aes-256-gcm';
 const PREFIX_BYTES = 8;
@@ -53,13 +59,37 @@ export interface SealedAt {
   readonly offset?: number;
 }
 
+/** What a SealedEntries record says in the clear. */
+export interface SealedEntriesHead {
+  readonly keyId: number;
+  readonly firstIndex: number;
+  readonly count: number;
+}
+
+/** Payload bytes of a SealedEntries record holding `entries[from, to)`. */
+export function sealedEntriesBytes(entries: readonly Entry[], from: number, to: number): number {
+  let data = 0;
+  for (let i = from; i < to; i++) data += entries[i]!.data.length;
+  return HEADS_AT + HEAD_BYTES * (to - from) + data + TAG_BYTES;
+}
+
+/** Reads the clear part of a SealedEntries payload; null when it is too short to be one. */
+export function sealedEntriesHead(p: Uint8Array): SealedEntriesHead | null {
+  if (p.length < HEADS_AT + TAG_BYTES) return null;
+  const v = new DataView(p.buffer, p.byteOffset, p.byteLength);
+  return { keyId: p[0]!, count: v.getUint32(COUNT_AT, true), firstIndex: v.getFloat64(FIRST_INDEX_AT, true) };
+}
+
+function malformedEntries(why: string): ParleyError {
+  return new ParleyError('DATA_LOSS', `malformed WAL sealed entries record (checksum matched, layout did not: ${why})`);
+}
+
 /** Opens and seals the records of one store (one store id) with one keyring. */
 export class RecordSealer {
   private readonly keys = new Map<number, KeyObject>();
   private readonly activeId: number;
   private readonly nonce = new Uint8Array(NONCE_BYTES);
   private counter = COUNTER_LIMIT;
-  private readonly entryAad = new Uint8Array(1 + STORE_ID_BYTES + ENTRY_FIXED_BYTES + 1);
 
   constructor(
     keyring: DataKeyring,
@@ -70,8 +100,6 @@ export class RecordSealer {
     }
     for (const k of keyring.keys) this.keys.set(k.id, createSecretKey(k.key));
     this.activeId = keyring.active;
-    this.entryAad[0] = ENTRY_DOMAIN;
-    this.entryAad.set(storeId, 1);
   }
 
   static newStoreId(): Uint8Array {
@@ -82,42 +110,68 @@ export class RecordSealer {
     return this.activeId;
   }
 
-  /** Writes the sealed payload of `e` at `out[at]` (SEALED_ENTRY_FIXED_BYTES + data length bytes). */
-  writeSealedEntry(out: Uint8Array, at: number, e: Entry): void {
-    writeEntryPayload(out, at, { ...e, data: EMPTY });
-    out[at + KEY_ID_AT] = this.activeId;
+  /**
+   * Writes the SealedEntries payload of the contiguous `entries[from, to)` at `out[at]`
+   * (sealedEntriesBytes(entries, from, to) bytes): the data is laid out in place, then sealed over itself.
+   */
+  writeSealedEntries(out: Uint8Array, at: number, entries: readonly Entry[], from: number, to: number): void {
+    const v = new DataView(out.buffer, out.byteOffset, out.byteLength);
+    out[at] = this.activeId;
     const nonce = this.nextNonce();
     out.set(nonce, at + NONCE_AT);
-    const aad = this.entryAad;
-    aad.set(out.subarray(at, at + KEY_ID_AT + 1), 1 + STORE_ID_BYTES);
-    aeadSealInto(ALGORITHM, this.keys.get(this.activeId)!, nonce, aad, e.data, out, at + DATA_AT);
+    v.setUint32(at + COUNT_AT, to - from, true);
+    v.setFloat64(at + FIRST_INDEX_AT, entries[from]!.index, true);
+    let head = at + HEADS_AT;
+    const dataAt = head + HEAD_BYTES * (to - from);
+    let data = dataAt;
+    for (let i = from; i < to; i++) {
+      const e = entries[i]!;
+      v.setFloat64(head, e.term, true);
+      out[head + 8] = e.type;
+      v.setUint32(head + 9, e.data.length, true);
+      head += HEAD_BYTES;
+      out.set(e.data, data);
+      data += e.data.length;
+    }
+    const aad = this.aad(ENTRIES_DOMAIN, out.subarray(at, dataAt));
+    aeadSealInto(ALGORITHM, this.keys.get(this.activeId)!, nonce, aad, out.subarray(dataAt, data), out, dataAt);
   }
 
-  /** Decodes and opens a sealed entry payload; throws a ParleyError saying which key and what to do. */
-  openEntry(p: Uint8Array, where: SealedAt): Entry {
-    if (p.length < SEALED_ENTRY_FIXED_BYTES) {
-      throw new ParleyError('DATA_LOSS', 'malformed WAL sealed entry record (checksum matched, layout did not)');
-    }
+  /** Opens a SealedEntries payload into its entries; throws a ParleyError saying which key and what to do. */
+  openEntries(p: Uint8Array, where: SealedAt): Entry[] {
+    const h = sealedEntriesHead(p);
+    if (h === null) throw malformedEntries('too short');
+    const dataAt = HEADS_AT + HEAD_BYTES * h.count;
+    if (h.count === 0 || dataAt + TAG_BYTES > p.length) throw malformedEntries('entry count');
     const v = new DataView(p.buffer, p.byteOffset, p.byteLength);
-    const type = p[16]!;
-    if (type !== 0 && type !== 1) {
-      throw new ParleyError('DATA_LOSS', 'malformed WAL sealed entry record (unknown entry type)');
-    }
-    const term = v.getFloat64(0, true);
-    const index = v.getFloat64(8, true);
-    const keyId = p[KEY_ID_AT]!;
-    const aad = this.entryAad;
-    aad.set(p.subarray(0, KEY_ID_AT + 1), 1 + STORE_ID_BYTES);
+    let total = 0;
+    for (let i = 0; i < h.count; i++) total += v.getUint32(HEADS_AT + HEAD_BYTES * i + 9, true);
+    if (dataAt + total + TAG_BYTES !== p.length) throw malformedEntries('data lengths');
     const data = this.open(
-      keyId,
-      p.subarray(NONCE_AT, DATA_AT),
-      aad,
-      p.subarray(DATA_AT, p.length - TAG_BYTES),
+      h.keyId,
+      p.subarray(NONCE_AT, NONCE_AT + NONCE_BYTES),
+      this.aad(ENTRIES_DOMAIN, p.subarray(0, dataAt)),
+      p.subarray(dataAt, p.length - TAG_BYTES),
       p.subarray(p.length - TAG_BYTES),
-      `entry ${index} (term ${term})`,
+      `entries ${h.firstIndex}..${h.firstIndex + h.count - 1}`,
       where,
     );
-    return { term, index, type: type as EntryType, data };
+    const out: Entry[] = [];
+    let at = 0;
+    for (let i = 0; i < h.count; i++) {
+      const head = HEADS_AT + HEAD_BYTES * i;
+      const type = p[head + 8]!;
+      if (type !== 0 && type !== 1) throw malformedEntries('unknown entry type');
+      const length = v.getUint32(head + 9, true);
+      out.push({
+        term: v.getFloat64(head, true),
+        index: h.firstIndex + i,
+        type: type as EntryType,
+        data: data.subarray(at, at + length),
+      });
+      at += length;
+    }
+    return out;
   }
 
   /** Seals snapshot `data`, its metadata record `meta` bound as AAD: key id ‖ nonce ‖ ciphertext ‖ tag. */
@@ -149,11 +203,17 @@ export class RecordSealer {
   }
 
   private snapshotAad(meta: Uint8Array, keyId: number): Uint8Array {
-    const aad = new Uint8Array(1 + STORE_ID_BYTES + meta.length + 1);
-    aad[0] = SNAPSHOT_DOMAIN;
-    aad.set(this.storeId, 1);
-    aad.set(meta, 1 + STORE_ID_BYTES);
+    const aad = this.aad(SNAPSHOT_DOMAIN, meta, 1);
     aad[aad.length - 1] = keyId;
+    return aad;
+  }
+
+  /** [domain, store id, bound, `extra` zero bytes for the caller to fill]. */
+  private aad(domain: number, bound: Uint8Array, extra = 0): Uint8Array {
+    const aad = new Uint8Array(1 + STORE_ID_BYTES + bound.length + extra);
+    aad[0] = domain;
+    aad.set(this.storeId, 1);
+    aad.set(bound, 1 + STORE_ID_BYTES);
     return aad;
   }
 
@@ -214,15 +274,3 @@ export function dataKeyRequired(keyId: number, where: SealedAt): ParleyError {
     { details: { reason: 'data-key-required', keyId, ...where } },
   );
 }
-
-/** The key id of a sealed entry payload, read without opening it (0 if too short). */
-export function sealedEntryKeyId(p: Uint8Array): number {
-  return p.length > KEY_ID_AT ? p[KEY_ID_AT]! : 0;
-}
-
-/** The index of a sealed entry payload, which is stored in the clear. */
-export function sealedEntryIndex(p: Uint8Array): number {
-  return p.length >= 16 ? new DataView(p.buffer, p.byteOffset, p.byteLength).getFloat64(8, true) : 0;
-}
-
-const EMPTY = new Uint8Array(0);

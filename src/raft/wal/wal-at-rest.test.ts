@@ -89,7 +89,7 @@ test('with encryption the disk never holds a planted value, without it does; a r
 /** The offset and length of the Nth entry record of `file` (sealed or not). */
 function entryRecords(dir: string, file: string) {
   return scanSegment(readFileSync(join(dir, file)), file, true).records.filter(
-    (r) => r.type === RecordType.SealedEntry || r.type === RecordType.Entry,
+    (r) => r.type === RecordType.SealedEntries || r.type === RecordType.Entry,
   );
 }
 
@@ -111,15 +111,15 @@ function lastFileWithEntries(dir: string): string {
 function flipInRecord(path: string, offset: number, byte: number, fixChecksum: boolean): void {
   const bytes = readFileSync(path);
   const length = bytes.readUInt32LE(offset);
-  bytes[offset + HEADER_BYTES + byte]! ^= 0x10;
+  bytes[offset + HEADER_BYTES + (byte < 0 ? length + byte : byte)]! ^= 0x10;
   if (fixChecksum) writeHeader(bytes, offset, bytes[offset + 4] as RecordType, length);
   writeFileSync(path, bytes);
 }
 
 test('an edited sealed record is refused as tampering, even at the tail; a torn (checksum-failing) tail is still cut', () => {
   for (const where of ['middle', 'tail'] as const) {
-    for (const byte of [40, 0]) {
-      // byte 40: inside the ciphertext; byte 0: the term, in the clear but bound as AAD.
+    for (const byte of [-20, 20]) {
+      // -20: the ciphertext's end (or the tag); 20: the first index, in the clear but bound as AAD.
       withTempDir((dir) => {
         writeStore(dir, ENC_1);
         appendTailEntry(dir, ENC_1);
@@ -144,12 +144,12 @@ test('an edited sealed record is refused as tampering, even at the tail; a torn 
     const last = walFiles(dir).pop()!;
     const records = entryRecords(dir, last);
     const tail = records[records.length - 1]!;
-    flipInRecord(join(dir, last), tail.offset, 40, false);
+    flipInRecord(join(dir, last), tail.offset, -20, false);
     const r = WalStorage.open(dir, { encryption: ENC_1 });
     assert.equal(r.lastIndex(), before.last - 1, 'the torn tail entry is cut, as without encryption');
     r.close();
     const first = walFiles(dir).find((f) => entryRecords(dir, f).length > 0)!;
-    flipInRecord(join(dir, first), entryRecords(dir, first)[0]!.offset, 40, false);
+    flipInRecord(join(dir, first), entryRecords(dir, first)[0]!.offset, -20, false);
     const err = errorOf(() => WalStorage.open(dir, { encryption: ENC_1 }));
     assert.ok(ParleyError.is(err, 'DATA_LOSS') && /corrupted/.test(err.message), err.message);
   });
@@ -158,16 +158,21 @@ test('an edited sealed record is refused as tampering, even at the tail; a torn 
 test('a sealed record moved to another index, or into another store under the same key, does not open', () => {
   withTempDir((dir) => {
     writeStore(dir, ENC_1);
-    const file = lastFileWithEntries(dir);
+    // Two records of one segment with the same length (saves of entries 11-15 and 16-20).
+    const length = (path: string, offset: number) => readFileSync(path).readUInt32LE(offset);
+    const file = walFiles(dir).find((f) => {
+      const rs = entryRecords(dir, f);
+      return rs.length >= 2 && length(join(dir, f), rs[0]!.offset) === length(join(dir, f), rs[1]!.offset);
+    })!;
+    assert.ok(file, 'a segment with two records of equal length');
     const path = join(dir, file);
     const [a, b] = entryRecords(dir, file);
     const bytes = readFileSync(path);
-    // Entry b's bytes replaced by a's with b's index: same length, valid checksums.
+    // Record b's bytes replaced by a's with b's first index (payload offset 17): valid checksums.
     const len = bytes.readUInt32LE(a!.offset);
-    assert.equal(bytes.readUInt32LE(b!.offset), len);
     const moved = Buffer.from(bytes.subarray(a!.offset, a!.offset + HEADER_BYTES + len));
-    moved.writeDoubleLE(bytes.readDoubleLE(b!.offset + HEADER_BYTES + 8), HEADER_BYTES + 8);
-    writeHeader(moved, 0, RecordType.SealedEntry, len);
+    moved.writeDoubleLE(bytes.readDoubleLE(b!.offset + HEADER_BYTES + 17), HEADER_BYTES + 17);
+    writeHeader(moved, 0, RecordType.SealedEntries, len);
     moved.copy(bytes, b!.offset);
     writeFileSync(path, bytes);
     const err = errorOf(() => WalStorage.open(dir, { encryption: ENC_1 }));
@@ -242,6 +247,11 @@ test('rotation: new records use the active key, old ones open while their key is
     r.save({ term: 2, vote: 'a', commit: 31 }, secretEntries(31, 32, 2));
     const after = observe(r);
     r.close();
+    const keyIds = walFiles(dir).flatMap((f) =>
+      entryRecords(dir, f).map((rec) => readFileSync(join(dir, f))[rec.offset + HEADER_BYTES]),
+    );
+    assert.ok(keyIds.length > 0);
+    assert.deepEqual(new Set(keyIds), new Set([2]), 'no record sealed under key 1 is left on disk');
     const retired = WalStorage.open(dir, { encryption: only2 });
     assert.deepEqual(observe(retired), after);
     retired.close();

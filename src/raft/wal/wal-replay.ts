@@ -14,7 +14,7 @@ import {
   type LogMark,
   type SnapshotRecord,
 } from './record-payloads.js';
-import { dataKeyRequired, RecordSealer, sealedEntryIndex, sealedEntryKeyId } from './record-sealer.js';
+import { dataKeyRequired, RecordSealer, type SealedEntriesHead, sealedEntriesHead } from './record-sealer.js';
 import { parseSegmentFileName, type SegmentName } from './segment-name.js';
 import { scanSegment } from './segment-scan.js';
 
@@ -33,9 +33,9 @@ import { scanSegment } from './segment-scan.js';
  * first finds that floor and ignores entries at or below it; above it the entries must be
  * contiguous, and a gap is DATA_LOSS.
  *
- * Encryption at rest: a SealedEntry is opened (record-sealer.ts) with the store id of the last
- * StoreId record before it, and only when it lies above the floor (so a key that sealed nothing
- * but compacted entries may be retired). Without a keyring a sealed entry is refused
+ * Encryption at rest: a SealedEntries record is opened (record-sealer.ts) with the store id of
+ * the last StoreId record before it, and only when some of its entries lie above the floor (so a
+ * key that sealed nothing but compacted entries may be retired); its entries then replay as Entry. Without a keyring a sealed entry is refused
  * (FAILED_PRECONDITION naming the key id); clear entries are counted for the caller's policy.
  */
 
@@ -53,15 +53,19 @@ export interface ReplayedWal {
   readonly sealer: RecordSealer | null;
   /** Entry records in the clear, on disk in any segment; where the first one is. */
   readonly plaintextEntries: { readonly count: number; readonly first: string | null };
-  /** True when the last segment has clear entries or no StoreId record (an encrypted writer starts a new one). */
-  readonly lastSegmentUnsealed: boolean;
+  /**
+   * How the last segment's entries are stored: the key ids that sealed them (0 for entries in the
+   * clear) and whether it has a StoreId record. An encrypted writer starts a new segment unless it
+   * has one and only the active key sealed its entries, so that compaction can delete the rest.
+   */
+  readonly lastSegment: { readonly keyIds: ReadonlySet<number>; readonly hasStoreId: boolean };
 }
 
 type Decoded =
   | { readonly k: 'entry'; readonly e: Entry; readonly file: string; readonly offset: number }
   | {
       readonly k: 'sealed';
-      readonly index: number;
+      readonly head: SealedEntriesHead;
       readonly payload: Uint8Array;
       readonly sealer: RecordSealer;
       readonly file: string;
@@ -100,10 +104,10 @@ export function replayWal(dir: string, keyring: DataKeyring | null = null): Repl
   let sealer: RecordSealer | null = null;
   let plaintext = 0;
   let firstPlaintext: string | null = null;
-  let lastSegmentUnsealed = true;
+  let lastSegment: ReplayedWal['lastSegment'] = { keyIds: new Set(), hasStoreId: false };
   segments.forEach((seg, i) => {
     let segmentHasStoreId = false;
-    let segmentHasPlaintext = false;
+    const segmentKeyIds = new Set<number>();
     const isLast = i === segments.length - 1;
     const bytes = readFileSync(join(dir, seg.file));
     const scanned = scanSegment(bytes, seg.file, isLast);
@@ -132,11 +136,12 @@ export function replayWal(dir: string, keyring: DataKeyring | null = null): Repl
           decoded.push({ k: 'entry', e: decodeEntry(r.payload), file: seg.file, offset: r.offset });
           plaintext++;
           firstPlaintext ??= `${seg.file} at byte offset ${r.offset}`;
-          segmentHasPlaintext = true;
+          segmentKeyIds.add(0);
           break;
-        case RecordType.SealedEntry: {
+        case RecordType.SealedEntries: {
           const where = { file: seg.file, offset: r.offset };
-          if (keyring === null) throw dataKeyRequired(sealedEntryKeyId(r.payload), where);
+          const head = sealedEntriesHead(r.payload);
+          if (keyring === null) throw dataKeyRequired(head?.keyId ?? 0, where);
           if (sealer === null) {
             throw new ParleyError(
               'DATA_LOSS',
@@ -144,8 +149,17 @@ export function replayWal(dir: string, keyring: DataKeyring | null = null): Repl
               { details: where },
             );
           }
-          const index = sealedEntryIndex(r.payload);
-          decoded.push({ k: 'sealed', index, payload: r.payload.slice(), sealer, ...where });
+          if (head === null) {
+            throw new ParleyError(
+              'DATA_LOSS',
+              `malformed WAL sealed entries record in ${seg.file} at byte offset ${r.offset}`,
+              {
+                details: where,
+              },
+            );
+          }
+          decoded.push({ k: 'sealed', head, payload: r.payload.slice(), sealer, ...where });
+          segmentKeyIds.add(head.keyId);
           break;
         }
         case RecordType.StoreId:
@@ -173,7 +187,7 @@ export function replayWal(dir: string, keyring: DataKeyring | null = null): Repl
           break;
       }
     }
-    if (isLast) lastSegmentUnsealed = segmentHasPlaintext || !segmentHasStoreId;
+    if (isLast) lastSegment = { keyIds: segmentKeyIds, hasStoreId: segmentHasStoreId };
   });
 
   let floor: LogMark = { index: 0, term: 0 };
@@ -188,26 +202,11 @@ export function replayWal(dir: string, keyring: DataKeyring | null = null): Repl
   for (const d of decoded) {
     switch (d.k) {
       case 'entry':
-        if (d.e.index <= floor.index) break;
-        if (d.e.index > log.lastIndex() + 1) {
-          throw new ParleyError(
-            'DATA_LOSS',
-            `WAL entry ${d.e.index} in ${d.file} at byte offset ${d.offset} follows last index ${log.lastIndex()}: entries are missing`,
-            { details: { file: d.file, offset: d.offset } },
-          );
-        }
-        log.append([d.e]);
+        replayEntry(log, floor, d.e, d);
         break;
       case 'sealed':
-        if (d.index <= floor.index) break;
-        if (d.index > log.lastIndex() + 1) {
-          throw new ParleyError(
-            'DATA_LOSS',
-            `WAL entry ${d.index} in ${d.file} at byte offset ${d.offset} follows last index ${log.lastIndex()}: entries are missing`,
-            { details: { file: d.file, offset: d.offset } },
-          );
-        }
-        log.append([d.sealer.openEntry(d.payload, d)]);
+        if (d.head.firstIndex + d.head.count - 1 <= floor.index) break;
+        for (const e of d.sealer.openEntries(d.payload, d)) replayEntry(log, floor, e, d);
         break;
       case 'hard':
         hardState = d.hs;
@@ -249,8 +248,21 @@ export function replayWal(dir: string, keyring: DataKeyring | null = null): Repl
     storeId,
     sealer,
     plaintextEntries: { count: plaintext, first: firstPlaintext },
-    lastSegmentUnsealed,
+    lastSegment,
   };
+}
+
+/** Entry e replaces every entry >= e.index, then is appended; at or below the floor it is ignored. */
+function replayEntry(log: EntryLog, floor: LogMark, e: Entry, where: { file: string; offset: number }): void {
+  if (e.index <= floor.index) return;
+  if (e.index > log.lastIndex() + 1) {
+    throw new ParleyError(
+      'DATA_LOSS',
+      `WAL entry ${e.index} in ${where.file} at byte offset ${where.offset} follows last index ${log.lastIndex()}: entries are missing`,
+      { details: { file: where.file, offset: where.offset } },
+    );
+  }
+  log.append([e]);
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
