@@ -1,4 +1,5 @@
 import { ParleyError } from '../wire/parley-error.js';
+import { patternProblem } from './subject.js';
 import type { ConsumerConfig, ConsumerMode, DeliverFrom } from './types.js';
 
 /**
@@ -29,7 +30,6 @@ export const MIN_ACK_WAIT_MS = 100;
 export const MIN_INACTIVE_MS = 1000;
 export const MAX_BACKOFF_ENTRIES = 20;
 const NAME = /^[A-Za-z0-9_-]{1,64}$/;
-const MAX_SUBJECT_CHARS = 1024;
 const FIELDS = new Set([
   'name',
   'durable',
@@ -82,37 +82,6 @@ function deliverFromField(value: unknown): DeliverFrom {
   }
 }
 
-/**
- * A filter subject: tokens separated by `.`, none empty or holding whitespace; `*` matches one
- * token and `>` the rest (last token only); wildcards only as whole tokens.
- * TODO(queue-log): switch to src/queue/subject.ts once it lands.
- */
-export function filterSubjectProblem(pattern: string): string | undefined {
-  if (pattern.length === 0 || pattern.length > MAX_SUBJECT_CHARS) return `must be 1..${MAX_SUBJECT_CHARS} characters`;
-  const tokens = pattern.split('.');
-  for (let i = 0; i < tokens.length; i++) {
-    const token = tokens[i]!;
-    if (token.length === 0) return 'has an empty token (two dots, or a dot at an end)';
-    if (/\s/.test(token)) return 'contains whitespace';
-    if (token !== '*' && token !== '>' && /[*>]/.test(token)) return `uses a wildcard inside the token '${token}'`;
-    if (token === '>' && i !== tokens.length - 1) return "uses '>' before the last token";
-  }
-  return undefined;
-}
-
-/** Whether `subject` (no wildcards) matches the filter `pattern`. */
-export function filterMatches(pattern: string, subject: string): boolean {
-  const p = pattern.split('.');
-  const s = subject.split('.');
-  for (let i = 0; i < p.length; i++) {
-    const token = p[i]!;
-    if (token === '>') return s.length > i;
-    if (i >= s.length) return false;
-    if (token !== '*' && token !== s[i]) return false;
-  }
-  return p.length === s.length;
-}
-
 /** The complete, normalized config for `input`, or INVALID_ARGUMENT. */
 export function validateConsumerConfig(input: unknown): ConsumerConfig {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
@@ -144,7 +113,7 @@ export function validateConsumerConfig(input: unknown): ConsumerConfig {
   const deliverFrom = deliverFromField(fields.deliverFrom);
   const filterSubject = fields.filterSubject;
   if (filterSubject !== undefined) {
-    const problem = typeof filterSubject === 'string' ? filterSubjectProblem(filterSubject) : 'must be a string';
+    const problem = patternProblem(filterSubject);
     if (problem !== undefined) {
       throw invalid(
         `filterSubject ${JSON.stringify(filterSubject)} ${problem}; write tokens like 'orders.*' or 'orders.>'`,

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { filterMatches, validateConsumerConfig } from './consumer-config.js';
+import { validateConsumerConfig } from './consumer-config.js';
 import { ConsumerTable } from './consumer-table.js';
-import { ArrayMessageLog } from './testing/array-message-log.js';
+import { MessageLog } from './message-log.js';
+import { subjectMatches } from './subject.js';
 import type { AckKind, ConsumerConfig, DeadLetter } from './types.js';
 
 /**
@@ -40,7 +41,7 @@ class Model {
   constructor(private readonly c: ConsumerConfig) {}
 
   private matches(m: ModelMessage): boolean {
-    return !m.removed && (this.c.filterSubject === undefined || filterMatches(this.c.filterSubject, m.subject));
+    return !m.removed && (this.c.filterSubject === undefined || subjectMatches(this.c.filterSubject, m.subject));
   }
   private state(seq: number): ModelState {
     let s = this.states.get(seq);
@@ -200,7 +201,8 @@ describe('consumer (model-based)', () => {
     fc.assert(
       fc.property(config, fc.array(op, { minLength: 20, maxLength: 120 }), (input, ops) => {
         const c = validateConsumerConfig(input);
-        const log = new ArrayMessageLog();
+        const limits = { maxMessages: 0, maxBytes: 0, maxAgeMs: 0, discard: 'old', compactByKey: false } as const;
+        const log = new MessageLog(limits, (m) => table.messageRemoved(m.seq));
         const dead: Omit<DeadLetter, 'seq'>[] = [];
         const dlq = { deadLetter: (d: Omit<DeadLetter, 'seq'>) => void dead.push(d) };
         let table = new ConsumerTable(log, dlq);
@@ -212,12 +214,15 @@ describe('consumer (model-based)', () => {
           switch (o.op) {
             case 'publish': {
               const deliverAt = o.delay === undefined ? undefined : now + o.delay;
-              const m = log.publish({
-                subject: o.subject,
-                ...(o.key === undefined ? {} : { key: o.key }),
-                payload: new Uint8Array(o.size),
-                ...(deliverAt === undefined ? {} : { deliverAt }),
-              });
+              const m = log.append(
+                {
+                  subject: o.subject,
+                  ...(o.key === undefined ? {} : { key: o.key }),
+                  payload: new Uint8Array(o.size),
+                  ...(deliverAt === undefined ? {} : { deliverAt }),
+                },
+                now,
+              );
               model.messages.push({
                 seq: m.seq,
                 subject: o.subject,
@@ -270,7 +275,6 @@ describe('consumer (model-based)', () => {
               const seq = (o.pick % model.messages.length) + 1;
               log.remove(seq);
               model.messages[seq - 1]!.removed = true;
-              table.messageRemoved(seq);
               break;
             }
             case 'restore':
@@ -292,7 +296,11 @@ describe('consumer (model-based)', () => {
           assert.ok(info.ackFloor <= model.maxAckFloor(), `ack floor ${info.ackFloor} passes an unfinished message`);
         }
       }),
-      { includeErrorInReport: true, numRuns: Number(process.env.MODEL_RUNS ?? 400), ...(process.env.MODEL_SEED ? { seed: Number(process.env.MODEL_SEED) } : {}) },
+      {
+        includeErrorInReport: true,
+        numRuns: Number(process.env.MODEL_RUNS ?? 400),
+        ...(process.env.MODEL_SEED ? { seed: Number(process.env.MODEL_SEED) } : {}),
+      },
     );
   });
 });

@@ -1,7 +1,8 @@
 import { ParleyError } from '../wire/parley-error.js';
-import { filterMatches } from './consumer-config.js';
+import { validateConsumerConfig } from './consumer-config.js';
 import { MinHeap } from './min-heap.js';
 import { SeqQueue } from './seq-queue.js';
+import { SubjectMatcher } from './subject.js';
 import type {
   AckEntry,
   AckOutcome,
@@ -87,6 +88,7 @@ export class ConsumerState {
   private readonly fresh = new MinHeap<Item>(bySeq);
   private readonly redo = new MinHeap<Item>(bySeq);
   private readonly isHeld = (seq: number) => this.held.has(seq);
+  private readonly filter: SubjectMatcher | undefined;
 
   constructor(
     readonly config: ConsumerConfig,
@@ -98,6 +100,7 @@ export class ConsumerState {
   ) {
     this.cursor = cursor;
     this.lastActive = now;
+    this.filter = config.filterSubject === undefined ? undefined : new SubjectMatcher([config.filterSubject]);
   }
 
   /** Where a consumer created now starts reading. */
@@ -164,8 +167,7 @@ export class ConsumerState {
     while (out.length < max && credit > 0) {
       const m = this.log.nextAtOrAfter(this.cursor);
       if (m === undefined) break;
-      const filter = this.config.filterSubject;
-      if (filter !== undefined && !filterMatches(filter, m.subject)) {
+      if (this.filter !== undefined && !this.filter.matches(m.subject)) {
         this.cursor = m.seq + 1;
         continue;
       }
@@ -217,8 +219,31 @@ export class ConsumerState {
     dlq: DeadLetterSink,
     tokens: TokenSource,
   ): ConsumerState {
-    const state = new ConsumerState(data.config, log, dlq, tokens, data.cursor, data.lastActive);
-    for (const [seq, deliveries, token, deadline, at, lastError] of data.held) {
+    const num = (x: unknown) => typeof x === 'number' && Number.isFinite(x);
+    if (!num(data.cursor) || !num(data.lastActive) || !Array.isArray(data.held)) {
+      throw new ParleyError('INVALID_ARGUMENT', 'consumer snapshot is malformed (cursor, lastActive, held)');
+    }
+    const state = new ConsumerState(
+      validateConsumerConfig(data.config),
+      log,
+      dlq,
+      tokens,
+      data.cursor,
+      data.lastActive,
+    );
+    for (const row of data.held) {
+      if (
+        !Array.isArray(row) ||
+        row.length < 5 ||
+        !row.slice(0, 5).every(num) ||
+        (row[5] !== undefined && typeof row[5] !== 'string')
+      ) {
+        throw new ParleyError(
+          'INVALID_ARGUMENT',
+          `consumer snapshot of '${data.config.name}' has a malformed held message`,
+        );
+      }
+      const [seq, deliveries, token, deadline, at, lastError] = row;
       const m = log.get(seq);
       if (m === undefined) continue;
       const held = state.hold(m);

@@ -1,6 +1,7 @@
 import { ParleyError } from '../wire/parley-error.js';
 import { sameConsumerConfig, validateConsumerConfig } from './consumer-config.js';
 import { ConsumerState, type ConsumerStateData } from './consumer-state.js';
+import type { ConsumerTablePlace, ConsumerTables } from './partition-state-machine.js';
 import type {
   AckEntry,
   AckOutcome,
@@ -32,12 +33,6 @@ export interface ConsumerTableData {
   readonly consumers: readonly ConsumerStateData[];
 }
 
-/** Which stream partition the table belongs to, reported in `ConsumerInfo`. */
-export interface ConsumerTablePlace {
-  readonly stream: string;
-  readonly partition: number;
-}
-
 function notFound(name: string): ParleyError {
   return new ParleyError('NOT_FOUND', `consumer '${name}' does not exist on this stream; create it first`);
 }
@@ -56,8 +51,8 @@ export class ConsumerTable {
   constructor(
     private readonly log: MessageLogView,
     private readonly dlq: DeadLetterSink,
-    /** Reported in `info`; the partition state machine sets it once it knows its stream. */
-    public place: ConsumerTablePlace = { stream: '', partition: 0 },
+    /** The stream partition reported in `info`. */
+    private readonly place: ConsumerTablePlace = { stream: '', partition: 0 },
   ) {}
 
   get size(): number {
@@ -152,7 +147,13 @@ export class ConsumerTable {
 
   static restore(data: unknown, log: MessageLogView, dlq: DeadLetterSink, place?: ConsumerTablePlace): ConsumerTable {
     const d = data as ConsumerTableData;
-    if (typeof d !== 'object' || d === null || d.version !== 1 || !Array.isArray(d.consumers)) {
+    if (
+      typeof d !== 'object' ||
+      d === null ||
+      d.version !== 1 ||
+      !Number.isSafeInteger(d.lastToken) ||
+      !Array.isArray(d.consumers)
+    ) {
       throw new ParleyError(
         'INVALID_ARGUMENT',
         'consumer table snapshot is not version 1; restore it with the same Parley version that wrote it',
@@ -188,3 +189,9 @@ export class ConsumerTable {
     };
   }
 }
+
+/** How the partition state machine makes and restores consumer tables (its default). */
+export const CONSUMER_TABLES: ConsumerTables = {
+  create: (log, dlq, place) => new ConsumerTable(log, dlq, place),
+  restore: (data, log, dlq, place) => ConsumerTable.restore(data, log, dlq, place),
+};
