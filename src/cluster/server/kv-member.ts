@@ -15,6 +15,7 @@ import { DEFAULT_MAX_FRAME_SIZE } from '../../wire/frame.js';
 import { ParleyError } from '../../wire/parley-error.js';
 import { GroupMember } from './group-member.js';
 import { LeaseDuties } from './lease-duties.js';
+import { RAFT_CALL_ENVELOPE_BYTES } from './raft-service.js';
 import { ReadBatcher } from './read-batcher.js';
 
 export interface KvMemberOptions {
@@ -57,8 +58,7 @@ export interface KvMemberOptions {
   readonly maxFrameSize?: number;
 }
 
-/** Bytes of a `$raft.step` call around its messages: frame header, packet fields, action name. */
-export const RAFT_CALL_ENVELOPE_BYTES = 4096;
+export { RAFT_CALL_ENVELOPE_BYTES };
 
 /** How many times a command is proposed while the auth state keeps changing under it. */
 const AUTH_ATTEMPTS = 5;
