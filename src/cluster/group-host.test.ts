@@ -91,18 +91,22 @@ describe('group host: 30 groups on 3 members from placement records', () => {
   };
   const put = (p: Placement) => kv.put(placementKey(p.groupId), encodePlacement(p));
 
-  before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'parley-groups-'));
-    for (const id of IDS) await start(id);
+  const connectClient = async () => {
     client = createNode({
       id: 'groups-client',
-      seeds: [servers.get('m1')!.address],
+      seeds: [...servers.values()].map((s) => s.address),
       logger: 'silent',
       gossipInterval: 100,
       transport: new MemoryTransport(net, limits, false),
     });
     await client.start();
     kv = new KvClient(client, { timeoutMs: 30_000 });
+  };
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'parley-groups-'));
+    for (const id of IDS) await start(id);
+    await connectClient();
     for (const p of placements) await put(p);
   });
 
@@ -175,6 +179,22 @@ describe('group host: 30 groups on 3 members from placement records', () => {
       'm2 caught up on the write it missed',
     );
     assert.deepEqual(machines.get('m2')!.get(g0)!.items, [`${g0}:a`, `${g0}:b`, `${g0}:c`]);
+    // Every member restarted: their disks are all there is to recover from.
+    await kv.close();
+    await client.stop();
+    await Promise.all([...servers.values()].map((s) => s.stop()));
+    servers.clear();
+    for (const id of IDS) await start(id);
+    await connectClient();
+    await waitUntil(() => IDS.every((id) => host(id).groupIds().length === GROUPS.length), 30_000, 'all hosted again');
+    const expected = (g: string) => (g === g0 ? [`${g}:a`, `${g}:b`, `${g}:c`] : [`${g}:a`, `${g}:b`]);
+    await waitUntil(
+      () => IDS.every((id) => GROUPS.every((g) => machines.get(id)!.get(g)!.items.length === expected(g).length)),
+      30_000,
+      'every member re-applied every group from its WAL',
+    );
+    for (const id of IDS) for (const g of GROUPS) assert.deepEqual(machines.get(id)!.get(g)!.items, expected(g));
+    assert.equal(await propose(g0, `${g0}:d`), 4);
   });
 
   it('deleting a placement stops the group everywhere and removes its data', async () => {

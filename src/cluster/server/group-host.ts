@@ -268,7 +268,10 @@ export class GroupHost<R> implements RaftGroups {
         initialVoters: version === 1 ? placement.voters : null,
         knownPeers: placement.voters.filter((v) => v !== this.o.id),
         stateMachine,
-        send: (to, messages) => this.outbox.add(to, wireId, messages),
+        send: (to, messages) => {
+          this.outbox.add(to, wireId, messages);
+          this.scheduler.requestTurn(); // sends happen inside a turn (Ready processing): then this is free
+        },
         logger: this.o.logger,
         tickMs: this.tickMs,
         electionTick: raft.electionTick,

@@ -7,8 +7,8 @@ import { ParleyError } from '../../wire/parley-error.js';
  * every `parley server` member hosts the groups whose voters name it (group-host.ts).
  *
  * Invariants of a valid placement (`parsePlacement`): the group id is 1–128 characters of
- * `[A-Za-z0-9_.:-]`, the voters are 1–7 distinct non-empty member ids, and the preferred leader
- * is one of them. A record's voters are fixed when it is created: a member newly named by a
+ * `[A-Za-z0-9_.:-]` starting with a letter or digit, the voters are 1–7 distinct non-empty
+ * member ids, and the preferred leader is one of them. A record's voters are fixed when it is created: a member newly named by a
  * record that was modified since (KV version > 1) joins the group instead of bootstrapping it,
  * so no two members ever bootstrap a group with different voters.
  *
@@ -27,7 +27,7 @@ export interface Placement {
 
 export const PLACEMENT_PREFIX = '$queue/placement/';
 
-const GROUP_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
+const GROUP_ID = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
 const MAX_VOTERS = 7;
 const MAX_MEMBER_ID_LENGTH = 256;
 
@@ -45,7 +45,7 @@ export function checkPlacement(value: unknown): Placement {
   if (typeof value !== 'object' || value === null) throw bad('expected an object');
   const v = value as Record<string, unknown>;
   if (typeof v.groupId !== 'string' || !GROUP_ID.test(v.groupId)) {
-    throw bad('groupId must be 1–128 characters of A–Z a–z 0–9 _ . : -');
+    throw bad('groupId must be 1–128 characters of A–Z a–z 0–9 _ . : -, starting with a letter or digit');
   }
   const voters = v.voters;
   if (!Array.isArray(voters) || voters.length === 0 || voters.length > MAX_VOTERS) {
