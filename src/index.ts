@@ -55,6 +55,8 @@ export {
   RegistryDiscovery,
   type RegistryOptions,
 } from './cluster/registry/registry-discovery.js';
+/** The Raft groups a member hosts, for inspection (`KvServer.groups`); not a stable API. */
+export type { GroupHost } from './cluster/server/group-host.js';
 /** A member's internal state, for inspection (`KvServer.member`); not a stable API. */
 export type { KvMember, KvMemberOptions } from './cluster/server/kv-member.js';
 export { createServer, type KvServer, type ServerOptions, startServer } from './cluster/server/start-server.js';
@@ -137,6 +139,9 @@ export {
   type EventSpec,
   type ServiceDefinition,
 } from './node/service.js';
+/** What a hosted Raft group runs (`ServerOptions.groups`): a deterministic state machine over committed entries. */
+export type { SnapshotInSlices, StateMachine } from './raft/driver.js';
+export type { ConfState, Entry, EntryType, NodeId, Snapshot, SnapshotMetadata } from './raft/types.js';
 export {
   createTraffic,
   Traffic,
