@@ -117,6 +117,12 @@ describe('GroupHost in one process', () => {
     assert.equal(existsSync(join(dir, 'h1', 'groups')), true);
   });
 
+  it('bootstraps a group whose record was modified before any member read it, with the voters it was created with', async () => {
+    putEverywhere(placementKey('late'), encodePlacement({ groupId: 'late', voters: IDS, preferredLeader: 'h1' }));
+    putEverywhere(placementKey('late'), encodePlacement({ groupId: 'late', voters: IDS, preferredLeader: 'h2' }));
+    await waitUntil(() => leaderOf('late')?.group('late')?.member.id === 'h2', 30_000, 'late elects and h2 leads');
+  });
+
   it('keeps a group’s voters when its record changes them, and follows a new preferred leader', async () => {
     const g = GROUPS[0]!;
     putEverywhere(placementKey(g), encodePlacement({ groupId: g, voters: ['h1', 'h2', 'h3'], preferredLeader: 'h3' }));
@@ -124,7 +130,12 @@ describe('GroupHost in one process', () => {
     putEverywhere(placementKey(g), encodePlacement({ groupId: g, voters: ['h1', 'h2'], preferredLeader: 'h1' }));
     // h3 is no longer named: it stops the group and deletes its data; h1 and h2 keep all three voters.
     await waitUntil(() => hosts.get('h3')!.group(g) === undefined, 30_000, 'h3 stops hosting it');
+    await waitUntil(
+      () => warnings.filter((w) => w.includes(`the placement of group '${g}' changed its voters`)).length >= 2,
+      30_000,
+      'h1 and h2 said the voters stay',
+    );
     assert.deepEqual(hosts.get('h1')!.group(g)!.placement.voters, ['h1', 'h2', 'h3']);
-    assert.ok(warnings.some((w) => w.includes(`the placement of group '${g}' changed its voters`)));
+    assert.equal(hosts.get('h1')!.group(g)!.placement.preferredLeader, 'h1');
   });
 });

@@ -62,6 +62,14 @@ export interface HostedGroup<R> {
   readonly wireId: string;
 }
 
+interface Wanted {
+  /** The record as it is now. */
+  readonly placement: Placement;
+  readonly createRevision: number;
+  /** The voters to bootstrap with (the record's at creation), or null: join the running group. */
+  readonly initialVoters: readonly NodeId[] | null;
+}
+
 interface Hosted<R> extends HostedGroup<R> {
   placement: Placement;
   readonly dir: string;
@@ -75,9 +83,11 @@ interface Hosted<R> extends HostedGroup<R> {
  *
  * - A record under the prefix names a group's voters and preferred leader (group-placement.ts).
  *   The host runs a group whose voters name this member, with its WAL in
- *   `<dataDir>/groups/<groupDirName>/`; it bootstraps the group with the record's voters when
- *   the record was never modified (KV version 1), else joins it (waits for the leader). A group
- *   whose record is deleted, or no longer names this member, is stopped and its data deleted.
+ *   `<dataDir>/groups/<groupDirName>/`; it bootstraps the group with the voters the record had
+ *   when it was created (read from the KV's history: every first member uses the same list),
+ *   else (history compacted, or this member was not among them) joins it and waits for the
+ *   leader. A group whose record is deleted, or no longer names this member, is stopped and its
+ *   data deleted.
  * - An incarnation of a group is its record's create revision: a record deleted and created
  *   again is a NEW group (wire id `<groupId>#<createRevision>`, its own directory), so a member
  *   still running the old one can never feed its log or terms to the new one.
@@ -100,6 +110,8 @@ export class GroupHost<R> implements RaftGroups {
   private readonly hosted = new Map<string, Hosted<R>>();
   private readonly byWireId = new Map<string, Hosted<R>>();
   private readonly invalidWarned = new Set<string>();
+  /** Directories of groups that failed to open: left alone for an operator. */
+  private readonly unopenable = new Set<string>();
   private cancelTick: (() => void) | null = null;
   private cancelFlush: (() => void) | null = null;
   private watchId: number | null = null;
@@ -213,26 +225,17 @@ export class GroupHost<R> implements RaftGroups {
 
   /** Brings the hosted groups in line with the records (and, the first time, removes orphaned directories). */
   private reconcile(collectOrphans: boolean): void {
-    const wanted = new Map<string, { placement: Placement; createRevision: number; version: number }>();
+    const wanted = new Map<string, Wanted>();
     const { kvs } = this.o.placements.sm.store.range(keyRange({ prefix: this.prefix }));
     for (const kv of kvs) {
       const key = bytesToUtf8(kv.key);
-      let placement: Placement;
-      try {
-        placement = parsePlacement(bytesToUtf8(kv.value));
-        if (key !== this.prefix + placement.groupId) {
-          throw new ParleyError('INVALID_ARGUMENT', `placement: its key must be ${this.prefix}${placement.groupId}`);
-        }
-      } catch (err) {
-        const warnKey = `${key}@${kv.modRevision}`;
-        if (!this.invalidWarned.has(warnKey) && this.invalidWarned.size < 1000) {
-          this.invalidWarned.add(warnKey);
-          this.o.logger.warn(`ignoring the record ${key}: ${ParleyError.from(err).message}`);
-        }
-        continue;
-      }
-      if (!placement.voters.includes(this.o.id)) continue;
-      wanted.set(placement.groupId, { placement, createRevision: kv.createRevision, version: kv.version });
+      const placement = this.parseRecord(key, bytesToUtf8(kv.value), kv.modRevision);
+      if (placement === null || !placement.voters.includes(this.o.id)) continue;
+      wanted.set(placement.groupId, {
+        placement,
+        createRevision: kv.createRevision,
+        initialVoters: kv.version === 1 ? placement.voters : this.votersAtCreation(key, kv.createRevision),
+      });
     }
     for (const [groupId, h] of [...this.hosted]) {
       const w = wanted.get(groupId);
@@ -248,15 +251,48 @@ export class GroupHost<R> implements RaftGroups {
       }
       this.remove(h);
     }
-    for (const [groupId, w] of wanted) {
-      if (!this.hosted.has(groupId)) this.add(w.placement, w.createRevision, w.version);
-    }
+    for (const [groupId, w] of wanted) if (!this.hosted.has(groupId)) this.add(w);
     if (collectOrphans) this.removeOrphans();
   }
 
-  private add(placement: Placement, createRevision: number, version: number): void {
-    const wireId = wireIdOf(placement.groupId, createRevision);
-    const dir = join(this.o.dataDir, 'groups', groupDirName(placement.groupId, createRevision));
+  private parseRecord(key: string, value: string, modRevision: number): Placement | null {
+    try {
+      const placement = parsePlacement(value);
+      if (key !== this.prefix + placement.groupId) {
+        throw new ParleyError('INVALID_ARGUMENT', `placement: its key must be ${this.prefix}${placement.groupId}`);
+      }
+      return placement;
+    } catch (err) {
+      const warnKey = `${key}@${modRevision}`;
+      if (!this.invalidWarned.has(warnKey) && this.invalidWarned.size < 1000) {
+        this.invalidWarned.add(warnKey);
+        this.o.logger.warn(`ignoring the record ${key}: ${ParleyError.from(err).message}`);
+      }
+      return null;
+    }
+  }
+
+  /**
+   * The voters a modified record had when it was created (the KV keeps history until a
+   * compaction): what every first member bootstrapped the group with. Null when that revision
+   * was compacted away, or when this member was not among them: then this member joins.
+   */
+  private votersAtCreation(key: string, createRevision: number): readonly NodeId[] | null {
+    try {
+      const { kvs } = this.o.placements.sm.store.range(keyRange({ key }), { revision: createRevision });
+      const first = kvs[0];
+      if (first === undefined) return null;
+      const voters = parsePlacement(bytesToUtf8(first.value)).voters;
+      return voters.includes(this.o.id) ? voters : null;
+    } catch {
+      return null;
+    }
+  }
+
+  private add(w: Wanted): void {
+    const placement = w.initialVoters === null ? w.placement : { ...w.placement, voters: w.initialVoters };
+    const wireId = wireIdOf(placement.groupId, w.createRevision);
+    const dir = join(this.o.dataDir, 'groups', groupDirName(placement.groupId, w.createRevision));
     const raft = this.o.raft ?? {};
     const stateMachine = this.o.stateMachine(placement.groupId);
     let member: GroupMember<R>;
@@ -265,7 +301,7 @@ export class GroupHost<R> implements RaftGroups {
         id: this.o.id,
         groupName: `group '${placement.groupId}'`,
         dataDir: dir,
-        initialVoters: version === 1 ? placement.voters : null,
+        initialVoters: w.initialVoters,
         knownPeers: placement.voters.filter((v) => v !== this.o.id),
         stateMachine,
         send: (to, messages) => {
@@ -284,17 +320,21 @@ export class GroupHost<R> implements RaftGroups {
         maxSizePerMsg: Math.min(1024 * 1024, Math.floor(this.maxCallBytes / 2)),
       });
     } catch (err) {
+      // Kept for an operator (e.g. DATA_LOSS): never removed as an orphan.
+      this.unopenable.add(dir);
       this.o.logger.error(`group '${placement.groupId}' could not be opened in ${dir}: ${(err as Error).message}`);
       return;
     }
-    const h: Hosted<R> = { placement, member, stateMachine, wireId, dir, lastTransfer: -Infinity };
+    const h: Hosted<R> = { placement, member, stateMachine, wireId, dir, lastTransfer: Number.NEGATIVE_INFINITY };
     member.onLeaderChange((lead) =>
       this.o.logger.debug(`group '${placement.groupId}': leader is now ${lead ?? '(none)'}`),
     );
     this.hosted.set(placement.groupId, h);
     this.byWireId.set(wireId, h);
     member.start();
-    this.o.logger.info(`hosting group '${placement.groupId}' (voters ${placement.voters.join(', ')})`);
+    this.o.logger.info(
+      `hosting group '${placement.groupId}' (voters ${placement.voters.join(', ')}; ${w.initialVoters === null ? 'joining' : 'bootstrapped'})`,
+    );
   }
 
   private remove(h: Hosted<R>): void {
@@ -317,7 +357,7 @@ export class GroupHost<R> implements RaftGroups {
     const owned = new Set([...this.hosted.values()].map((h) => h.dir));
     for (const name of names) {
       const dir = join(root, name);
-      if (owned.has(dir)) continue;
+      if (owned.has(dir) || this.unopenable.has(dir)) continue;
       rmSync(dir, { recursive: true, force: true });
       this.o.logger.info(`deleted ${dir}: no placement names this member for it any more`);
     }

@@ -8,9 +8,9 @@ import { ParleyError } from '../../wire/parley-error.js';
  *
  * Invariants of a valid placement (`parsePlacement`): the group id is 1–128 characters of
  * `[A-Za-z0-9_.:-]` starting with a letter or digit, the voters are 1–7 distinct non-empty
- * member ids, and the preferred leader is one of them. A record's voters are fixed when it is created: a member newly named by a
- * record that was modified since (KV version > 1) joins the group instead of bootstrapping it,
- * so no two members ever bootstrap a group with different voters.
+ * member ids, and the preferred leader is one of them. A record's voters are fixed when it is
+ * created: members bootstrap a group only with the voters its record had at creation
+ * (group-host.ts), so no two members ever bootstrap one group with different voters.
  *
  * `placeGroups` is pure: group k of a call (counting from `offset`) is led by the
  * ((offset + k) mod n)-th member in sorted order, and its voters are that member and the next
