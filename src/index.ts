@@ -3,6 +3,7 @@
  * The public API: nodes and services, errors, and the lower layers for those who extend Parley.
  */
 
+export { type AeadAlgorithm, DEFAULT_AEAD } from './base/aead.js';
 export type { BackoffOptions } from './base/backoff.js';
 export type { KvAuthApi, KvAuthChange } from './cluster/client/kv-auth-api.js';
 export {
@@ -142,6 +143,7 @@ export {
 /** What a hosted Raft group runs (`ServerOptions.groups`): a deterministic state machine over committed entries. */
 export type { SnapshotInSlices, StateMachine } from './raft/driver.js';
 export type { ConfState, Entry, EntryType, NodeId, Snapshot, SnapshotMetadata } from './raft/types.js';
+export type { DataKey, DataKeyring, EncryptionAtRestOptions } from './raft/wal/data-keyring.js';
 export {
   createTraffic,
   Traffic,
@@ -153,7 +155,6 @@ export type { Connection, ConnectionHandlers, PeerIdentity } from './transport/c
 export { createConsoleLogger, type Logger, type LogLevel, silentLogger } from './transport/logger.js';
 export { MemoryNetwork, MemoryTransport } from './transport/memory-transport.js';
 export type { Principal, PrincipalSource } from './transport/principal.js';
-export { type AeadAlgorithm, DEFAULT_AEAD } from './transport/security/aead.js';
 export type { AuthOptions, ConnectInfo, TrustedKey } from './transport/security/auth-options.js';
 export {
   FrameOpener,

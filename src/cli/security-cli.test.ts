@@ -123,6 +123,8 @@ describe('parley CLI security', () => {
       const wrong = await runCli(['kv', 'get', 'sec/a', '--servers', server!.address, '--secret-file', wrongSecret]);
       assert.equal(wrong.code, 1);
       assert.match(wrong.stderr, /^UNAUTHENTICATED: /);
+      // What to fix, chosen by the refusal's reason (wrong-secret), whichever side's check concluded first.
+      assert.match(wrong.stderr, /another secret than the cluster's|does not hold the secret of --secret-file/);
       assert.doesNotMatch(wrong.stderr, /cannot reach/);
     });
   });
@@ -141,6 +143,22 @@ describe('parley CLI security', () => {
         (JSON.parse(status.stdout) as { nodes: { id: string }[] }).nodes.map((n) => n.id),
         ['n1'],
       );
+    });
+
+    it('a command holding the node’s own key is a client of it, not a duplicate of it', async () => {
+      const call = await runCli([
+        'call',
+        'fixture.add',
+        '{"a":1,"b":1}',
+        '--seed',
+        node!.address,
+        '--key',
+        n1Key,
+        '--trust',
+        trust,
+      ]);
+      assert.equal(call.code, 0, call.stderr);
+      assert.equal(call.stdout.trim(), '2');
     });
 
     it('serves a client whose key it trusts; refuses a key it does not, and a client without one', async () => {
@@ -170,6 +188,7 @@ describe('parley CLI security', () => {
       ]);
       assert.equal(stranger.code, 1);
       assert.match(stranger.stderr, /^UNAUTHENTICATED: .*does not trust/);
+      assert.match(stranger.stderr, /add its public key .* to the server's trust file/);
       const none = await runCli(['emit', 'x.y', '--seed', node!.address]);
       assert.equal(none.code, 1);
       assert.match(none.stderr, /^UNAUTHENTICATED: /);

@@ -1,6 +1,6 @@
 import { type Balancer, type Endpoint, type PickRequest, untried } from '../node/balancer.js';
 import './call-options.js';
-import { hash32 } from './hash32.js';
+import { hash32 } from '../base/hash32.js';
 import { randomIndex, weightOf } from './pick-helpers.js';
 
 /** Where the affinity key comes from when the call gives no `hashKey`. */

@@ -6,6 +6,7 @@ import { keyRange } from '../../kv/key-range.js';
 import type { KvStateMachine } from '../../kv/kv-state-machine.js';
 import type { DriverScheduler, StateMachine } from '../../raft/driver.js';
 import type { NodeId } from '../../raft/types.js';
+import type { WalEncryption } from '../../raft/wal/data-keyring.js';
 import type { Logger } from '../../transport/logger.js';
 import { DEFAULT_MAX_FRAME_SIZE } from '../../wire/frame.js';
 import { ParleyError } from '../../wire/parley-error.js';
@@ -27,6 +28,8 @@ export interface GroupHostOptions<R> {
   readonly id: NodeId;
   /** The server's data directory: a group keeps its WAL in `<dataDir>/groups/<groupDirName>/`. */
   readonly dataDir: string;
+  /** Encryption at rest of every group's WAL and snapshots (the server's, as the KV group's). */
+  readonly encryption?: WalEncryption;
   readonly placements: PlacementSource;
   /** A fresh state machine for a group this member starts hosting (restored from the group's snapshot if any). */
   readonly stateMachine: (groupId: string) => StateMachine<R>;
@@ -301,6 +304,7 @@ export class GroupHost<R> implements RaftGroups {
         id: this.o.id,
         groupName: `group '${placement.groupId}'`,
         dataDir: dir,
+        ...(this.o.encryption ? { encryption: this.o.encryption } : {}),
         initialVoters: w.initialVoters,
         knownPeers: placement.voters.filter((v) => v !== this.o.id),
         stateMachine,

@@ -5,6 +5,7 @@ import type { Status } from '../../raft/core/ready.js';
 import { type DriverScheduler, RaftDriver, type StateMachine } from '../../raft/driver.js';
 import { batchBySize, messageBytes } from '../../raft/message-batches.js';
 import type { ConfState, NodeId } from '../../raft/types.js';
+import type { WalEncryption } from '../../raft/wal/data-keyring.js';
 import { WalStorage } from '../../raft/wal/wal-storage.js';
 import type { Logger } from '../../transport/logger.js';
 import { ParleyError } from '../../wire/parley-error.js';
@@ -16,6 +17,8 @@ export interface GroupMemberOptions<R> {
   readonly groupName: string;
   /** WAL + snapshot directory of this group alone. */
   readonly dataDir: string;
+  /** Encryption at rest of the WAL and snapshots (WalStorageOptions.encryption). */
+  readonly encryption?: WalEncryption;
   /** The voters of a brand-new group (bootstrapped once, when `dataDir` holds no log); null: this member joins a running group. */
   readonly initialVoters: readonly NodeId[] | null;
   /** The members this one was told about (its peers): whom it listens to before it has a configuration. */
@@ -74,7 +77,7 @@ export class GroupMember<R> {
 
   constructor(private readonly o: GroupMemberOptions<R>) {
     this.id = o.id;
-    this.storage = WalStorage.open(o.dataDir);
+    this.storage = WalStorage.open(o.dataDir, o.encryption ? { encryption: o.encryption } : {});
     const fresh = this.storage.lastIndex() === 0 && this.storage.snapshot().metadata.index === 0;
     if (fresh && o.initialVoters !== null) {
       const boot = bootstrapCluster(o.initialVoters);

@@ -10,6 +10,7 @@ import type { Message } from '../../raft/core/messages.js';
 import type { Status } from '../../raft/core/ready.js';
 import type { DriverScheduler } from '../../raft/driver.js';
 import type { ConfState, NodeId } from '../../raft/types.js';
+import type { WalEncryption } from '../../raft/wal/data-keyring.js';
 import type { Logger } from '../../transport/logger.js';
 import { DEFAULT_MAX_FRAME_SIZE } from '../../wire/frame.js';
 import { ParleyError } from '../../wire/parley-error.js';
@@ -22,6 +23,8 @@ export interface KvMemberOptions {
   readonly id: NodeId;
   /** WAL + snapshot directory. */
   readonly dataDir: string;
+  /** Encryption at rest of the WAL and snapshots (WalStorageOptions.encryption). */
+  readonly encryption?: WalEncryption;
   /** The voters of a brand-new cluster (bootstrapped once, when `dataDir` holds no log); null: this member joins a running cluster. */
   readonly initialVoters: readonly NodeId[] | null;
   /** The members this one was told about (its peers): whom it listens to before it has a configuration. */
@@ -104,6 +107,7 @@ export class KvMember {
       id: o.id,
       groupName: 'the cluster',
       dataDir: o.dataDir,
+      ...(o.encryption ? { encryption: o.encryption } : {}),
       initialVoters: o.initialVoters,
       knownPeers: o.knownPeers,
       stateMachine: {

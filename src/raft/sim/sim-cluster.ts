@@ -5,10 +5,12 @@ import { type ConfChange, decodeConfChange } from '../core/conf-change.js';
 import { isRaftError } from '../core/errors.js';
 import { MESSAGE_TYPES, type Message, type MessageType } from '../core/messages.js';
 import type { Status } from '../core/ready.js';
+import { encodeProposal } from '../driver-proposals.js';
 import type { Entry, NodeId } from '../types.js';
 import { SafetyChecker } from './safety-checker.js';
 import { type MemberSettings, readKey, SimMember } from './sim-member.js';
 import { type NetworkFaults, SimNetwork } from './sim-network.js';
+import type { ApplicationFactory, AppliedProposal } from './sim-state-machine.js';
 import { Trace } from './trace.js';
 
 export interface ClusterOptions {
@@ -27,6 +29,29 @@ export interface ClusterOptions {
   readonly traceKeep?: number;
   /** Print every event as it happens. */
   readonly echo?: ((line: string) => void) | null;
+  /** The application every member runs (a fresh one per start). Default: the hash chain alone. */
+  readonly application?: ApplicationFactory | null;
+}
+
+/**
+ * What becomes of a proposal made with `proposeTracked`, as the proposer learns it (the
+ * simulated counterpart of the driver's proposal promise):
+ *  - applied: the proposing member applied it (at `index`) and the application answered `result`;
+ *  - unknown: the proposing member crashed or was decommissioned before applying it, so the
+ *    entry may or may not be committed later (the caller cannot tell, as a real client cannot).
+ * A proposal the member refused at once (`proposal-dropped`) is reported by `proposeTracked`
+ * returning null: it is in no log. A proposal lost on the way (forwarded to a leader that lost
+ * office, dropped by the network) is never settled: the caller's own timeout decides when to give
+ * up on it (`forgetProposal`), as a client's deadline does.
+ */
+export type ProposalOutcome =
+  | { readonly kind: 'applied'; readonly index: number; readonly result: unknown }
+  | { readonly kind: 'unknown'; readonly reason: string };
+
+interface TrackedProposal {
+  readonly member: NodeId;
+  readonly incarnation: number;
+  readonly settle: (outcome: ProposalOutcome) => void;
 }
 
 const MESSAGE_CODES = new Map<MessageType, number>();
@@ -77,6 +102,10 @@ export class SimCluster {
   slowDisk: number;
   private readSeq = 0;
   stats = { proposals: 0, proposalsDropped: 0, reads: 0, confChangesApplied: 0, crashes: 0, restarts: 0, transfers: 0 };
+  /** Called for every proposal any member applies (every member, every time): replicas can be compared. */
+  onProposalApplied: ((by: NodeId, index: number, applied: AppliedProposal) => void) | null = null;
+  private readonly tracked = new Map<number, TrackedProposal>();
+  private trackedSeq = 0;
   /** Called when a ConfChange entry is applied for the first time anywhere (the change is committed). */
   onConfChangeCommitted: ((cc: ConfChange, index: number) => void) | null = null;
   private lastConfChangeIndex = 0;
@@ -154,6 +183,7 @@ export class SimCluster {
     const busy = m.busy;
     m.crash(this.rng);
     this.stats.crashes++;
+    this.abandonProposalsOf(id, 'its member crashed');
     this.note(
       id,
       2,
@@ -174,6 +204,7 @@ export class SimCluster {
     const m = this.member(id);
     m.node = null;
     m.decommissioned = true;
+    this.abandonProposalsOf(id, 'its member was decommissioned');
     this.note(id, 4, () => `${id} is decommissioned`);
   }
 
@@ -191,6 +222,25 @@ export class SimCluster {
       this.stats.proposalsDropped++;
       return false;
     }
+  }
+
+  /**
+   * A client proposal at `id` whose outcome comes back to `settle` (see ProposalOutcome): the
+   * payload travels in a proposal envelope, as the driver writes it, and the application applies
+   * the payload. Returns the proposal's ticket, or null when the member refused it at once
+   * (crashed, or `proposal-dropped`): then it is in no log and `settle` is never called.
+   */
+  proposeTracked(id: NodeId, payload: Uint8Array, settle: (outcome: ProposalOutcome) => void): number | null {
+    const m = this.member(id);
+    const ticket = ++this.trackedSeq;
+    if (!this.propose(id, encodeProposal('sim', ticket, payload))) return null;
+    this.tracked.set(ticket, { member: id, incarnation: m.incarnation, settle });
+    return ticket;
+  }
+
+  /** The caller gave up waiting (its deadline): the proposal's outcome is no longer reported. */
+  forgetProposal(ticket: number): void {
+    this.tracked.delete(ticket);
   }
 
   /** A linearizable read at `id`; the answer is checked when it arrives. */
@@ -264,6 +314,8 @@ export class SimCluster {
       checker: this.checker,
       send: (msg) => this.send(msg),
       confChangeApplied: (by, e) => this.confChangeApplied(by, e),
+      proposalApplied: (by, incarnation, applied, e) => this.proposalApplied(by, incarnation, applied, e),
+      application: this.options.application ?? null,
       note: (who, code, describe) => this.note(who, code, describe),
     });
     this.members.set(id, m);
@@ -280,6 +332,23 @@ export class SimCluster {
     if (m.type === 'MsgSnap') sender?.reportSnapshot(m.to, false);
     else if (!this.network.connected(m.from, m.to) && this.rng.chance(this.options.reportUnreachable)) {
       sender?.reportUnreachable(m.to);
+    }
+  }
+
+  private proposalApplied(by: NodeId, incarnation: number, applied: AppliedProposal, e: Entry): void {
+    this.onProposalApplied?.(by, e.index, applied);
+    const ticket = applied.envelope.seq;
+    const t = this.tracked.get(ticket);
+    if (t === undefined || t.member !== by || t.incarnation !== incarnation) return;
+    this.tracked.delete(ticket);
+    t.settle({ kind: 'applied', index: e.index, result: applied.result });
+  }
+
+  private abandonProposalsOf(id: NodeId, reason: string): void {
+    for (const [ticket, t] of this.tracked) {
+      if (t.member !== id) continue;
+      this.tracked.delete(ticket);
+      t.settle({ kind: 'unknown', reason });
     }
   }
 

@@ -9,7 +9,7 @@ import type { ConfState, Entry, NodeId } from '../types.js';
 import { EntryType } from '../types.js';
 import { type SafetyChecker, Violation } from './safety-checker.js';
 import { SimDisk } from './sim-disk.js';
-import { SimStateMachine } from './sim-state-machine.js';
+import { type ApplicationFactory, type AppliedProposal, SimStateMachine } from './sim-state-machine.js';
 
 /** The raft settings every member of one simulated cluster shares. */
 export interface MemberSettings {
@@ -33,6 +33,10 @@ export interface MemberEnv {
   send(m: Message): void;
   /** A ConfChange entry was applied on this member. */
   confChangeApplied(by: NodeId, e: Entry): void;
+  /** A proposal (an entry with a proposal envelope) was applied on this member, in this incarnation. */
+  proposalApplied(by: NodeId, incarnation: number, applied: AppliedProposal, e: Entry): void;
+  /** The application each start of the member runs; null: the hash chain alone. */
+  readonly application: ApplicationFactory | null;
   note(id: NodeId, code: number, describe: () => string): void;
 }
 
@@ -48,14 +52,14 @@ type Stage = (typeof STAGES)[number];
 const EMPTY_CONF: ConfState = { voters: [], votersOutgoing: [], learners: [], learnersNext: [], autoLeave: false };
 
 /**
- * One simulated member: a RawNode, its SimDisk and its SimStateMachine. `node` is null while the
- * member is crashed; the disk survives crashes. A decommissioned member (removed from the
- * configuration) is stopped for good.
+ * One simulated member: a RawNode, its SimDisk and its SimStateMachine (which hosts the
+ * cluster's application, if any). `node` is null while the member is crashed; the disk survives
+ * crashes. A decommissioned member (removed from the configuration) is stopped for good.
  */
 export class SimMember {
   node: RawNode | null = null;
   readonly disk = new SimDisk();
-  sm = new SimStateMachine();
+  sm: SimStateMachine;
   incarnation = 0;
   decommissioned = false;
   /** The configuration this member has applied, and the one before it. */
@@ -76,7 +80,13 @@ export class SimMember {
     readonly id: NodeId,
     private readonly settings: MemberSettings,
     private readonly env: MemberEnv,
-  ) {}
+  ) {
+    this.sm = this.newStateMachine();
+  }
+
+  private newStateMachine(): SimStateMachine {
+    return new SimStateMachine(this.env.application?.(this.id) ?? null);
+  }
 
   get alive(): boolean {
     return this.node !== null;
@@ -85,10 +95,10 @@ export class SimMember {
   /** Starts (or restarts) the core from the durable disk; `rng` becomes the core's randomness. */
   start(rng: Prng): void {
     const storage = this.disk.restart();
-    this.sm = new SimStateMachine();
+    this.sm = this.newStateMachine();
     const snap = this.disk.durableSnapshot;
     if (snap !== null) {
-      this.sm.restore(snap.data);
+      this.sm.restore(snap);
       this.env.checker.applied(this.id, this.sm.applied, this.sm.hash, 'restarted from its snapshot at');
     }
     this.confState = this.prevConfState = storage.initialState().confState;
@@ -218,7 +228,7 @@ export class SimMember {
   private apply(rd: Ready): void {
     const checker = this.env.checker;
     if (rd.snapshot !== null && rd.snapshot.metadata.index > this.sm.applied) {
-      this.sm.restore(rd.snapshot.data);
+      this.sm.restore(rd.snapshot);
       if (this.sm.applied !== rd.snapshot.metadata.index) {
         throw new Violation(
           'snapshot',
@@ -241,8 +251,9 @@ export class SimMember {
           `${this.id} was handed entry ${e.index} to apply after ${this.sm.applied}`,
         );
       }
-      this.sm.apply(e);
+      const proposal = this.sm.apply(e);
       checker.applied(this.id, e.index, this.sm.hash, 'applied');
+      if (proposal !== null) this.env.proposalApplied(this.id, this.incarnation, proposal, e);
       if (e.type === EntryType.ConfChange) {
         const cs = this.node!.applyConfChange(decodeConfChange(e.data));
         this.prevConfState = this.confState;
