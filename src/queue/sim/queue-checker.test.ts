@@ -124,7 +124,7 @@ function history(records: HistoryRecord[], final: FinalPartitionView[] = [view('
   return { consumers: CONSUMERS, records, final };
 }
 
-function rules(h: QueueHistory): QueueRule[] {
+function rules(h: QueueHistory): string[] {
   return [...new Set(checkQueueHistory(h).map((v) => v.rule))];
 }
 

@@ -25,7 +25,8 @@ export type QueueRule =
   | 'replicas diverge';
 
 export interface QueueViolation {
-  readonly rule: QueueRule;
+  /** A checker rule, or a raft invariant / exception that stopped the run. */
+  readonly rule: QueueRule | `raft: ${string}`;
   readonly message: string;
   /** The history records the verdict rests on. */
   readonly evidence: readonly HistoryRecord[];
