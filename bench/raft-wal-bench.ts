@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +8,7 @@ import { WalStorage } from '../src/raft/wal/wal-storage.js';
  * The durable write path alone: one WalStorage.save() per simulated Ready, each with `batch`
  * 128-byte entries and a hard state, fdatasync on. A batch of N stands for N proposals that
  * arrived during one fsync (group commit). This bounds what one member can persist per second.
+ * `encrypted`: with encryption at rest (entry data sealed with AES-256-GCM, record-sealer.ts).
  */
 export interface WalBenchRow {
   readonly batch: number;
@@ -17,10 +19,11 @@ export interface WalBenchRow {
   readonly mbPerSec: number;
 }
 
-export function benchWalSaves(batch: number, durationMs: number, entryBytes = 128): WalBenchRow {
+export function benchWalSaves(batch: number, durationMs: number, entryBytes = 128, encrypted = false): WalBenchRow {
   const dir = mkdtempSync(join(tmpdir(), 'parley-bench-wal-'));
   const wal = WalStorage.open(dir, {
     initialConfState: { voters: ['a'], votersOutgoing: [], learners: [], learnersNext: [], autoLeave: false },
+    ...(encrypted ? { encryption: { keyring: { keys: [{ id: 1, key: randomBytes(32) }], active: 1 } } } : {}),
   });
   const data = new Uint8Array(entryBytes).fill(7);
   const latencies: number[] = [];

@@ -8,7 +8,9 @@
  *   --max-inflight N --max-size-per-msg N --tick-ms N   raft tuning (defaults in raft-bench-member.ts)
  *   --no-batch                one propose() per proposal instead of one MsgProp per Ready's worth (driver option)
  *   --cpu-prof DIR            V8 CPU profiles of the member processes into DIR, summarised at the end
- *   --wal                     also measure WalStorage.save() alone (group commit of 1, 16, 256 entries)
+ *   --wal                     also measure WalStorage.save() alone (group commit of 1, 16, 256 entries), in the
+ *                             clear and with encryption at rest (AES-256-GCM)
+ *   --wal-only                only that (no cluster)
  *   --transport pipe|node     member processes talk over bare msgpackr pipes (default) or Parley nodes ($raft.step)
  *   --rounds N                run every cell N times back to back and report the best round (default 1)
  *   --quick                   0.5 s warm-up, 1.5 s measured
@@ -39,8 +41,8 @@ function positiveList(value: string, flag: string): number[] {
   return list;
 }
 
-function parseOptions(args: string[]): ClusterBenchOptions & { wal: boolean } {
-  const o: ClusterBenchOptions & { wal: boolean } = {
+function parseOptions(args: string[]): ClusterBenchOptions & { wal: boolean; walOnly: boolean } {
+  const o: ClusterBenchOptions & { wal: boolean; walOnly: boolean } = {
     proposers: [1, 16, 256],
     payloadBytes: 128,
     warmupMs: 1000,
@@ -51,6 +53,7 @@ function parseOptions(args: string[]): ClusterBenchOptions & { wal: boolean } {
     rounds: 1,
     transport: 'pipe',
     wal: false,
+    walOnly: false,
   };
   for (let i = 0; i < args.length; i++) {
     const flag = args[i]!;
@@ -110,6 +113,10 @@ function parseOptions(args: string[]): ClusterBenchOptions & { wal: boolean } {
         break;
       case '--wal':
         o.wal = true;
+        break;
+      case '--wal-only':
+        o.wal = true;
+        o.walOnly = true;
         break;
       default:
         throw new Error(`unknown option '${flag}'`);
@@ -191,30 +198,35 @@ export async function run(args: string[]): Promise<void> {
     `tuning: ${JSON.stringify(o.tuning)}; warm-up ${o.warmupMs / 1000} s + ${o.durationMs / 1000} s; ` +
       `rounds ${o.rounds}${o.rounds > 1 ? ' (best shown)' : ''}`,
   );
-  const cells = await runClusterBench(o, (line) => console.log(line));
-  printCells(cells, o);
-  if (o.proposers.includes(256)) {
-    console.log('');
-    console.log(formatTargets(targetChecks(cells, 256, o.transport)));
+  if (!o.walOnly) {
+    const cells = await runClusterBench(o, (line) => console.log(line));
+    printCells(cells, o);
+    if (o.proposers.includes(256)) {
+      console.log('');
+      console.log(formatTargets(targetChecks(cells, 256, o.transport)));
+    }
+    if (o.cpuProfileDir) printCpuProfileSummary(o.cpuProfileDir, 'raft-member');
   }
-  if (o.cpuProfileDir) printCpuProfileSummary(o.cpuProfileDir, 'raft-member');
   if (o.wal) {
     const seconds = o.durationMs / 1000;
     console.log(`\nWAL save() alone with fdatasync, 128-byte entries, ${seconds} s per row (one save = one Ready)`);
     console.log(
       formatTable(
-        ['entries/save', 'saves', 'entries/s', 'MB/s', 'save p50 ms', 'save p99 ms'],
-        [1, 16, 256].map((batch) => {
-          const r = benchWalSaves(batch, seconds * 1000);
-          return [
-            String(batch),
-            String(r.saves),
-            formatCount(r.entriesPerSec),
-            r.mbPerSec.toFixed(2),
-            r.p50Ms.toFixed(3),
-            r.p99Ms.toFixed(3),
-          ];
-        }),
+        ['at rest', 'entries/save', 'saves', 'entries/s', 'MB/s', 'save p50 ms', 'save p99 ms'],
+        [1, 16, 256]
+          .flatMap((batch) => [false, true].map((encrypted) => ({ batch, encrypted })))
+          .map(({ batch, encrypted }) => {
+            const r = benchWalSaves(batch, seconds * 1000, 128, encrypted);
+            return [
+              encrypted ? 'AES-256-GCM' : 'clear',
+              String(batch),
+              String(r.saves),
+              formatCount(r.entriesPerSec),
+              r.mbPerSec.toFixed(2),
+              r.p50Ms.toFixed(3),
+              r.p99Ms.toFixed(3),
+            ];
+          }),
       ),
     );
   }

@@ -9,22 +9,21 @@
  */
 import { availableParallelism, cpus } from 'node:os';
 import { formatLoad } from './harness/run-header.js';
-import { DEFAULT_CRYPTO_OPTIONS, runCryptoBench } from './security-crypto.js';
+import {
+  type CryptoBenchOptions,
+  DEFAULT_CRYPTO_OPTIONS,
+  QUICK_CRYPTO_OPTIONS,
+  runCryptoBench,
+} from './security-crypto.js';
 import { runSecurityRpc, splitSecurityArgs } from './security-rpc.js';
 
-interface Options {
-  rounds: number;
-  cellMs: number;
-}
-
-function parse(args: string[]): Options {
-  const o: Options = { rounds: DEFAULT_CRYPTO_OPTIONS.rounds, cellMs: DEFAULT_CRYPTO_OPTIONS.cellMs };
+/** The crypto part's options from its flags: `--quick` picks the CI-sized defaults; `--rounds` and `--cell-ms` override. */
+export function parseCryptoArgs(args: string[]): CryptoBenchOptions {
+  let o: CryptoBenchOptions = args.includes('--quick') ? QUICK_CRYPTO_OPTIONS : DEFAULT_CRYPTO_OPTIONS;
   for (let i = 0; i < args.length; i++) {
-    if (args[i] === '--quick') {
-      o.rounds = 1;
-      o.cellMs = 100;
-    } else if (args[i] === '--rounds') o.rounds = Math.max(1, Number(args[++i]) || 1);
-    else if (args[i] === '--cell-ms') o.cellMs = Math.max(10, Number(args[++i]) || DEFAULT_CRYPTO_OPTIONS.cellMs);
+    if (args[i] === '--quick') continue;
+    if (args[i] === '--rounds') o = { ...o, rounds: Math.max(1, Number(args[++i]) || 1) };
+    else if (args[i] === '--cell-ms') o = { ...o, cellMs: Math.max(10, Number(args[++i]) || o.cellMs) };
     else throw new Error(`unknown option '${args[i]}'; use --quick, --rounds N and/or --cell-ms MS`);
   }
   return o;
@@ -32,14 +31,14 @@ function parse(args: string[]): Options {
 
 export async function run(args: string[]): Promise<void> {
   const { part, cryptoArgs, rpcArgs } = splitSecurityArgs(args);
-  const options = parse(cryptoArgs);
+  const cryptoOptions = parseCryptoArgs(cryptoArgs);
   console.log(`security benchmark — ${new Date().toISOString()}`);
   console.log(
     `machine: ${availableParallelism()} cpus, ${cpus()[0]?.model ?? 'unknown'}; node ${process.version} (OpenSSL ${process.versions.openssl}); load average ${formatLoad()}`,
   );
   console.log(`command: npm run bench -- security ${process.argv.slice(3).join(' ')}`.trimEnd());
   if (part !== 'rpc') {
-    await runCryptoBench({ ...DEFAULT_CRYPTO_OPTIONS, rounds: options.rounds, cellMs: options.cellMs });
+    await runCryptoBench(cryptoOptions);
   }
   if (part !== 'crypto') await runSecurityRpc(rpcArgs);
 }

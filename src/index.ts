@@ -3,6 +3,7 @@
  * The public API: nodes and services, errors, and the lower layers for those who extend Parley.
  */
 
+export { type AeadAlgorithm, DEFAULT_AEAD } from './base/aead.js';
 export type { BackoffOptions } from './base/backoff.js';
 export type { KvAuthApi, KvAuthChange } from './cluster/client/kv-auth-api.js';
 export {
@@ -137,6 +138,7 @@ export {
   type EventSpec,
   type ServiceDefinition,
 } from './node/service.js';
+export type { DataKey, DataKeyring, EncryptionAtRestOptions } from './raft/wal/data-keyring.js';
 export {
   createTraffic,
   Traffic,
@@ -148,7 +150,6 @@ export type { Connection, ConnectionHandlers, PeerIdentity } from './transport/c
 export { createConsoleLogger, type Logger, type LogLevel, silentLogger } from './transport/logger.js';
 export { MemoryNetwork, MemoryTransport } from './transport/memory-transport.js';
 export type { Principal, PrincipalSource } from './transport/principal.js';
-export { type AeadAlgorithm, DEFAULT_AEAD } from './transport/security/aead.js';
 export type { AuthOptions, ConnectInfo, TrustedKey } from './transport/security/auth-options.js';
 export {
   FrameOpener,

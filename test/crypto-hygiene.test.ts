@@ -5,7 +5,7 @@
  * - CBC or ECB modes named in a string (unauthenticated, padding oracles, patterns);
  * - an AEAD cipher or decipher made without `authTagLength: 16` (Node 20 accepts a 4-byte GCM tag
  *   on decryption unless it is pinned, DEP0182), or with another tag length;
- * - a cipher made outside the one crypto module (src/transport/security/aead.ts);
+ * - a cipher made outside the one crypto module (src/base/aead.ts);
  * - a fixed IV: a literal or freshly built constant buffer passed as the IV, or a constant named
  *   IV/NONCE built from literal bytes;
  * - `Math.random` near key, nonce, IV, salt, secret or token code (not a CSPRNG).
@@ -22,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const root = join(repo, 'src');
 /** The one module allowed to make ciphers. */
-const CRYPTO_MODULE = 'src/transport/security/aead.ts';
+const CRYPTO_MODULE = 'src/base/aead.ts';
 
 type Rule = 'no-createCipher' | 'no-cbc-ecb' | 'auth-tag-length' | 'one-crypto-module' | 'fixed-iv' | 'math-random';
 

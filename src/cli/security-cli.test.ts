@@ -123,6 +123,8 @@ describe('parley CLI security', () => {
       const wrong = await runCli(['kv', 'get', 'sec/a', '--servers', server!.address, '--secret-file', wrongSecret]);
       assert.equal(wrong.code, 1);
       assert.match(wrong.stderr, /^UNAUTHENTICATED: /);
+      // What to fix, chosen by the refusal's reason (wrong-secret), whichever side's check concluded first.
+      assert.match(wrong.stderr, /another secret than the cluster's|does not hold the secret of --secret-file/);
       assert.doesNotMatch(wrong.stderr, /cannot reach/);
     });
   });
@@ -170,6 +172,7 @@ describe('parley CLI security', () => {
       ]);
       assert.equal(stranger.code, 1);
       assert.match(stranger.stderr, /^UNAUTHENTICATED: .*does not trust/);
+      assert.match(stranger.stderr, /add its public key .* to the server's trust file/);
       const none = await runCli(['emit', 'x.y', '--seed', node!.address]);
       assert.equal(none.code, 1);
       assert.match(none.stderr, /^UNAUTHENTICATED: /);

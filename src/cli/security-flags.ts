@@ -1,5 +1,6 @@
 import { X509Certificate } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { permissionProblem } from '../base/file-permissions.js';
 import { type AuthOptions, authenticatesPeers, type TrustedKey } from '../transport/security/auth-options.js';
 import { tlsPrincipalName } from '../transport/security/handshake-auth.js';
 import { canonicalPublicKey, parseSecretKey } from '../transport/security/node-keys.js';
@@ -328,7 +329,7 @@ function checkedSecret(secret: string, where: string, usage: string): string {
 }
 
 /** Reads a file holding a secret, refusing it when other users may read it (like ssh). */
-function readSecretFile(flag: string, file: string, usage: string): string {
+export function readSecretFile(flag: string, file: string, usage: string): string {
   const text = readFile(flag, file, usage);
   const exposed = permissionProblem(file);
   if (exposed !== undefined) {
@@ -338,14 +339,6 @@ function readSecretFile(flag: string, file: string, usage: string): string {
     );
   }
   return text;
-}
-
-/** Why other users can read `file`, or undefined (always undefined where modes mean nothing: Windows). */
-export function permissionProblem(file: string): string | undefined {
-  if (process.platform === 'win32') return undefined;
-  const mode = statSync(file).mode & 0o777;
-  if ((mode & 0o077) === 0) return undefined;
-  return `is open to ${mode & 0o007 ? 'every user' : 'its group'} (mode ${mode.toString(8).padStart(4, '0')})`;
 }
 
 function readFile(flag: string, file: string, usage: string): string {

@@ -24,6 +24,8 @@ export const SETTINGS = {
   'tls-cert': { env: 'PARLEY_TLS_CERT', keys: ['tlsCert'] },
   'tls-key': { env: 'PARLEY_TLS_KEY', keys: ['tlsKey'] },
   'tls-ca': { env: 'PARLEY_TLS_CA', keys: ['tlsCa'] },
+  // Encryption at rest (parley server): the data key file.
+  'data-key-file': { env: 'PARLEY_DATA_KEY_FILE', keys: ['dataKeyFile'] },
 } as const;
 
 /**

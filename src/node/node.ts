@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { sleep } from '../base/abort.js';
 import { type Timer, wallTimer } from '../base/clock.js';
+import { type ConnectionRefusal, refusalError } from '../transport/connection-refusal.js';
 import { createConsoleLogger, type Logger } from '../transport/logger.js';
 import { Mesh } from '../transport/mesh.js';
 import { DEFAULT_HANDSHAKE_TIMEOUT_MS, resolveAuth } from '../transport/security/auth-options.js';
@@ -303,14 +304,54 @@ export class ParleyNode<C extends ContractShape = AnyContract, E extends EventSh
     return this.events.broadcast(event, payload, options);
   }
 
-  /** Resolves once every named action can be called (locally or on a connected node). */
+  /**
+   * The last refusal of a handshake with a node at `address` (a seed, a peer's address) or with
+   * the node `peerId`: its code, its `reason` (`bad-proof`, `untrusted-key`, `token-expired` …;
+   * connection-refusal.ts) and message, and whether the peer refused this node or this node the
+   * peer. Cleared when a handshake with it succeeds.
+   */
+  lastRefusal(addressOrPeerId: string): ConnectionRefusal | undefined {
+    return this.mesh.lastRefusal(addressOrPeerId);
+  }
+
+  /** Calls `listener` on every refused handshake, either way; returns the function that stops it. */
+  onRefusal(listener: (refusal: ConnectionRefusal) => void): () => void {
+    return this.mesh.onRefusal(listener);
+  }
+
+  /**
+   * Resolves once every named action can be called (locally or on a connected node). Fails at once
+   * with the refusal's code when every seed refused this node's handshake (waiting cannot help).
+   */
   waitFor(actions: string | readonly string[], timeoutMs = 10_000): Promise<void> {
     const names = typeof actions === 'string' ? [actions] : actions;
     const ready = () =>
       names.every((a) => this.local.action(a) !== undefined || this.catalog.endpointsFor(a).length > 0);
     if (ready()) return Promise.resolve();
+    const seeds = this.options.seeds ?? [];
+    const refusedBySeeds = () => {
+      let latest: ConnectionRefusal | undefined;
+      for (const seed of seeds) {
+        const r = this.mesh.lastRefusal(seed);
+        // A duplicate id may be this node's previous process, still connected: that one passes.
+        if (r === undefined || r.reason === 'duplicate-id') return undefined;
+        if (latest === undefined || r.at > latest.at) latest = r;
+      }
+      return latest;
+    };
     return new Promise((resolve, reject) => {
+      const giveUp = (refusal: ConnectionRefusal) => {
+        cancel();
+        off();
+        stopListening();
+        reject(refusalError(refusal));
+      };
+      const stopListening = this.mesh.onRefusal(() => {
+        const refusal = refusedBySeeds();
+        if (refusal) giveUp(refusal);
+      });
       const cancel = this.timer.setTimeout(() => {
+        stopListening();
         off();
         const missing = names.filter(
           (a) => this.local.action(a) === undefined && this.catalog.endpointsFor(a).length === 0,
@@ -321,8 +362,11 @@ export class ParleyNode<C extends ContractShape = AnyContract, E extends EventSh
         if (!ready()) return;
         cancel();
         off();
+        stopListening();
         resolve();
       });
+      const refused = refusedBySeeds();
+      if (refused) giveUp(refused);
     });
   }
 

@@ -40,6 +40,13 @@ export interface Connection {
    * UNAVAILABLE when the connection is closed; in both cases nothing was queued.
    */
   send(type: PacketType, flags: number, stream: number, body: Uint8Array): void;
+  /**
+   * Optional: queues one frame already encoded whole (header included) and gives its bytes to the
+   * connection, which may hand them to the OS as they are, without a copy (a sealed batch is
+   * encrypted straight into such a buffer). The caller never touches them again. Same order and
+   * same throws as send().
+   */
+  sendEncoded?(frame: Uint8Array): void;
   /** Writes queued frames now. */
   flush(): void;
   /** Flushes what is queued, then closes. */

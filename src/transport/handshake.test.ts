@@ -62,6 +62,28 @@ describe('judgeHello', () => {
       assert.equal(verdict.kind === 'accept' && verdict.restarted, true, `silent ${silentMs}`);
     }
   });
+
+  it('a restart that proves the identity the live-looking old connection proved is probed, not refused', () => {
+    const body = helloBody('a', 'a-2');
+    const alice = { name: 'a', groups: [], via: 'key', authenticated: true } as const;
+    const alive = known({ incarnation: 'a-1', address: null, silentMs: 10, principal: alice });
+    // Before the proof: decided again once it arrives.
+    assert.equal(judgeHello(body, LOCAL, alive, KEEPALIVE, 'pending').kind, 'accept');
+    assert.equal(judgeHello(body, LOCAL, alive, KEEPALIVE, alice).kind, 'probe');
+    // Another identity, another way of proving the name, an unproven claim, or no proof at all: a duplicate.
+    for (const proof of [
+      { ...alice, name: 'mallory' },
+      { ...alice, via: 'secret' as const },
+      { ...alice, authenticated: false },
+      'none' as const,
+    ]) {
+      const verdict = judgeHello(body, LOCAL, alive, KEEPALIVE, proof);
+      assert.equal(verdict.kind === 'refuse' && verdict.refusal, 'duplicate-id', JSON.stringify(proof));
+    }
+    // An old connection that proved nothing cannot be replaced by a proof either.
+    const unproven = known({ incarnation: 'a-1', address: null, silentMs: 10 });
+    assert.equal(judgeHello(body, LOCAL, unproven, KEEPALIVE, alice).kind, 'refuse');
+  });
 });
 
 describe('keepNewConnection (simultaneous dials)', () => {

@@ -1,6 +1,8 @@
 import { jsonCodec } from '../wire/codec.js';
 import { PROTOCOL_VERSION } from '../wire/frame.js';
 import { type HelloBody, parseHello } from '../wire/packets.js';
+import type { RefusalReason } from './connection-refusal.js';
+import type { Principal } from './principal.js';
 
 /**
  * The mesh's handshake decisions, as pure functions: what to do with a HELLO, and which of two
@@ -11,7 +13,8 @@ import { type HelloBody, parseHello } from '../wire/packets.js';
  * - a HELLO is accepted only if it parses, speaks PROTOCOL_VERSION, and claims an id that is
  *   neither this node's nor that of another live process (a connected peer heard from within two
  *   keepalive intervals under a different incarnation: a duplicate id, not a restart — accepting it
- *   would make the two oust each other forever);
+ *   would make the two oust each other forever), unless the newcomer proved the same identity as
+ *   the old connection did: then the old one is probed (`probe`) and replaced unless it answers;
  * - both ends of a pair of connections keep the same one: the connection dialed by the smaller id.
  */
 
@@ -27,7 +30,16 @@ export interface KnownPeer {
   readonly address: string | null;
   /** Milliseconds since its open sending connection last received a frame; undefined: none open. */
   readonly silentMs: number | undefined;
+  /** Who that open connection's handshake proved the peer is (meshes with `auth`). */
+  readonly principal?: Principal | undefined;
 }
+
+/**
+ * What the newcomer proved, when its HELLO is judged: `none` on a mesh without authentication
+ * (the HELLO is all there is), `pending` before its proof arrived (judged again once it did), or
+ * the principal it proved.
+ */
+export type HelloProof = 'none' | 'pending' | Principal;
 
 export type HelloVerdict =
   | {
@@ -38,9 +50,15 @@ export type HelloVerdict =
     }
   /** This node dialed itself (its own address was among the seeds): close quietly. */
   | { readonly kind: 'self' }
+  /**
+   * The peer restarted and proved the same identity as its old, still open connection, which was
+   * heard from recently: probe the old connection (a PING); replace it unless it answers.
+   */
+  | { readonly kind: 'probe'; readonly hello: HelloBody }
   | {
       readonly kind: 'refuse';
       readonly code: 'INVALID_ARGUMENT' | 'FAILED_PRECONDITION' | 'ALREADY_EXISTS';
+      readonly refusal: RefusalReason;
       readonly reason: string;
     };
 
@@ -50,6 +68,7 @@ export function judgeHello(
   local: LocalIdentity,
   known: (peerId: string) => KnownPeer | undefined,
   keepaliveIntervalMs: number,
+  proof: HelloProof = 'none',
 ): HelloVerdict {
   let hello: HelloBody;
   try {
@@ -58,6 +77,7 @@ export function judgeHello(
     return {
       kind: 'refuse',
       code: 'INVALID_ARGUMENT',
+      refusal: 'protocol',
       reason: `protocol violation: malformed HELLO (${(err as Error).message})`,
     };
   }
@@ -65,6 +85,7 @@ export function judgeHello(
     return {
       kind: 'refuse',
       code: 'FAILED_PRECONDITION',
+      refusal: 'version-mismatch',
       reason: `peer speaks Parley protocol ${hello.protocol}, this node speaks ${PROTOCOL_VERSION}; run the same Parley major version on both nodes`,
     };
   }
@@ -74,19 +95,28 @@ export function judgeHello(
     return {
       kind: 'refuse',
       code: 'ALREADY_EXISTS',
+      refusal: 'duplicate-id',
       reason: `node id '${peerId}' is already used by another running node; give every node a unique id`,
     };
   }
   const peer = known(peerId);
   const restarted = peer !== undefined && peer.incarnation !== hello.node.incarnation;
   if (restarted && peer.silentMs !== undefined && peer.silentMs < 2 * keepaliveIntervalMs) {
+    if (proof === 'pending') return { kind: 'accept', hello, restarted };
+    if (proof !== 'none' && sameIdentity(proof, peer.principal)) return { kind: 'probe', hello };
     return {
       kind: 'refuse',
       code: 'ALREADY_EXISTS',
+      refusal: 'duplicate-id',
       reason: `node id '${peerId}' is already used by a running node${peer.address ? ` at ${peer.address}` : ''}; give every node a unique id`,
     };
   }
   return { kind: 'accept', hello, restarted };
+}
+
+/** Both proven, by the same means, as the same name. */
+function sameIdentity(a: Principal, b: Principal | undefined): boolean {
+  return b !== undefined && a.authenticated && b.authenticated && a.via === b.via && a.name === b.name;
 }
 
 /**

@@ -6,11 +6,20 @@ import { type Frame, FrameFlag, PacketType, packetName } from '../wire/frame.js'
 import { FrameError } from '../wire/frame-decoder.js';
 import { encodeGoodbye, type GoodbyeBody, type HelloBody, parseGoodbye } from '../wire/packets.js';
 import { ParleyError } from '../wire/parley-error.js';
+import type { ErrorCode } from '../wire/status.js';
 import { type Connection, isOutboundQueueFull, type PeerIdentity } from './connection.js';
-import { judgeHello, type KnownPeer, keepNewConnection } from './handshake.js';
-import { type LivenessSettings, livenessAction } from './liveness.js';
-import { LivenessTicker } from './liveness-ticker.js';
+import {
+  type ConnectionRefusal,
+  RefusalLog,
+  type RefusalReason,
+  refusalError,
+  refusalReasonOf,
+} from './connection-refusal.js';
+import { type HelloProof, judgeHello, type KnownPeer, keepNewConnection } from './handshake.js';
+import type { LivenessSettings } from './liveness.js';
+import { checkConnection, LivenessTicker, sendPing } from './liveness-ticker.js';
 import type { Logger } from './logger.js';
+import { type ConnectionState, newConnectionState, newPeerState, type PeerState } from './mesh-state.js';
 import { type Principal, unprovenPrincipal } from './principal.js';
 import { Redialer } from './redialer.js';
 import type { ResolvedAuth } from './security/auth-options.js';
@@ -45,6 +54,8 @@ export interface MeshOptions {
 
 /** How long a duplicate connection stays open after losing the tie-break, so frames on it arrive. */
 const DUPLICATE_GRACE_MS = 1000;
+/** The least time a restarted peer's old connection has to answer a PING before a proven newcomer replaces it. */
+const RESTART_PROBE_MS = 200;
 
 export interface MeshEvents {
   /** A peer is reachable (first connection, or back after a loss). */
@@ -56,45 +67,6 @@ export interface MeshEvents {
   onPeerDown(peerId: string, graceful: boolean, reason: string): void;
   /** Every frame other than HELLO/PING/PONG, from a handshaken peer. */
   onFrame(peerId: string, frame: Frame): void;
-}
-
-interface PeerState {
-  readonly id: string;
-  hello: HelloBody;
-  /** Where to redial; the peer's listen address. */
-  address: string | null;
-  /** The connection used for sending. */
-  connection: Connection | undefined;
-  /** Duplicates kept open briefly so frames already on them are not lost. */
-  readonly retired: Set<Connection>;
-  /** The peer said GOODBYE: do not redial. */
-  leaving: boolean;
-  rttMs: number | undefined;
-  /**
-   * When a send to it first failed with a full outbound queue, while the queue has not moved since
-   * (no send succeeded, and the bytes queued never dropped below `queuedWhenFull`).
-   */
-  outboundFullSince: number | undefined;
-  queuedWhenFull: number;
-}
-
-interface ConnectionState {
-  readonly connection: Connection;
-  readonly openedAt: number;
-  lastReceived: number;
-  peerId: string | undefined;
-  pingSentAt: number | undefined;
-  /** The connection's authentication, when the mesh authenticates peers. */
-  auth: ConnectionAuth | undefined;
-  /** The peer's HELLO, kept while its authentication runs. */
-  peerHello: Uint8Array | undefined;
-  /** Who the handshake proved the peer is. */
-  principal: Principal | undefined;
-  /** This side refused the connection: what still arrives on it is dropped unread. */
-  refused: boolean;
-  /** Resolves the dial that made it, once the handshake is done. */
-  onHandshake?: (peerId: string) => void;
-  onHandshakeError?: (err: Error) => void;
 }
 
 /**
@@ -123,6 +95,7 @@ export class Mesh {
   private readonly timer: Timer;
   private readonly redialer: Redialer;
   private readonly ticker: LivenessTicker;
+  private readonly refusals: RefusalLog;
   private events: MeshEvents | undefined;
   private stopped = false;
   address: string | null = null;
@@ -134,6 +107,7 @@ export class Mesh {
       handshakeTimeoutMs: options.handshakeTimeoutMs ?? 5000,
     };
     this.timer = options.timer ?? systemTimer;
+    this.refusals = new RefusalLog(this.timer);
     this.ticker = new LivenessTicker(this.timer, this.liveness, (stalled) => this.checkLiveness(stalled));
     this.redialer = new Redialer({
       timer: this.timer,
@@ -184,6 +158,16 @@ export class Mesh {
     const connection = this.peers.get(peerId)?.connection;
     if (!connection) return undefined;
     return this.connections.get(connection)?.principal ?? unprovenPrincipal(peerId, connection.peerIdentity);
+  }
+
+  /** The last refusal of a handshake with `address` (dialed or accepted) or the peer `peerId`, either way; until one succeeds. */
+  lastRefusal(addressOrPeerId: string): ConnectionRefusal | undefined {
+    return this.refusals.last(addressOrPeerId);
+  }
+
+  /** Calls `listener` on every refusal, by a peer or by this node; returns the function that stops it. */
+  onRefusal(listener: (refusal: ConnectionRefusal) => void): () => void {
+    return this.refusals.listen(listener);
   }
 
   rtt(peerId: string): number | undefined {
@@ -248,6 +232,7 @@ export class Mesh {
     const connection = await this.options.transport.dial(address);
     return new Promise<string>((resolve, reject) => {
       const state = this.adopt(connection);
+      state.dialed = address;
       state.onHandshake = resolve;
       state.onHandshakeError = reject;
     });
@@ -258,21 +243,11 @@ export class Mesh {
     const { auth, sealing } = this.options;
     // Sealing is switched on by the handshake (security/connection-auth.ts), both ways at agreed points.
     const connection = auth?.seal ? new SealedConnection(raw, sealing) : raw;
-    const state: ConnectionState = {
-      connection,
-      openedAt: now,
-      lastReceived: now,
-      peerId: undefined,
-      pingSentAt: undefined,
-      auth: undefined,
-      peerHello: undefined,
-      principal: undefined,
-      refused: false,
-    };
+    const state = newConnectionState(connection, now);
     if (auth) {
       state.auth = new ConnectionAuth(auth, connection, {
         authenticated: (principal) => this.onAuthenticated(state, principal),
-        refused: (code, reason) => this.refuse(state, code, reason),
+        refused: (code, reason, message) => this.refuse(state, code, message, reason),
       });
     }
     this.connections.set(connection, state);
@@ -314,9 +289,10 @@ export class Mesh {
         return;
       }
       // The peer may send as soon as it has verified this side; its own verdict may take a moment.
-      if (state.auth?.verifying) {
+      if (state.auth && (state.auth.verifying || state.probing)) {
         if (!state.auth.hold(frame)) {
-          this.refuse(state, 'RESOURCE_EXHAUSTED', 'protocol violation: too much sent before authentication completed');
+          const message = 'protocol violation: too much sent before authentication completed';
+          this.refuse(state, 'RESOURCE_EXHAUSTED', message, 'protocol');
         }
         return;
       }
@@ -347,16 +323,26 @@ export class Mesh {
         return;
       case PacketType.GOODBYE: {
         const body = safeGoodbye(frame);
-        if (!peerId) {
-          this.options.logger.warn(`peer at ${state.connection.remoteAddress} refused the connection: ${body.reason}`);
-          const code = body.code === 'UNAUTHENTICATED' ? body.code : 'UNAVAILABLE';
-          state.onHandshakeError?.(new ParleyError(code, `peer refused the connection: ${body.reason}`));
-          state.connection.close();
-          return;
-        }
+        if (!peerId || body.refusal !== undefined) {
+          // Refused at the handshake (or, admitted by this side without authentication, by the peer's).
+          const refusal = this.refusals.record({
+            code: body.code === 'OK' ? 'UNAVAILABLE' : body.code,
+            reason: refusalReasonOf(body.refusal),
+            message: body.reason,
+            by: 'peer',
+            address: state.dialed ?? state.connection.remoteAddress,
+            peerId: state.claimedId,
+          });
+          this.options.logger.warn(`${refusal.address} refused the connection: ${body.reason}`);
+          if (!peerId) {
+            state.onHandshakeError?.(refusalError(refusal));
+            state.connection.close();
+            return;
+          }
+        } else if (body.code !== 'OK') this.options.logger.warn(`'${peerId}' closed the connection: ${body.reason}`);
         const peer = this.peers.get(peerId);
-        if (peer) peer.leaving = true;
-        if (body.code !== 'OK') this.options.logger.warn(`'${peerId}' closed the connection: ${body.reason}`);
+        // An expired token is redialed (a token function may give a fresh one); other refusals are final.
+        if (peer && body.refusal !== 'token-expired') peer.leaving = true;
         this.events?.onFrame(peerId, frame);
         return;
       }
@@ -380,7 +366,7 @@ export class Mesh {
     this.options.logger.error(
       `closing the connection to ${who}: handling a ${packetName(frame.type)} failed: ${message}`,
     );
-    this.refuse(state, 'INTERNAL', `this node failed to handle a ${packetName(frame.type)}`);
+    this.refuse(state, 'INTERNAL', `this node failed to handle a ${packetName(frame.type)}`, undefined);
   }
 
   private onHello(state: ConnectionState, frame: Frame): void {
@@ -388,67 +374,98 @@ export class Mesh {
       this.protocolError(state, 'a second HELLO on one connection');
       return;
     }
-    const verdict = this.judge(frame.body);
+    const verdict = this.judge(frame.body, state.auth ? 'pending' : 'none');
+    if (verdict.kind === 'accept' || verdict.kind === 'probe') state.claimedId = verdict.hello.node.id;
     if (verdict.kind === 'self') {
       state.onHandshakeError?.(new ParleyError('INVALID_ARGUMENT', 'dialed this node itself'));
       state.connection.close();
       return;
     }
     if (verdict.kind === 'refuse') {
-      this.refuse(state, verdict.code, verdict.reason);
+      this.refuse(state, verdict.code, verdict.reason, verdict.refusal);
       return;
     }
     if (!state.auth) {
-      this.admit(state, verdict.hello, verdict.restarted);
+      this.admit(state, verdict.hello, verdict.kind === 'accept' && verdict.restarted);
       return;
     }
     state.peerHello = frame.body.slice();
     state.auth.onPeerHello(state.peerHello, verdict.hello);
   }
 
-  private judge(helloBody: Uint8Array) {
+  private judge(helloBody: Uint8Array, proof: HelloProof) {
     const local = { id: this.options.localId, incarnation: this.options.hello().node.incarnation };
-    return judgeHello(helloBody, local, (id) => this.knownPeer(id), this.liveness.keepaliveIntervalMs);
+    return judgeHello(helloBody, local, (id) => this.knownPeer(id), this.liveness.keepaliveIntervalMs, proof);
   }
 
   /** The peer proved who it is: judge its HELLO again (the table may have changed), admit it, deliver what it sent meanwhile. */
   private onAuthenticated(state: ConnectionState, principal: Principal): void {
     if (this.connections.get(state.connection) !== state || state.connection.closed || this.stopped) return;
-    const verdict = this.judge(state.peerHello!);
-    if (verdict.kind !== 'accept') {
-      this.refuse(
-        state,
-        verdict.kind === 'self' ? 'INVALID_ARGUMENT' : verdict.code,
-        verdict.kind === 'self' ? 'dialed this node itself' : verdict.reason,
-      );
+    const verdict = this.judge(state.peerHello!, principal);
+    if (verdict.kind === 'self') {
+      this.refuse(state, 'INVALID_ARGUMENT', 'dialed this node itself', 'protocol');
       return;
     }
+    if (verdict.kind === 'refuse') {
+      this.refuse(state, verdict.code, verdict.reason, verdict.refusal);
+      return;
+    }
+    if (verdict.kind === 'probe') {
+      this.probeOldConnection(state, principal, verdict.hello);
+      return;
+    }
+    this.enter(state, principal, verdict.hello, verdict.restarted);
+  }
+
+  /** Admits an authenticated connection and delivers what it sent meanwhile. */
+  private enter(state: ConnectionState, principal: Principal, hello: HelloBody, restarted: boolean): void {
+    state.probing = false;
     state.principal = principal;
-    this.admit(state, verdict.hello, verdict.restarted);
+    this.admit(state, hello, restarted);
     for (const frame of state.auth!.takeHeld()) {
       if (state.connection.closed) return;
       this.receiveSafely(state, frame);
     }
   }
 
+  /**
+   * A restarted peer proved the identity its old connection proved, and the old one was heard
+   * from lately: PING the old connection and hold the newcomer for a few round trips. If anything
+   * arrives on the old one meanwhile, two live processes share the identity: the newcomer is
+   * refused as a duplicate. Otherwise the old one is half-dead (its process is gone): the newcomer
+   * replaces it at once, without waiting for the idle timeout.
+   */
+  private probeOldConnection(state: ConnectionState, principal: Principal, hello: HelloBody): void {
+    const peer = this.peers.get(hello.node.id)!;
+    const old = peer.connection && this.connections.get(peer.connection);
+    const since = this.timer.now();
+    state.probing = true;
+    if (old) sendPing(old, since);
+    const probeMs = Math.min(this.liveness.handshakeTimeoutMs / 4, Math.max(RESTART_PROBE_MS, 4 * (peer.rttMs ?? 0)));
+    this.timer.setTimeout(() => {
+      if (this.connections.get(state.connection) !== state || state.connection.closed || this.stopped) return;
+      const alive = old && peer.connection === old.connection && !old.connection.closed && old.lastReceived >= since;
+      if (alive) {
+        const reason = `node id '${hello.node.id}' is already used by a running node that proves the same identity; give every node its own key or certificate`;
+        this.refuse(state, 'ALREADY_EXISTS', reason, 'duplicate-id');
+        return;
+      }
+      this.options.logger.info(
+        `'${hello.node.id}' restarted: its old connection did not answer, the new one (same identity) replaces it`,
+      );
+      this.enter(state, principal, hello, true);
+    }, probeMs);
+  }
+
   /** Enters a handshaken connection in the peer table. */
   private admit(state: ConnectionState, hello: HelloBody, restarted: boolean): void {
     const peerId = hello.node.id;
     state.peerId = peerId;
+    this.refusals.forget(state.dialed, peerId);
     let peer = this.peers.get(peerId);
     const wasUp = peer?.connection !== undefined;
     if (!peer) {
-      peer = {
-        id: peerId,
-        hello,
-        address: hello.node.address,
-        connection: undefined,
-        retired: new Set(),
-        leaving: false,
-        rttMs: undefined,
-        outboundFullSince: undefined,
-        queuedWhenFull: 0,
-      };
+      peer = newPeerState(peerId, hello);
       this.peers.set(peerId, peer);
     }
     peer.hello = hello;
@@ -492,6 +509,7 @@ export class Mesh {
       incarnation: peer.hello.node.incarnation,
       address: peer.address,
       silentMs: open ? this.timer.now() - open.lastReceived : undefined,
+      principal: open?.principal,
     };
   }
 
@@ -545,48 +563,32 @@ export class Mesh {
   private checkLiveness(stalled: boolean): void {
     const now = this.timer.now();
     for (const state of [...this.connections.values()]) {
-      const sending = this.sendingPeer(state);
-      // The queue drained since it was full: the peer reads, however slowly.
-      if (sending?.outboundFullSince !== undefined && state.connection.pendingBytes < sending.queuedWhenFull) {
-        sending.outboundFullSince = undefined;
-      }
-      const times = {
-        openedAt: state.openedAt,
-        lastReceived: state.lastReceived,
-        handshaken: state.peerId !== undefined,
-        pingOutstanding: state.pingSentAt !== undefined,
-        outboundFullSince: sending?.outboundFullSince,
-      };
-      const action = livenessAction(times, now, this.liveness, stalled);
-      if (action.kind === 'close') state.connection.destroy(new Error(action.reason));
-      else if (action.kind === 'drop') {
-        this.options.logger.warn(`dropping the connection to '${state.peerId}': ${action.reason}`);
-        state.connection.destroy(new Error(action.reason));
-      } else if (action.kind === 'ping') {
-        state.pingSentAt = now;
-        try {
-          state.connection.send(PacketType.PING, 0, 0, new Uint8Array(0));
-        } catch {
-          // closed or full: the close handler or the idle timeout deals with it
-        }
-      }
+      checkConnection(state, this.sendingPeer(state), now, this.liveness, stalled, this.options.logger);
     }
   }
 
   private protocolError(state: ConnectionState, what: string): void {
-    this.refuse(state, 'INVALID_ARGUMENT', `protocol violation: ${what}`);
+    this.refuse(state, 'INVALID_ARGUMENT', `protocol violation: ${what}`, 'protocol');
   }
 
-  private refuse(state: ConnectionState, code: GoodbyeBody['code'], reason: string): void {
+  /**
+   * Closes a connection with a GOODBYE saying why. With a `refusal` reason (a handshake refused, an
+   * identity revoked) the GOODBYE carries it and the refusal is recorded; the dial, if any, fails with it.
+   */
+  private refuse(state: ConnectionState, code: ErrorCode, message: string, refusal: RefusalReason | undefined): void {
     if (state.refused) return;
     state.refused = true;
-    this.options.logger.warn(`refusing connection from ${state.connection.remoteAddress}: ${reason}`);
+    const address = state.dialed ?? state.connection.remoteAddress;
+    this.options.logger.warn(`refusing connection ${state.dialed ? 'to' : 'from'} ${address}: ${message}`);
     try {
-      state.connection.send(PacketType.GOODBYE, FrameFlag.JSON, 0, encodeGoodbye({ code, reason }));
+      const body = { code, reason: message, ...(refusal ? { refusal } : {}) };
+      state.connection.send(PacketType.GOODBYE, FrameFlag.JSON, 0, encodeGoodbye(body));
     } catch {
       // already closed
     }
-    state.onHandshakeError?.(new ParleyError(code === 'UNAUTHENTICATED' ? code : 'UNAVAILABLE', reason));
+    const peerId = state.peerId ?? state.claimedId;
+    const recorded = refusal && this.refusals.record({ code, reason: refusal, message, by: 'local', address, peerId });
+    state.onHandshakeError?.(recorded ? refusalError(recorded) : new ParleyError(code, message));
     state.connection.close();
   }
 }

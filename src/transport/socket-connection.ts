@@ -6,6 +6,7 @@ import { FrameDecoder, FrameError } from '../wire/frame-decoder.js';
 import { encodeGoodbye } from '../wire/packets.js';
 import { ParleyError } from '../wire/parley-error.js';
 import { type Connection, type ConnectionHandlers, outboundQueueFull, type PeerIdentity } from './connection.js';
+import type { DirectRead } from './direct-read.js';
 import { type BudgetHolder, type InboundBudget, processInboundBudget } from './inbound-budget.js';
 import type { OutboundLimits } from './transport.js';
 
@@ -33,8 +34,11 @@ const noHandlers: ConnectionHandlers = { onFrame() {}, onClose() {} };
  * costs (measured: about 15 µs of round-trip latency at concurrency 1, no throughput difference
  * at 100).
  * Backpressure: queued bytes (batch + socket.writableLength) are bounded by maxOutboundBytes.
- * Reads: a FrameDecoder; a malformed or oversized frame destroys this connection only. The first
- * frame is held to maxFirstFrameSize (it must be the HELLO), and the bytes of an unfinished frame
+ * Reads: the socket's 'data' chunks or, given a DirectRead (a dialed plain-TCP socket), borrowed
+ * views of a shared receive buffer, of which the decoder copies only an unfinished frame's bytes
+ * (a chunk's frames are handled before its read returns, so bodies stay valid for the onFrame
+ * call, as the Connection contract promises). A FrameDecoder; a malformed or oversized frame
+ * destroys this connection only. The first frame is held to maxFirstFrameSize (it must be the HELLO), and the bytes of an unfinished frame
  * count against an InboundBudget shared by the process, which closes the connection whose
  * unfinished frame is oldest when the sum is too large. Once close() has begun, received bytes are
  * dropped unread.
@@ -57,6 +61,7 @@ export class SocketConnection implements Connection, BudgetHolder {
     readonly outbound: boolean,
     private readonly limits: OutboundLimits,
     private readonly budget: InboundBudget = processInboundBudget,
+    directRead?: DirectRead,
   ) {
     this.remoteAddress = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
     this.decoder = new FrameDecoder({
@@ -64,7 +69,10 @@ export class SocketConnection implements Connection, BudgetHolder {
       maxFirstFrameSize: limits.maxFirstFrameSize ?? DEFAULT_MAX_FIRST_FRAME_SIZE,
     });
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    // With a DirectRead no 'data' event fires; the listener still keeps the socket flowing, so
+    // the peer's end of the stream is read and closes it.
+    socket.on('data', (chunk: Buffer) => this.onData(chunk, false));
+    directRead?.attach((chunk, borrowed) => this.onData(chunk, borrowed));
     socket.on('error', (err) => {
       this.closeError ??= err;
     });
@@ -124,6 +132,35 @@ export class SocketConnection implements Connection, BudgetHolder {
     }
   }
 
+  /**
+   * Connection.sendEncoded: the frame goes to the socket as it is (after what is queued before it)
+   * when nothing is queued or it is large; else it joins the batch.
+   */
+  sendEncoded(frame: Uint8Array): void {
+    if (this.isClosed || this.socket.destroyed) {
+      throw new ParleyError('UNAVAILABLE', `connection to ${this.remoteAddress} is closed`);
+    }
+    if (frame.length - 4 > this.limits.maxFrameSize) {
+      throw new ParleyError(
+        'RESOURCE_EXHAUSTED',
+        `frame of ${frame.length} bytes exceeds the maximum frame size of ${this.limits.maxFrameSize} bytes; send less data per message or raise maxFrameSize on both nodes`,
+      );
+    }
+    if (this.pendingBytes + frame.length > this.limits.maxOutboundBytes) {
+      throw outboundQueueFull(this.remoteAddress, this.pendingBytes, this.limits.maxOutboundBytes);
+    }
+    if (this.batch.byteLength === 0 || frame.length >= FLUSH_THRESHOLD) {
+      this.flush();
+      this.socket.write(frame);
+      return;
+    }
+    this.batch.appendRaw(frame);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      RESOLVED.then(this.scheduledFlush);
+    }
+  }
+
   private readonly scheduledFlush = (): void => {
     this.flushScheduled = false;
     this.flush();
@@ -154,11 +191,11 @@ export class SocketConnection implements Connection, BudgetHolder {
     this.refuse(error);
   }
 
-  private onData(chunk: Buffer): void {
+  private onData(chunk: Uint8Array, borrowed: boolean): void {
     if (this.isClosed || this.closing) return;
     let frames: Frame[];
     try {
-      frames = this.decoder.push(chunk);
+      frames = this.decoder.push(chunk, borrowed);
     } catch (err) {
       this.refuse(err as Error);
       return;

@@ -4,6 +4,7 @@ import tls from 'node:tls';
 import { ParleyError } from '../wire/parley-error.js';
 import { concreteHost, formatAddress, isWildcardHost, type NetworkInterfaces } from './advertised-address.js';
 import type { Connection } from './connection.js';
+import { DirectRead } from './direct-read.js';
 import { type InboundBudget, processInboundBudget } from './inbound-budget.js';
 import type { Logger } from './logger.js';
 import { SocketConnection } from './socket-connection.js';
@@ -118,6 +119,8 @@ export class TcpTransport implements Transport {
     const tlsOptions = this.options.tls;
     const timeoutMs = this.options.connectTimeoutMs ?? 5000;
     return new Promise((resolve, reject) => {
+      // TLS sockets have no `onread`: they read through their stream.
+      const directRead = tlsOptions ? undefined : new DirectRead();
       const socket = tlsOptions
         ? tls.connect({
             host,
@@ -128,7 +131,7 @@ export class TcpTransport implements Transport {
             rejectUnauthorized: true,
             ...(tlsOptions.checkServerIdentity === false ? { checkServerIdentity: () => undefined } : {}),
           })
-        : net.connect({ host, port });
+        : net.connect({ host, port, onread: directRead!.onread });
       const readyEvent = tlsOptions ? 'secureConnect' : 'connect';
       const timer = setTimeout(() => socket.destroy(new Error(`timed out after ${timeoutMs} ms`)), timeoutMs);
       const onError = (err: Error) => {
@@ -141,7 +144,7 @@ export class TcpTransport implements Transport {
         clearTimeout(timer);
         socket.off('error', onError);
         this.track(socket);
-        resolve(new SocketConnection(socket, true, this.options, this.budget));
+        resolve(new SocketConnection(socket, true, this.options, this.budget, directRead));
       });
     });
   }

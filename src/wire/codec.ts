@@ -86,7 +86,10 @@ function boxMaps(value: unknown): unknown {
   return out;
 }
 
+// copyBuffers: a decoded binary field is a copy, never a view of the frame body, which may lie in
+// a receive buffer the transport reuses for its next read (transport/direct-read.ts).
 const packr = new Packr({
+  copyBuffers: true,
   useRecords: false,
   mapsAsObjects: true,
   useBigIntExtension: true,

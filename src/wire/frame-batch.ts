@@ -2,12 +2,26 @@ import { HEADER_SIZE, type PacketType, writeHeader } from './frame.js';
 
 /** Batches up to this size are copied out by take(); larger ones hand over their buffer. */
 const COPY_OUT_LIMIT = 64 * 1024;
+/**
+ * After a batch hands over its buffer, or is cleared, it keeps (or starts again at) the capacity
+ * it grew to, up to this: a connection that flushes 64 KiB batches does not regrow 16 → 128 KiB,
+ * copying as it goes, for every batch. Above it, the batch returns to its initial capacity, so one
+ * huge frame does not pin its memory for the life of the connection.
+ */
+const RETAINED_CAPACITY_LIMIT = 256 * 1024;
+
+/** The smallest buffer a batch grows to (a batch may start smaller). */
+const MIN_GROWN_CAPACITY = 1024;
 
 /**
  * Accumulates encoded frames into one contiguous buffer so that a connection can hand the
  * socket a single write per flush instead of one per frame (the nats.js habit).
  *
- * Invariant: bytes [0, length) of `buffer` hold whole frames, in append order.
+ * Invariants:
+ * - bytes [0, length) of `buffer` hold whole frames, in append order; nothing past `length` is
+ *   ever handed out, so the buffer is allocated without zeroing (Buffer.allocUnsafeSlow);
+ * - bytes returned by take() belong to the caller: the batch never writes to them again;
+ * - bytes returned by view() stay the batch's: valid until the next append, clear or take.
  */
 export class FrameBatch {
   private buffer: Uint8Array;
@@ -15,7 +29,7 @@ export class FrameBatch {
   private frameCount = 0;
 
   constructor(private readonly initialCapacity = 16 * 1024) {
-    this.buffer = new Uint8Array(initialCapacity);
+    this.buffer = Buffer.allocUnsafeSlow(initialCapacity);
   }
 
   get byteLength(): number {
@@ -47,9 +61,9 @@ export class FrameBatch {
    * Returns the accumulated frames and empties the batch. The returned bytes are owned by the
    * caller (the socket may hold them until written), so the batch never reuses that memory:
    * up to COPY_OUT_LIMIT bytes are copied out (a copy, from Node's buffer pool when small, is far
-   * cheaper than allocating and zeroing a fresh 16 KiB buffer per flush, which at one flush per
-   * call was most of the garbage of a round trip) and the buffer is kept; a larger batch hands
-   * its buffer over whole and the batch starts again at the initial capacity.
+   * cheaper than allocating a fresh 16 KiB buffer per flush, which at one flush per call was most
+   * of the garbage of a round trip) and the buffer is kept; a larger batch hands its buffer over
+   * whole and the batch goes on with a new one of the same capacity (see RETAINED_CAPACITY_LIMIT).
    */
   take(): Uint8Array {
     const length = this.length;
@@ -57,7 +71,7 @@ export class FrameBatch {
     this.frameCount = 0;
     if (length > COPY_OUT_LIMIT) {
       const whole = this.buffer.subarray(0, length);
-      this.buffer = new Uint8Array(this.initialCapacity);
+      this.buffer = Buffer.allocUnsafeSlow(this.retainedCapacity());
       return whole;
     }
     const out = Buffer.allocUnsafe(length);
@@ -65,12 +79,31 @@ export class FrameBatch {
     return out;
   }
 
+  /**
+   * The accumulated frames, in place: for a caller that consumes them at once (a cipher reading
+   * them) and then calls clear(). Valid until the next append, clear or take.
+   */
+  view(): Uint8Array {
+    return this.buffer.subarray(0, this.length);
+  }
+
+  /** Empties the batch; the buffer is kept for the next frames (see RETAINED_CAPACITY_LIMIT). */
+  clear(): void {
+    this.length = 0;
+    this.frameCount = 0;
+    if (this.buffer.length > RETAINED_CAPACITY_LIMIT) this.buffer = Buffer.allocUnsafeSlow(this.initialCapacity);
+  }
+
+  private retainedCapacity(): number {
+    return this.buffer.length > RETAINED_CAPACITY_LIMIT ? this.initialCapacity : this.buffer.length;
+  }
+
   private reserve(extra: number): void {
     const need = this.length + extra;
     if (need <= this.buffer.length) return;
-    let capacity = this.buffer.length * 2;
+    let capacity = Math.max(this.buffer.length * 2, MIN_GROWN_CAPACITY);
     while (capacity < need) capacity *= 2;
-    const next = new Uint8Array(capacity);
+    const next = Buffer.allocUnsafeSlow(capacity);
     next.set(this.buffer.subarray(0, this.length));
     this.buffer = next;
   }

@@ -59,6 +59,31 @@ describe('FrameDecoder', () => {
     );
   });
 
+  it('keeps nothing of a borrowed chunk: frames survive the reuse of its memory (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.uint8Array({ maxLength: 300 }), { maxLength: 12 }),
+        fc.array(fc.nat(), { maxLength: 20 }),
+        (bodies, cuts) => {
+          const batch = new FrameBatch(8);
+          for (const [i, body] of bodies.entries()) batch.append(PacketType.EVENT, 0, i, body);
+          const decoder = new FrameDecoder(MAX);
+          // One receive buffer for every read, overwritten with junk once each push has been handled.
+          const shared = new Uint8Array(4096);
+          const got: Uint8Array[] = [];
+          for (const piece of split(batch.take(), cuts)) {
+            shared.set(piece);
+            for (const f of decoder.push(shared.subarray(0, piece.length), true)) got.push(Uint8Array.from(f.body));
+            shared.fill(0xee);
+          }
+          assert.deepEqual(got, bodies);
+          assert.equal(decoder.pendingBytes, 0);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
   it('rejects an oversized length before buffering the body', () => {
     const decoder = new FrameDecoder(1024);
     const header = new Uint8Array(HEADER_SIZE);

@@ -36,6 +36,9 @@ export interface FrameDecoderLimits {
  * - a frame's buffer is allocated only once its length has been validated;
  * - bytes kept for an unfinished frame hold at most twice their size in memory: a kept view of a
  *   much larger buffer (a socket read buffer mostly empty) is copied, so the rest can be freed;
+ * - nothing is kept of a borrowed chunk (`push(chunk, true)`: memory the caller reuses once push
+ *   and the frames' handling return, e.g. a shared socket receive buffer): its bytes of an
+ *   unfinished frame are copied;
  * - once an error has been thrown, every later push throws the same error.
  */
 export class FrameDecoder {
@@ -53,10 +56,12 @@ export class FrameDecoder {
   }
 
   /**
-   * Feeds a chunk and takes ownership of it; returns the frames it completed (possibly none).
-   * Frame bodies are views into the chunks: decode them before the next push. Throws FrameError.
+   * Feeds a chunk and takes ownership of it, or, when `borrowed`, only reads it (its memory is
+   * reused after this push's frames have been handled); returns the frames it completed (possibly
+   * none). Frame bodies are views into the chunks: decode them before the next push. Throws
+   * FrameError.
    */
-  push(chunk: Uint8Array): Frame[] {
+  push(chunk: Uint8Array, borrowed = false): Frame[] {
     if (this.failed) throw this.failed;
     if (chunk.length === 0) return [];
     const frames: Frame[] = [];
@@ -64,7 +69,7 @@ export class FrameDecoder {
     if (this.buffered === 0) {
       data = chunk;
     } else {
-      this.chunks.push(compact(chunk));
+      this.chunks.push(borrowed ? copy(chunk) : compact(chunk));
       this.buffered += chunk.length;
       // Only join once a whole frame (or at least its header) may be present.
       const need = this.neededBytes();
@@ -80,16 +85,17 @@ export class FrameDecoder {
       frames.push(this.readFrame(data, offset, length));
       offset += total;
     }
-    const rest = data.length - offset;
-    if (rest === 0) {
+    const left = data.length - offset;
+    if (left === 0) {
       this.chunks = [];
       this.buffered = 0;
     } else {
       // Keep the remainder as a view: push() takes ownership of its chunks (the caller must not
-      // reuse their memory; Node's socket chunks are never reused).
-      const tail = compact(data.subarray(offset));
+      // reuse their memory; Node's socket chunks are never reused), except a borrowed one.
+      const rest = data.subarray(offset);
+      const tail = borrowed && data === chunk ? copy(rest) : compact(rest);
       this.chunks = [tail];
-      this.buffered = rest;
+      this.buffered = left;
     }
     return frames;
   }
@@ -199,7 +205,12 @@ export class FrameDecoder {
 
 /** A view of at least half its underlying buffer as is; a smaller one copied, so the buffer can be freed. */
 function compact(view: Uint8Array): Uint8Array {
-  return view.byteLength * 2 >= view.buffer.byteLength ? view : view.slice();
+  return view.byteLength * 2 >= view.buffer.byteLength ? view : copy(view);
+}
+
+/** The bytes in new memory (a Buffer's own `slice` would return a view). */
+function copy(view: Uint8Array): Uint8Array {
+  return Uint8Array.prototype.slice.call(view);
 }
 
 function readU32(data: Uint8Array, offset: number): number {

@@ -83,6 +83,8 @@ export interface ErrorBody {
 export interface GoodbyeBody {
   readonly code: ErrorCode | 'OK';
   readonly reason: string;
+  /** Set when the connection is refused at its handshake: why, as a short word (transport/connection-refusal.ts). */
+  readonly refusal?: string;
 }
 
 export interface GossipEntry {
@@ -259,6 +261,7 @@ export function parseGoodbye(v: unknown): GoodbyeBody {
   // The code is a peer's word: only a known one is kept, so nothing downstream meets a made-up code.
   const code = g.code === undefined || g.code === 'OK' ? 'OK' : isErrorCode(g.code) ? g.code : 'UNKNOWN';
   const reason = typeof g.reason === 'string' ? g.reason.slice(0, MAX_GOODBYE_REASON) : 'peer said goodbye';
+  if (typeof g.refusal === 'string' && /^[a-z-]{1,32}$/.test(g.refusal)) return { code, reason, refusal: g.refusal };
   return { code, reason };
 }
 

@@ -1,5 +1,6 @@
 import { type ServerOptions, splitHostPort, startServer } from '../../cluster/server/start-server.js';
 import { isLoopbackHost } from '../../node/listen-security.js';
+import { type DataKeyring, type EncryptionAtRestOptions, parseDataKeyFile } from '../../raft/wal/data-keyring.js';
 import { intFlag, parseCommandArgs } from '../args.js';
 import { reportError } from '../output.js';
 import { watchQuorum } from '../quorum-watch.js';
@@ -8,6 +9,7 @@ import {
   checkListenExposure,
   LISTENER_SECURITY_FLAGS,
   LISTENER_SECURITY_HELP,
+  readSecretFile,
   securityFromFlags,
 } from '../security-flags.js';
 import { untilStopSignal } from '../stop-signals.js';
@@ -16,6 +18,7 @@ import { UsageError } from '../usage-error.js';
 export const SERVER_USAGE = `usage: parley server --id ID --data DIR --listen host:port [--advertise host:port] [--peers id=host:port,...] [--join]
                      [--snapshot-every N] [--policy FILE] [--log-level L]
                      [--secret-file F | --key F --trust F | --tls-* --mtls] [--insecure]
+                     [--data-key-file F [--data-key-migrate]]
 
 Runs one member of a replicated KV / registry cluster (services $kv, $raft, $cluster) until
 SIGINT or SIGTERM, then stops gracefully. Restarts from DIR. Exits with status 1, saying so,
@@ -32,6 +35,12 @@ when the member is removed from the cluster ('parley cluster remove').
   --policy FILE        authorization policy (JSON, re-read every second; docs/SECURITY.md): who may
                        read and write which keys, who the cluster members are; or PARLEY_POLICY
   --log-level L        debug | info | warn | error | silent (default warn)
+  --data-key-file F    encrypt the log and snapshots in DIR (AES-256-GCM) with the data keys in F:
+                       ID:BASE64KEY lines from 'parley keys gen --data-key', the highest id active
+                       (chmod 600 F); or PARLEY_DATA_KEY_FILE. Protects a stolen disk or backup,
+                       not a compromised server (docs/SECURITY.md#encryption-at-rest)
+  --data-key-migrate   with --data-key-file: accept a DIR written without encryption; new records
+                       are sealed, and the next snapshot and compaction remove the clear ones
 
 ${LISTENER_SECURITY_HELP}`;
 
@@ -47,6 +56,26 @@ export function parsePeers(value: unknown, usage: string): Record<string, string
     peers[m[1]!] = m[2]!;
   }
   return peers;
+}
+
+/** --data-key-file (read and checked here, so a bad file is a usage error) and --data-key-migrate. */
+function dataKeysFromFlags(flags: Record<string, unknown>): EncryptionAtRestOptions | undefined {
+  const file =
+    typeof flags['data-key-file'] === 'string' && flags['data-key-file'] !== '' ? flags['data-key-file'] : undefined;
+  if (file === undefined) {
+    if (flags['data-key-migrate'] === true) {
+      throw new UsageError('--data-key-migrate needs --data-key-file FILE', SERVER_USAGE);
+    }
+    return undefined;
+  }
+  const text = readSecretFile('--data-key-file', file, SERVER_USAGE);
+  let keyring: DataKeyring;
+  try {
+    keyring = parseDataKeyFile(text, `--data-key-file ${file}`);
+  } catch (err) {
+    throw new UsageError((err as Error).message, SERVER_USAGE);
+  }
+  return { keyring, ...(flags['data-key-migrate'] === true ? { acceptPlaintext: true } : {}) };
 }
 
 /**
@@ -69,6 +98,8 @@ export async function runServer(
       'snapshot-every': { type: 'string' },
       policy: { type: 'string' },
       'log-level': { type: 'string' },
+      'data-key-file': { type: 'string' },
+      'data-key-migrate': { type: 'boolean' },
       ...LISTENER_SECURITY_FLAGS,
     },
     SERVER_USAGE,
@@ -108,6 +139,7 @@ export async function runServer(
   const security = securityFromFlags(flags, SERVER_USAGE);
   checkIdentity(id, security, SERVER_USAGE);
   checkListenExposure(splitHostPort(listen).host, security, `--listen ${listen}`, SERVER_USAGE, isLoopbackHost);
+  const encryptionAtRest = dataKeysFromFlags(flags);
   const snapshotEvery = intFlag(flags['snapshot-every'], 'snapshot-every', SERVER_USAGE, 1, 1e9);
   let server: Awaited<ReturnType<typeof startServer>>;
   try {
@@ -125,6 +157,7 @@ export async function runServer(
       ...(security.auth ? { auth: security.auth } : {}),
       ...(security.tls ? { tls: security.tls } : {}),
       ...(security.insecure ? { insecure: true } : {}),
+      ...(encryptionAtRest ? { encryptionAtRest } : {}),
     });
   } catch (err) {
     return reportError(err);

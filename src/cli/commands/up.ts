@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { permissionProblem } from '../../base/file-permissions.js';
 import { intFlag, parseCommandArgs } from '../args.js';
-import { permissionProblem } from '../security-flags.js';
 import { KEY_ENV, SECRET_ENV, SETTINGS, TRUST_ENV } from '../settings.js';
 import { untilStopSignal } from '../stop-signals.js';
 

@@ -11,6 +11,7 @@ import type { Status } from '../../raft/core/ready.js';
 import { type DriverScheduler, RaftDriver, type StateMachine } from '../../raft/driver.js';
 import { batchBySize, messageBytes } from '../../raft/message-batches.js';
 import type { ConfState, NodeId } from '../../raft/types.js';
+import type { WalEncryption } from '../../raft/wal/data-keyring.js';
 import { WalStorage } from '../../raft/wal/wal-storage.js';
 import type { Logger } from '../../transport/logger.js';
 import { DEFAULT_MAX_FRAME_SIZE } from '../../wire/frame.js';
@@ -23,6 +24,8 @@ export interface KvMemberOptions {
   readonly id: NodeId;
   /** WAL + snapshot directory. */
   readonly dataDir: string;
+  /** Encryption at rest of the WAL and snapshots (WalStorageOptions.encryption). */
+  readonly encryption?: WalEncryption;
   /** The voters of a brand-new cluster (bootstrapped once, when `dataDir` holds no log); null: this member joins a running cluster. */
   readonly initialVoters: readonly NodeId[] | null;
   /** The members this one was told about (its peers): whom it listens to before it has a configuration. */
@@ -109,7 +112,7 @@ export class KvMember {
     // A command at the limit, wrapped in its proposal envelope, entry and MsgApp, still fits one send.
     const maxCommandBytes = maxCommandBytesFor(maxFrameSize);
     this.sm = new KvStateMachine({ limits: { maxCommandBytes } });
-    this.storage = WalStorage.open(o.dataDir);
+    this.storage = WalStorage.open(o.dataDir, o.encryption ? { encryption: o.encryption } : {});
     const fresh = this.storage.lastIndex() === 0 && this.storage.snapshot().metadata.index === 0;
     if (fresh && o.initialVoters !== null) {
       const boot = bootstrapCluster(o.initialVoters);

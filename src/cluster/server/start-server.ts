@@ -3,6 +3,7 @@ import { createNode, type ParleyNode } from '../../node/node.js';
 import type { NodeOptions } from '../../node/options.js';
 import type { Message } from '../../raft/core/messages.js';
 import { encodeWireMessage } from '../../raft/core/wire-message.js';
+import { type EncryptionAtRestOptions, resolveEncryptionAtRest } from '../../raft/wal/data-keyring.js';
 import { createConsoleLogger, type Logger, type LogLevel } from '../../transport/logger.js';
 import type { Transport } from '../../transport/transport.js';
 import { ParleyError } from '../../wire/parley-error.js';
@@ -44,6 +45,12 @@ export interface ServerOptions {
   readonly insecure?: boolean;
   /** TLS for the member's connections (`mutual: true` to verify the dialers' certificates too). */
   readonly tls?: NodeOptions['tls'];
+  /**
+   * Encrypt the member's log and snapshots on disk (AES-256-GCM under a data key this server
+   * holds): a key file (`ID:BASE64KEY` lines, from `parley keys gen --data-key`) or a keyring.
+   * Protects a stolen disk, backup or snapshot copy, not a compromised server: docs/SECURITY.md.
+   */
+  readonly encryptionAtRest?: EncryptionAtRestOptions;
   /** Replaces TCP (e.g. MemoryTransport in tests). */
   readonly transport?: Transport;
   /**
@@ -99,6 +106,7 @@ export function splitHostPort(address: string): { host: string; port: number } {
  */
 export function createServer(options: ServerOptions): KvServer {
   const { host, port } = splitHostPort(options.listen);
+  const encryption = options.encryptionAtRest ? resolveEncryptionAtRest(options.encryptionAtRest) : undefined;
   const logger =
     typeof options.logger === 'object' ? options.logger : createConsoleLogger(options.id, options.logger ?? 'warn');
   const peers = { ...options.peers };
@@ -143,6 +151,7 @@ export function createServer(options: ServerOptions): KvServer {
     ...options.raft,
     id: options.id,
     dataDir: options.dataDir,
+    ...(encryption ? { encryption } : {}),
     initialVoters: options.join === true ? null : voters,
     knownPeers: Object.keys(peers).filter((id) => id !== options.id),
     send,

@@ -1,6 +1,7 @@
 import type { Entry } from '../types.js';
 import { HEADER_BYTES, RecordType, writeHeader, writeRecord } from './record.js';
 import { ENTRY_FIXED_BYTES, writeEntryPayload } from './record-payloads.js';
+import { type RecordSealer, SEALED_RECORD_DATA_BYTES, sealedEntriesBytes } from './record-sealer.js';
 
 /**
  * A growable buffer of encoded records: everything one save() writes, so that it reaches the
@@ -25,6 +26,28 @@ export class RecordBatch {
     writeEntryPayload(this.buf, this.length + HEADER_BYTES, e);
     writeHeader(this.buf, this.length, RecordType.Entry, payloadLength);
     this.length += HEADER_BYTES + payloadLength;
+  }
+
+  /**
+   * Contiguous entries sealed in place by `sealer` (encryption at rest): one SealedEntries record
+   * per SEALED_RECORD_DATA_BYTES of data (at least one entry each), so one cipher per save.
+   */
+  addSealedEntries(entries: readonly Entry[], sealer: RecordSealer): void {
+    let from = 0;
+    while (from < entries.length) {
+      let to = from + 1;
+      let data = entries[from]!.data.length;
+      while (to < entries.length && data + entries[to]!.data.length <= SEALED_RECORD_DATA_BYTES) {
+        data += entries[to]!.data.length;
+        to++;
+      }
+      const payloadLength = sealedEntriesBytes(entries, from, to);
+      this.reserve(HEADER_BYTES + payloadLength);
+      sealer.writeSealedEntries(this.buf, this.length + HEADER_BYTES, entries, from, to);
+      writeHeader(this.buf, this.length, RecordType.SealedEntries, payloadLength);
+      this.length += HEADER_BYTES + payloadLength;
+      from = to;
+    }
   }
 
   add(type: RecordType, payload: Uint8Array): void {

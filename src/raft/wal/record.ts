@@ -32,11 +32,15 @@ export const RecordType = {
   Snapshot: 4,
   /** The log below (and at) this index was compacted away; carries the term at the index. */
   Compacted: 5,
+  /** Contiguous raft log entries whose data is sealed together (encryption at rest, record-sealer.ts); each as Entry. */
+  SealedEntries: 6,
+  /** The WAL's 16-byte store id, bound into every sealed record; restated in each segment's preamble. */
+  StoreId: 7,
 } as const;
 export type RecordType = (typeof RecordType)[keyof typeof RecordType];
 
 export function isRecordType(n: number): n is RecordType {
-  return n >= RecordType.SegmentHeader && n <= RecordType.Compacted;
+  return n >= RecordType.SegmentHeader && n <= RecordType.StoreId;
 }
 
 /**

@@ -6,6 +6,7 @@ import fc from 'fast-check';
 import { ParleyError } from '../../wire/parley-error.js';
 import { seededRandom } from '../testing/mini-cluster.js';
 import type { Entry, HardState } from '../types.js';
+import type { WalEncryption } from './data-keyring.js';
 import { scanSegment } from './segment-scan.js';
 import { CONF, entry, observe, withTempDir } from './testing/wal-test-helpers.js';
 import { WalStorage } from './wal-storage.js';
@@ -14,8 +15,27 @@ import { WalStorage } from './wal-storage.js';
  * Crash-recovery properties. Each run writes a random history of save() calls (appends,
  * conflicting-suffix overwrites, term/vote/commit changes, segment rollovers), then damages
  * the files the way a crash or a bad disk would, reopens, and compares against an
- * independent model of what was saved.
+ * independent model of what was saved. Each property runs on a clear WAL and on one with
+ * encryption at rest (sealed entries, a store id in every segment's preamble).
  */
+
+interface Mode {
+  readonly name: string;
+  readonly options: { encryption?: WalEncryption };
+  /** Records in a segment's preamble (header, [store id,] snapshot, compaction mark, hard state). */
+  readonly preambleRecords: number;
+  readonly runs: number;
+}
+
+const MODES: Mode[] = [
+  { name: 'clear', options: {}, preambleRecords: 4, runs: 150 },
+  {
+    name: 'encrypted',
+    options: { encryption: { keyring: { keys: [{ id: 3, key: new Uint8Array(32).fill(3) }], active: 3 } } },
+    preambleRecords: 5,
+    runs: 60,
+  },
+];
 
 interface Save {
   readonly hs: HardState;
@@ -33,10 +53,10 @@ interface ModelState {
 const rng = seededRandom;
 
 /** Writes a random history into `dir`; returns the saves in order. */
-function writeHistory(dir: string, seed: number): Save[] {
+function writeHistory(dir: string, seed: number, mode: Mode): Save[] {
   const rand = rng(seed);
   const pick = (n: number) => Math.floor(rand() * n);
-  const s = WalStorage.open(dir, { initialConfState: CONF, segmentBytes: 700 + pick(1500) });
+  const s = WalStorage.open(dir, { ...mode.options, initialConfState: CONF, segmentBytes: 700 + pick(1500) });
   const saves: Save[] = [];
   let hs: HardState = { term: 1, vote: 'a', commit: 0 };
   let last = 0;
@@ -101,97 +121,99 @@ function recordStarts(dir: string, file: string): number[] {
   return scanSegment(readFileSync(join(dir, file)), file, true).records.map((r) => r.offset);
 }
 
-test('crash at any offset of the last segment recovers a prefix, keeping every save that completed before it', () => {
-  fc.assert(
-    fc.property(
-      fc.integer(),
-      fc.double({ min: 0, max: 1, noNaN: true }),
-      fc.constantFrom('cut', 'zeros', 'garbage'),
-      (seed, where, mode) => {
+for (const m of MODES)
+  test(`${m.name}: crash at any offset of the last segment recovers a prefix, keeping every save that completed before it`, () => {
+    fc.assert(
+      fc.property(
+        fc.integer(),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        fc.constantFrom('cut', 'zeros', 'garbage'),
+        (seed, where, mode) => {
+          withTempDir((dir) => {
+            const saves = writeHistory(dir, seed, m);
+            const lastFile = readdirSync(dir)
+              .filter((f) => f.startsWith('wal-'))
+              .sort()
+              .pop()!;
+            const path = join(dir, lastFile);
+            const size = statSync(path).size;
+            // The segment's preamble is written by rename and cannot be torn: cut after it.
+            const preambleEnd = recordStarts(dir, lastFile)[m.preambleRecords] ?? size;
+            const at = preambleEnd + Math.floor(where * (size - preambleEnd + 1));
+            const at2 = Math.min(at, size);
+            if (mode === 'cut') truncateSync(path, at2);
+            else {
+              const bytes = readFileSync(path);
+              const tail = bytes.subarray(at2);
+              if (mode === 'zeros') tail.fill(0);
+              else for (let i = 0; i < tail.length; i++) tail[i] = (i * 131 + seed) & 0xff;
+              writeFileSync(path, bytes);
+            }
+            // The first save whose bytes were not all kept.
+            let k = saves.findIndex((sv) => sv.file === lastFile && sv.end > at2);
+            if (k === -1) k = saves.length;
+            const r = WalStorage.open(dir, m.options);
+            try {
+              const ok = candidates(saves, k).some((c) => matches(r, c));
+              assert.ok(ok, `recovered state is not a legal prefix (seed ${seed}, cut ${at2}/${size}, mode ${mode})`);
+              // The recovered WAL accepts new writes and survives another restart.
+              const last = r.lastIndex();
+              r.save({ ...r.initialState().hardState, term: 99 }, [entry(last + 1, 99)]);
+              const before = observe(r);
+              r.close();
+              const again = WalStorage.open(dir, m.options);
+              assert.deepEqual(observe(again), before);
+              again.close();
+            } finally {
+              r.close();
+            }
+          });
+        },
+      ),
+      { seed: 20261123, numRuns: m.runs },
+    );
+  });
+
+for (const m of MODES)
+  test(`${m.name}: a bit flip is DATA_LOSS naming file and record offset, unless it hits the very last record`, () => {
+    fc.assert(
+      fc.property(fc.integer(), fc.nat(), fc.nat(), fc.integer({ min: 0, max: 7 }), (seed, fileSel, offSel, bit) => {
         withTempDir((dir) => {
-          const saves = writeHistory(dir, seed);
-          const lastFile = readdirSync(dir)
+          const saves = writeHistory(dir, seed, m);
+          const files = readdirSync(dir)
             .filter((f) => f.startsWith('wal-'))
-            .sort()
-            .pop()!;
-          const path = join(dir, lastFile);
-          const size = statSync(path).size;
-          // The segment's preamble is written by rename and cannot be torn: cut after it.
-          const preambleEnd = recordStarts(dir, lastFile)[4] ?? size;
-          const at = preambleEnd + Math.floor(where * (size - preambleEnd + 1));
-          const at2 = Math.min(at, size);
-          if (mode === 'cut') truncateSync(path, at2);
-          else {
-            const bytes = readFileSync(path);
-            const tail = bytes.subarray(at2);
-            if (mode === 'zeros') tail.fill(0);
-            else for (let i = 0; i < tail.length; i++) tail[i] = (i * 131 + seed) & 0xff;
-            writeFileSync(path, bytes);
-          }
-          // The first save whose bytes were not all kept.
-          let k = saves.findIndex((sv) => sv.file === lastFile && sv.end > at2);
-          if (k === -1) k = saves.length;
-          const r = WalStorage.open(dir);
+            .sort();
+          const file = files[fileSel % files.length]!;
+          const isLastFile = file === files[files.length - 1];
+          const path = join(dir, file);
+          const bytes = readFileSync(path);
+          const starts = recordStarts(dir, file);
+          const off = offSel % bytes.length;
+          const recordStart = starts.filter((s) => s <= off).pop()!;
+          const isLastRecord = isLastFile && recordStart === starts[starts.length - 1];
+          bytes[off]! ^= 1 << bit;
+          writeFileSync(path, bytes);
+          let r: WalStorage;
           try {
-            const ok = candidates(saves, k).some((m) => matches(r, m));
-            assert.ok(ok, `recovered state is not a legal prefix (seed ${seed}, cut ${at2}/${size}, mode ${mode})`);
-            // The recovered WAL accepts new writes and survives another restart.
-            const last = r.lastIndex();
-            r.save({ ...r.initialState().hardState, term: 99 }, [entry(last + 1, 99)]);
-            const before = observe(r);
-            r.close();
-            const again = WalStorage.open(dir);
-            assert.deepEqual(observe(again), before);
-            again.close();
+            r = WalStorage.open(dir, m.options);
+          } catch (err) {
+            assert.ok(ParleyError.is(err, 'DATA_LOSS'), `expected DATA_LOSS, got ${String(err)}`);
+            assert.ok(!isLastRecord, 'damage in the tail record must be truncated, not refused');
+            assert.ok(err.message.includes(file), err.message);
+            assert.ok(err.message.includes(`byte offset ${recordStart}`), `${err.message} (flip at ${off})`);
+            return;
+          }
+          try {
+            assert.ok(isLastRecord, `a flip at ${file}:${off} (record ${recordStart}) was accepted silently`);
+            let k = saves.findIndex((sv) => sv.file === file && sv.end > recordStart);
+            if (k === -1) k = saves.length; // the record was a restatement in a segment preamble
+            const ok = candidates(saves, k).some((c) => matches(r, c));
+            assert.ok(ok, 'dropping the tail record must leave a prefix');
           } finally {
             r.close();
           }
         });
-      },
-    ),
-    { seed: 20261123, numRuns: 150 },
-  );
-});
-
-test('a bit flip is DATA_LOSS naming file and record offset, unless it hits the very last record', () => {
-  fc.assert(
-    fc.property(fc.integer(), fc.nat(), fc.nat(), fc.integer({ min: 0, max: 7 }), (seed, fileSel, offSel, bit) => {
-      withTempDir((dir) => {
-        const saves = writeHistory(dir, seed);
-        const files = readdirSync(dir)
-          .filter((f) => f.startsWith('wal-'))
-          .sort();
-        const file = files[fileSel % files.length]!;
-        const isLastFile = file === files[files.length - 1];
-        const path = join(dir, file);
-        const bytes = readFileSync(path);
-        const starts = recordStarts(dir, file);
-        const off = offSel % bytes.length;
-        const recordStart = starts.filter((s) => s <= off).pop()!;
-        const isLastRecord = isLastFile && recordStart === starts[starts.length - 1];
-        bytes[off]! ^= 1 << bit;
-        writeFileSync(path, bytes);
-        let r: WalStorage;
-        try {
-          r = WalStorage.open(dir);
-        } catch (err) {
-          assert.ok(ParleyError.is(err, 'DATA_LOSS'), `expected DATA_LOSS, got ${String(err)}`);
-          assert.ok(!isLastRecord, 'damage in the tail record must be truncated, not refused');
-          assert.ok(err.message.includes(file), err.message);
-          assert.ok(err.message.includes(`byte offset ${recordStart}`), `${err.message} (flip at ${off})`);
-          return;
-        }
-        try {
-          assert.ok(isLastRecord, `a flip at ${file}:${off} (record ${recordStart}) was accepted silently`);
-          let k = saves.findIndex((sv) => sv.file === file && sv.end > recordStart);
-          if (k === -1) k = saves.length; // the record was a restatement in a segment preamble
-          const ok = candidates(saves, k).some((m) => matches(r, m));
-          assert.ok(ok, 'dropping the tail record must leave a prefix');
-        } finally {
-          r.close();
-        }
-      });
-    }),
-    { seed: 7, numRuns: 150 },
-  );
-});
+      }),
+      { seed: 7, numRuns: m.runs },
+    );
+  });

@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ParleyError } from '../../wire/parley-error.js';
 import type { Entry, HardState, SnapshotMetadata } from '../types.js';
+import type { DataKeyring } from './data-keyring.js';
 import { EntryLog } from './entry-log.js';
 import { RecordType } from './record.js';
 import {
@@ -13,6 +14,7 @@ import {
   type LogMark,
   type SnapshotRecord,
 } from './record-payloads.js';
+import { dataKeyRequired, RecordSealer, type SealedEntriesHead, sealedEntriesHead } from './record-sealer.js';
 import { parseSegmentFileName, type SegmentName } from './segment-name.js';
 import { scanSegment } from './segment-scan.js';
 
@@ -30,6 +32,11 @@ import { scanSegment } from './segment-scan.js';
  * Snapshot) is the final base. Segments wholly below it may have been deleted, so replay
  * first finds that floor and ignores entries at or below it; above it the entries must be
  * contiguous, and a gap is DATA_LOSS.
+ *
+ * Encryption at rest: a SealedEntries record is opened (record-sealer.ts) with the store id of
+ * the last StoreId record before it, and only when some of its entries lie above the floor (so a
+ * key that sealed nothing but compacted entries may be retired); its entries then replay as Entry. Without a keyring a sealed entry is refused
+ * (FAILED_PRECONDITION naming the key id); clear entries are counted for the caller's policy.
  */
 
 export interface ReplayedWal {
@@ -40,10 +47,26 @@ export interface ReplayedWal {
   readonly hardState: HardState;
   readonly snapshot: SnapshotMetadata | null;
   readonly log: EntryLog;
+  /** The store id of the last StoreId record (null: the WAL was never written with encryption). */
+  readonly storeId: Uint8Array | null;
+  /** With a keyring: the sealer of that store id, to open the snapshot file and seal new records. */
+  readonly sealer: RecordSealer | null;
+  /** Entry records in the clear, on disk in any segment; where the first one is. */
+  readonly plaintextEntries: { readonly count: number; readonly first: string | null };
+  /** True when the last segment has clear entries or no StoreId record (an encrypted writer starts a new one). */
+  readonly lastSegmentUnsealed: boolean;
 }
 
 type Decoded =
   | { readonly k: 'entry'; readonly e: Entry; readonly file: string; readonly offset: number }
+  | {
+      readonly k: 'sealed';
+      readonly head: SealedEntriesHead;
+      readonly payload: Uint8Array;
+      readonly sealer: RecordSealer;
+      readonly file: string;
+      readonly offset: number;
+    }
   | { readonly k: 'hard'; readonly hs: HardState }
   | { readonly k: 'snap'; readonly rec: SnapshotRecord }
   | { readonly k: 'mark'; readonly mark: LogMark }
@@ -67,13 +90,20 @@ export function listSegments(dir: string): SegmentName[] {
 }
 
 /** Replays `dir`; returns null when it holds no segment (a fresh WAL). */
-export function replayWal(dir: string): ReplayedWal | null {
+export function replayWal(dir: string, keyring: DataKeyring | null = null): ReplayedWal | null {
   const segments = listSegments(dir);
   if (segments.length === 0) return null;
   const decoded: Decoded[] = [];
   let tail = { validBytes: 0, torn: false };
   let previousBytes = -1;
+  let storeId: Uint8Array | null = null;
+  let sealer: RecordSealer | null = null;
+  let plaintext = 0;
+  let firstPlaintext: string | null = null;
+  let lastSegmentUnsealed = true;
   segments.forEach((seg, i) => {
+    let segmentHasStoreId = false;
+    let segmentHasPlaintext = false;
     const isLast = i === segments.length - 1;
     const bytes = readFileSync(join(dir, seg.file));
     const scanned = scanSegment(bytes, seg.file, isLast);
@@ -100,6 +130,39 @@ export function replayWal(dir: string): ReplayedWal | null {
       switch (r.type) {
         case RecordType.Entry:
           decoded.push({ k: 'entry', e: decodeEntry(r.payload), file: seg.file, offset: r.offset });
+          plaintext++;
+          firstPlaintext ??= `${seg.file} at byte offset ${r.offset}`;
+          segmentHasPlaintext = true;
+          break;
+        case RecordType.SealedEntries: {
+          const where = { file: seg.file, offset: r.offset };
+          const head = sealedEntriesHead(r.payload);
+          if (keyring === null) throw dataKeyRequired(head?.keyId ?? 0, where);
+          if (sealer === null) {
+            throw new ParleyError(
+              'DATA_LOSS',
+              `sealed WAL entry in ${seg.file} at byte offset ${r.offset} precedes any store id record`,
+              { details: where },
+            );
+          }
+          if (head === null) {
+            throw new ParleyError(
+              'DATA_LOSS',
+              `malformed WAL sealed entries record in ${seg.file} at byte offset ${r.offset}`,
+              {
+                details: where,
+              },
+            );
+          }
+          decoded.push({ k: 'sealed', head, payload: r.payload.slice(), sealer, ...where });
+          break;
+        }
+        case RecordType.StoreId:
+          if (storeId === null || !sameBytes(storeId, r.payload)) {
+            storeId = r.payload.slice();
+            sealer = keyring === null ? null : new RecordSealer(keyring, storeId);
+          }
+          segmentHasStoreId = true;
           break;
         case RecordType.HardState:
           decoded.push({ k: 'hard', hs: decodeHardState(r.payload) });
@@ -119,6 +182,7 @@ export function replayWal(dir: string): ReplayedWal | null {
           break;
       }
     }
+    if (isLast) lastSegmentUnsealed = segmentHasPlaintext || !segmentHasStoreId;
   });
 
   let floor: LogMark = { index: 0, term: 0 };
@@ -133,15 +197,11 @@ export function replayWal(dir: string): ReplayedWal | null {
   for (const d of decoded) {
     switch (d.k) {
       case 'entry':
-        if (d.e.index <= floor.index) break;
-        if (d.e.index > log.lastIndex() + 1) {
-          throw new ParleyError(
-            'DATA_LOSS',
-            `WAL entry ${d.e.index} in ${d.file} at byte offset ${d.offset} follows last index ${log.lastIndex()}: entries are missing`,
-            { details: { file: d.file, offset: d.offset } },
-          );
-        }
-        log.append([d.e]);
+        replayEntry(log, floor, d.e, d);
+        break;
+      case 'sealed':
+        if (d.head.firstIndex + d.head.count - 1 <= floor.index) break;
+        for (const e of d.sealer.openEntries(d.payload, d)) replayEntry(log, floor, e, d);
         break;
       case 'hard':
         hardState = d.hs;
@@ -174,5 +234,32 @@ export function replayWal(dir: string): ReplayedWal | null {
       { details: { file: last.file, offset: tail.validBytes } },
     );
   }
-  return { segments, tail, hardState, snapshot, log };
+  return {
+    segments,
+    tail,
+    hardState,
+    snapshot,
+    log,
+    storeId,
+    sealer,
+    plaintextEntries: { count: plaintext, first: firstPlaintext },
+    lastSegmentUnsealed,
+  };
+}
+
+/** Entry e replaces every entry >= e.index, then is appended; at or below the floor it is ignored. */
+function replayEntry(log: EntryLog, floor: LogMark, e: Entry, where: { file: string; offset: number }): void {
+  if (e.index <= floor.index) return;
+  if (e.index > log.lastIndex() + 1) {
+    throw new ParleyError(
+      'DATA_LOSS',
+      `WAL entry ${e.index} in ${where.file} at byte offset ${where.offset} follows last index ${log.lastIndex()}: entries are missing`,
+      { details: { file: where.file, offset: where.offset } },
+    );
+  }
+  log.append([e]);
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }

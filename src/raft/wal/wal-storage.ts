@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { ParleyError } from '../../wire/parley-error.js';
 import { raftError } from '../core/errors.js';
 import type { ConfState, Entry, HardState, Snapshot, SnapshotMetadata, Storage } from '../types.js';
+import { checkDataKeyring, type WalEncryption } from './data-keyring.js';
 import { EntryLog } from './entry-log.js';
 import { fsyncDir, writeFileDurably } from './fs-durable.js';
 import { RecordType } from './record.js';
@@ -14,10 +15,17 @@ import {
   encodeSnapshotRecord,
   type SegmentHeader,
 } from './record-payloads.js';
+import { RecordSealer } from './record-sealer.js';
 import type { SegmentName } from './segment-name.js';
 import { SegmentWriter } from './segment-writer.js';
-import { encodeSnapshotFile, readSnapshotFile, removeOtherSnapshotFiles, snapshotFileName } from './snapshot-file.js';
-import { replayWal } from './wal-replay.js';
+import {
+  encodeSnapshotFile,
+  readSnapshotFile,
+  removeOtherSnapshotFiles,
+  type SnapshotRead,
+  snapshotFileName,
+} from './snapshot-file.js';
+import { type ReplayedWal, replayWal } from './wal-replay.js';
 
 /**
  * Durable raft storage: a write-ahead log of segment files plus snapshot files, with the
@@ -36,6 +44,13 @@ import { replayWal } from './wal-replay.js';
  *
  * Each new segment starts with its header and a restatement of the current snapshot
  * metadata, compaction point and hard state, so deleting older segments never loses state.
+ *
+ * Encryption at rest (option `encryption`, record-sealer.ts): entry data and snapshot data are
+ * sealed with the keyring's active key; raft metadata stays in the clear. A store written in the
+ * clear is refused unless `acceptPlaintext` (then its clear records are read, every new record is
+ * sealed, and a new segment is started at once so that the next snapshot and compaction delete
+ * every clear entry); a sealed store opened without a keyring is refused naming the key id. Each
+ * segment written with encryption restates the store id after its header.
  */
 
 export interface WalStorageOptions {
@@ -43,6 +58,12 @@ export interface WalStorageOptions {
   readonly segmentBytes?: number;
   /** Configuration recorded when `dir` holds no WAL yet (a new member); ignored otherwise. */
   readonly initialConfState?: ConfState;
+  /**
+   * Encryption at rest: seal entry data and snapshot data with the keyring's active key
+   * (AES-256-GCM). Metadata (terms, indexes, votes, configuration, sizes) stays in the clear.
+   * See docs/SECURITY.md, "Encryption at rest".
+   */
+  readonly encryption?: WalEncryption;
 }
 
 const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
@@ -60,16 +81,21 @@ export class WalStorage implements Storage {
     private readonly log: EntryLog,
     private hard: HardState,
     private snap: Snapshot,
+    private readonly sealer: RecordSealer | null,
   ) {}
 
   /**
    * Opens (creating if needed) the WAL in `dir` and replays it. A torn tail is truncated;
-   * corruption anywhere else throws ParleyError('DATA_LOSS') naming the file and offset.
+   * corruption anywhere else throws ParleyError('DATA_LOSS') naming the file and offset. With
+   * `encryption`, a record that does not open is DATA_LOSS (reason 'tampered'), one sealed with a
+   * key the ring lacks FAILED_PRECONDITION (reason 'unknown-data-key'), both naming the key id.
    */
   static open(dir: string, options: WalStorageOptions = {}): WalStorage {
     const segmentBytes = options.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
+    const keyring = options.encryption ? checkDataKeyring(options.encryption.keyring) : null;
     mkdirSync(dir, { recursive: true });
-    const replayed = replayWal(dir);
+    const replayed = replayWal(dir, keyring);
+    const sealer = keyring === null ? null : (replayed?.sealer ?? new RecordSealer(keyring, RecordSealer.newStoreId()));
     if (replayed === null) {
       const confState = options.initialConfState ?? EMPTY_CONF;
       const snap: Snapshot = { metadata: { index: 0, term: 0, confState }, data: new Uint8Array(0) };
@@ -79,17 +105,39 @@ export class WalStorage implements Storage {
         dir,
         0,
         1,
-        segmentPreamble({ seq: 0, firstIndex: 1, previousBytes: -1 }, snap.metadata, log, hard),
+        segmentPreamble({ seq: 0, firstIndex: 1, previousBytes: -1 }, snap.metadata, log, hard, sealer),
       );
       removeOtherSnapshotFiles(dir, null);
-      return new WalStorage(dir, segmentBytes, [writer.segment], writer, log, hard, snap);
+      return new WalStorage(dir, segmentBytes, [writer.segment], writer, log, hard, snap, sealer);
     }
     const meta = replayed.snapshot ?? { index: 0, term: 0, confState: options.initialConfState ?? EMPTY_CONF };
-    const snap: Snapshot = meta.index === 0 ? { metadata: meta, data: new Uint8Array(0) } : readSnapshotFile(dir, meta);
+    const read: SnapshotRead =
+      meta.index === 0
+        ? { snapshot: { metadata: meta, data: new Uint8Array(0) }, sealed: false }
+        : readSnapshotFile(dir, meta, sealer);
+    if (sealer !== null && options.encryption?.acceptPlaintext !== true) refusePlaintext(dir, replayed, read);
     removeOtherSnapshotFiles(dir, meta.index === 0 ? null : snapshotFileName(meta));
     const last = replayed.segments[replayed.segments.length - 1]!;
     const writer = SegmentWriter.reopen(dir, last, replayed.tail.validBytes, replayed.tail.torn);
-    return new WalStorage(dir, segmentBytes, replayed.segments, writer, replayed.log, replayed.hardState, snap);
+    const storage = new WalStorage(
+      dir,
+      segmentBytes,
+      replayed.segments,
+      writer,
+      replayed.log,
+      replayed.hardState,
+      read.snapshot,
+      sealer,
+    );
+    // Clear entries (or no store id) in the open segment: start a sealed one, so that compaction
+    // past today's last index deletes every segment that holds plaintext.
+    if (sealer !== null && replayed.lastSegmentUnsealed) storage.cut();
+    return storage;
+  }
+
+  /** True when this WAL seals what it writes (the `encryption` option). */
+  get encrypted(): boolean {
+    return this.sealer !== null;
   }
 
   // ---- Storage (reads are served from memory) ----
@@ -148,7 +196,9 @@ export class WalStorage implements Storage {
     if (entries.length > 0 && entries[0]!.index > base + 1) {
       throw new ParleyError('INTERNAL', `save would leave a gap: first entry ${entries[0]!.index}, last index ${base}`);
     }
-    for (const e of entries) b.addEntry(e);
+    const sealer = this.sealer;
+    if (sealer === null) for (const e of entries) b.addEntry(e);
+    else if (entries.length > 0) b.addSealedEntries(entries, sealer);
     const hardChanged = hardState !== null && !sameHardState(hardState, this.hard);
     if (hardChanged) b.add(RecordType.HardState, encodeHardState(hardState));
     if (b.byteLength === 0) return;
@@ -254,7 +304,7 @@ export class WalStorage implements Storage {
       this.dir,
       seq,
       firstIndex,
-      segmentPreamble(header, this.snap.metadata, this.log, this.hard),
+      segmentPreamble(header, this.snap.metadata, this.log, this.hard, this.sealer),
     );
     this.writer.close();
     this.writer = next;
@@ -262,7 +312,7 @@ export class WalStorage implements Storage {
   }
 
   private writeSnapshotFile(s: Snapshot): void {
-    writeFileDurably(this.dir, join(this.dir, snapshotFileName(s.metadata)), encodeSnapshotFile(s));
+    writeFileDurably(this.dir, join(this.dir, snapshotFileName(s.metadata)), encodeSnapshotFile(s, this.sealer));
   }
 
   private assertOpen(): void {
@@ -270,14 +320,40 @@ export class WalStorage implements Storage {
   }
 }
 
-/** Header plus restated state: what every segment starts with. */
-function segmentPreamble(header: SegmentHeader, snap: SnapshotMetadata, log: EntryLog, hard: HardState) {
+/** Header plus restated state (and the store id when sealing): what every segment starts with. */
+function segmentPreamble(
+  header: SegmentHeader,
+  snap: SnapshotMetadata,
+  log: EntryLog,
+  hard: HardState,
+  sealer: RecordSealer | null,
+) {
   const b = new RecordBatch(1024);
   b.add(RecordType.SegmentHeader, encodeSegmentHeader(header));
+  if (sealer !== null) b.add(RecordType.StoreId, sealer.storeId);
   b.add(RecordType.Snapshot, encodeSnapshotRecord({ metadata: snap, resetsLog: false }));
   b.add(RecordType.Compacted, encodeLogMark(log.compactedTo));
   b.add(RecordType.HardState, encodeHardState(hard));
   return b.bytes().slice();
+}
+
+/** Encryption is on and the store holds clear data, not accepted: say how to migrate. */
+function refusePlaintext(dir: string, replayed: ReplayedWal, read: SnapshotRead): void {
+  const clear = replayed.plaintextEntries;
+  const clearSnapshot = read.snapshot.metadata.index > 0 && !read.sealed;
+  if (clear.count === 0 && !clearSnapshot) return;
+  const what = [
+    ...(clear.count > 0 ? [`${clear.count} entries (the first in ${clear.first})`] : []),
+    ...(clearSnapshot ? [`the snapshot ${snapshotFileName(read.snapshot.metadata)}`] : []),
+  ].join(' and ');
+  throw new ParleyError(
+    'FAILED_PRECONDITION',
+    `the WAL in ${dir} holds ${what} written without encryption, and encryption at rest is on. ` +
+      'To encrypt this store, start it once accepting plaintext (parley server --data-key-migrate; ' +
+      'encryptionAtRest.acceptPlaintext): new records are sealed at once, and the next snapshot and ' +
+      "compaction remove the clear ones. Or empty this member's data directory and let it catch up from the leader.",
+    { details: { reason: 'plaintext-at-rest', dir, entries: clear.count, snapshot: clearSnapshot } },
+  );
 }
 
 function sameHardState(a: HardState, b: HardState): boolean {

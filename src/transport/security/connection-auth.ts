@@ -5,6 +5,7 @@ import type { HelloBody } from '../../wire/packets.js';
 import { ParleyError } from '../../wire/parley-error.js';
 import type { ErrorCode } from '../../wire/status.js';
 import type { Connection } from '../connection.js';
+import type { RefusalReason } from '../connection-refusal.js';
 import type { Principal } from '../principal.js';
 import type { ConnectInfo, ResolvedAuth } from './auth-options.js';
 import {
@@ -52,7 +53,8 @@ export type SealableConnection = Pick<SealedConnection, 'sealOutbound' | 'openIn
 
 export interface AuthVerdictHandler {
   authenticated(principal: Principal): void;
-  refused(code: ErrorCode, reason: string): void;
+  /** `reason` is what a program acts on (connection-refusal.ts), `message` what a user reads. */
+  refused(code: ErrorCode, reason: RefusalReason, message: string): void;
 }
 
 type Phase = 'awaiting-hello' | 'awaiting-auth' | 'verifying' | 'done';
@@ -141,13 +143,14 @@ export class ConnectionAuth {
       peerAuth = parseHelloAuth(hello.auth);
     } catch (err) {
       const e = ParleyError.from(err);
-      this.refuse(e.code, e.message);
+      this.refuse(e.code, 'protocol', e.message);
       return;
     }
     const id = hello.node.id;
     if (!peerAuth) {
       this.refuse(
         'UNAUTHENTICATED',
+        'no-credentials',
         `node '${id}' sent no credentials: this node requires authentication; configure the same auth mode on it (auth.key, auth.secret, auth.tls or auth.token)`,
       );
       return;
@@ -155,6 +158,7 @@ export class ConnectionAuth {
     if (peerAuth.seal !== this.auth.seal) {
       this.refuse(
         'FAILED_PRECONDITION',
+        'encryption-mismatch',
         `node '${id}' ${peerAuth.seal ? 'encrypts' : 'does not encrypt'} its messages and this node ${this.auth.seal ? 'does' : 'does not'}; set auth.encrypt the same on every node`,
       );
       return;
@@ -180,12 +184,12 @@ export class ConnectionAuth {
     try {
       parsed = parseAuthBody(jsonCodec.decode(body));
     } catch (err) {
-      this.refuse('INVALID_ARGUMENT', ParleyError.from(err).message);
+      this.refuse('INVALID_ARGUMENT', 'protocol', ParleyError.from(err).message);
       return;
     }
     const proven = this.checkProof(parsed);
     if (proven.refused) {
-      this.refuse('UNAUTHENTICATED', proven.refused);
+      this.refuse('UNAUTHENTICATED', proven.refused.reason, proven.refused.message);
       return;
     }
     this.openInbound();
@@ -206,7 +210,10 @@ export class ConnectionAuth {
   }
 
   /** The synchronous part of judging the peer: its proof, and the principal it proves. */
-  private checkProof(body: AuthBody): { principal?: Principal; refused?: string } {
+  private checkProof(body: AuthBody): {
+    principal?: Principal;
+    refused?: { reason: RefusalReason; message: string };
+  } {
     const hello = this.peerHello!;
     const peerAuth = this.peerAuth!;
     const id = hello.node.id;
@@ -217,33 +224,39 @@ export class ConnectionAuth {
         try {
           canonical = canonicalPublicKey(peerAuth.publicKey!);
         } catch (err) {
-          return { refused: `node '${id}' presents an unreadable public key: ${(err as Error).message}` };
+          return refuse('protocol', `node '${id}' presents an unreadable public key: ${(err as Error).message}`);
         }
         const entry = this.auth.trust.get(canonical);
         if (!entry) {
-          return {
-            refused: `node '${id}' presents key ${canonical}, which this node does not trust; add it to auth.trust`,
-          };
+          return refuse(
+            'untrusted-key',
+            `node '${id}' presents key ${canonical}, which this node does not trust; add it to auth.trust`,
+          );
         }
         if (!verifyKeyProof(entry.key, this.transcript!, peerRole, body.proof)) {
-          return { refused: `node '${id}' did not prove it holds the secret key of '${entry.name}'` };
+          return refuse('bad-proof', `node '${id}' did not prove it holds the secret key of '${entry.name}'`);
         }
         return { principal: { name: entry.name, groups: entry.groups, via: 'key', authenticated: true } };
       }
       case 'secret':
-        if (!this.auth.secret) return { refused: `node '${id}' uses a cluster secret, and this node has none` };
+        if (!this.auth.secret)
+          return refuse('unsupported-method', `node '${id}' uses a cluster secret, and this node has none`);
         if (!verifySecretProof(this.auth.secret, this.transcript!, peerRole, body.proof)) {
-          return { refused: `node '${id}' does not hold the cluster secret (wrong auth.secret)` };
+          return refuse('wrong-secret', `node '${id}' does not hold the cluster secret (wrong auth.secret)`);
         }
         return { principal: { name: id, groups: [], via: 'secret', authenticated: true } };
       case 'tls': {
         const name = this.auth.tls ? tlsPrincipalName(this.connection.peerIdentity) : undefined;
         if (!name) {
-          return {
-            refused: this.auth.tls
-              ? `node '${id}' presented no CA-verified certificate (set tls.mutual so dialers present one)`
-              : `node '${id}' authenticates by TLS certificate, and this node does not (set auth.tls)`,
-          };
+          return this.auth.tls
+            ? refuse(
+                'no-certificate',
+                `node '${id}' presented no CA-verified certificate (set tls.mutual so dialers present one)`,
+              )
+            : refuse(
+                'unsupported-method',
+                `node '${id}' authenticates by TLS certificate, and this node does not (set auth.tls)`,
+              );
         }
         const cert = this.connection.peerIdentity!;
         return {
@@ -257,10 +270,14 @@ export class ConnectionAuth {
         };
       }
       case 'token':
-        if (body.token === undefined) return { refused: `node '${id}' sent no token` };
-        if (!this.auth.seal && !this.auth.linkIsTls) return { refused: `node '${id}' sent a token in the clear` };
+        if (body.token === undefined) return refuse('no-credentials', `node '${id}' sent no token`);
+        if (!this.auth.seal && !this.auth.linkIsTls)
+          return refuse('encryption-mismatch', `node '${id}' sent a token in the clear`);
         if (!this.auth.verifyToken && !this.auth.hook)
-          return { refused: `node '${id}' presents a token, and this node does not accept tokens (set auth.tokens)` };
+          return refuse(
+            'unsupported-method',
+            `node '${id}' presents a token, and this node does not accept tokens (set auth.tokens)`,
+          );
         return {};
       default:
         return {};
@@ -275,6 +292,13 @@ export class ConnectionAuth {
     let principal = proven;
     try {
       if (peerAuth.method === 'token' && this.auth.verifyToken) principal = await this.auth.verifyToken(body.token!);
+    } catch (err) {
+      const e = ParleyError.from(err);
+      const expired = (e.details as { reason?: unknown } | undefined)?.reason === 'token-expired';
+      this.refuse('UNAUTHENTICATED', expired ? 'token-expired' : 'bad-token', e.message);
+      return;
+    }
+    try {
       if (this.auth.hook) {
         const info: ConnectInfo = {
           remoteAddress: this.connection.remoteAddress,
@@ -288,26 +312,31 @@ export class ConnectionAuth {
         };
         principal = await this.auth.hook(info);
         if (!principal) {
-          this.refuse('UNAUTHENTICATED', `node '${id}' was refused by the authenticate hook`);
+          this.refuse('UNAUTHENTICATED', 'hook-refused', `node '${id}' was refused by the authenticate hook`);
           return;
         }
       }
     } catch (err) {
       const e = ParleyError.from(err);
-      this.refuse('UNAUTHENTICATED', e.code === 'UNAUTHENTICATED' ? e.message : `authentication failed: ${e.message}`);
+      this.refuse(
+        'UNAUTHENTICATED',
+        'hook-refused',
+        e.code === 'UNAUTHENTICATED' ? e.message : `authentication failed: ${e.message}`,
+      );
       return;
     }
     if (this.connection.closed) return;
     if (!principal) {
       this.refuse(
         'UNAUTHENTICATED',
+        'no-credentials',
         `node '${id}' did not prove who it is (method '${peerAuth.method}'); this node requires auth.key, auth.secret, auth.tls or a token`,
       );
       return;
     }
     const mismatch = nodeIdMismatch(id, principal, this.auth.trustedNames);
     if (mismatch) {
-      this.refuse('UNAUTHENTICATED', mismatch);
+      this.refuse('UNAUTHENTICATED', 'id-mismatch', mismatch);
       return;
     }
     if (!this.sentAuth) {
@@ -315,6 +344,7 @@ export class ConnectionAuth {
       if (!this.auth.seal && !this.auth.linkIsTls) {
         this.refuse(
           'FAILED_PRECONDITION',
+          'encryption-mismatch',
           'a token is only sent sealed or over TLS; do not set auth.encrypt: false without TLS',
         );
         return;
@@ -323,7 +353,7 @@ export class ConnectionAuth {
       try {
         token = await this.auth.token!();
       } catch (err) {
-        this.refuse('UNAUTHENTICATED', `could not get a token to present: ${(err as Error).message}`);
+        this.refuse('UNAUTHENTICATED', 'bad-token', `could not get a token to present: ${(err as Error).message}`);
         return;
       }
       if (this.connection.closed) return;
@@ -378,14 +408,18 @@ export class ConnectionAuth {
   }
 
   private protocolError(what: string): void {
-    this.refuse('INVALID_ARGUMENT', `protocol violation: ${what}`);
+    this.refuse('INVALID_ARGUMENT', 'protocol', `protocol violation: ${what}`);
   }
 
-  private refuse(code: ErrorCode, reason: string): void {
+  private refuse(code: ErrorCode, reason: RefusalReason, message: string): void {
     if (this.phase === 'done') return;
     this.phase = 'done';
-    this.verdict.refused(code, reason);
+    this.verdict.refused(code, reason, message);
   }
+}
+
+function refuse(reason: RefusalReason, message: string): { refused: { reason: RefusalReason; message: string } } {
+  return { refused: { reason, message } };
 }
 
 /**

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { AEAD_ALGORITHMS } from './aead.js';
+import { AEAD_ALGORITHMS } from '../../base/aead.js';
 import { FrameOpener, FrameSealer, SEAL_OVERHEAD } from './frame-sealer.js';
 import { DEFAULT_EPOCH_MESSAGES } from './key-schedule.js';
 import { REPLAY_WINDOW_SIZE } from './replay-window.js';

@@ -1,4 +1,4 @@
-import { type AeadAlgorithm, aeadOpen, aeadSealInto, DEFAULT_AEAD, NONCE_BYTES, TAG_BYTES } from './aead.js';
+import { type AeadAlgorithm, aeadOpen, aeadSealInto, DEFAULT_AEAD, NONCE_BYTES, TAG_BYTES } from '../../base/aead.js';
 import {
   EpochKey,
   type EpochLimits,
@@ -67,18 +67,28 @@ export class FrameSealer {
     return this.position.epoch;
   }
 
+  /** Seals `plaintext` into a new buffer: counter || ciphertext || tag. */
   seal(aad: Uint8Array, plaintext: Uint8Array): Uint8Array {
+    const out = Buffer.allocUnsafe(SEAL_OVERHEAD + plaintext.length);
+    this.sealInto(aad, plaintext, out, 0);
+    return out;
+  }
+
+  /**
+   * Seals `plaintext` into `out` at `offset` (SEAL_OVERHEAD + plaintext.length bytes): the caller
+   * sizes its buffer once, e.g. a whole frame with its header in front, and nothing is copied again.
+   * `plaintext` may be reused by the caller as soon as this returns.
+   */
+  sealInto(aad: Uint8Array, plaintext: Uint8Array, out: Uint8Array, offset: number): void {
     const counter = this.position.counter;
     if (counter > MAX_COUNTER) {
       throw sealError('exhausted', 'the session has sealed 2^53 messages; reconnect to negotiate new keys');
     }
     const nonce = this.nonce;
     writeCounter(nonce, NONCE_BYTES - COUNTER_BYTES, counter);
-    const out = Buffer.allocUnsafe(SEAL_OVERHEAD + plaintext.length);
-    out.set(nonce.subarray(NONCE_BYTES - COUNTER_BYTES), 0);
-    aeadSealInto(this.algorithm, this.position.key, nonce, aad, plaintext, out, COUNTER_BYTES);
+    out.set(nonce.subarray(NONCE_BYTES - COUNTER_BYTES), offset);
+    aeadSealInto(this.algorithm, this.position.key, nonce, aad, plaintext, out, offset + COUNTER_BYTES);
     this.position.advance(plaintext.length);
-    return out;
   }
 
   /** Zeroes the raw key bytes; the sealer is unusable after. */

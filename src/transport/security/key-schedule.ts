@@ -1,5 +1,5 @@
 import { createSecretKey, hkdfSync, type KeyObject } from 'node:crypto';
-import { KEY_BYTES } from './aead.js';
+import { KEY_BYTES } from '../../base/aead.js';
 import { sealError } from './seal-error.js';
 
 /**

@@ -9,6 +9,7 @@ import {
   PacketType,
   PROTOCOL_VERSION,
   packetName,
+  writeHeader,
 } from '../../wire/frame.js';
 import { FrameBatch } from '../../wire/frame-batch.js';
 import { encodeGoodbye, parseGoodbye } from '../../wire/packets.js';
@@ -194,14 +195,14 @@ export class SealedConnection implements Connection {
     if (this.batch.byteLength === 0 || !this.sealer) return;
     let sealed: Uint8Array;
     try {
-      sealed = this.sealer.seal(SealedConnection.AAD, this.batch.take());
+      sealed = this.sealQueued(this.sealer);
     } catch (err) {
       // The session's counters are used up (2^53 SEALED frames): only a new handshake can go on.
       this.fail(ParleyError.from(err), false);
       return;
     }
     try {
-      this.inner.send(PacketType.SEALED, 0, 0, sealed);
+      this.handToInner(sealed);
     } catch (err) {
       // The counter is spent on a frame the peer will never see: the stream cannot continue.
       this.fail(
@@ -213,6 +214,28 @@ export class SealedConnection implements Connection {
         false,
       );
     }
+  }
+
+  /**
+   * The queued frames sealed into one whole SEALED frame, header included, in a buffer sized once:
+   * the cipher reads the batch in place, writes into that buffer, and the batch keeps its memory.
+   */
+  private sealQueued(sealer: FrameSealer): Uint8Array {
+    const plaintext = this.batch.view();
+    const frame = Buffer.allocUnsafe(SEALED_FRAME_OVERHEAD + plaintext.length);
+    writeHeader(frame, 0, PacketType.SEALED, 0, 0, SEAL_OVERHEAD + plaintext.length);
+    try {
+      sealer.sealInto(SealedConnection.AAD, plaintext, frame, HEADER_SIZE);
+    } finally {
+      this.batch.clear();
+    }
+    return frame;
+  }
+
+  /** Without a copy when the inner connection takes encoded frames (SocketConnection does). */
+  private handToInner(sealedFrame: Uint8Array): void {
+    if (this.inner.sendEncoded) this.inner.sendEncoded(sealedFrame);
+    else this.inner.send(PacketType.SEALED, 0, 0, sealedFrame.subarray(HEADER_SIZE));
   }
 
   private receive(frame: Frame): void {
@@ -287,8 +310,7 @@ export class SealedConnection implements Connection {
           0,
           encodeGoodbye({ code: error.code, reason: error.message }),
         );
-        const sealed = this.sealer.seal(SealedConnection.AAD, this.batch.take());
-        this.inner.send(PacketType.SEALED, 0, 0, sealed);
+        this.handToInner(this.sealQueued(this.sealer));
       } catch {
         // the queue is full or the connection is gone: the peer sees the close
       }

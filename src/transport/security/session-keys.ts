@@ -7,7 +7,7 @@ import {
   type KeyObject,
   timingSafeEqual,
 } from 'node:crypto';
-import { type AeadAlgorithm, DEFAULT_AEAD, KEY_BYTES } from './aead.js';
+import { type AeadAlgorithm, DEFAULT_AEAD, KEY_BYTES } from '../../base/aead.js';
 import { sealError } from './seal-error.js';
 
 /**

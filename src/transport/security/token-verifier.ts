@@ -78,7 +78,10 @@ export function createTokenVerifier(options: TokenOptions): TokenVerifier {
     try {
       ({ payload } = await verify(token));
     } catch (err) {
-      throw new ParleyError('UNAUTHENTICATED', `token refused: ${describeJoseError(err)}`);
+      const expired = (err as { code?: unknown }).code === 'ERR_JWT_EXPIRED';
+      throw new ParleyError('UNAUTHENTICATED', `token refused: ${describeJoseError(err)}`, {
+        details: { reason: expired ? 'token-expired' : 'bad-token' },
+      });
     }
     const sub = payload.sub;
     if (typeof sub !== 'string' || sub === '') throw new ParleyError('UNAUTHENTICATED', 'token refused: no subject');

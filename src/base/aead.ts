@@ -7,11 +7,14 @@ import {
   type DecipherGCM,
   type KeyObject,
 } from 'node:crypto';
-import { sealError } from './seal-error.js';
+import { ParleyError } from '../wire/parley-error.js';
 
 /**
- * The one place Parley calls an AEAD cipher. Every cipher and decipher is made here, with a
- * 96-bit nonce the caller builds from a counter and `authTagLength: 16` on both sides: Node 20
+ * The one place Parley calls an AEAD cipher: the transport's sealed connections
+ * (src/transport/security/frame-sealer.ts) and the WAL's encryption at rest
+ * (src/raft/wal/record-sealer.ts) both come here, which is why it lives in base/, below both
+ * layers. Every cipher and decipher is made here, with a 96-bit nonce the caller builds (from a
+ * counter, or a random prefix and a counter) and `authTagLength: 16` on both sides: Node 20
  * still accepts a truncated GCM tag on decryption unless the length is pinned (DEP0182), which
  * would turn a 2^-128 forgery into a 2^-32 one. `test/crypto-hygiene.test.ts` refuses cipher calls
  * elsewhere in src/.
@@ -75,7 +78,8 @@ export function aeadSealInto(
 
 /**
  * Verifies and decrypts `ciphertext` (without its tag) under `tag`; returns the plaintext, which
- * is never handed out before the tag has verified. Throws a seal error 'tampered' when it does not.
+ * is never handed out before the tag has verified. Throws UNAUTHENTICATED with `details.reason`
+ * 'tampered' when it does not (the shape of the transport's seal errors, `isSealError`).
  */
 export function aeadOpen(
   algorithm: AeadAlgorithm,
@@ -86,7 +90,7 @@ export function aeadOpen(
   tag: Uint8Array,
 ): Uint8Array {
   if (tag.length !== TAG_BYTES) {
-    throw sealError('truncated', `authentication tag of ${tag.length} bytes, expected ${TAG_BYTES}`);
+    throw aeadError('truncated', `authentication tag of ${tag.length} bytes, expected ${TAG_BYTES}`);
   }
   const decipher: DecipherGCM | DecipherChaCha20Poly1305 =
     algorithm === 'aes-256-gcm'
@@ -98,7 +102,7 @@ export function aeadOpen(
   try {
     decipher.final();
   } catch (err) {
-    throw sealError(
+    throw aeadError(
       'tampered',
       'message authentication failed: the frame was modified, sealed with another key, or never sealed',
       err,
@@ -108,3 +112,8 @@ export function aeadOpen(
 }
 
 const EMPTY = new Uint8Array(0);
+
+/** The same error shape as transport's sealError (UNAUTHENTICATED, details.reason), made without importing it. */
+function aeadError(reason: 'truncated' | 'tampered', message: string, cause?: unknown): ParleyError {
+  return new ParleyError('UNAUTHENTICATED', message, { details: { reason }, cause });
+}
