@@ -1,7 +1,7 @@
 import type { Prng } from '../../base/random.js';
 import type { SimCluster } from '../../raft/sim/sim-cluster.js';
 import type { NodeId } from '../../raft/types.js';
-import { msgpackCodec } from '../../wire/codec.js';
+import { commandToPropose } from '../command-codec.js';
 import type { PartitionCommand, PartitionOutcome } from '../types.js';
 
 /** What a client learns of one command it sent. */
@@ -27,7 +27,7 @@ interface InFlight {
  * when the proposing member applies it; a command unanswered after `timeoutSteps` is reported
  * unknown and its late answer ignored, as a client's deadline does.
  *
- * Commands travel MessagePack-encoded (the wire codec), as a partition group proposes them.
+ * Commands are validated and encoded as a member does before proposing (command-codec.ts).
  */
 export class PartitionRequests {
   private readonly inFlight = new Set<InFlight>();
@@ -82,7 +82,7 @@ export class PartitionRequests {
         done(o);
       },
     };
-    const ticket = this.cluster.proposeTracked(member, msgpackCodec.encode(cmd), (o) =>
+    const ticket = this.cluster.proposeTracked(member, commandToPropose(cmd), (o) =>
       entry.done(
         o.kind === 'applied'
           ? { kind: 'applied', index: o.index, outcome: o.result as PartitionOutcome }

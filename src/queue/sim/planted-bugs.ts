@@ -40,7 +40,7 @@ function rewriting(inner: PartitionReplica, rewrite: (cmd: PartitionCommand) => 
     apply: (cmd) => inner.apply(rewrite(cmd)),
     snapshot: () => inner.snapshot(),
     restore: (b) => inner.restore(b),
-    view: () => inner.view(),
+    view: (c) => inner.view(c),
   };
 }
 
@@ -59,7 +59,7 @@ function staleSnapshots(inner: PartitionReplica): PartitionReplica {
       return out;
     },
     restore: (b) => inner.restore(b),
-    view: () => inner.view(),
+    view: (c) => inner.view(c),
   };
 }
 
@@ -79,6 +79,6 @@ function latestTokens(inner: PartitionReplica): PartitionReplica {
     },
     snapshot: () => inner.snapshot(),
     restore: (b) => inner.restore(b),
-    view: () => inner.view(),
+    view: (c) => inner.view(c),
   };
 }

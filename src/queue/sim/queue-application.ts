@@ -1,6 +1,7 @@
 import type { StateMachine } from '../../raft/driver.js';
 import type { Snapshot } from '../../raft/types.js';
-import { msgpackCodec } from '../../wire/codec.js';
+import { ParleyError } from '../../wire/parley-error.js';
+import { decodePartitionCommand } from '../command-codec.js';
 import type { PartitionCommand, PartitionOutcome } from '../types.js';
 import type { FinalPartitionView } from './history.js';
 
@@ -9,8 +10,8 @@ export interface PartitionReplica {
   apply(cmd: PartitionCommand): PartitionOutcome;
   snapshot(): Uint8Array;
   restore(bytes: Uint8Array): void;
-  /** Its state as the checker reads it. */
-  view(): Omit<FinalPartitionView, 'member' | 'applied'>;
+  /** Its state as the checker reads it (`consumers`: the names to report). */
+  view(consumers: readonly string[]): Omit<FinalPartitionView, 'member' | 'applied'>;
 }
 
 export type PartitionReplicaFactory = () => PartitionReplica;
@@ -21,14 +22,23 @@ export interface QueueApplication extends StateMachine<PartitionOutcome> {
 }
 
 /**
- * Adapts a partition replica to the driver's StateMachine: a proposal's payload is a
- * MessagePack-encoded PartitionCommand (as the workload's requests encode it), the result is the
- * replica's PartitionOutcome. The replica is pure, so every member computes the same result.
+ * Adapts a partition replica to the driver's StateMachine: a proposal's payload is an encoded
+ * PartitionCommand (command-codec.ts, as a member proposes it), decoded as every member decodes
+ * it; the result is the replica's PartitionOutcome. The replica is pure, so every member computes
+ * the same result.
  */
 export function queueApplication(replica: PartitionReplica): QueueApplication {
   return {
     replica,
-    apply: (payload) => replica.apply(msgpackCodec.decode(payload) as PartitionCommand),
+    apply: (payload) => {
+      let cmd: PartitionCommand;
+      try {
+        cmd = decodePartitionCommand(payload);
+      } catch (err) {
+        return { ok: false, error: ParleyError.from(err) };
+      }
+      return replica.apply(cmd);
+    },
     snapshot: () => replica.snapshot(),
     restore: (s: Snapshot) => replica.restore(s.data),
   };

@@ -269,18 +269,25 @@ class QueueCheck {
   }
 
   private checkOrder(): void {
+    const byKey = new Map<string, number[]>();
+    for (const [seq, m] of this.messages) if (m.key !== undefined) push(byKey, m.key, seq);
     for (const spec of this.h.consumers) {
       if (spec.mode !== 'ordered-by-key') continue;
       for (const list of this.deliveries.values()) {
         for (const d of list) {
           if (d.consumer !== spec.name || d.key === undefined) continue;
-          for (const [seq, m] of this.messages) {
-            if (seq >= d.seq || m.key !== d.key) continue;
-            if (this.settledBy(spec.name, seq, d.index, d.step)) continue;
-            const before = (this.deliveries.get(pair(spec.name, seq)) ?? []).filter((x) => x.index < d.index);
+          for (const seq of byKey.get(d.key) ?? []) {
+            if (seq >= d.seq || this.settledBy(spec.name, seq, d.index, d.step)) continue;
+            const before = (this.deliveries.get(pair(spec.name, seq)) ?? []).filter((x) => x.index <= d.index);
+            const state =
+              before.length === 0
+                ? 'not yet delivered'
+                : before.at(-1)!.index === d.index
+                  ? 'delivered by the same fetch'
+                  : 'delivered and not settled';
             this.report(
               'per-key order',
-              `${spec.name} got seq ${d.seq} of key ${d.key} at index ${d.index} while seq ${seq} of that key was ${before.length === 0 ? 'not yet delivered' : 'delivered and not settled'}`,
+              `${spec.name} got seq ${d.seq} of key ${d.key} at index ${d.index} while seq ${seq} of that key was ${state}`,
               [...before, ...(this.acks.get(pair(spec.name, seq)) ?? []), d],
             );
           }

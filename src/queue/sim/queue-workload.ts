@@ -54,7 +54,7 @@ function consumerConfig(name: string, mode: ConsumerMode, p: QueueWorkloadProfil
   return {
     name,
     durable: true,
-    inactiveMs: 0,
+    inactiveMs: 3_600_000,
     mode,
     deliverFrom: { from: 'first' },
     ackWaitMs: p.ackWaitMs,

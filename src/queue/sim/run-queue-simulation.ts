@@ -136,13 +136,16 @@ export function runQueueSimulation(o: QueueSimulationOptions): QueueSimulationRe
       cluster.step();
     }
     drain(cluster, faults, workload);
-    final = finalViews(cluster);
+    final = finalViews(
+      cluster,
+      workload.consumers.map((c) => c.name),
+    );
   } catch (err) {
     const v =
       err instanceof Violation
         ? err
         : new Violation('no exception', `the simulation threw ${(err as Error).stack ?? String(err)}`);
-    violations.push({ rule: `raft: ${v.rule}`, message: v.message, evidence: [] });
+    violations.push({ rule: `raft: ${v.rule}`, message: v.message.slice(v.rule.length + 2), evidence: [] });
   }
   const history: QueueHistory = { consumers: workload.consumers, records: workload.history, final };
   if (final.length > 0) violations.push(...checkQueueHistory(history));
@@ -170,25 +173,26 @@ function drain(cluster: SimCluster, faults: FaultSchedule, workload: QueueWorklo
   cluster.slowDisk = 0;
   cluster.note('n0', 30, () => 'DRAIN: faults stopped, publishers finish, workers settle everything');
   workload.drain();
+  const names = workload.consumers.map((c) => c.name);
   const bound = cluster.now + 200 * cluster.options.settings.electionTick + 10_000;
   while (cluster.now < bound) {
     workload.step();
     cluster.step();
-    if (!workload.quietPublishers() || !leaderDrained(cluster)) continue;
+    if (!workload.quietPublishers() || !leaderDrained(cluster, names)) continue;
     // The clients stop; whatever is still on its way (a timed-out publish, a fetch) lands, and
     // every member catches up. Then the leader must still be drained, or the clients resume.
     const caughtUp = cluster.now + 50 * cluster.options.settings.electionTick;
     while (cluster.now < caughtUp && !allApplied(cluster)) cluster.step();
     for (let i = 0; i < 3 * cluster.options.faults.maxDelay; i++) cluster.step();
-    if (allApplied(cluster) && leaderDrained(cluster)) return;
+    if (allApplied(cluster) && leaderDrained(cluster, names)) return;
   }
 }
 
-function leaderDrained(cluster: SimCluster): boolean {
+function leaderDrained(cluster: SimCluster, consumers: readonly string[]): boolean {
   const lead = cluster.leader();
   if (lead === null) return false;
   const app = cluster.member(lead.id).sm.app as QueueApplication;
-  return app.replica.view().consumers.every((c) => c.pending === 0 && c.waiting === 0);
+  return app.replica.view(consumers).consumers.every((c) => c.pending === 0 && c.waiting === 0);
 }
 
 /** Every live member applied the leader's whole log. */
@@ -199,11 +203,11 @@ function allApplied(cluster: SimCluster): boolean {
   return lead.status.commit === last && cluster.live().every((m) => m.sm.applied === last);
 }
 
-function finalViews(cluster: SimCluster): FinalPartitionView[] {
+function finalViews(cluster: SimCluster, consumers: readonly string[]): FinalPartitionView[] {
   return cluster.live().map((m) => ({
     member: m.id,
     applied: m.sm.applied,
-    ...(m.sm.app as QueueApplication).replica.view(),
+    ...(m.sm.app as QueueApplication).replica.view(consumers),
   }));
 }
 
