@@ -2,7 +2,11 @@
  * Security benchmark (issue 11 §5): `npm run bench -- security [--quick] [--rounds N] [--cell-ms MS]`
  *
  * Part 1, crypto (bench/security-crypto.ts): per-message AEAD cost at 64 B, 1 KiB and 64 KiB
- * (AES-256-GCM vs ChaCha20-Poly1305, with a memcpy floor) and handshake crypto cost.
+ * (AES-256-GCM vs ChaCha20-Poly1305, with a memcpy floor), sealed batches, handshake crypto cost and
+ * one small message's seal + open step by step through node:crypto. About half a minute by default;
+ * `--quick` (CI size, also run by bench/security-crypto.test.ts) a few seconds.
+ * The default full run (both parts) takes about three minutes on a quiet machine; every part prints
+ * a progress line per cell on stderr.
  * Part 2, RPC (bench/security-rpc.ts): echo throughput, latency and CPU per call with authentication,
  * authorization and AEAD vs plaintext Parley vs Parley over TLS, and the cost of a handshake.
  * `--part rpc|crypto` runs one part; the RPC part's flags are listed in bench/security-rpc.ts.

@@ -243,6 +243,7 @@ export class PartitionStateMachine implements StateMachine<PartitionOutcome> {
       firstSeq: this.log.firstSeq,
       lastSeq: this.log.lastSeq,
       deadLetters: this.dlq.size,
+      deadLettersDropped: this.dlq.dropped,
       consumers: this.consumers.size,
     };
   }

@@ -86,7 +86,7 @@ export class FrameSealer {
     }
     const nonce = this.nonce;
     writeCounter(nonce, NONCE_BYTES - COUNTER_BYTES, counter);
-    out.set(nonce.subarray(NONCE_BYTES - COUNTER_BYTES), offset);
+    writeCounter(out, offset, counter);
     aeadSealInto(this.algorithm, this.position.key, nonce, aad, plaintext, out, offset + COUNTER_BYTES);
     this.position.advance(plaintext.length);
   }
@@ -136,7 +136,7 @@ export class FrameOpener {
       throw sealError('tampered', `message counter above 2^53, which no Parley sender uses`);
     }
     const nonce = this.nonce;
-    nonce.set(sealed.subarray(0, COUNTER_BYTES), NONCE_BYTES - COUNTER_BYTES);
+    for (let i = 0; i < COUNTER_BYTES; i++) nonce[NONCE_BYTES - COUNTER_BYTES + i] = sealed[i]!;
     const ciphertext = sealed.subarray(COUNTER_BYTES, sealed.length - TAG_BYTES);
     const tag = sealed.subarray(sealed.length - TAG_BYTES);
     return this.position

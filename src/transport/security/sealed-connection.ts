@@ -42,6 +42,9 @@ const SEAL_THRESHOLD = 64 * 1024;
 
 const noHandlers: ConnectionHandlers = { onFrame() {}, onClose() {} };
 
+/** The seal microtask is a reaction on this promise (queueMicrotask makes an AsyncResource per call). */
+const RESOLVED = Promise.resolve();
+
 /**
  * A Connection decorator that encrypts and authenticates every frame once the handshake has
  * agreed on keys.
@@ -59,6 +62,13 @@ const noHandlers: ConnectionHandlers = { onFrame() {}, onClose() {} };
  * ciphertext, so they are hidden as well as authenticated, and no frame can be moved, retyped or
  * dropped without the tag failing. One AEAD operation per batch instead of per frame: under load
  * the crypto cost per message shrinks with the batch (bench/RESULTS.md, "Message protection").
+ *
+ * Memory, per batch: the frames queue in a FrameBatch whose buffer is kept; the cipher reads them
+ * in place and its output lands in one buffer sized once for the whole SEALED frame (header,
+ * counter, ciphertext, tag), which the inner connection takes as it is (`sendEncoded`: the socket
+ * writes it without another copy). A received batch is decrypted into one buffer and its frames
+ * are handed out as views of it. Node's cipher makes its own output buffer on every update (it has
+ * no update-into), so that output is copied once into the frame.
  *
  * Invariants:
  * - after openInbound, no frame reaches the handlers unless it came out of a SEALED frame that
@@ -167,7 +177,7 @@ export class SealedConnection implements Connection {
     if (this.batch.byteLength >= SEAL_THRESHOLD) this.sealBatch();
     else if (!this.sealScheduled) {
       this.sealScheduled = true;
-      queueMicrotask(this.scheduledSeal);
+      RESOLVED.then(this.scheduledSeal);
     }
   }
 
