@@ -313,7 +313,7 @@ export class ConsumerWorker {
         if (inc !== this.incarnation) return;
         this.busy = false;
         this.acking = null;
-        entries.forEach((e, i) => this.acked(e, due[i]!, issuedAt, o, i));
+        for (const [i, e] of entries.entries()) this.acked(e, due[i]!, issuedAt, o, i);
       },
     );
   }

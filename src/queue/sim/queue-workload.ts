@@ -85,7 +85,7 @@ export class QueueWorkload {
 
   constructor(
     private readonly cluster: SimCluster,
-    private readonly rng: Prng,
+    rng: Prng,
     private readonly p: QueueWorkloadProfile,
   ) {
     this.requests = new PartitionRequests(cluster, rng.fork(), p.msPerStep, p.maxSkewMs, p.timeoutSteps);
