@@ -460,8 +460,8 @@ export function nodeIdMismatch(
     const clientId = !listens && claimed.startsWith(prefix) && claimed.length > prefix.length;
     if (clientId && !trustedNames.has(claimed)) return undefined;
     const proof = principal.via === 'key' ? 'key' : 'certificate';
-    const client = listens ? '' : ` (or, for a client that does not listen, '${prefix}<suffix>')`;
-    return `node id '${claimed}' does not match the identity its ${proof} proves ('${principal.name}'${client})`;
+    const client = listens ? '' : `; a client that does not listen may also use '${prefix}<suffix>'`;
+    return `node id '${claimed}' does not match the identity its ${proof} proves ('${principal.name}')${client}`;
   }
   if (trustedNames.has(claimed) && principal.name !== claimed) {
     return `node id '${claimed}' belongs to a trusted key, and this peer proved '${principal.name}'`;
