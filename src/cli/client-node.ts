@@ -1,5 +1,6 @@
 import { createNode, type ParleyNode } from '../node/node.js';
 import { silentLogger } from '../transport/logger.js';
+import { CLIENT_ID_SEPARATOR } from '../transport/security/connection-auth.js';
 import type { ParleyError } from '../wire/parley-error.js';
 import { refusalFailure } from './refusal-advice.js';
 import type { NodeSecurity } from './security-flags.js';
@@ -41,7 +42,12 @@ export function createClientNode(options: {
   });
   const { auth, tls } = options.security;
   const node = createNode({
-    id: options.security.identity ?? options.id,
+    // A key or certificate proves a name; the client's id is that name plus its own suffix, so it
+    // never collides with the node holding the same key, nor with another command (connection-auth.ts).
+    id:
+      options.security.identity === undefined
+        ? options.id
+        : `${options.security.identity}${CLIENT_ID_SEPARATOR}${options.id}`,
     port: null,
     logger: silentLogger,
     gossipInterval: options.gossipInterval,

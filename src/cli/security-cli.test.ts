@@ -145,6 +145,22 @@ describe('parley CLI security', () => {
       );
     });
 
+    it('a command holding the node’s own key is a client of it, not a duplicate of it', async () => {
+      const call = await runCli([
+        'call',
+        'fixture.add',
+        '{"a":1,"b":1}',
+        '--seed',
+        node!.address,
+        '--key',
+        n1Key,
+        '--trust',
+        trust,
+      ]);
+      assert.equal(call.code, 0, call.stderr);
+      assert.equal(call.stdout.trim(), '2');
+    });
+
     it('serves a client whose key it trusts; refuses a key it does not, and a client without one', async () => {
       const call = await runCli([
         'call',

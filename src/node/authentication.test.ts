@@ -303,8 +303,8 @@ describe('authentication', () => {
         auth: { token: await jwt('carol', '5m', 'other'), trust },
         seeds: [a.node.address!],
       });
-      await waitUntil(() => a.refusals().length > 1, 3000, 'the second refusal');
-      assert.match(a.refusals()[1]!, /aud/);
+      // The expired client redials its seed meanwhile (and is refused again): look for the audience refusal.
+      await waitUntil(() => a.refusals().some((l) => /aud/.test(l)), 3000, 'the audience refusal');
     });
 
     it('a client refuses an impostor server and never gives it the token', async () => {

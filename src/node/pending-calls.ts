@@ -25,6 +25,12 @@ export interface PendingCallsOptions {
 
 const MAX_ID = 0xffffffff;
 const INITIAL_SLOTS = 64;
+/**
+ * An emptied table up to this size is kept: callers with up to half as many calls in flight
+ * empty it every round trip (at concurrency 100 every batch of responses settles them all), and
+ * starting again at INITIAL_SLOTS regrew it twice per round. Larger ones (after a burst) shrink.
+ */
+const KEPT_SLOTS = 4096;
 
 /**
  * Outgoing remote calls waiting for their RESPONSE, by request id. Ids are unique per node (not
@@ -33,7 +39,8 @@ const INITIAL_SLOTS = 64;
  * Storage: a call lives in `slots[id & mask]`, an open table indexed by the id itself. A new id
  * is the next counter value whose slot is free (ids skip over slots held by long-running calls),
  * and the table doubles when half full; this replaces a Map whose hash table, rebuilt every few
- * hundred calls, was a large part of a caller's garbage. Deadlines share one DeadlineWheel timer.
+ * hundred calls, was a large part of a caller's garbage. An emptied table larger than KEPT_SLOTS
+ * starts again small. Deadlines share one DeadlineWheel timer.
  *
  * Invariants:
  * - an id is in the table until it is settled exactly once (response, timeout, cancel, or peer
@@ -108,7 +115,7 @@ export class PendingCalls {
     const entry = this.slots[index];
     if (!entry || entry.id !== id || entry.peerId !== peerId) return false;
     this.slots[index] = undefined;
-    if (--this.count === 0 && this.slots.length > INITIAL_SLOTS) this.reset();
+    if (--this.count === 0 && this.slots.length > KEPT_SLOTS) this.reset();
     this.deadlines.cancel(entry);
     if (entry.onAbort) entry.signal!.removeEventListener('abort', entry.onAbort);
     if (error) entry.reject(error);

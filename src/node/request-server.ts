@@ -294,7 +294,7 @@ export class RequestServer {
   private respond(peerId: string, stream: number, flags: number, body: Uint8Array): void {
     try {
       this.deps.mesh.send(peerId, PacketType.RESPONSE, flags, stream, body);
-      if (flags & FrameFlag.ERROR) return;
+      if (flags & FrameFlag.ERROR || this.congested.size === 0) return;
       this.congested.delete(peerId);
     } catch (err) {
       if (isOutboundQueueFull(err)) this.congested.set(peerId, this.deps.timer.now());

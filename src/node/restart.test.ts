@@ -61,6 +61,26 @@ describe('restart with the same proven identity', () => {
     assert.equal(alice.lastRefusal('bob'), undefined);
   });
 
+  it('a client holding a running node’s key joins as <name>@<suffix>, with that node’s principal', async () => {
+    const net = new MemoryNetwork();
+    const alice = await node(net, 'alice');
+    alice.addService({ name: 'who', actions: { ami: (_p: unknown, ctx) => [ctx.principal?.name, ctx.callerId] } });
+    const bob = await node(net, 'bob', [alice.address!]);
+    await alice.waitFor('bob-svc.whoami', 5000);
+    const client = createNode({
+      id: 'bob@cli-1',
+      logger: 'silent',
+      transport: new MemoryTransport(net, LIMITS, false),
+      auth: { key: keys.bob.secretKey, trust },
+      seeds: [alice.address!],
+    });
+    started.push(client);
+    await client.start();
+    await client.waitFor('who.ami', 5000);
+    assert.deepEqual(await client.call('who.ami'), ['bob', 'bob@cli-1']);
+    assert.equal(await alice.call('bob-svc.whoami', {}, { timeout: 5000 }), marks.get(bob), 'bob keeps its place');
+  });
+
   it('a second live process with the same key is refused as a duplicate; the first keeps its place', async () => {
     const net = new MemoryNetwork();
     const alice = await node(net, 'alice');

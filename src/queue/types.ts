@@ -273,6 +273,8 @@ export interface PartitionInfo {
   readonly firstSeq: number;
   readonly lastSeq: number;
   readonly deadLetters: number;
+  /** Dead letters dropped because the dead-letter log was full (its own retention; dead-letter-log.ts). */
+  readonly deadLettersDropped: number;
   readonly consumers: number;
 }
 

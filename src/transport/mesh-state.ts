@@ -47,6 +47,11 @@ export interface ConnectionState {
   peerHello: Uint8Array | undefined;
   /** Who the handshake proved the peer is. */
   principal: Principal | undefined;
+  /**
+   * Without a proof (a mesh without `auth`): the peer's claim, made once per connection (its TLS
+   * identity never changes) instead of once per request served.
+   */
+  unproven: Principal | undefined;
   /** This side refused the connection: what still arrives on it is dropped unread. */
   refused: boolean;
   /** Authenticated, held while a restarted peer's old connection is probed: frames are held. */
@@ -68,6 +73,7 @@ export function newConnectionState(connection: Connection, now: number): Connect
     auth: undefined,
     peerHello: undefined,
     principal: undefined,
+    unproven: undefined,
     refused: false,
     probing: false,
   };

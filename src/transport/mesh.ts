@@ -157,7 +157,9 @@ export class Mesh {
   peerPrincipal(peerId: string): Principal | undefined {
     const connection = this.peers.get(peerId)?.connection;
     if (!connection) return undefined;
-    return this.connections.get(connection)?.principal ?? unprovenPrincipal(peerId, connection.peerIdentity);
+    const state = this.connections.get(connection);
+    if (!state) return unprovenPrincipal(peerId, connection.peerIdentity);
+    return state.principal ?? (state.unproven ??= unprovenPrincipal(peerId, connection.peerIdentity));
   }
 
   /** The last refusal of a handshake with `address` (dialed or accepted) or the peer `peerId`, either way; until one succeeds. */

@@ -247,6 +247,11 @@ test('rotation: new records use the active key, old ones open while their key is
     r.save({ term: 2, vote: 'a', commit: 31 }, secretEntries(31, 32, 2));
     const after = observe(r);
     r.close();
+    const keyIds = walFiles(dir).flatMap((f) =>
+      entryRecords(dir, f).map((rec) => readFileSync(join(dir, f))[rec.offset + HEADER_BYTES]),
+    );
+    assert.ok(keyIds.length > 0);
+    assert.deepEqual(new Set(keyIds), new Set([2]), 'no record sealed under key 1 is left on disk');
     const retired = WalStorage.open(dir, { encryption: only2 });
     assert.deepEqual(observe(retired), after);
     retired.close();

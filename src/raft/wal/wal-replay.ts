@@ -53,8 +53,12 @@ export interface ReplayedWal {
   readonly sealer: RecordSealer | null;
   /** Entry records in the clear, on disk in any segment; where the first one is. */
   readonly plaintextEntries: { readonly count: number; readonly first: string | null };
-  /** True when the last segment has clear entries or no StoreId record (an encrypted writer starts a new one). */
-  readonly lastSegmentUnsealed: boolean;
+  /**
+   * How the last segment's entries are stored: the key ids that sealed them (0 for entries in the
+   * clear) and whether it has a StoreId record. An encrypted writer starts a new segment unless it
+   * has one and only the active key sealed its entries, so that compaction can delete the rest.
+   */
+  readonly lastSegment: { readonly keyIds: ReadonlySet<number>; readonly hasStoreId: boolean };
 }
 
 type Decoded =
@@ -100,10 +104,10 @@ export function replayWal(dir: string, keyring: DataKeyring | null = null): Repl
   let sealer: RecordSealer | null = null;
   let plaintext = 0;
   let firstPlaintext: string | null = null;
-  let lastSegmentUnsealed = true;
+  let lastSegment: ReplayedWal['lastSegment'] = { keyIds: new Set(), hasStoreId: false };
   segments.forEach((seg, i) => {
     let segmentHasStoreId = false;
-    let segmentHasPlaintext = false;
+    const segmentKeyIds = new Set<number>();
     const isLast = i === segments.length - 1;
     const bytes = readFileSync(join(dir, seg.file));
     const scanned = scanSegment(bytes, seg.file, isLast);
@@ -132,7 +136,7 @@ export function replayWal(dir: string, keyring: DataKeyring | null = null): Repl
           decoded.push({ k: 'entry', e: decodeEntry(r.payload), file: seg.file, offset: r.offset });
           plaintext++;
           firstPlaintext ??= `${seg.file} at byte offset ${r.offset}`;
-          segmentHasPlaintext = true;
+          segmentKeyIds.add(0);
           break;
         case RecordType.SealedEntries: {
           const where = { file: seg.file, offset: r.offset };
@@ -155,6 +159,7 @@ export function replayWal(dir: string, keyring: DataKeyring | null = null): Repl
             );
           }
           decoded.push({ k: 'sealed', head, payload: r.payload.slice(), sealer, ...where });
+          segmentKeyIds.add(head.keyId);
           break;
         }
         case RecordType.StoreId:
@@ -182,7 +187,7 @@ export function replayWal(dir: string, keyring: DataKeyring | null = null): Repl
           break;
       }
     }
-    if (isLast) lastSegmentUnsealed = segmentHasPlaintext || !segmentHasStoreId;
+    if (isLast) lastSegment = { keyIds: segmentKeyIds, hasStoreId: segmentHasStoreId };
   });
 
   let floor: LogMark = { index: 0, term: 0 };
@@ -243,7 +248,7 @@ export function replayWal(dir: string, keyring: DataKeyring | null = null): Repl
     storeId,
     sealer,
     plaintextEntries: { count: plaintext, first: firstPlaintext },
-    lastSegmentUnsealed,
+    lastSegment,
   };
 }
 

@@ -49,7 +49,8 @@ import { type ReplayedWal, replayWal } from './wal-replay.js';
  * sealed with the keyring's active key; raft metadata stays in the clear. A store written in the
  * clear is refused unless `acceptPlaintext` (then its clear records are read, every new record is
  * sealed, and a new segment is started at once so that the next snapshot and compaction delete
- * every clear entry); a sealed store opened without a keyring is refused naming the key id. Each
+ * every clear entry; likewise after a key rotation for entries under the old key); a sealed
+ * store opened without a keyring is refused naming the key id. Each
  * segment written with encryption restates the store id after its header.
  */
 
@@ -129,9 +130,12 @@ export class WalStorage implements Storage {
       read.snapshot,
       sealer,
     );
-    // Clear entries (or no store id) in the open segment: start a sealed one, so that compaction
-    // past today's last index deletes every segment that holds plaintext.
-    if (sealer !== null && replayed.lastSegmentUnsealed) storage.cut();
+    // Clear entries, entries under another key, or no store id in the open segment: start a new
+    // one, so that compaction past today's last index deletes every segment holding such records
+    // (plaintext, or ciphertext under a key being retired: it leaves the disk, not only the ring).
+    const open = replayed.lastSegment;
+    const foreign = [...open.keyIds].some((id) => id !== sealer?.activeKeyId);
+    if (sealer !== null && (!open.hasStoreId || foreign)) storage.cut();
     return storage;
   }
 

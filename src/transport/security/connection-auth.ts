@@ -334,7 +334,7 @@ export class ConnectionAuth {
       );
       return;
     }
-    const mismatch = nodeIdMismatch(id, principal, this.auth.trustedNames);
+    const mismatch = nodeIdMismatch(id, principal, this.auth.trustedNames, hello.node.address !== null);
     if (mismatch) {
       this.refuse('UNAUTHENTICATED', 'id-mismatch', mismatch);
       return;
@@ -422,20 +422,32 @@ function refuse(reason: RefusalReason, message: string): { refused: { reason: Re
   return { refused: { reason, message } };
 }
 
+/** Between a proven name and a client's own suffix in a client's node id: `ops@cli-4242`. */
+export const CLIENT_ID_SEPARATOR = '@';
+
 /**
- * Why a peer may not use the node id it claims, or undefined. A member proven by key or
- * certificate must claim exactly the name it proved; nobody may claim a name a trusted key owns
+ * Why a peer may not use the node id it claims, or undefined. A peer proven by key or certificate
+ * must claim exactly the name it proved — except a peer that does not listen (a client: nobody
+ * dials it, so it cannot be a Raft member or serve under a member's address), which may also
+ * claim `<name>@<suffix>`, so that several processes holding one key (a CLI command beside the
+ * node whose key it uses, two commands at once) do not collide as duplicate ids; its principal
+ * is still `<name>`, so what it may do is unchanged. Nobody may claim a name a trusted key owns
  * without that key.
  */
 export function nodeIdMismatch(
   claimed: string,
   principal: Principal,
   trustedNames: ReadonlySet<string>,
+  listens = true,
 ): string | undefined {
   if (principal.via === 'key' || principal.via === 'tls') {
     if (claimed === principal.name) return undefined;
+    const prefix = `${principal.name}${CLIENT_ID_SEPARATOR}`;
+    const clientId = !listens && claimed.startsWith(prefix) && claimed.length > prefix.length;
+    if (clientId && !trustedNames.has(claimed)) return undefined;
     const proof = principal.via === 'key' ? 'key' : 'certificate';
-    return `node id '${claimed}' does not match the identity its ${proof} proves ('${principal.name}')`;
+    const client = listens ? '' : ` (or, for a client that does not listen, '${prefix}<suffix>')`;
+    return `node id '${claimed}' does not match the identity its ${proof} proves ('${principal.name}'${client})`;
   }
   if (trustedNames.has(claimed) && principal.name !== claimed) {
     return `node id '${claimed}' belongs to a trusted key, and this peer proved '${principal.name}'`;
