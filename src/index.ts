@@ -56,6 +56,8 @@ export {
   RegistryDiscovery,
   type RegistryOptions,
 } from './cluster/registry/registry-discovery.js';
+/** The Raft groups a member hosts, for inspection (`KvServer.groups`); not a stable API. */
+export type { GroupHost } from './cluster/server/group-host.js';
 /** A member's internal state, for inspection (`KvServer.member`); not a stable API. */
 export type { KvMember, KvMemberOptions } from './cluster/server/kv-member.js';
 export { createServer, type KvServer, type ServerOptions, startServer } from './cluster/server/start-server.js';
@@ -138,6 +140,9 @@ export {
   type EventSpec,
   type ServiceDefinition,
 } from './node/service.js';
+/** What a hosted Raft group runs (`ServerOptions.groups`): a deterministic state machine over committed entries. */
+export type { SnapshotInSlices, StateMachine } from './raft/driver.js';
+export type { ConfState, Entry, EntryType, NodeId, Snapshot, SnapshotMetadata } from './raft/types.js';
 export type { DataKey, DataKeyring, EncryptionAtRestOptions } from './raft/wal/data-keyring.js';
 export {
   createTraffic,

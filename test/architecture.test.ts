@@ -27,7 +27,11 @@ const root = join(repo, 'src');
 /** The package's entries (package.json "exports"), as declaration files relative to the build output. */
 const ENTRIES = ['index.d.ts', 'traffic/index.d.ts', 'testing.d.ts'];
 /** Exported for inspection only: the types they use inside are not part of the API. */
-const OPAQUE = ['cluster/server/kv-member.d.ts#KvMember', 'cluster/server/kv-member.d.ts#KvMemberOptions'];
+const OPAQUE = [
+  'cluster/server/kv-member.d.ts#KvMember',
+  'cluster/server/kv-member.d.ts#KvMemberOptions',
+  'cluster/server/group-host.d.ts#GroupHost',
+];
 /** The public test kit (`parley/testing`): the one shipped file that may import `testing/` folders. */
 const TESTING_ENTRY = 'testing.ts';
 

@@ -84,10 +84,15 @@ describe('raft boundary: forged messages from a non-member', () => {
       mallory.send(
         '$raft.step',
         [
-          forged(id, 'MsgVote', Number.POSITIVE_INFINITY),
-          forged(id, 'MsgVote', 2 ** 53),
-          forged(id, 'MsgHeartbeat', 2 ** 53 - 1),
-          forged(id, 'MsgTimeoutNow', 2 ** 53 - 1),
+          [
+            'kv',
+            [
+              forged(id, 'MsgVote', Number.POSITIVE_INFINITY),
+              forged(id, 'MsgVote', 2 ** 53),
+              forged(id, 'MsgHeartbeat', 2 ** 53 - 1),
+              forged(id, 'MsgTimeoutNow', 2 ** 53 - 1),
+            ],
+          ],
         ],
         { nodeId: id },
       );
@@ -153,7 +158,7 @@ describe('raft boundary: forged messages from a non-member', () => {
       const heartbeat = encodeWireMessage(
         newMessage({ type: 'MsgHeartbeat', from: 'mallory', to: 'r4', term: 2 ** 53 - 1 }),
       );
-      mallory.send('$raft.step', [heartbeat], { nodeId: 'r4' });
+      mallory.send('$raft.step', [['kv', [heartbeat]]], { nodeId: 'r4' });
       await waitUntil(() => lines.some((l) => l.includes("from 'mallory'")), 20_000, 'the joiner dropped the attacker');
       assert.equal(joiner.member.status().term, 0, 'the joiner took no term from a stranger');
     } finally {

@@ -8,16 +8,15 @@ import { maxCommandBytesFor } from '../../kv/limits.js';
 import type { ApplyOutcome, KvResult } from '../../kv/types.js';
 import type { Message } from '../../raft/core/messages.js';
 import type { Status } from '../../raft/core/ready.js';
-import { type DriverScheduler, RaftDriver, type StateMachine } from '../../raft/driver.js';
-import { batchBySize, messageBytes } from '../../raft/message-batches.js';
+import type { DriverScheduler } from '../../raft/driver.js';
 import type { ConfState, NodeId } from '../../raft/types.js';
 import type { WalEncryption } from '../../raft/wal/data-keyring.js';
-import { WalStorage } from '../../raft/wal/wal-storage.js';
 import type { Logger } from '../../transport/logger.js';
 import { DEFAULT_MAX_FRAME_SIZE } from '../../wire/frame.js';
 import { ParleyError } from '../../wire/parley-error.js';
+import { GroupMember } from './group-member.js';
 import { LeaseDuties } from './lease-duties.js';
-import { bootstrapCluster, createRawNode } from './raft-factory.js';
+import { RAFT_CALL_ENVELOPE_BYTES } from './raft-service.js';
 import { ReadBatcher } from './read-batcher.js';
 
 export interface KvMemberOptions {
@@ -62,8 +61,7 @@ export interface KvMemberOptions {
   readonly maxFrameSize?: number;
 }
 
-/** Bytes of a `$raft.step` call around its messages: frame header, packet fields, action name. */
-export const RAFT_CALL_ENVELOPE_BYTES = 4096;
+export { RAFT_CALL_ENVELOPE_BYTES };
 
 /** How many times a command is proposed while the auth state keeps changing under it. */
 const AUTH_ATTEMPTS = 5;
@@ -74,10 +72,11 @@ const SERVER: KvCaller = { kind: 'server' };
 const MAX_APPEND_BYTES = 1024 * 1024;
 
 /**
- * One member of a replicated KV cluster: the raft core, its WAL, the driver and the KV state
- * machine, plus the leader's lease duties (promote on election, propose expiries and
- * checkpoints). It knows nothing of the network: messages leave through `send` and arrive
- * through `step`.
+ * One member of a replicated KV cluster: a `GroupMember` (raft core, WAL, driver) running the
+ * KV state machine, plus what is KV-specific: command validation and auth retries before a
+ * proposal, the leader's lease duties (promote on election, propose expiries and checkpoints)
+ * and batched ReadIndex rounds. It knows nothing of the network: messages leave through `send`
+ * and arrive through `step`.
  *
  * Invariant: every replicated change goes through `propose` (raft log order); local reads
  * (`sm.read`) are linearizable only after `readIndex()` resolved (on any member).
@@ -85,202 +84,130 @@ const MAX_APPEND_BYTES = 1024 * 1024;
 export class KvMember {
   readonly id: NodeId;
   readonly sm: KvStateMachine;
-  private readonly maxMessageBytes: number;
-  private readonly storage: WalStorage;
-  private readonly driver: RaftDriver<ApplyOutcome | undefined>;
+  private readonly group: GroupMember<ApplyOutcome | undefined>;
   private readonly timer: Timer;
   private readonly leases: LeaseDuties;
   private readonly reads: ReadBatcher;
-  private stopped = false;
-  private restored = 0;
-  private removedError: ParleyError | null = null;
-  private resolveRemoved!: (err: ParleyError) => void;
   /**
    * Resolves once this member knows it was removed from the cluster: it applied a configuration
    * without itself, or a member of its configuration that applied a later one said so
    * (`noticeNotMember`). From then on it serves nothing (see `removed`); never rejects.
    */
-  readonly whenRemoved: Promise<ParleyError> = new Promise((resolve) => {
-    this.resolveRemoved = resolve;
-  });
+  readonly whenRemoved: Promise<ParleyError>;
 
-  constructor(private readonly o: KvMemberOptions) {
+  constructor(o: KvMemberOptions) {
     this.id = o.id;
     this.timer = o.timer ?? wallTimer;
     const maxFrameSize = o.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
-    this.maxMessageBytes = maxFrameSize - RAFT_CALL_ENVELOPE_BYTES;
     // A command at the limit, wrapped in its proposal envelope, entry and MsgApp, still fits one send.
     const maxCommandBytes = maxCommandBytesFor(maxFrameSize);
-    this.sm = new KvStateMachine({ limits: { maxCommandBytes } });
-    this.storage = WalStorage.open(o.dataDir, o.encryption ? { encryption: o.encryption } : {});
-    const fresh = this.storage.lastIndex() === 0 && this.storage.snapshot().metadata.index === 0;
-    if (fresh && o.initialVoters !== null) {
-      const boot = bootstrapCluster(o.initialVoters);
-      this.storage.save(boot.hardState, boot.entries, null);
-    }
-    const snap = this.storage.snapshot();
-    if (snap.metadata.index > 0) this.sm.restore(snap.data);
-    const applied = snap.metadata.index;
-    const sm = this.sm;
-    const self = this;
-    const machine: StateMachine<ApplyOutcome | undefined> = {
-      apply: (payload, entry) => sm.applyEntry({ ...entry, data: payload }),
-      snapshot: () => sm.snapshot(),
-      beginSnapshot: () => sm.beginSnapshot(),
-      restore: (s) => {
-        sm.restore(s.data);
-        this.restored++;
+    const sm = new KvStateMachine({ limits: { maxCommandBytes } });
+    this.sm = sm;
+    this.group = new GroupMember<ApplyOutcome | undefined>({
+      id: o.id,
+      groupName: 'the cluster',
+      dataDir: o.dataDir,
+      ...(o.encryption ? { encryption: o.encryption } : {}),
+      initialVoters: o.initialVoters,
+      knownPeers: o.knownPeers,
+      stateMachine: {
+        apply: (payload, entry) => sm.applyEntry({ ...entry, data: payload }),
+        snapshot: () => sm.snapshot(),
+        beginSnapshot: () => sm.beginSnapshot(),
+        restore: (s) => sm.restore(s.data),
       },
-    };
-    const node = createRawNode({
-      id: o.id,
-      maxSizePerMsg: Math.min(MAX_APPEND_BYTES, maxCommandBytes),
-      storage: this.storage,
-      electionTick: o.electionTick ?? 10,
-      heartbeatTick: o.heartbeatTick ?? 2,
-      random: o.random ?? Math.random,
-      applied,
-      preVote: true,
-      checkQuorum: true,
-    });
-    this.driver = new RaftDriver({
-      id: o.id,
-      node,
-      log: this.storage,
-      send: (messages) => this.route(messages),
-      stateMachine: machine,
-      tickMs: o.tickMs ?? 50,
+      send: o.send,
+      logger: o.logger,
+      tickMs: o.tickMs,
+      electionTick: o.electionTick,
+      heartbeatTick: o.heartbeatTick,
+      snapshotEvery: o.snapshotEvery,
+      snapshotKeep: o.snapshotKeep,
       scheduler: o.scheduler,
-      applied,
-      confState: snap.metadata.confState,
-      snapshotEvery: o.snapshotEvery ?? 100_000,
-      snapshotKeep: o.snapshotKeep ?? 1000,
+      random: o.random,
+      maxMessageBytes: maxFrameSize - RAFT_CALL_ENVELOPE_BYTES,
+      maxSizePerMsg: Math.min(MAX_APPEND_BYTES, maxCommandBytes),
+      onRemoved: () => this.leases.stop(),
     });
-    // Removed = was in the configuration, and a later one leaves it out. (While a new cluster's
-    // bootstrap entries are applied one by one, or before a joining member's first snapshot,
-    // the configuration does not list this member yet: that is not a removal.)
-    let wasMember = inConfiguration(snap.metadata.confState, o.id);
-    this.driver.onConfChange((conf, index) => {
-      if (inConfiguration(conf, this.id)) wasMember = true;
-      else if (wasMember)
-        this.markRemoved(`the configuration applied at index ${index} no longer lists it`, conf.voters);
-    });
+    this.whenRemoved = this.group.whenRemoved;
+    const group = this.group;
     // A round lost on the way (forwarded request or answer) fails after two election timeouts.
     const readTimeoutMs = 2 * (o.electionTick ?? 10) * (o.tickMs ?? 50);
-    this.reads = new ReadBatcher((signal) => this.driver.readIndex(signal), this.timer, readTimeoutMs);
+    this.reads = new ReadBatcher((signal) => group.readIndex(signal), this.timer, readTimeoutMs);
     this.leases = new LeaseDuties(
       {
         sm: this.sm,
         get isLeader() {
-          return self.isLeader;
+          return group.isLeader;
         },
         raftProgress: () => {
-          const st = this.driver.status();
-          return { term: st.term, commit: st.commit, commitTerm: st.commitTerm, applied: this.driver.applied };
+          const st = group.status();
+          return { term: st.term, commit: st.commit, commitTerm: st.commitTerm, applied: group.applied };
         },
         propose: (command) => this.propose(command),
       },
       { logger: o.logger, timer: this.timer, leaseCheckMs: o.leaseCheckMs, checkpointMs: o.checkpointMs },
     );
-    this.driver.onLeaderChange((lead) => {
+    group.onLeaderChange((lead) => {
       o.logger.info(`leader is now ${lead ?? '(none)'}`);
       if (lead === this.id) this.sm.promote(this.timer.now());
     });
   }
 
   start(): void {
-    this.driver.start();
+    this.group.start();
     this.leases.start();
   }
 
   stop(): void {
-    if (this.stopped) return;
-    this.stopped = true;
+    if (this.group.isStopped) return;
     this.leases.stop();
-    this.driver.stop();
-    this.storage.close();
+    this.group.stop();
   }
 
   get leader(): NodeId | null {
-    return this.removedError === null ? this.driver.leader : null;
+    return this.group.leader;
   }
 
   get isLeader(): boolean {
-    return this.removedError === null && this.driver.leader === this.id;
+    return this.group.isLeader;
   }
 
   /** UNAVAILABLE (reason 'member-removed') once this member was removed from the cluster; null while it is a member. */
   get removed(): ParleyError | null {
-    return this.removedError;
+    return this.group.removed;
   }
 
-  /**
-   * Another node says this member is not in its configuration as of its applied index. Trusted
-   * only from a member of this member's own configuration whose applied index is at or past the
-   * change that established it: that member then applied a later configuration without this one,
-   * so this member was removed (its own copy of the removal may never commit here: the leader
-   * stops sending to a member once its removal is applied).
-   */
+  /** See GroupMember.noticeNotMember: trusted only from a member of this member's configuration that is at or past it. */
   noticeNotMember(from: NodeId, appliedIndex: number): void {
-    if (this.removedError !== null || from === this.id) return;
-    const conf = this.driver.confState;
-    if (!inConfiguration(conf, from) || !inConfiguration(conf, this.id)) return;
-    if (!Number.isSafeInteger(appliedIndex) || appliedIndex < this.driver.confIndex) return;
-    this.markRemoved(
-      `member '${from}' applied a configuration without it (index ${appliedIndex})`,
-      conf.voters.filter((v) => v !== this.id),
-    );
-  }
-
-  private markRemoved(why: string, others: readonly NodeId[]): void {
-    if (this.removedError !== null) return;
-    const where = others.length > 0 ? `; send requests to another member (${others.join(', ')})` : '';
-    this.removedError = new ParleyError(
-      'UNAVAILABLE',
-      `member '${this.id}' was removed from the cluster: ${why}. It no longer serves${where}`,
-      { details: { reason: 'member-removed', member: this.id } },
-    );
-    this.o.logger.error(this.removedError.message);
-    // Stop raft after the Ready being handled (this runs inside it): no more ticks, votes or appends.
-    queueMicrotask(() => {
-      this.leases.stop();
-      this.driver.stop();
-    });
-    this.resolveRemoved(this.removedError);
+    this.group.noticeNotMember(from, appliedIndex);
   }
 
   get applied(): number {
-    return this.driver.applied;
+    return this.group.applied;
   }
 
   /** Snapshots received from the leader and installed (a lagging or new member catching up). */
   get snapshotsRestored(): number {
-    return this.restored;
+    return this.group.snapshotsRestored;
   }
 
   get confState(): ConfState {
-    return this.driver.confState;
+    return this.group.confState;
   }
 
   status(): Status {
-    return this.driver.status();
+    return this.group.status();
   }
 
-  /**
-   * Whether `id` may send raft messages here: a member of the configuration (RaftDriver.isPeer).
-   * Before this member has a configuration (it joins a running cluster and waits for the
-   * leader's snapshot), only the members it was told to join through (`knownPeers`), or anyone
-   * when it was told none: a stranger must not hand it a forged state.
-   */
+  /** Whether `id` may send raft messages here (GroupMember.isPeer). */
   isPeer(id: NodeId): boolean {
-    if (this.driver.hasConfiguration) return this.driver.isPeer(id);
-    const known = this.o.knownPeers;
-    return known === undefined || known.length === 0 || known.includes(id);
+    return this.group.isPeer(id);
   }
 
   /** A message from another member, already checked at the boundary (`$raft`, wire-message.ts). */
   step(message: Message): void {
-    this.driver.step(message);
+    this.group.step(message);
   }
 
   /**
@@ -293,12 +220,13 @@ export class KvMember {
    * ErrAuthOldRevision), at most AUTH_ATTEMPTS times. `caller` absent: the server's own command.
    */
   async propose(command: object, caller: KvCaller = SERVER): Promise<KvResult> {
-    if (this.removedError !== null) throw this.removedError;
+    const removed = this.group.removed;
+    if (removed !== null) throw removed;
     const cmd = validateCommand(command, this.sm.limits);
     for (let attempt = 1; ; attempt++) {
       // The stamp is always the member's own: one that came with the request is replaced (or dropped).
       const stamp = this.sm.authorize(caller, cmd);
-      const outcome = await this.driver.propose(encodeToPropose(cmd, this.sm.limits, stamp));
+      const outcome = await this.group.propose(encodeToPropose(cmd, this.sm.limits, stamp));
       if (outcome === undefined) throw new ParleyError('INTERNAL', 'the command was skipped by the state machine');
       if (outcome.ok) return outcome.result;
       const stale = (outcome.error.details as { reason?: string } | undefined)?.reason === 'auth-revision-changed';
@@ -322,12 +250,13 @@ export class KvMember {
    * rounds (ReadBatcher); after that a local read is linearizable.
    */
   readIndex(): Promise<void> {
-    if (this.removedError !== null) return Promise.reject(this.removedError);
+    const removed = this.group.removed;
+    if (removed !== null) return Promise.reject(removed);
     return this.reads.wait();
   }
 
   addMember(id: NodeId, address: string): Promise<ConfState> {
-    return this.driver.proposeConfChange({
+    return this.group.proposeConfChange({
       transition: 'Auto',
       changes: [{ type: 'AddNode', nodeId: id }],
       context: new TextEncoder().encode(address),
@@ -335,42 +264,10 @@ export class KvMember {
   }
 
   removeMember(id: NodeId): Promise<ConfState> {
-    return this.driver.proposeConfChange({ transition: 'Auto', changes: [{ type: 'RemoveNode', nodeId: id }] });
+    return this.group.proposeConfChange({ transition: 'Auto', changes: [{ type: 'RemoveNode', nodeId: id }] });
   }
 
   transferLeadership(to: NodeId): void {
-    this.driver.transferLeadership(to);
+    this.group.transferLeadership(to);
   }
-
-  /** One send per peer and frame-sized batch; a message that can never fit is logged, never dropped in silence. */
-  private route(messages: readonly Message[]): void {
-    const byPeer = new Map<NodeId, Message[]>();
-    for (const m of messages) {
-      let list = byPeer.get(m.to);
-      if (list === undefined) byPeer.set(m.to, (list = []));
-      list.push(m);
-    }
-    for (const [to, list] of byPeer) {
-      const { batches, oversized } = batchBySize(list, this.maxMessageBytes);
-      for (const batch of batches) this.o.send(to, batch);
-      for (const m of oversized) {
-        this.o.logger.error(
-          `raft ${m.type} to '${to}' (~${messageBytes(m)} bytes) exceeds the ${this.maxMessageBytes}-byte limit of one message and cannot be sent; ` +
-            (m.type === 'MsgSnap'
-              ? 'the state is too large to send as one snapshot: raise maxFrameSize on every member'
-              : 'this is a bug: commands are limited so that their entries always fit'),
-        );
-      }
-    }
-  }
-}
-
-/** Whether `id` is a voter or learner of `conf` (either side of a joint configuration). */
-function inConfiguration(conf: ConfState, id: NodeId): boolean {
-  return (
-    conf.voters.includes(id) ||
-    conf.votersOutgoing.includes(id) ||
-    conf.learners.includes(id) ||
-    conf.learnersNext.includes(id)
-  );
 }

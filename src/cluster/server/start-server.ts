@@ -1,16 +1,16 @@
 import { systemTimer } from '../../base/clock.js';
 import { createNode, type ParleyNode } from '../../node/node.js';
 import type { NodeOptions } from '../../node/options.js';
-import type { Message } from '../../raft/core/messages.js';
-import { encodeWireMessage } from '../../raft/core/wire-message.js';
+import type { StateMachine } from '../../raft/driver.js';
 import { type EncryptionAtRestOptions, resolveEncryptionAtRest } from '../../raft/wal/data-keyring.js';
 import { createConsoleLogger, type Logger, type LogLevel } from '../../transport/logger.js';
 import type { Transport } from '../../transport/transport.js';
 import { ParleyError } from '../../wire/parley-error.js';
 import { createClusterService } from './cluster-service.js';
+import { GroupHost } from './group-host.js';
 import { KvMember, type KvMemberOptions } from './kv-member.js';
 import { createKvService } from './kv-service.js';
-import { createRaftService } from './raft-service.js';
+import { createRaftService, encodeRaftStep, KV_GROUP, type RaftStepPart } from './raft-service.js';
 
 export interface ServerOptions {
   readonly id: string;
@@ -49,6 +49,7 @@ export interface ServerOptions {
    * Encrypt the member's log and snapshots on disk (AES-256-GCM under a data key this server
    * holds): a key file (`ID:BASE64KEY` lines, from `parley keys gen --data-key`) or a keyring.
    * Protects a stolen disk, backup or snapshot copy, not a compromised server: docs/SECURITY.md.
+   * Covers the KV group and every hosted group.
    */
   readonly encryptionAtRest?: EncryptionAtRestOptions;
   /** Replaces TCP (e.g. MemoryTransport in tests). */
@@ -64,6 +65,17 @@ export interface ServerOptions {
   readonly maxInFlightPerPeer?: number;
   /** Most watches one caller may hold on this member (default 1000; RESOURCE_EXHAUSTED past it). */
   readonly maxWatchesPerCaller?: number;
+  /**
+   * Hosts Raft groups besides the KV group (the partitions of streams): those the placement
+   * records under `prefix` (default `$queue/placement/`) name this member for, each running the
+   * state machine `stateMachine(groupId)` returns (GroupHost, group-host.ts). Absent: none.
+   */
+  readonly groups?: {
+    readonly stateMachine: (groupId: string) => StateMachine<unknown>;
+    readonly prefix?: string;
+    /** Ticks between two looks at the placement records and the groups' leaders (default 4). */
+    readonly checkEveryTicks?: number;
+  };
   readonly raft?: Partial<
     Pick<
       KvMemberOptions,
@@ -75,6 +87,8 @@ export interface ServerOptions {
 export interface KvServer {
   readonly node: ParleyNode;
   readonly member: KvMember;
+  /** The Raft groups this member hosts from placement records (null without `groups`). */
+  readonly groups: GroupHost<unknown> | null;
   /** host:port it listens on (the configured `listen` until started; then the bound port). */
   readonly address: string;
   /**
@@ -133,9 +147,9 @@ export function createServer(options: ServerOptions): KvServer {
   });
   const voters = [...new Set([...Object.keys(peers), options.id])].sort();
   const lastSendError = new Map<string, number>();
-  const send = (to: string, messages: Message[]) => {
+  const sendStep = (to: string, parts: readonly RaftStepPart[]) => {
     try {
-      node.send('$raft.step', messages.map(encodeWireMessage), { nodeId: to });
+      node.send('$raft.step', encodeRaftStep(parts), { nodeId: to });
     } catch (err) {
       // Not connected (yet): raft resends (heartbeats, append retries) once the peer is back.
       // Anything else (the peer's queue full, a frame too large) is said, at most once per
@@ -154,22 +168,43 @@ export function createServer(options: ServerOptions): KvServer {
     ...(encryption ? { encryption } : {}),
     initialVoters: options.join === true ? null : voters,
     knownPeers: Object.keys(peers).filter((id) => id !== options.id),
-    send,
+    send: (to, messages) => sendStep(to, [{ groupId: KV_GROUP, messages }]),
     logger,
     ...(options.maxFrameSize ? { maxFrameSize: options.maxFrameSize } : {}),
   });
+  const groups =
+    options.groups === undefined
+      ? null
+      : new GroupHost<unknown>({
+          id: options.id,
+          dataDir: options.dataDir,
+          ...(encryption ? { encryption } : {}),
+          placements: member,
+          stateMachine: options.groups.stateMachine,
+          send: sendStep,
+          isHealthy: (id) => node.nodes().some((n) => n.id === id && n.connected),
+          logger,
+          prefix: options.groups.prefix,
+          checkEveryTicks: options.groups.checkEveryTicks,
+          raft: options.raft,
+          maxFrameSize: options.maxFrameSize,
+        });
+  void member.whenRemoved.then(() => groups?.stop());
   const addressOf = (id: string) => node.nodes().find((n) => n.id === id)?.address ?? peers[id] ?? null;
   node.addService(
-    createRaftService(member, {
-      logger,
-      noticeNotMember: (to, appliedIndex) => {
-        try {
-          node.send('$raft.notMember', { appliedIndex }, { nodeId: to });
-        } catch {
-          // Not connected: it will send again and be told again.
-        }
+    createRaftService(
+      { get: (groupId) => (groupId === KV_GROUP ? member : (groups?.get(groupId) ?? undefined)) },
+      {
+        logger,
+        noticeNotMember: (to, appliedIndex, groupId) => {
+          try {
+            node.send('$raft.notMember', { appliedIndex, groupId }, { nodeId: to });
+          } catch {
+            // Not connected: it will send again and be told again.
+          }
+        },
       },
-    }),
+    ),
   );
   node.addService(
     createKvService(member, addressOf, node.authorization, { maxWatchesPerCaller: options.maxWatchesPerCaller }),
@@ -179,6 +214,7 @@ export function createServer(options: ServerOptions): KvServer {
   return {
     node,
     member,
+    groups,
     get address() {
       return node.address ?? options.listen;
     },
@@ -192,11 +228,13 @@ export function createServer(options: ServerOptions): KvServer {
           throw err;
         }
         member.start();
+        groups?.start();
       })();
       return started;
     },
     async stop() {
       await node.stop();
+      groups?.stop();
       member.stop();
     },
   };
