@@ -99,7 +99,7 @@ describe('partition commands', () => {
       ],
       [{ type: 'ack', now: 1, consumer: 'c', acks: [{ kind: 'ack', seq: 0, token: 0 }] }, /acks\[0\]\.seq/],
       [{ type: 'dlq-replay', now: 1, seqs: [1, 'x'] }, /seqs\[1\] must be an integer/],
-      [{ type: 'consumer-create', now: 1, config: { name: '' } }, /config\.name/],
+      [{ type: 'consumer-create', now: 1, config: { name: '' } }, /consumer config: name/],
     ];
     for (const [input, message] of cases) {
       assert.throws(

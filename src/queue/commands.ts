@@ -1,4 +1,5 @@
 import { ParleyError } from '../wire/parley-error.js';
+import { validateConsumerConfig } from './consumer-config.js';
 import { validateStreamConfig } from './stream-config.js';
 import { subjectProblem } from './subject.js';
 import type { AckEntry, AckKind, ConsumerConfig, MessageHeaders, PartitionCommand, PublishEntry } from './types.js';
@@ -52,10 +53,6 @@ function int(x: unknown, what: string, min = 0, max = Number.MAX_SAFE_INTEGER): 
     throw bad(`${what} must be an integer ${range}`);
   }
   return x;
-}
-
-function optInt(x: unknown, what: string, min = 0, max = Number.MAX_SAFE_INTEGER): number | undefined {
-  return x === undefined ? undefined : int(x, what, min, max);
 }
 
 function str(x: unknown, what: string, maxChars: number, minChars = 1): string {
@@ -136,14 +133,9 @@ function ackEntry(x: unknown, i: number): AckEntry {
   return e;
 }
 
-/**
- * A consumer's configuration inside a command. consumer-config.ts (the consumers' part) owns its
- * validation and defaults; until it lands only the name is checked here.
- */
+/** A consumer's configuration inside a command: validated and completed with the defaults by consumer-config.ts. */
 function consumerConfig(x: unknown): ConsumerConfig {
-  if (!isObj(x)) throw bad('config must be an object');
-  consumerName(x.name, 'config.name');
-  return x as unknown as ConsumerConfig;
+  return validateConsumerConfig(x);
 }
 
 function shownType(x: unknown): string {

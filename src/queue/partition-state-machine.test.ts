@@ -188,10 +188,33 @@ describe('PartitionStateMachine', () => {
     );
   });
 
-  it('consumer commands are UNIMPLEMENTED until a consumer table is wired in', () => {
-    const sm = machine();
-    const o = sm.applyCommand({ type: 'fetch', now: 1, consumer: 'c', max: 1, maxBytes: 100 });
-    assert.equal(!o.ok && o.error.code, 'UNIMPLEMENTED');
+  it('runs consumers with the real consumer table by default: create, fetch, ack, work-queue removal, snapshot', () => {
+    const sm = machine({ retention: 'work-queue' });
+    publish(sm, 1, [{ key: 'a' }, { key: 'b' }]);
+    const created = ok(sm.applyCommand({ type: 'consumer-create', now: 1, config: { name: 'c', maxDeliver: 2 } }));
+    assert.ok(created.type === 'consumer');
+    assert.deepEqual([created.info.stream, created.info.config.ackWaitMs], ['s', 30_000]);
+    const fetched = ok(sm.applyCommand({ type: 'fetch', now: 2, consumer: 'c', max: 1, maxBytes: 100 }));
+    assert.ok(fetched.type === 'fetch' && fetched.deliveries.length === 1);
+    const d = fetched.deliveries[0]!;
+    const acked = ok(
+      sm.applyCommand({
+        type: 'ack',
+        now: 3,
+        consumer: 'c',
+        acks: [{ kind: 'ack', seq: d.message.seq, token: d.token }],
+      }),
+    );
+    assert.deepEqual(acked, { type: 'ack', outcomes: [{ ok: true }] });
+    assert.equal(sm.info().firstSeq, 2, 'the acked message left the work queue');
+    const b = new PartitionStateMachine();
+    b.restore(sm.snapshot());
+    assert.deepEqual(b.consumerInfo('c'), sm.consumerInfo('c'));
+    const again = (m: PartitionStateMachine) =>
+      ok(m.applyCommand({ type: 'fetch', now: 4, consumer: 'c', max: 5, maxBytes: 100 }));
+    assert.deepEqual(again(b), again(sm));
+    const bad = sm.applyCommand({ type: 'consumer-create', now: 1, config: { name: 'd', maxDeliver: 0 } });
+    assert.equal(!bad.ok && bad.error.code, 'INVALID_ARGUMENT');
   });
 
   it('dispatches consumer commands to the table, reports every removal to it, and removes acked work (work-queue)', () => {

@@ -3,6 +3,7 @@ import type { Entry, Snapshot } from '../raft/types.js';
 import { ParleyError } from '../wire/parley-error.js';
 import { decodePartitionCommand } from './command-codec.js';
 import { validatePartitionCommand } from './commands.js';
+import { CONSUMER_TABLES } from './consumer-table.js';
 import { DeadLetterLog } from './dead-letter-log.js';
 import { DedupWindow } from './dedup-window.js';
 import { headerBytes, MessageLog, messageBytes, type NewMessage } from './message-log.js';
@@ -80,38 +81,8 @@ export interface ConsumerTables {
   restore(data: unknown, log: MessageLogView, dlq: DeadLetterSink, place: ConsumerTablePlace): ConsumerTableLike;
 }
 
-function unimplemented(): ParleyError {
-  return new ParleyError('UNIMPLEMENTED', 'consumers are not available in this build of Parley yet');
-}
-
-/** Until the consumers' table is wired in: no consumers, every consumer command UNIMPLEMENTED. */
-const NO_CONSUMERS: ConsumerTables = {
-  create: () => ({
-    size: 0,
-    create: () => {
-      throw unimplemented();
-    },
-    delete: () => {
-      throw unimplemented();
-    },
-    fetch: () => {
-      throw unimplemented();
-    },
-    ack: () => {
-      throw unimplemented();
-    },
-    tick: () => 0,
-    messageRemoved: () => {},
-    workQueueFloor: () => 0,
-    info: () => {
-      throw unimplemented();
-    },
-    snapshot: () => null,
-  }),
-  restore: (_data, log, dlq, place) => NO_CONSUMERS.create(log, dlq, place),
-};
-
 export interface PartitionStateMachineOptions {
+  /** The consumers' table (default: consumer-table.ts; tests pass fakes). */
   readonly consumers?: ConsumerTables;
   /** Most message ids remembered for deduplication (dedup-window.ts). */
   readonly maxDedupEntries?: number;
@@ -142,7 +113,7 @@ export class PartitionStateMachine implements StateMachine<PartitionOutcome> {
   private readonly tables: ConsumerTables;
 
   constructor(private readonly options: PartitionStateMachineOptions = {}) {
-    this.tables = options.consumers ?? NO_CONSUMERS;
+    this.tables = options.consumers ?? CONSUMER_TABLES;
     this.log = this.newLog(NO_LIMITS);
     this.dedup = new DedupWindow(options.maxDedupEntries);
     this.dlq = new DeadLetterLog(options.maxDeadLetters);
