@@ -100,12 +100,14 @@ export function securityFromFlags(
   const trustFile = str('trust');
   const trustValue = envValue(sources, TRUST_ENV);
   if (trustFile !== undefined || trustValue !== undefined) {
-    auth.trust =
+    const trust =
       trustFile !== undefined
         ? checkedTrust(parseTrustFile(trustFile, usage), `--trust ${trustFile}`, usage)
         : checkedTrust(parseTrustList(trustValue!, usage), TRUST_ENV, usage);
+    // A file is passed by path: the node re-reads it, so a key removed from it is revoked live.
+    auth.trust = trustFile ?? trust;
     if (ownPublicKey !== undefined) {
-      identity = Object.entries(auth.trust).find(
+      identity = Object.entries(trust).find(
         ([, entry]) => canonicalPublicKey(typeof entry === 'string' ? entry : entry.publicKey) === ownPublicKey,
       )?.[0];
     }
@@ -130,7 +132,10 @@ export function securityFromFlags(
   }
 
   const tokensFile = str('tokens');
-  if (tokensFile !== undefined) auth.tokens = readTokenOptions(tokensFile, usage);
+  if (tokensFile !== undefined) {
+    readTokenOptions(tokensFile, usage);
+    auth.tokens = tokensFile; // by path, re-read by the node: a signing key removed from it is revoked live
+  }
 
   const token = str('token');
   if (token !== undefined) {

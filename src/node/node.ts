@@ -5,7 +5,7 @@ import { type Timer, wallTimer } from '../base/clock.js';
 import { type ConnectionRefusal, refusalError } from '../transport/connection-refusal.js';
 import { createConsoleLogger, type Logger } from '../transport/logger.js';
 import { Mesh } from '../transport/mesh.js';
-import { DEFAULT_HANDSHAKE_TIMEOUT_MS, resolveAuth } from '../transport/security/auth-options.js';
+import { DEFAULT_HANDSHAKE_TIMEOUT_MS } from '../transport/security/auth-options.js';
 import { TcpTransport } from '../transport/tcp-transport.js';
 import { DEFAULT_MAX_OUTBOUND_BYTES } from '../transport/transport.js';
 import { type Codec, codecByName } from '../wire/codec.js';
@@ -25,6 +25,7 @@ import { checkListenSecurity } from './listen-security.js';
 import { type LocalAction, LocalServices } from './local-services.js';
 import { Membership, type PeerView } from './membership.js';
 import type { CallHandler, Middleware } from './middleware.js';
+import { type AuthChanges, NodeAuth } from './node-auth.js';
 import { createNodeService } from './node-service.js';
 import type { NodeOptions } from './options.js';
 import { PendingCalls } from './pending-calls.js';
@@ -68,6 +69,8 @@ export class ParleyNode<C extends ContractShape = AnyContract, E extends EventSh
   private readonly membership: Membership;
   /** The policy in force, its checks, denial counters and audit log. */
   readonly authorization: Authorizer;
+  /** The authentication options, with their trust and tokens files polled (undefined: no `auth`). */
+  private readonly auth: NodeAuth | undefined;
   private state: NodeState = 'created';
   private startedAt = 0;
 
@@ -106,12 +109,26 @@ export class ParleyNode<C extends ContractShape = AnyContract, E extends EventSh
         logger: this.logger,
         maxConnectionsPerAddress: options.maxConnectionsPerAddress,
       });
-    const auth = options.auth
-      ? resolveAuth(options.auth, {
-          linkIsTls: options.tls !== undefined && options.transport === undefined,
-          hasCertificate: options.tls?.cert !== undefined,
+    const context = {
+      linkIsTls: options.tls !== undefined && options.transport === undefined,
+      hasCertificate: options.tls?.cert !== undefined,
+    };
+    this.auth = options.auth
+      ? new NodeAuth(options.auth, context, {
+          onChange: (resolved, source) => {
+            this.mesh.updateAuth(resolved);
+            const details = { trustedKeys: resolved.trust.size, tokens: resolved.verifyToken !== undefined };
+            this.authorization.record({ event: 'auth-reloaded', source, details });
+          },
+          onRejected: (err, source) =>
+            this.authorization.record({
+              event: 'auth-rejected',
+              source,
+              reason: `${err.message}; the last good version stays in force`,
+            }),
         })
       : undefined;
+    const auth = this.auth?.resolved;
     this.mesh = new Mesh({
       localId: this.id,
       transport,
@@ -121,6 +138,15 @@ export class ParleyNode<C extends ContractShape = AnyContract, E extends EventSh
       idleTimeoutMs: options.idleTimeout ?? 5000,
       handshakeTimeoutMs: auth?.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
       auth,
+      onRevoked: (peerId, principal, why) =>
+        this.authorization.record({
+          event: 'connection-revoked',
+          principal: principal.name,
+          via: principal.via,
+          code: 'UNAUTHENTICATED',
+          reason: why.message,
+          details: { peerId, refusal: why.reason },
+        }),
       sealing: { maxFrameSize, maxOutboundBytes: options.maxOutboundBytes ?? DEFAULT_MAX_OUTBOUND_BYTES },
     });
     this.discovery =
@@ -240,6 +266,7 @@ export class ParleyNode<C extends ContractShape = AnyContract, E extends EventSh
     });
     this.membership.address = bound === null ? null : (this.options.advertise ?? bound);
     this.authorization.start();
+    this.auth?.start();
     await this.discovery.start(this.membership.discoveryHost());
     this.state = 'running';
     for (const d of this.local.definitions()) await this.runHook(d, 'started');
@@ -266,6 +293,7 @@ export class ParleyNode<C extends ContractShape = AnyContract, E extends EventSh
     this.pending.failAll(() => stopping);
     this.membership.stop();
     this.authorization.stop();
+    this.auth?.stop();
     await this.mesh.stop();
     for (const d of this.local.definitions()) await this.runHook(d, 'stopped');
     this.state = 'stopped';
@@ -312,6 +340,18 @@ export class ParleyNode<C extends ContractShape = AnyContract, E extends EventSh
    */
   lastRefusal(addressOrPeerId: string): ConnectionRefusal | undefined {
     return this.mesh.lastRefusal(addressOrPeerId);
+  }
+
+  /**
+   * Replaces the trust list and/or the token options while the node runs (as a reloaded
+   * `auth.trust` / `auth.tokens` file does): new handshakes use them, and every connection whose
+   * identity no longer holds — a key no longer trusted (or under another name or groups), a token
+   * that no longer verifies — is closed at once, logged and audited (`connection-revoked`).
+   * Throws INVALID_ARGUMENT, changing nothing, when they are invalid; FAILED_PRECONDITION without `auth`.
+   */
+  updateAuth(changes: AuthChanges): void {
+    if (!this.auth) throw new ParleyError('FAILED_PRECONDITION', `node '${this.id}' has no auth options to update`);
+    this.auth.update(changes);
   }
 
   /** Calls `listener` on every refused handshake, either way; returns the function that stops it. */

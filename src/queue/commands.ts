@@ -55,10 +55,6 @@ function int(x: unknown, what: string, min = 0, max = Number.MAX_SAFE_INTEGER): 
   return x;
 }
 
-function optInt(x: unknown, what: string, min = 0, max = Number.MAX_SAFE_INTEGER): number | undefined {
-  return x === undefined ? undefined : int(x, what, min, max);
-}
-
 function str(x: unknown, what: string, maxChars: number, minChars = 1): string {
   if (typeof x !== 'string' || x.length < minChars || x.length > maxChars) {
     throw bad(`${what} must be a string of ${minChars}..${maxChars} characters`);

@@ -1,6 +1,5 @@
-import { type BackoffOptions, DEFAULT_RECONNECT_BACKOFF } from '../base/backoff.js';
+import { DEFAULT_RECONNECT_BACKOFF } from '../base/backoff.js';
 import { systemTimer, type Timer } from '../base/clock.js';
-import type { Random } from '../base/random.js';
 import { jsonCodec } from '../wire/codec.js';
 import { type Frame, FrameFlag, PacketType, packetName } from '../wire/frame.js';
 import { FrameError } from '../wire/frame-decoder.js';
@@ -17,57 +16,21 @@ import {
 } from './connection-refusal.js';
 import { type HelloProof, judgeHello, type KnownPeer, keepNewConnection } from './handshake.js';
 import type { LivenessSettings } from './liveness.js';
-import { checkConnection, LivenessTicker, sendPing } from './liveness-ticker.js';
-import type { Logger } from './logger.js';
+import { checkConnection, LivenessTicker } from './liveness-ticker.js';
+import { MAX_PING_BODY, type MeshEvents, type MeshOptions } from './mesh-options.js';
 import { type ConnectionState, newConnectionState, newPeerState, type PeerState } from './mesh-state.js';
 import { type Principal, unprovenPrincipal } from './principal.js';
 import { Redialer } from './redialer.js';
+import { probeOldConnection } from './restart-probe.js';
 import type { ResolvedAuth } from './security/auth-options.js';
 import { ConnectionAuth } from './security/connection-auth.js';
-import { SealedConnection, type SealedConnectionOptions } from './security/sealed-connection.js';
-import type { Transport } from './transport.js';
+import { type Revocation, revocationOf, TokenExpiry } from './security/revocation.js';
+import { SealedConnection } from './security/sealed-connection.js';
 
-/** Largest PING body answered (bytes); a larger one is a protocol violation. Parley sends empty PINGs. */
-export const MAX_PING_BODY = 64;
-
-export interface MeshOptions {
-  readonly localId: string;
-  readonly transport: Transport;
-  /** The HELLO this node sends; called for every handshake so it is always current. */
-  readonly hello: () => HelloBody;
-  readonly logger: Logger;
-  /** Send a PING when nothing was received for this long (default 1000 ms). */
-  readonly keepaliveIntervalMs?: number;
-  /** Declare a connection dead when nothing was received for this long (default 5000 ms). */
-  readonly idleTimeoutMs?: number;
-  readonly handshakeTimeoutMs?: number;
-  readonly reconnect?: BackoffOptions;
-  /** Time and timers (default systemTimer: monotonic, never keeps the process alive). */
-  readonly timer?: Timer;
-  /** Jitter of the redials (default Math.random). */
-  readonly random?: Random;
-  /** Authenticate every connection (security/connection-auth.ts); undefined: believe HELLOs, as a closed network may. */
-  readonly auth?: ResolvedAuth | undefined;
-  /** The limits a SealedConnection checks before it spends a counter (when `auth.seal`). */
-  readonly sealing?: SealedConnectionOptions | undefined;
-}
+export { MAX_PING_BODY, type MeshEvents, type MeshOptions } from './mesh-options.js';
 
 /** How long a duplicate connection stays open after losing the tie-break, so frames on it arrive. */
 const DUPLICATE_GRACE_MS = 1000;
-/** The least time a restarted peer's old connection has to answer a PING before a proven newcomer replaces it. */
-const RESTART_PROBE_MS = 200;
-
-export interface MeshEvents {
-  /** A peer is reachable (first connection, or back after a loss). */
-  onPeerUp(peerId: string, hello: HelloBody): void;
-  /**
-   * The peer's last connection closed. `graceful` when it had said GOODBYE, or when this mesh is
-   * stopping and closed it itself: neither is a loss to redial or to log as one.
-   */
-  onPeerDown(peerId: string, graceful: boolean, reason: string): void;
-  /** Every frame other than HELLO/PING/PONG, from a handshaken peer. */
-  onFrame(peerId: string, frame: Frame): void;
-}
 
 /**
  * The mesh moves frames between node ids: the table of peers and their connections, and the
@@ -96,6 +59,9 @@ export class Mesh {
   private readonly redialer: Redialer;
   private readonly ticker: LivenessTicker;
   private readonly refusals: RefusalLog;
+  private readonly expiry: TokenExpiry<ConnectionState>;
+  /** The authentication options new connections use; replaced by updateAuth. */
+  private auth: ResolvedAuth | undefined;
   private events: MeshEvents | undefined;
   private stopped = false;
   address: string | null = null;
@@ -108,6 +74,10 @@ export class Mesh {
     };
     this.timer = options.timer ?? systemTimer;
     this.refusals = new RefusalLog(this.timer);
+    this.auth = options.auth;
+    this.expiry = new TokenExpiry(this.timer, (state, principal) =>
+      this.revoke(state, { reason: 'token-expired', message: `the token of '${principal.name}' expired` }),
+    );
     this.ticker = new LivenessTicker(this.timer, this.liveness, (stalled) => this.checkLiveness(stalled));
     this.redialer = new Redialer({
       timer: this.timer,
@@ -220,6 +190,16 @@ export class Mesh {
     for (const c of p.retired) c.close();
   }
 
+  /**
+   * Replaces the trust list and token keys (a reloaded file): new handshakes use `next`, and every
+   * authenticated connection whose identity no longer holds under it is closed (revocation.ts).
+   * The method and sealing must not change.
+   */
+  updateAuth(next: ResolvedAuth): void {
+    this.auth = next;
+    for (const state of [...this.connections.values()]) this.recheck(state);
+  }
+
   /** Closes every connection (after flushing) and stops listening. */
   async stop(): Promise<void> {
     this.stopped = true;
@@ -242,7 +222,8 @@ export class Mesh {
 
   private adopt(raw: Connection): ConnectionState {
     const now = this.timer.now();
-    const { auth, sealing } = this.options;
+    const { auth } = this;
+    const { sealing } = this.options;
     // Sealing is switched on by the handshake (security/connection-auth.ts), both ways at agreed points.
     const connection = auth?.seal ? new SealedConnection(raw, sealing) : raw;
     const state = newConnectionState(connection, now);
@@ -413,7 +394,7 @@ export class Mesh {
       return;
     }
     if (verdict.kind === 'probe') {
-      this.probeOldConnection(state, principal, verdict.hello);
+      this.probeRestart(state, principal, verdict.hello);
       return;
     }
     this.enter(state, principal, verdict.hello, verdict.restarted);
@@ -424,39 +405,32 @@ export class Mesh {
     state.probing = false;
     state.principal = principal;
     this.admit(state, hello, restarted);
+    this.expiry.watch(state, principal);
+    // Authenticated under options a reload has replaced since: judged again under the new ones.
+    if (state.auth!.options !== this.auth) this.recheck(state);
     for (const frame of state.auth!.takeHeld()) {
       if (state.connection.closed) return;
       this.receiveSafely(state, frame);
     }
   }
 
-  /**
-   * A restarted peer proved the identity its old connection proved, and the old one was heard
-   * from lately: PING the old connection and hold the newcomer for a few round trips. If anything
-   * arrives on the old one meanwhile, two live processes share the identity: the newcomer is
-   * refused as a duplicate. Otherwise the old one is half-dead (its process is gone): the newcomer
-   * replaces it at once, without waiting for the idle timeout.
-   */
-  private probeOldConnection(state: ConnectionState, principal: Principal, hello: HelloBody): void {
+  /** A restarted peer proved its old connection's identity: the newcomer waits for the old one's probe (restart-probe.ts). */
+  private probeRestart(state: ConnectionState, principal: Principal, hello: HelloBody): void {
     const peer = this.peers.get(hello.node.id)!;
     const old = peer.connection && this.connections.get(peer.connection);
-    const since = this.timer.now();
     state.probing = true;
-    if (old) sendPing(old, since);
-    const probeMs = Math.min(this.liveness.handshakeTimeoutMs / 4, Math.max(RESTART_PROBE_MS, 4 * (peer.rttMs ?? 0)));
-    this.timer.setTimeout(() => {
+    probeOldConnection(this.timer, old, peer.rttMs, this.liveness.handshakeTimeoutMs, (alive) => {
       if (this.connections.get(state.connection) !== state || state.connection.closed || this.stopped) return;
-      const alive = old && peer.connection === old.connection && !old.connection.closed && old.lastReceived >= since;
-      if (alive) {
+      if (alive && peer.connection === old?.connection) {
         const reason = `node id '${hello.node.id}' is already used by a running node that proves the same identity; give every node its own key or certificate`;
         this.refuse(state, 'ALREADY_EXISTS', reason, 'duplicate-id');
         return;
       }
       this.options.logger.info(
-        `'${hello.node.id}' restarted: its old connection did not answer, the new one (same identity) replaces it`,
+        `'${hello.node.id}' restarted: its old connection did not answer; the new one replaces it`,
       );
       this.enter(state, principal, hello, true);
-    }, probeMs);
+    });
   }
 
   /** Enters a handshaken connection in the peer table. */
@@ -517,6 +491,7 @@ export class Mesh {
 
   private onClose(state: ConnectionState, error: Error | undefined): void {
     this.connections.delete(state.connection);
+    this.expiry.forget(state);
     const reason = error?.message ?? 'closed';
     if (error && !(error instanceof FrameError))
       this.options.logger.debug(`connection ${state.connection.remoteAddress} closed: ${reason}`);
@@ -567,6 +542,22 @@ export class Mesh {
     for (const state of [...this.connections.values()]) {
       checkConnection(state, this.sendingPeer(state), now, this.liveness, stalled, this.options.logger);
     }
+  }
+
+  /** Judges an admitted connection again under the current options; closes it if its identity no longer holds. */
+  private recheck(state: ConnectionState): void {
+    const { auth } = this;
+    const principal = state.principal;
+    if (!auth || !principal || !state.auth || state.refused) return;
+    void revocationOf(principal, state.auth.peerProof, auth).then((why) => {
+      if (why && this.auth === auth) this.revoke(state, why);
+    });
+  }
+
+  private revoke(state: ConnectionState, why: Revocation): void {
+    if (state.refused || state.connection.closed || !state.principal) return;
+    this.refuse(state, 'UNAUTHENTICATED', `${why.message}; it must authenticate again`, why.reason);
+    this.options.onRevoked?.(state.peerId ?? state.connection.remoteAddress, state.principal, why);
   }
 
   private protocolError(state: ConnectionState, what: string): void {

@@ -3,12 +3,13 @@ import { HEADER_SIZE, type PacketType, writeHeader } from './frame.js';
 /** Batches up to this size are copied out by take(); larger ones hand over their buffer. */
 const COPY_OUT_LIMIT = 64 * 1024;
 /**
- * After a batch hands over its buffer, or is cleared, it keeps (or starts again at) the capacity
- * it grew to, up to this: a connection that flushes 64 KiB batches does not regrow 16 → 128 KiB,
- * copying as it goes, for every batch. Above it, the batch returns to its initial capacity, so one
- * huge frame does not pin its memory for the life of the connection.
+ * After a batch hands over its buffer, or is cleared, it keeps the capacity it grew to, up to
+ * this: a connection that flushes 64 KiB batches does not regrow 16 → 128 KiB, copying as it goes,
+ * for every batch. Above it, the batch returns to its initial capacity, so one huge frame does not
+ * pin its memory for the life of the connection.
  */
-const RETAINED_CAPACITY_LIMIT = 256 * 1024;
+const RETAINED_CAPACITY_LIMIT = 128 * 1024;
+const NO_BYTES = new Uint8Array(0);
 
 /** The smallest buffer a batch grows to (a batch may start smaller). */
 const MIN_GROWN_CAPACITY = 1024;
@@ -27,9 +28,12 @@ export class FrameBatch {
   private buffer: Uint8Array;
   private length = 0;
   private frameCount = 0;
+  /** The capacity of the next buffer, after one was handed over (allocated at the next append). */
+  private nextCapacity: number;
 
   constructor(private readonly initialCapacity = 16 * 1024) {
     this.buffer = Buffer.allocUnsafeSlow(initialCapacity);
+    this.nextCapacity = initialCapacity;
   }
 
   get byteLength(): number {
@@ -63,7 +67,8 @@ export class FrameBatch {
    * up to COPY_OUT_LIMIT bytes are copied out (a copy, from Node's buffer pool when small, is far
    * cheaper than allocating a fresh 16 KiB buffer per flush, which at one flush per call was most
    * of the garbage of a round trip) and the buffer is kept; a larger batch hands its buffer over
-   * whole and the batch goes on with a new one of the same capacity (see RETAINED_CAPACITY_LIMIT).
+   * whole and the batch makes a new one of the same capacity at its next append (see
+   * RETAINED_CAPACITY_LIMIT).
    */
   take(): Uint8Array {
     const length = this.length;
@@ -71,7 +76,8 @@ export class FrameBatch {
     this.frameCount = 0;
     if (length > COPY_OUT_LIMIT) {
       const whole = this.buffer.subarray(0, length);
-      this.buffer = Buffer.allocUnsafeSlow(this.retainedCapacity());
+      this.nextCapacity = this.retainedCapacity();
+      this.buffer = NO_BYTES; // an idle connection holds no buffer until it sends again
       return whole;
     }
     const out = Buffer.allocUnsafe(length);
@@ -101,7 +107,7 @@ export class FrameBatch {
   private reserve(extra: number): void {
     const need = this.length + extra;
     if (need <= this.buffer.length) return;
-    let capacity = Math.max(this.buffer.length * 2, MIN_GROWN_CAPACITY);
+    let capacity = Math.max(this.buffer.length * 2, this.nextCapacity, MIN_GROWN_CAPACITY);
     while (capacity < need) capacity *= 2;
     const next = Buffer.allocUnsafeSlow(capacity);
     next.set(this.buffer.subarray(0, this.length));

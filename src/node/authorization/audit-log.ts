@@ -8,7 +8,13 @@ export type AuditEvent =
   | 'policy-reloaded'
   | 'policy-rejected'
   | 'membership-changed'
-  | 'role-changed';
+  | 'role-changed'
+  /** The trust list or token options were reloaded (file or node.updateAuth). */
+  | 'auth-reloaded'
+  /** A new version of a trust or tokens file cannot be used: the last good one stays. */
+  | 'auth-rejected'
+  /** An authenticated connection was closed: its key left the trust list, its token expired or no longer verifies. */
+  | 'connection-revoked';
 
 /** One structured audit line (JSON-serializable). */
 export interface AuditEntry {
@@ -120,8 +126,10 @@ export function loggerSink(logger: {
 }): AuditSink {
   return (entry) => {
     const fields = entry as unknown as Record<string, unknown>;
-    if (entry.event === 'policy-rejected') logger.error(`audit: ${entry.event}`, fields);
-    else if (entry.event === 'denied') logger.warn(`audit: ${entry.event}`, fields);
+    if (entry.event === 'policy-rejected' || entry.event === 'auth-rejected')
+      logger.error(`audit: ${entry.event}`, fields);
+    else if (entry.event === 'denied' || entry.event === 'connection-revoked')
+      logger.warn(`audit: ${entry.event}`, fields);
     else logger.info(`audit: ${entry.event}`, fields);
   };
 }

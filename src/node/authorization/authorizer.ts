@@ -1,11 +1,11 @@
 import type { Clock } from '../../base/clock.js';
+import { PolledFile } from '../../base/polled-file.js';
 import type { Logger } from '../../transport/logger.js';
 import { type Principal, unauthenticatedPrincipal } from '../../transport/principal.js';
 import { ParleyError } from '../../wire/parley-error.js';
 import { AuditLog, type AuditRecord, type AuditSink, loggerSink } from './audit-log.js';
 import { CompiledPolicy, type Decision, describeSpan, type Permission } from './decision.js';
-import { type Policy, validatePolicy } from './policy.js';
-import { PolicyFile } from './policy-file.js';
+import { type Policy, parsePolicy, validatePolicy } from './policy.js';
 
 /** Denials counted per kind (`internal` = a `$` service only members reach). */
 export type DenialCounts = Record<
@@ -45,7 +45,7 @@ export interface AuthorizerOptions {
 export class Authorizer {
   readonly audit: AuditLog;
   private compiled: CompiledPolicy | null = null;
-  private readonly file: PolicyFile | undefined;
+  private readonly file: PolledFile<Policy> | undefined;
   private readonly listeners: (() => void)[] = [];
   private readonly counts: DenialCounts = {
     call: 0,
@@ -65,8 +65,8 @@ export class Authorizer {
     this.audit = new AuditLog(options.nodeId, options.audit ?? loggerSink(options.logger), options.clock);
     const { policy } = options;
     if (typeof policy === 'string') {
-      this.file = new PolicyFile(policy, {
-        onPolicy: (p) => this.install(p, 'policy-reloaded'),
+      this.file = new PolledFile(policy, 'policy file', (text) => parsePolicy(text, `policy file ${policy}`), {
+        onValue: (p) => this.install(p, 'policy-reloaded'),
         onRejected: (err) =>
           this.audit.record({
             event: 'policy-rejected',

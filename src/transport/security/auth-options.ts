@@ -48,16 +48,20 @@ export interface ConnectInfo {
 export interface AuthOptions {
   /** This node's Ed25519 secret key, `PARLEY-SK-…` (`parley keys gen`). */
   readonly key?: string;
-  /** Keys this node accepts, by name: the name is the principal (and, for a member, its node id). */
-  readonly trust?: Readonly<Record<string, string | TrustedKey>>;
+  /**
+   * Keys this node accepts, by name: the name is the principal (and, for a member, its node id).
+   * A string is the path of a JSON file holding that object, re-read every second: a key removed
+   * from it is revoked live (its connections are closed; SECURITY.md, Revocation).
+   */
+  readonly trust?: TrustList | string;
   /** A cluster secret every member holds (at least 32 characters): the simplest mode. */
   readonly secret?: string;
   /** The peer's CA-verified TLS certificate is its identity (needs `tls`; `tls.mutual` to verify dialers). */
   readonly tls?: boolean;
   /** A bearer token this node (a client) presents, once it has verified the server. */
   readonly token?: string | (() => string | Promise<string>);
-  /** How this node verifies bearer tokens clients present. */
-  readonly tokens?: TokenOptions;
+  /** How this node verifies bearer tokens clients present; a string is the path of a JSON file of them, re-read every second. */
+  readonly tokens?: TokenOptions | string;
   /**
    * Decides last: given what the connection presented and proved, returns its principal, or
    * undefined to refuse it. Called for every connection that completes the handshake.
@@ -68,6 +72,15 @@ export interface AuthOptions {
   /** Seal every frame after the handshake (default: on without TLS, off over TLS). */
   readonly encrypt?: boolean;
 }
+
+/** Trusted keys by name. */
+export type TrustList = Readonly<Record<string, string | TrustedKey>>;
+
+/** AuthOptions with its files read: what resolveAuth takes. */
+export type LoadedAuthOptions = Omit<AuthOptions, 'trust' | 'tokens'> & {
+  readonly trust?: TrustList;
+  readonly tokens?: TokenOptions;
+};
 
 export interface TrustEntry {
   readonly name: string;
@@ -100,15 +113,43 @@ function invalid(message: string): ParleyError {
   return new ParleyError('INVALID_ARGUMENT', message);
 }
 
+/** The text of a trust file: a JSON object of keys by name (the keys are checked by resolveAuth). */
+export function parseTrustText(text: string, where: string): TrustList {
+  const parsed = parseJsonObject(text, where);
+  if (Object.keys(parsed).length === 0) throw invalid(`${where}: no keys; it must hold {"name": "PARLEY-PK-...", ...}`);
+  return parsed as TrustList;
+}
+
+/** The text of a tokens file: a JSON object of TokenOptions (checked by resolveAuth). */
+export function parseTokensText(text: string, where: string): TokenOptions {
+  return parseJsonObject(text, where) as unknown as TokenOptions;
+}
+
+function parseJsonObject(text: string, where: string): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw invalid(`${where} is not valid JSON: ${(err as Error).message}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw invalid(`${where} must hold a JSON object`);
+  return parsed as Record<string, unknown>;
+}
+
 /**
  * Checks and parses `auth`. `linkIsTls`: the node's transport is TLS; `hasCertificate`: this node
  * presents a certificate (tls.cert), so it can prove itself by TLS.
  */
 export function resolveAuth(
-  auth: AuthOptions,
+  auth: LoadedAuthOptions,
   context: { readonly linkIsTls: boolean; readonly hasCertificate: boolean },
 ): ResolvedAuth {
   if (typeof auth !== 'object' || auth === null) throw invalid('auth must be an object (see AuthOptions)');
+  if (typeof auth.trust !== 'object' && auth.trust !== undefined)
+    throw invalid('auth.trust must be an object of keys by name, or the path of a JSON file of them');
+  if (typeof auth.tokens !== 'object' && auth.tokens !== undefined)
+    throw invalid('auth.tokens must be an object, or the path of a JSON file of it');
   const keyPair = auth.key === undefined ? undefined : withOption('auth.key', () => parseSecretKey(auth.key!));
   const trust = new Map<string, TrustEntry>();
   for (const [name, entry] of Object.entries(auth.trust ?? {})) {
@@ -170,6 +211,7 @@ export function resolveAuth(
 export function authenticatesPeers(auth: AuthOptions | undefined): boolean {
   if (!auth) return false;
   return (
+    typeof auth.trust === 'string' ||
     Object.keys(auth.trust ?? {}).length > 0 ||
     auth.secret !== undefined ||
     auth.tls === true ||

@@ -24,6 +24,7 @@ import {
   verifySecretProof,
 } from './handshake-auth.js';
 import { canonicalPublicKey } from './node-keys.js';
+import type { PresentedProof } from './revocation.js';
 import type { SealedConnection } from './sealed-connection.js';
 import { deriveSessionKeys, generateEphemeral, type SessionKeys } from './session-keys.js';
 
@@ -71,6 +72,7 @@ export class ConnectionAuth {
   private ownHello: Uint8Array | undefined;
   private peerHello: HelloBody | undefined;
   private peerAuth: HelloAuth | undefined;
+  private presented: PresentedProof = {};
   private transcript: Uint8Array | undefined;
   private keys: SessionKeys | undefined;
   private sentAuth = false;
@@ -102,6 +104,16 @@ export class ConnectionAuth {
   /** This side's HELLO exactly as sent. */
   sentHello(bytes: Uint8Array): void {
     this.ownHello = bytes;
+  }
+
+  /** The options this connection was judged by (a reload may have replaced them since). */
+  get options(): ResolvedAuth {
+    return this.auth;
+  }
+
+  /** What the peer presented that can be judged again when the options change (revocation.ts). */
+  get peerProof(): PresentedProof {
+    return this.presented;
   }
 
   /** The peer's AUTH arrived and its verdict is not in: frames that follow are held, not refused. */
@@ -226,6 +238,7 @@ export class ConnectionAuth {
         } catch (err) {
           return refuse('protocol', `node '${id}' presents an unreadable public key: ${(err as Error).message}`);
         }
+        this.presented = { publicKey: canonical };
         const entry = this.auth.trust.get(canonical);
         if (!entry) {
           return refuse(
@@ -291,6 +304,7 @@ export class ConnectionAuth {
     const id = hello.node.id;
     let principal = proven;
     try {
+      if (peerAuth.method === 'token') this.presented = { token: body.token };
       if (peerAuth.method === 'token' && this.auth.verifyToken) principal = await this.auth.verifyToken(body.token!);
     } catch (err) {
       const e = ParleyError.from(err);
@@ -446,8 +460,8 @@ export function nodeIdMismatch(
     const clientId = !listens && claimed.startsWith(prefix) && claimed.length > prefix.length;
     if (clientId && !trustedNames.has(claimed)) return undefined;
     const proof = principal.via === 'key' ? 'key' : 'certificate';
-    const client = listens ? '' : ` (or, for a client that does not listen, '${prefix}<suffix>')`;
-    return `node id '${claimed}' does not match the identity its ${proof} proves ('${principal.name}'${client})`;
+    const client = listens ? '' : `; a client that does not listen may also use '${prefix}<suffix>'`;
+    return `node id '${claimed}' does not match the identity its ${proof} proves ('${principal.name}')${client}`;
   }
   if (trustedNames.has(claimed) && principal.name !== claimed) {
     return `node id '${claimed}' belongs to a trusted key, and this peer proved '${principal.name}'`;
