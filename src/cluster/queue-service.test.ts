@@ -62,7 +62,7 @@ describe('durable streams on three members', () => {
   });
 
   after(async () => {
-    q?.close();
+    await q?.close();
     await client?.stop();
     await Promise.all([...servers.values()].map((s) => s.stop()));
     rmSync(dir, { recursive: true, force: true });

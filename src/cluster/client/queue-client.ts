@@ -1,7 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import { sleep } from '../../base/abort.js';
 import { exponentialBackoff } from '../../base/backoff.js';
 import { type Timer, wallTimer } from '../../base/clock.js';
-import type { ParleyNode } from '../../node/node.js';
+import { createNode, type ParleyNode } from '../../node/node.js';
 import { partitionOfKey } from '../../queue/partition-key.js';
 import { subjectMatches } from '../../queue/subject.js';
 import type {
@@ -14,6 +15,9 @@ import type {
   StoredMessage,
   StreamConfig,
 } from '../../queue/types.js';
+import type { Logger, LogLevel } from '../../transport/logger.js';
+import type { AuthOptions } from '../../transport/security/auth-options.js';
+import type { TlsOptions } from '../../transport/tls-options.js';
 import { ParleyError } from '../../wire/parley-error.js';
 import type { ErrorCode } from '../../wire/status.js';
 import type { WireError } from '../queue/queue-service.js';
@@ -190,12 +194,15 @@ export class QueueClient {
     },
   };
 
+  private readonly ownsNode: boolean;
+
   constructor(
     private readonly node: ParleyNode,
-    options: QueueClientOptions = {},
+    options: QueueClientOptions & { ownsNode?: boolean } = {},
   ) {
     this.timeoutMs = options.timeoutMs ?? 10_000;
     this.timer = options.timer ?? wallTimer;
+    this.ownsNode = options.ownsNode === true;
   }
 
   /** Publishes one message; resolves once it is committed by a quorum and fsynced. */
@@ -278,8 +285,10 @@ export class QueueClient {
     return this.closed;
   }
 
-  close(): void {
+  /** Stops the client (and its node, when `connectQueues` made it); running `consume` loops end. */
+  async close(): Promise<void> {
     this.closed = true;
+    if (this.ownsNode) await this.node.stop();
   }
 
   // ---- partitions ----
@@ -508,6 +517,34 @@ export class QueueClient {
       }
     }
   }
+}
+
+export interface ConnectQueuesOptions extends QueueClientOptions {
+  /** Addresses (host:port) of `parley server` members; one reachable member is enough. */
+  readonly servers: readonly string[];
+  /** Client node id (default q-<pid>-<random>); see ConnectKvOptions.id for the rules under auth. */
+  readonly id?: string;
+  readonly logger?: Logger | LogLevel;
+  readonly auth?: AuthOptions;
+  readonly tls?: TlsOptions;
+}
+
+/** A standalone client: a node that does not listen and joins through `servers`. */
+export async function connectQueues(options: ConnectQueuesOptions): Promise<QueueClient> {
+  if (!Array.isArray(options.servers) || options.servers.length === 0) {
+    throw new ParleyError('INVALID_ARGUMENT', 'connectQueues needs servers: ["host:port", ...]');
+  }
+  const node = createNode({
+    id: options.id ?? `q-${process.pid}-${randomBytes(3).toString('hex')}`,
+    port: null,
+    seeds: options.servers,
+    logger: options.logger ?? 'silent',
+    gossipInterval: 500,
+    ...(options.auth ? { auth: options.auth } : {}),
+    ...(options.tls ? { tls: options.tls } : {}),
+  });
+  await node.start();
+  return new QueueClient(node, { ...options, ownsNode: true });
 }
 
 const clients = new WeakMap<ParleyNode, QueueClient>();
