@@ -166,8 +166,7 @@ export function createQueueService(
   let cancelTick = () => {};
   const tick = () => {
     if (stopped) return;
-    cancelTick = timer.setTimeout(tick, TICK_EVERY_MS);
-    for (const groupId of groups.groupIds()) {
+      for (const groupId of groups.groupIds()) {
       let p: Partition;
       try {
         p = leading(groupId);
@@ -180,7 +179,6 @@ export function createQueueService(
       });
     }
   };
-  cancelTick = timer.setTimeout(tick, TICK_EVERY_MS);
 
   const service = defineService({
     name: '$queue',
@@ -326,6 +324,10 @@ export function createQueueService(
 
   return {
     service,
+    /** Starts the leader's ticks (call once the member runs). */
+    start() {
+      if (!stopped) cancelTick = timer.setTimeout(tick, TICK_EVERY_MS);
+    },
     stop() {
       stopped = true;
       cancelTick();

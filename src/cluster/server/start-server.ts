@@ -240,6 +240,7 @@ export function createServer(options: ServerOptions): KvServer {
         }
         member.start();
         groups?.start();
+        queues?.start();
       })();
       return started;
     },
