@@ -166,7 +166,7 @@ export function createQueueService(
   let cancelTick = () => {};
   const tick = () => {
     if (stopped) return;
-      for (const groupId of groups.groupIds()) {
+    for (const groupId of groups.groupIds()) {
       let p: Partition;
       try {
         p = leading(groupId);
