@@ -229,6 +229,7 @@ describe('PartitionStateMachine', () => {
       tick: () => 2,
       messageRemoved: (seq) => removed.push(seq),
       workQueueFloor: () => floor,
+      doneWith: () => false,
       info: () => assert.fail('not used'),
       snapshot: () => ({ floor }),
     };

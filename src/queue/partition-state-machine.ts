@@ -66,6 +66,8 @@ export interface ConsumerTableLike {
   messageRemoved(seq: number): void;
   /** Every sequence below it is acked by every consumer. */
   workQueueFloor(): number;
+  /** Whether every consumer is done with `seq` (acked, terminated, dead-lettered); false with none. */
+  doneWith(seq: number): boolean;
   info(name: string): ConsumerInfo;
   snapshot(): unknown;
 }
@@ -264,7 +266,22 @@ export class PartitionStateMachine implements StateMachine<PartitionOutcome> {
         return { type: 'fetch', deliveries: this.consumers.fetch(cmd.consumer, cmd.now, cmd.max, cmd.maxBytes) };
       case 'ack': {
         const outcomes = this.consumers.ack(cmd.consumer, cmd.now, cmd.acks);
-        this.workQueueRetention(s);
+        if (s.config.retention === 'work-queue') {
+          // Each message every consumer is done with goes at once, even above a floor held by
+          // one message that stays pending (a worker that keeps sending progress).
+          cmd.acks.forEach((a, i) => {
+            const o = outcomes[i];
+            if (
+              (a.kind === 'ack' || a.kind === 'term') &&
+              o !== undefined &&
+              'ok' in o &&
+              this.consumers.doneWith(a.seq)
+            ) {
+              this.log.remove(a.seq);
+            }
+          });
+          this.workQueueRetention(s);
+        }
         return { type: 'ack', outcomes };
       }
       case 'tick': {
