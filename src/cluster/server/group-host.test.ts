@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -137,5 +138,61 @@ describe('GroupHost in one process', () => {
     );
     assert.deepEqual(hosts.get('h1')!.group(g)!.placement.voters, ['h1', 'h2', 'h3']);
     assert.equal(hosts.get('h1')!.group(g)!.placement.preferredLeader, 'h1');
+  });
+});
+
+describe('GroupHost with encryption at rest', () => {
+  it("keeps a group's log sealed on disk and recovers it with the key", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'parley-host-enc-'));
+    const encryption = { keyring: { active: 1, keys: [{ id: 1, key: new Uint8Array(randomBytes(32)) }] } };
+    const sm = new KvStateMachine();
+    sm.apply({
+      type: 'put',
+      key: placementKey('solo'),
+      value: encodePlacement({ groupId: 'solo', voters: ['h1'], preferredLeader: 'h1' }),
+    });
+    const machines: AppendLogMachine[] = [];
+    const open = () =>
+      new GroupHost<number>({
+        id: 'h1',
+        dataDir: dir,
+        encryption,
+        placements: { sm, readIndex: async () => {} },
+        stateMachine: () => {
+          const m = new AppendLogMachine();
+          machines.push(m);
+          return m;
+        },
+        send: () => {},
+        isHealthy: () => true,
+        logger: { debug() {}, info() {}, warn() {}, error() {} },
+        raft: { tickMs: 10 },
+      });
+    try {
+      let host = open();
+      host.start();
+      await waitUntil(() => host.group('solo')?.member.isLeader === true, 30_000, 'the one-member group elects');
+      assert.equal(await host.group('solo')!.member.propose(payload('PLANTED-GROUP-SECRET')), 1);
+      host.stop();
+      const bytes = Buffer.concat(
+        readdirSync(join(dir, 'groups'), { recursive: true, withFileTypes: true })
+          .filter((d) => d.isFile())
+          .map((d) => readFileSync(join(d.parentPath, d.name))),
+      );
+      assert.ok(bytes.length > 0);
+      assert.equal(bytes.includes('PLANTED-GROUP-SECRET'), false, 'the payload is not on disk in the clear');
+      const opened = machines.length;
+      host = open();
+      host.start();
+      await waitUntil(
+        () => machines.length > opened && machines.at(-1)!.items.length === 1,
+        30_000,
+        'the group re-applied its log',
+      );
+      assert.deepEqual(machines.at(-1)!.items, ['PLANTED-GROUP-SECRET']);
+      host.stop();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -27,7 +27,7 @@ export interface RaftEndpoint {
   /** Whether `id` may send raft messages to this group here (in its configuration). */
   isPeer(id: NodeId): boolean;
   step(message: Message): void;
-  /** Present on groups whose removed members learn it from their peers (the KV group): see GroupMember.noticeNotMember. */
+  /** How a removed member learns it from its peers (GroupMember.noticeNotMember); absent: such notices are not sent. */
   noticeNotMember?(from: NodeId, appliedIndex: number): void;
 }
 
@@ -73,10 +73,11 @@ export interface RaftServiceOptions {
  * Anything else is dropped, with one warning per (sender, group) (at most MAX_WARNED in all);
  * it never stops the member.
  *
- * A sender dropped for not being a member of a group with `noticeNotMember` (the KV group) is
- * told so (`notMember`, with that group's applied index, at most once a second): a removed
- * member learns it from there, since the leader stops sending to it once its removal is applied
- * (GroupMember.noticeNotMember decides whether to trust it).
+ * A sender dropped for not being a member of a group is told so (`notMember`, with the group id
+ * and that group's applied index, at most once a second per sender and group): a removed member
+ * learns it from there, since the leader stops sending to it once its removal is applied
+ * (GroupMember.noticeNotMember decides whether to trust it; a member that does not host the
+ * group ignores it).
  */
 export function createRaftService(groups: RaftGroups, options: RaftServiceOptions) {
   const { logger } = options;

@@ -21,13 +21,27 @@ export interface QueueApplication extends StateMachine<PartitionOutcome> {
   readonly replica: PartitionReplica;
 }
 
+/** Checks that a snapshot restores a replica that behaves as the original (see queueApplication). */
+export interface SnapshotFidelity {
+  /** A fresh replica to restore each snapshot into. */
+  readonly fresh: () => PartitionReplica;
+  /** Commands after each snapshot applied to both and compared. */
+  readonly window: number;
+  readonly report: (message: string) => void;
+}
+
 /**
  * Adapts a partition replica to the driver's StateMachine: a proposal's payload is an encoded
  * PartitionCommand (command-codec.ts, as a member proposes it), decoded as every member decodes
  * it; the result is the replica's PartitionOutcome. The replica is pure, so every member computes
  * the same result.
+ *
+ * With `fidelity`, every snapshot taken is restored at once into a fresh replica (a shadow), and
+ * the next `window` commands are applied to both: a different answer means `restore(snapshot())`
+ * does not reproduce the state, which a member installing that snapshot would then disagree on.
  */
-export function queueApplication(replica: PartitionReplica): QueueApplication {
+export function queueApplication(replica: PartitionReplica, fidelity?: SnapshotFidelity): QueueApplication {
+  let shadow: { replica: PartitionReplica; left: number; applied: string[] } | null = null;
   return {
     replica,
     apply: (payload) => {
@@ -37,10 +51,33 @@ export function queueApplication(replica: PartitionReplica): QueueApplication {
       } catch (err) {
         return { ok: false, error: ParleyError.from(err) };
       }
-      return replica.apply(cmd);
+      const out = replica.apply(cmd);
+      if (shadow !== null && fidelity !== undefined) {
+        const text = describeOutcome(out);
+        const other = describeOutcome(shadow.replica.apply(cmd));
+        shadow.applied.push(cmd.type);
+        if (text !== other) {
+          fidelity.report(
+            `a replica restored from a snapshot answers differently from the one that took it, ${shadow.applied.length} command(s) later (${shadow.applied.join(', ')}): ${text.slice(0, 400)} vs ${other.slice(0, 400)}`,
+          );
+          shadow = null;
+        } else if (--shadow.left === 0) shadow = null;
+      }
+      return out;
     },
-    snapshot: () => replica.snapshot(),
-    restore: (s: Snapshot) => replica.restore(s.data),
+    snapshot: () => {
+      const bytes = replica.snapshot();
+      if (fidelity !== undefined) {
+        const copy = fidelity.fresh();
+        copy.restore(bytes);
+        shadow = { replica: copy, left: fidelity.window, applied: [] };
+      }
+      return bytes;
+    },
+    restore: (s: Snapshot) => {
+      shadow = null; // the state jumps: the shadow's base no longer matches
+      replica.restore(s.data);
+    },
   };
 }
 

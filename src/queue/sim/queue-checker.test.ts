@@ -250,4 +250,9 @@ describe('queue checker', () => {
     const other = view('n2', { consumers: [{ name: 'work', ackFloor: 2, pending: 0, waiting: 0 }] });
     assertReports(history(cleanRecords(), [view('n1'), other]), 'replicas diverge');
   });
+
+  it('reports a member that did not catch up, without comparing its state', () => {
+    const behind = view('n2', { applied: 20, messages: [], lastSeq: 0 });
+    assert.deepEqual(rules(history(cleanRecords(), [view('n1'), behind])), ['not drained']);
+  });
 });

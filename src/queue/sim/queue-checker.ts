@@ -90,6 +90,8 @@ class QueueCheck {
   private readonly messages = new Map<number, { id: string; key: string | undefined }>();
   /** consumer/seq pairs dead-lettered in some replica's final state. */
   private readonly deadLettered = new Set<string>();
+  /** The final states of the members that applied the most (a lagging member is reported, not compared). */
+  private readonly finals: readonly FinalPartitionView[];
 
   constructor(
     private readonly h: QueueHistory,
@@ -110,7 +112,9 @@ class QueueCheck {
         }
       }
     }
-    for (const v of h.final) {
+    const top = Math.max(...h.final.map((v) => v.applied));
+    this.finals = h.final.filter((v) => v.applied === top);
+    for (const v of this.finals) {
       for (const m of v.messages) if (!this.messages.has(m.seq)) this.messages.set(m.seq, { id: m.id, key: m.key });
       for (const d of v.deadLetters) this.deadLettered.add(pair(d.consumer, d.seq));
     }
@@ -147,7 +151,7 @@ class QueueCheck {
       const first = ok[0];
       if (first === undefined || first.outcome.kind !== 'ok') continue;
       const seq = first.outcome.seq;
-      for (const v of this.h.final) {
+      for (const v of this.finals) {
         const m = v.messages.find((x) => x.seq === seq);
         const dead = v.deadLetters.some((d) => d.seq === seq && d.id === id);
         if ((m === undefined || m.id !== id) && !dead) {
@@ -162,7 +166,7 @@ class QueueCheck {
   }
 
   private checkStoredOnce(): void {
-    for (const v of this.h.final) {
+    for (const v of this.finals) {
       const seen = new Map<string, number>();
       for (const m of v.messages) {
         const other = seen.get(m.id);
@@ -309,7 +313,7 @@ class QueueCheck {
           (last !== undefined &&
             last.deliveries >= spec.maxDeliver &&
             !acks.some((a) => a.kind === 'ack' && a.outcome.kind !== 'refused'));
-        for (const v of this.h.final) {
+        for (const v of this.finals) {
           const dead = v.deadLetters.some((x) => x.consumer === spec.name && x.seq === seq);
           if (mustBeDead && !dead) {
             this.report(
@@ -333,6 +337,11 @@ class QueueCheck {
 
   private checkFinal(): void {
     for (const v of this.h.final) {
+      if (v.applied !== this.finals[0]!.applied) {
+        this.report('not drained', `${v.member} applied only up to index ${v.applied} of ${this.finals[0]!.applied}`);
+      }
+    }
+    for (const v of this.finals) {
       for (const c of v.consumers) {
         if (c.pending > 0 || c.waiting > 0) {
           this.report(
@@ -342,10 +351,9 @@ class QueueCheck {
         }
       }
     }
-    const first = this.h.final[0];
+    const first = this.finals[0];
     if (first === undefined) return;
-    for (const v of this.h.final.slice(1)) {
-      if (v.applied !== first.applied) continue;
+    for (const v of this.finals.slice(1)) {
       const diff = describeDifference(first, v);
       if (diff !== null) this.report('replicas diverge', `at index ${v.applied}, ${diff}`);
     }

@@ -50,8 +50,9 @@ import { type ReplayedWal, replayWal } from './wal-replay.js';
  * clear is refused unless `acceptPlaintext` (then its clear records are read, every new record is
  * sealed, and a new segment is started at once so that the next snapshot and compaction delete
  * every clear entry; likewise after a key rotation for entries under the old key); a sealed
- * store opened without a keyring is refused naming the key id. Each
- * segment written with encryption restates the store id after its header.
+ * store opened without a keyring is refused naming the key id. Each segment written with
+ * encryption restates the store id after its header. Every refusal comes before the files are
+ * touched (a torn tail is cut only after replay, snapshot and policy checks have passed).
  */
 
 export interface WalStorageOptions {
