@@ -137,6 +137,7 @@ export { PeerToPeerDiscovery, type PeerToPeerOptions } from './node/discovery/pe
 export type { LocalAction } from './node/local-services.js';
 export type { ActionInvoke, CallHandler, Middleware, MiddlewareHost, OutgoingCall } from './node/middleware.js';
 export { createNode, ParleyNode, type PeerView } from './node/node.js';
+export type { AuthChanges } from './node/node-auth.js';
 export type { NodeStatus } from './node/node-service.js';
 export type { NodeOptions } from './node/options.js';
 export {
@@ -181,10 +182,11 @@ export {
   type TrafficPolicies,
 } from './traffic/index.js';
 export type { Connection, ConnectionHandlers, PeerIdentity } from './transport/connection.js';
+export { type ConnectionRefusal, REFUSAL_REASONS, type RefusalReason } from './transport/connection-refusal.js';
 export { createConsoleLogger, type Logger, type LogLevel, silentLogger } from './transport/logger.js';
 export { MemoryNetwork, MemoryTransport } from './transport/memory-transport.js';
 export type { Principal, PrincipalSource } from './transport/principal.js';
-export type { AuthOptions, ConnectInfo, TrustedKey } from './transport/security/auth-options.js';
+export type { AuthOptions, ConnectInfo, TrustedKey, TrustList } from './transport/security/auth-options.js';
 export {
   FrameOpener,
   FrameSealer,

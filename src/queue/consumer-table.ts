@@ -128,6 +128,17 @@ export class ConsumerTable {
     return floor;
   }
 
+  /**
+   * Whether every consumer is done with `seq` (false with no consumer): a work-queue stream
+   * removes such a message at once, even above the floor, so one message held forever (a worker
+   * that keeps sending progress) does not keep every later acked message in the log.
+   */
+  doneWith(seq: number): boolean {
+    if (this.consumers.size === 0) return false;
+    for (const state of this.consumers.values()) if (!state.doneWith(seq)) return false;
+    return true;
+  }
+
   info(name: string): ConsumerInfo {
     return this.infoOf(this.get(name));
   }
