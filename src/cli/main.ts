@@ -1,12 +1,15 @@
 import { ParleyError } from '../wire/parley-error.js';
 import { CALL_USAGE, runCall } from './commands/call.js';
 import { CLUSTER_USAGE, runCluster } from './commands/cluster.js';
+import { CONSUME_USAGE, runConsume } from './commands/consume.js';
 import { BROADCAST_USAGE, EMIT_USAGE, runEmit } from './commands/emit.js';
 import { KEYS_USAGE, runKeys } from './commands/keys.js';
 import { KV_USAGE, runKv } from './commands/kv.js';
 import { NODE_USAGE, runNode } from './commands/node.js';
+import { PUBLISH_USAGE, runPublish } from './commands/publish.js';
 import { runServer, SERVER_USAGE } from './commands/server.js';
 import { runStatus, STATUS_USAGE } from './commands/status.js';
+import { DLQ_USAGE, runDlq, runStream, STREAM_USAGE } from './commands/stream.js';
 import { runUp, UP_USAGE } from './commands/up.js';
 import { reportError } from './output.js';
 import { SETTINGS_HELP } from './settings.js';
@@ -25,6 +28,10 @@ Commands:
   server      run a member of a replicated KV / registry cluster
   cluster     cluster membership: status, add, remove
   kv          key-value operations: get, put, del, range, watch, txn, lease; KV roles: auth, user, role
+  stream      durable streams: add, ls, info, rm
+  publish     publish a message to a durable stream
+  consume     fetch (and --ack) a consumer's messages from a durable stream
+  dlq         dead letters of a stream: ls, replay
   keys        Ed25519 node keys for authentication: gen, pub
 
 Run 'parley <command> --help' for a command's options; 'parley --version' prints the version.
@@ -41,6 +48,10 @@ const COMMANDS: Record<string, { run: (argv: readonly string[]) => Promise<numbe
   server: { run: runServer, usage: SERVER_USAGE },
   cluster: { run: runCluster, usage: CLUSTER_USAGE },
   kv: { run: runKv, usage: KV_USAGE },
+  stream: { run: runStream, usage: STREAM_USAGE },
+  publish: { run: runPublish, usage: PUBLISH_USAGE },
+  consume: { run: runConsume, usage: CONSUME_USAGE },
+  dlq: { run: runDlq, usage: DLQ_USAGE },
   keys: { run: runKeys, usage: KEYS_USAGE },
 };
 

@@ -171,6 +171,17 @@ export class QueueClient {
       const view = await this.stream(name);
       return (await this.onPartition(view, partition, 'deadLetters', { fromSeq })) as DeadLetter[];
     },
+    /** Publishes dead letters `seqs` of a partition again (as new messages) and removes them from its dead-letter log. */
+    replayDeadLetters: async (
+      name: string,
+      partition: number,
+      seqs: readonly number[],
+    ): Promise<({ seq: number } | { error: ParleyError })[]> => {
+      const view = await this.stream(name);
+      // Not retried after an unknown outcome: a replay applied twice would publish twice.
+      const result = (await this.onPartition(view, partition, 'dlqReplay', { seqs }, false)) as PublishResult;
+      return result.outcomes.map((o) => ('error' in o ? { error: fromWire(o.error) } : { seq: o.seq }));
+    },
   };
 
   readonly consumers = {

@@ -28,7 +28,7 @@ import {
  *   transaction on the KV leader (elsewhere: UNAVAILABLE 'not-leader', the client follows);
  *   the group hosts of the members named start the partitions' Raft groups from there.
  * - **partition actions** (`publish`, `fetch`, `ack`, `createConsumer`, `deleteConsumer`,
- *   `info`, `deadLetters`) name a partition's group and run on that group's leader; a member that
+ *   `info`, `deadLetters`, `dlqReplay`) name a partition's group and run on that group's leader; a member that
  *   does not lead it answers UNAVAILABLE 'not-leader' with the leader it knows (or none).
  *
  * Invariants: every change is a command validated here (commandToPropose) and proposed to the
@@ -295,6 +295,10 @@ export function createQueueService(
         const from = typeof p.fromSeq === 'number' ? p.fromSeq : undefined;
         const limit = typeof p.limit === 'number' ? Math.min(1000, p.limit) : 100;
         return part.sm.deadLetters(from, limit);
+      },
+      dlqReplay: (params: unknown) => {
+        const p = obj(params);
+        return run(leading(p.group), { type: 'dlq-replay', seqs: p.seqs });
       },
     },
   });
