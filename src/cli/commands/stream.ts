@@ -111,7 +111,7 @@ export async function runStream(argv: readonly string[]): Promise<number> {
               v.config.name,
               v.config.subjects.join(','),
               v.partitions.length,
-              v.config.replicas,
+              v.partitions[0]?.voters.length ?? 0,
               v.config.retention,
             ]),
           )}\n`,
