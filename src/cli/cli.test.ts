@@ -257,7 +257,21 @@ describe('parley usage errors', () => {
   });
 
   it('--help prints usage and exits 0 for every command', async () => {
-    for (const command of ['up', 'node', 'call', 'emit', 'broadcast', 'status', 'server', 'kv', 'cluster']) {
+    for (const command of [
+      'up',
+      'node',
+      'call',
+      'emit',
+      'broadcast',
+      'status',
+      'server',
+      'kv',
+      'cluster',
+      'stream',
+      'publish',
+      'consume',
+      'dlq',
+    ]) {
       const r = await run([command, '--help']);
       assert.equal(r.code, 0, command);
       assert.match(r.stdout, new RegExp(`usage: parley ${command}`));
@@ -323,6 +337,20 @@ describe('parley up', () => {
         await new Promise((r) => setTimeout(r, 20));
       }
       assert.ok(up.lines.some((l) => l.startsWith('[demo-3] event order.created') && l.includes(id)));
+      // The printed publish command, run as printed: demo-3's queue consumer handles the message.
+      const publishLine = up.lines.find((l) => l.includes(`npx parley publish orders.new '{"id":1}' --servers`));
+      assert.ok(publishLine, up.lines.join('\n'));
+      const published = await run(words(publishLine.trim()).slice(2));
+      assert.equal(published.code, 0, published.stderr);
+      assert.match(published.stdout, /^stream orders partition 0 seq \d+\n$/);
+      while (
+        !up.lines.some(
+          (l) => l.startsWith('[demo-3] queue orders.new') && l.includes('handled by fulfilment: {"id":1}'),
+        )
+      ) {
+        assert.ok(Date.now() < deadline, `demo-3 did not handle the message; output:\n${up.lines.join('\n')}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
       // An event sent by the short-lived CLI client reaches the subscriber before the client leaves.
       const emitted = await run(['broadcast', 'order.noticed', '{"note":"from-cli"}', '--seed', seed, ...secret]);
       assert.equal(emitted.code, 0, emitted.stderr);

@@ -454,7 +454,7 @@ export class ParleyNode<C extends ContractShape = AnyContract, E extends EventSh
 
   private async runHook(definition: ServiceDefinition, hook: 'started' | 'stopped'): Promise<void> {
     try {
-      await definition[hook]?.({ nodeId: this.id });
+      await definition[hook]?.({ nodeId: this.id, node: this as unknown as ParleyNode });
     } catch (err) {
       this.logger.error(`service '${definition.name}' ${hook} hook failed: ${(err as Error).message}`);
     }

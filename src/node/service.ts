@@ -1,4 +1,5 @@
 import type { Context, EventContext } from './context.js';
+import type { ParleyNode } from './node.js';
 
 /**
  * Service definitions and the types that flow from them to callers.
@@ -55,9 +56,15 @@ export interface ServiceDefinition<
   /** Published to other nodes with the service list. */
   readonly meta?: Record<string, unknown>;
   /** Called once the node has started (or at once when added to a running node). */
-  readonly started?: (ctx: { nodeId: string }) => void | Promise<void>;
+  readonly started?: (ctx: LifecycleContext) => void | Promise<void>;
   /** Called while the node stops, after in-flight work drained. */
-  readonly stopped?: (ctx: { nodeId: string }) => void | Promise<void>;
+  readonly stopped?: (ctx: LifecycleContext) => void | Promise<void>;
+}
+
+/** What a service's `started` / `stopped` hook gets: the node, e.g. to start a queue consumer on it (`queuesFor(node)`). */
+export interface LifecycleContext {
+  readonly nodeId: string;
+  readonly node: ParleyNode;
 }
 
 /** Identity at runtime; keeps the literal service name and action types for ContractOf. */

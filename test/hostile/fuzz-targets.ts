@@ -273,7 +273,8 @@ export class Targets {
   }
 
   close(): void {
-    this.kv.stopped?.({ nodeId: 'fuzz-member' });
+    // The KV service's stopped hook uses neither the node nor its id.
+    this.kv.stopped?.({ nodeId: 'fuzz-member' } as Parameters<NonNullable<ServiceDefinition['stopped']>>[0]);
   }
 
   /** Body bytes as a peer sends them: decoded, then through every parser and boundary. */

@@ -1,12 +1,14 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { permissionProblem } from '../../base/file-permissions.js';
+import { connectQueues } from '../../cluster/client/queue-client.js';
 import { intFlag, parseCommandArgs } from '../args.js';
+import { DEMO_STREAM } from '../demo/node-3.js';
 import { KEY_ENV, SECRET_ENV, SETTINGS, TRUST_ENV } from '../settings.js';
 import { untilStopSignal } from '../stop-signals.js';
 
@@ -16,7 +18,8 @@ Starts a local demo cluster, each member its own process: 3 KV servers on ports 
 (default 7401-7403) holding the replicated key-value store and the service registry, and
 3 demo nodes on N+3..N+5 with example services (math, greeter, orders, billing, notifier)
 and an event flow between them; the demo nodes register and discover each other through
-the servers. Runs until SIGINT/SIGTERM (or --for seconds), then stops every process
+the servers. A durable stream 'orders' (subjects orders.>) is created on the servers, and
+demo node 3 consumes it (consumer 'fulfilment'), logging each message it handles. Runs until SIGINT/SIGTERM (or --for seconds), then stops every process
 gracefully and exits 0.
 
 Authentication is on: the members prove they hold a cluster secret, made at start in
@@ -141,6 +144,12 @@ export async function runUp(argv: readonly string[]): Promise<number> {
     args.push('--secret-file', secretFile);
     if (!(await launch(kvServers, id, base + i, args))) return abort();
   }
+  try {
+    await createDemoStream(serverAddrs, secretFile);
+  } catch (err) {
+    process.stderr.write(`parley up: could not create the demo stream: ${(err as Error).message}\n`);
+    return abort();
+  }
   for (let i = 1; i <= 3; i++) {
     const id = `demo-${i}`;
     const port = base + 2 + i;
@@ -159,6 +168,7 @@ export async function runUp(argv: readonly string[]): Promise<number> {
     `Data: ${dataDir}${keepData ? '' : ' (removed on exit; keep it with --data DIR)'}`,
     `Authentication is on: a command needs the cluster secret, ${secretFile}. Try, in another terminal:`,
     `  npx parley call math.add '{"a":1,"b":2}' --seed ${seed} --secret-file ${secretFile}`,
+    `  npx parley publish orders.new '{"id":1}' --servers ${servers} --secret-file ${secretFile}`,
     '',
     'Or set the address and the secret once, then:',
     `  export PARLEY_SEED=${seed} PARLEY_SERVERS=${servers} PARLEY_SECRET_FILE=${secretFile}`,
@@ -171,6 +181,8 @@ export async function runUp(argv: readonly string[]): Promise<number> {
     '  npx parley kv watch greeting          (in another terminal, then put again)',
     '  npx parley kv range /parley/registry/   (the registry: one key per node)',
     '  npx parley cluster status',
+    `  npx parley publish orders.new '{"id":2}'   (a durable stream: demo-3's consumer logs it here)`,
+    '  npx parley stream info orders',
     '',
     forSeconds === undefined ? 'Press Ctrl-C to stop.' : `Stopping by itself in ${forSeconds} s.`,
     '',
@@ -191,6 +203,16 @@ export async function runUp(argv: readonly string[]): Promise<number> {
   }
   process.stdout.write('all nodes stopped\n');
   return 0;
+}
+
+/** The demo's durable stream, created (or found) on the servers with the cluster secret. */
+async function createDemoStream(servers: readonly string[], secretFile: string): Promise<void> {
+  const queues = await connectQueues({ servers, auth: { secret: readFileSync(secretFile, 'utf8').trim() } });
+  try {
+    await queues.streams.create({ ...DEMO_STREAM });
+  } finally {
+    await queues.close();
+  }
 }
 
 /** SIGTERM every child (each stops gracefully), SIGKILL any still running after 15 s. */

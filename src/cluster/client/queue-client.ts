@@ -248,7 +248,7 @@ export class QueueClient {
   /**
    * Runs `handler` for every message the consumer receives, one loop per partition: returning
    * acks the message, throwing naks it (redelivered per the consumer's backoff, dead-lettered
-   * after maxDeliver).
+   * after maxDeliver). The loops end on `stop()`, on `close()`, and when the node stops.
    */
   consume(
     stream: string,
@@ -268,8 +268,14 @@ export class QueueClient {
         await m.nak(undefined, err instanceof Error ? err.message : String(err)).catch(onError);
       }
     };
+    // A node that stops drains its in-flight calls: the loops must not start new fetches then.
+    let nodeWasRunning = this.node.running;
+    const nodeStopping = () => {
+      if (this.node.running) nodeWasRunning = true;
+      return nodeWasRunning && !this.node.running;
+    };
     const loop = async (view: StreamView, p: number) => {
-      for (let attempt = 0; !stopped && !this.closed; ) {
+      for (let attempt = 0; !stopped && !this.closed && !nodeStopping(); ) {
         try {
           const batch = await this.fetchPartition(view, p, consumer, { waitMs: 5000, ...options });
           attempt = 0;
@@ -277,7 +283,7 @@ export class QueueClient {
             await Promise.all(batch.slice(i, i + concurrency).map(handle));
           }
         } catch (err) {
-          if (stopped || this.closed) return;
+          if (stopped || this.closed || nodeStopping()) return;
           onError(err);
           await sleep(RETRY_BACKOFF.delayMs(++attempt, Math.random), undefined, this.timer);
         }
