@@ -14,6 +14,21 @@ export {
 export { KvIdempotencyStore, type KvIdempotencyStoreOptions } from './cluster/client/kv-idempotency-store.js';
 export type { KvWatch, WatchHost, WatchOptions } from './cluster/client/kv-watch.js';
 export type { LeaseKeeper } from './cluster/client/lease-keeper.js';
+export {
+  type ConnectQueuesOptions,
+  type ConsumeOptions,
+  type Consumption,
+  connectQueues,
+  type FetchOptions,
+  type PartitionView,
+  type PublishAck,
+  type PublishOptions,
+  QueueClient,
+  type QueueClientOptions,
+  type QueueMessage,
+  queuesFor,
+  type StreamView,
+} from './cluster/client/queue-client.js';
 export type {
   CompactResult,
   ConnectKvOptions,
@@ -142,6 +157,20 @@ export {
   type ServiceDefinition,
 } from './node/service.js';
 /** What a hosted Raft group runs (`ServerOptions.groups`): a deterministic state machine over committed entries. */
+export type {
+  AckKind,
+  ConsumerConfig,
+  ConsumerInfo,
+  ConsumerMode,
+  DeadLetter,
+  DeliverFrom,
+  DiscardPolicy,
+  MessageHeaders,
+  PartitionInfo,
+  RetentionPolicy,
+  StoredMessage,
+  StreamConfig,
+} from './queue/types.js';
 export type { SnapshotInSlices, StateMachine } from './raft/driver.js';
 export type { ConfState, Entry, EntryType, NodeId, Snapshot, SnapshotMetadata } from './raft/types.js';
 export type { DataKey, DataKeyring, EncryptionAtRestOptions } from './raft/wal/data-keyring.js';
