@@ -14,6 +14,21 @@ export {
 export { KvIdempotencyStore, type KvIdempotencyStoreOptions } from './cluster/client/kv-idempotency-store.js';
 export type { KvWatch, WatchHost, WatchOptions } from './cluster/client/kv-watch.js';
 export type { LeaseKeeper } from './cluster/client/lease-keeper.js';
+export {
+  type ConnectQueuesOptions,
+  type ConsumeOptions,
+  type Consumption,
+  connectQueues,
+  type FetchOptions,
+  type PartitionView,
+  type PublishAck,
+  type PublishOptions,
+  QueueClient,
+  type QueueClientOptions,
+  type QueueMessage,
+  queuesFor,
+  type StreamView,
+} from './cluster/client/queue-client.js';
 export type {
   CompactResult,
   ConnectKvOptions,
@@ -122,6 +137,7 @@ export { PeerToPeerDiscovery, type PeerToPeerOptions } from './node/discovery/pe
 export type { LocalAction } from './node/local-services.js';
 export type { ActionInvoke, CallHandler, Middleware, MiddlewareHost, OutgoingCall } from './node/middleware.js';
 export { createNode, ParleyNode, type PeerView } from './node/node.js';
+export type { AuthChanges } from './node/node-auth.js';
 export type { NodeStatus } from './node/node-service.js';
 export type { NodeOptions } from './node/options.js';
 export {
@@ -141,6 +157,20 @@ export {
   type ServiceDefinition,
 } from './node/service.js';
 /** What a hosted Raft group runs (`ServerOptions.groups`): a deterministic state machine over committed entries. */
+export type {
+  AckKind,
+  ConsumerConfig,
+  ConsumerInfo,
+  ConsumerMode,
+  DeadLetter,
+  DeliverFrom,
+  DiscardPolicy,
+  MessageHeaders,
+  PartitionInfo,
+  RetentionPolicy,
+  StoredMessage,
+  StreamConfig,
+} from './queue/types.js';
 export type { SnapshotInSlices, StateMachine } from './raft/driver.js';
 export type { ConfState, Entry, EntryType, NodeId, Snapshot, SnapshotMetadata } from './raft/types.js';
 export type { DataKey, DataKeyring, EncryptionAtRestOptions } from './raft/wal/data-keyring.js';
@@ -152,10 +182,11 @@ export {
   type TrafficPolicies,
 } from './traffic/index.js';
 export type { Connection, ConnectionHandlers, PeerIdentity } from './transport/connection.js';
+export { type ConnectionRefusal, REFUSAL_REASONS, type RefusalReason } from './transport/connection-refusal.js';
 export { createConsoleLogger, type Logger, type LogLevel, silentLogger } from './transport/logger.js';
 export { MemoryNetwork, MemoryTransport } from './transport/memory-transport.js';
 export type { Principal, PrincipalSource } from './transport/principal.js';
-export type { AuthOptions, ConnectInfo, TrustedKey } from './transport/security/auth-options.js';
+export type { AuthOptions, ConnectInfo, TrustedKey, TrustList } from './transport/security/auth-options.js';
 export {
   FrameOpener,
   FrameSealer,

@@ -129,6 +129,11 @@ export class ConsumerState {
     return this.held.size - this.pendingCount + Math.max(0, this.log.lastSeq - this.cursor + 1);
   }
 
+  /** Whether this consumer is done with `seq`: its cursor passed it and it is no longer held (acked, terminated, dead-lettered, removed, or not matching the filter). */
+  doneWith(seq: number): boolean {
+    return seq < this.cursor && !this.held.has(seq);
+  }
+
   /** Sequences of held messages in seq order. */
   heldSeqs(): IterableIterator<number> {
     return this.held.keys();

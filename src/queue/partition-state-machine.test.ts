@@ -229,6 +229,7 @@ describe('PartitionStateMachine', () => {
       tick: () => 2,
       messageRemoved: (seq) => removed.push(seq),
       workQueueFloor: () => floor,
+      doneWith: () => false,
       info: () => assert.fail('not used'),
       snapshot: () => ({ floor }),
     };
@@ -247,6 +248,28 @@ describe('PartitionStateMachine', () => {
     assert.deepEqual(ok(sm.applyCommand({ type: 'tick', now: 3 })), { type: 'tick', removed: 2, deadLettered: 2 });
     const created = ok(sm.applyCommand({ type: 'consumer-create', now: 1, config: { name: 'c' } }));
     assert.equal(created.type === 'consumer' && created.info.config.name, 'c');
+  });
+
+  it('work-queue: a dead-lettered message leaves the log even above a floor another message holds (real consumers)', () => {
+    const sm = machine({ retention: 'work-queue' });
+    ok(sm.applyCommand({ type: 'consumer-create', now: 0, config: { name: 'w', maxDeliver: 1, ackWaitMs: 100 } }));
+    publish(sm, 1, [{}, {}, {}]);
+    const f = ok(sm.applyCommand({ type: 'fetch', now: 1, consumer: 'w', max: 3, maxBytes: 1000 }));
+    assert.ok(f.type === 'fetch' && f.deliveries.length === 3);
+    const [first, , third] = f.deliveries;
+    // 1 stays in progress, 3 is acked (removed at once), 2 is never acked: dead-lettered after its ack wait.
+    const acks = [
+      { kind: 'progress', seq: 1, token: first!.token },
+      { kind: 'ack', seq: 3, token: third!.token },
+    ];
+    ok(sm.applyCommand({ type: 'ack', now: 50, consumer: 'w', acks }));
+    assert.deepEqual([sm.messages.get(1)?.seq, sm.messages.get(2)?.seq, sm.messages.get(3)], [1, 2, undefined]);
+    const t = ok(sm.applyCommand({ type: 'tick', now: 120 }));
+    assert.deepEqual(t, { type: 'tick', removed: 1, deadLettered: 1 });
+    assert.equal(sm.messages.get(2), undefined);
+    assert.equal(sm.deadLetters()[0]?.message.seq, 2);
+    assert.equal(sm.info().messages, 1);
+    assert.equal(sm.consumerInfo('w').ackFloor, 0);
   });
 
   it('replays a dead letter into the stream and removes it from the dead-letter log', () => {

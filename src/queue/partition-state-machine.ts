@@ -66,6 +66,8 @@ export interface ConsumerTableLike {
   messageRemoved(seq: number): void;
   /** Every sequence below it is acked by every consumer. */
   workQueueFloor(): number;
+  /** Whether every consumer is done with `seq` (acked, terminated, dead-lettered); false with none. */
+  doneWith(seq: number): boolean;
   info(name: string): ConsumerInfo;
   snapshot(): unknown;
 }
@@ -259,18 +261,40 @@ export class PartitionStateMachine implements StateMachine<PartitionOutcome> {
         this.consumers.delete(cmd.name);
         this.workQueueRetention(s);
         return { type: 'deleted' };
-      case 'fetch':
+      case 'fetch': {
         this.expire(cmd.now);
-        return { type: 'fetch', deliveries: this.consumers.fetch(cmd.consumer, cmd.now, cmd.max, cmd.maxBytes) };
+        const dlqBefore = this.dlq.nextSeq;
+        const deliveries = this.consumers.fetch(cmd.consumer, cmd.now, cmd.max, cmd.maxBytes);
+        this.removeDeadLettered(s, dlqBefore);
+        return { type: 'fetch', deliveries };
+      }
       case 'ack': {
+        const dlqBefore = this.dlq.nextSeq;
         const outcomes = this.consumers.ack(cmd.consumer, cmd.now, cmd.acks);
-        this.workQueueRetention(s);
+        if (s.config.retention === 'work-queue') {
+          this.removeDeadLettered(s, dlqBefore);
+          // Each message every consumer is done with goes at once, even above a floor held by
+          // one message that stays pending (a worker that keeps sending progress).
+          cmd.acks.forEach((a, i) => {
+            const o = outcomes[i];
+            if (
+              (a.kind === 'ack' || a.kind === 'term') &&
+              o !== undefined &&
+              'ok' in o &&
+              this.consumers.doneWith(a.seq)
+            ) {
+              this.log.remove(a.seq);
+            }
+          });
+          this.workQueueRetention(s);
+        }
         return { type: 'ack', outcomes };
       }
       case 'tick': {
         let removed = this.expire(cmd.now);
+        const dlqBefore = this.dlq.nextSeq;
         const deadLettered = this.consumers.tick(cmd.now);
-        removed += this.workQueueRetention(s);
+        removed += this.removeDeadLettered(s, dlqBefore) + this.workQueueRetention(s);
         return { type: 'tick', removed, deadLettered };
       }
       case 'dlq-replay':
@@ -312,6 +336,23 @@ export class PartitionStateMachine implements StateMachine<PartitionOutcome> {
   private expire(now: number): number {
     this.dedup.expire(now);
     return this.log.expire(now);
+  }
+
+  /**
+   * Work-queue: removes the messages dead-lettered since dead letter `fromSeq` that every
+   * consumer is done with (the dead-letter log keeps its copy), even above a floor held by
+   * another message; the number removed.
+   */
+  private removeDeadLettered(s: Stream, fromSeq: number): number {
+    if (s.config.retention !== 'work-queue' || this.dlq.nextSeq === fromSeq) return 0;
+    let removed = 0;
+    for (let seq = fromSeq; seq < this.dlq.nextSeq; seq++) {
+      const letter = this.dlq.get(seq);
+      if (letter !== undefined && this.consumers.doneWith(letter.message.seq) && this.log.remove(letter.message.seq)) {
+        removed++;
+      }
+    }
+    return removed;
   }
 
   private workQueueRetention(s: Stream): number {

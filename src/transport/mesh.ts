@@ -556,6 +556,9 @@ export class Mesh {
 
   private revoke(state: ConnectionState, why: Revocation): void {
     if (state.refused || state.connection.closed || !state.principal) return;
+    // Not redialed from here: a revoked peer comes back by dialing, and is judged then.
+    const peer = state.peerId === undefined ? undefined : this.peers.get(state.peerId);
+    if (peer?.connection === state.connection) peer.leaving = true;
     this.refuse(state, 'UNAUTHENTICATED', `${why.message}; it must authenticate again`, why.reason);
     this.options.onRevoked?.(state.peerId ?? state.connection.remoteAddress, state.principal, why);
   }

@@ -1,11 +1,13 @@
 import { systemTimer } from '../../base/clock.js';
 import { createNode, type ParleyNode } from '../../node/node.js';
 import type { NodeOptions } from '../../node/options.js';
+import { PartitionStateMachine } from '../../queue/partition-state-machine.js';
 import type { StateMachine } from '../../raft/driver.js';
 import { type EncryptionAtRestOptions, resolveEncryptionAtRest } from '../../raft/wal/data-keyring.js';
 import { createConsoleLogger, type Logger, type LogLevel } from '../../transport/logger.js';
 import type { Transport } from '../../transport/transport.js';
 import { ParleyError } from '../../wire/parley-error.js';
+import { createQueueService } from '../queue/queue-service.js';
 import { createClusterService } from './cluster-service.js';
 import { GroupHost } from './group-host.js';
 import { KvMember, type KvMemberOptions } from './kv-member.js';
@@ -68,7 +70,9 @@ export interface ServerOptions {
   /**
    * Hosts Raft groups besides the KV group (the partitions of streams): those the placement
    * records under `prefix` (default `$queue/placement/`) name this member for, each running the
-   * state machine `stateMachine(groupId)` returns (GroupHost, group-host.ts). Absent: none.
+   * state machine `stateMachine(groupId)` returns (GroupHost, group-host.ts). Absent: the
+   * partitions of durable streams (PartitionStateMachine) with the `$queue` service, unless
+   * `queues` is false.
    */
   readonly groups?: {
     readonly stateMachine: (groupId: string) => StateMachine<unknown>;
@@ -76,6 +80,8 @@ export interface ServerOptions {
     /** Ticks between two looks at the placement records and the groups' leaders (default 4). */
     readonly checkEveryTicks?: number;
   };
+  /** Host durable streams (`$queue`, docs/QUEUES.md; default true). Ignored when `groups` is given. */
+  readonly queues?: boolean;
   readonly raft?: Partial<
     Pick<
       KvMemberOptions,
@@ -172,20 +178,22 @@ export function createServer(options: ServerOptions): KvServer {
     logger,
     ...(options.maxFrameSize ? { maxFrameSize: options.maxFrameSize } : {}),
   });
+  const groupOptions: ServerOptions['groups'] =
+    options.groups ?? (options.queues === false ? undefined : { stateMachine: () => new PartitionStateMachine() });
   const groups =
-    options.groups === undefined
+    groupOptions === undefined
       ? null
       : new GroupHost<unknown>({
           id: options.id,
           dataDir: options.dataDir,
           ...(encryption ? { encryption } : {}),
           placements: member,
-          stateMachine: options.groups.stateMachine,
+          stateMachine: groupOptions.stateMachine,
           send: sendStep,
           isHealthy: (id) => node.nodes().some((n) => n.id === id && n.connected),
           logger,
-          prefix: options.groups.prefix,
-          checkEveryTicks: options.groups.checkEveryTicks,
+          prefix: groupOptions.prefix,
+          checkEveryTicks: groupOptions.checkEveryTicks,
           raft: options.raft,
           maxFrameSize: options.maxFrameSize,
         });
@@ -210,6 +218,9 @@ export function createServer(options: ServerOptions): KvServer {
     createKvService(member, addressOf, node.authorization, { maxWatchesPerCaller: options.maxWatchesPerCaller }),
   );
   node.addService(createClusterService(member, addressOf, (entry) => node.authorization.record(entry)));
+  const queues =
+    groups !== null && options.groups === undefined ? createQueueService(member, groups, addressOf, { logger }) : null;
+  if (queues !== null) node.addService(queues.service);
   let started: Promise<void> | null = null;
   return {
     node,
@@ -229,10 +240,12 @@ export function createServer(options: ServerOptions): KvServer {
         }
         member.start();
         groups?.start();
+        queues?.start();
       })();
       return started;
     },
     async stop() {
+      queues?.stop();
       await node.stop();
       groups?.stop();
       member.stop();
