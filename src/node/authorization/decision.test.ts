@@ -4,7 +4,14 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import type { Principal } from '../../transport/principal.js';
-import { CompiledPolicy, type Decision, KV_SERVICE_RULE, MEMBERS_RULE, type Permission } from './decision.js';
+import {
+  CompiledPolicy,
+  type Decision,
+  KV_SERVICE_RULE,
+  MEMBERS_RULE,
+  type Permission,
+  QUEUE_SERVICE_RULE,
+} from './decision.js';
 import { covered, intersects, type KeySpan, prefixSpan } from './key-spans.js';
 import { type Policy, type PolicyRule, validatePolicy } from './policy.js';
 
@@ -80,10 +87,11 @@ function oracle(policy: Policy, p: Principal, perm: Permission): { allowed: bool
     const first = mine.find((r) => hits(r).length > 0);
     return ok && first ? { allowed: true, rule: first.name } : { allowed: false };
   }
-  let field: 'call' | 'emit' | 'subscribe' | 'queuePublish' | 'queueConsume';
+  let field: 'call' | 'emit' | 'subscribe' | 'queuePublish' | 'queueConsume' | 'queueAdmin';
   let name: string;
   if (perm.kind === 'call') {
     if (perm.action.startsWith('$kv.')) return { allowed: true, rule: KV_SERVICE_RULE };
+    if (perm.action.startsWith('$queue.')) return { allowed: true, rule: QUEUE_SERVICE_RULE };
     if (perm.action.startsWith('$') && (!perm.action.startsWith('$node.') || member)) return byMembership();
     field = 'call';
     name = perm.action;
@@ -91,7 +99,7 @@ function oracle(policy: Policy, p: Principal, perm: Permission): { allowed: bool
     field = perm.kind;
     name = perm.event;
   } else {
-    const q = perm as { kind: 'queuePublish' | 'queueConsume'; stream: string };
+    const q = perm as { kind: 'queuePublish' | 'queueConsume' | 'queueAdmin'; stream: string };
     field = q.kind;
     name = q.stream;
   }
@@ -118,6 +126,7 @@ const ACTIONS = [
   '$raft.step',
   '$cluster.add',
   '$kv.put',
+  '$queue.publish',
   'x',
 ];
 const EVENTS = ['order.created', 'order.paid', 'user.a.b', 'x'];
@@ -133,6 +142,8 @@ const ruleArb = fc.record({
   kvRead: list(fc.constantFrom(...PREFIXES)),
   kvWrite: list(fc.constantFrom(...PREFIXES)),
   queuePublish: list(fc.constantFrom(...EVENT_PATTERNS)),
+  queueConsume: list(fc.constantFrom(...EVENT_PATTERNS)),
+  queueAdmin: list(fc.constantFrom(...EVENT_PATTERNS)),
 });
 const policyArb = fc
   .record({
@@ -163,7 +174,9 @@ const permissionArb: fc.Arbitrary<Permission> = fc.oneof(
   fc.constantFrom(...ACTIONS).map((action) => ({ kind: 'call' as const, action })),
   fc.constantFrom(...EVENTS).map((event) => ({ kind: 'emit' as const, event })),
   fc.constantFrom(...EVENTS).map((event) => ({ kind: 'subscribe' as const, event })),
-  fc.constantFrom(...EVENTS).map((stream) => ({ kind: 'queuePublish' as const, stream })),
+  fc
+    .tuple(fc.constantFrom('queuePublish', 'queueConsume', 'queueAdmin'), fc.constantFrom(...EVENTS))
+    .map(([kind, stream]) => ({ kind, stream })),
   spanArb.map((span) => ({ kind: 'kvRead' as const, span })),
   spanArb.map((span) => ({ kind: 'kvWrite' as const, span })),
   fc.constant({ kind: 'kvAny' as const }),
@@ -330,6 +343,10 @@ describe('authorization policy: validation', () => {
       /\$raft is reachable only by cluster members/,
     ],
     [{ version: 1, allow: [{ name: 'a', principals: ['*'], call: ['$kv.put'] }] }, /grant kvRead \/ kvWrite/],
+    [
+      { version: 1, allow: [{ name: 'a', principals: ['*'], call: ['$queue.publish'] }] },
+      /\$queue is checked per stream; grant queuePublish/,
+    ],
     [{ version: 1, members: ['unauthenticated'], allow: [] }, /members\[0\] must not be or contain 'unauthenticated'/],
     [
       { version: 1, groups: { guests: ['unauthenticated'] }, members: ['x', 'group:guests'], allow: [] },
@@ -387,6 +404,7 @@ describe('authorization policy: validation', () => {
           kvWrite: ['k/'],
           queuePublish: ['s'],
           queueConsume: ['s.*'],
+          queueAdmin: ['s'],
         },
       ],
     };
