@@ -385,6 +385,28 @@ describe('authorization policy: validation', () => {
     assert.equal(example.decide({ ...tok('n1'), via: 'key' }, { kind: 'call', action: '$raft.step' }).allowed, false);
   });
 
+  it('the queue example of docs/SECURITY.md means what the page says', () => {
+    const page = readFileSync(fileURLToPath(new URL('../../../../docs/SECURITY.md', import.meta.url)), 'utf8');
+    const json = /```json\n([\s\S]*?)```/.exec(page.slice(page.indexOf('### Queues')))?.[1];
+    assert.ok(json, 'the Queues section has a JSON example');
+    const example = new CompiledPolicy(validatePolicy(JSON.parse(json)));
+    const tok = (name: string, groups: string[] = []): Principal => ({
+      name,
+      groups,
+      via: 'token',
+      authenticated: true,
+    });
+    const may = (p: Principal, kind: 'queuePublish' | 'queueConsume' | 'queueAdmin', stream: string) =>
+      example.decide(p, { kind, stream }).allowed;
+    assert.equal(may(tok('shop-1'), 'queuePublish', 'orders'), true);
+    assert.equal(may(tok('shop-1'), 'queuePublish', 'payments'), false);
+    assert.equal(may(tok('billing'), 'queueConsume', 'orders'), true);
+    assert.equal(may(tok('billing'), 'queuePublish', 'orders'), false);
+    assert.equal(may(tok('billing'), 'queueConsume', 'audit'), false);
+    assert.equal(may(tok('eve', ['ops']), 'queueAdmin', 'payments'), true);
+    assert.equal(example.decide(tok('shop-1'), { kind: 'call', action: '$queue.publish' }).allowed, true);
+  });
+
   it('accepts a complete policy and keeps what it was given', () => {
     const text = {
       version: 1,
