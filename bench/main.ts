@@ -2,7 +2,7 @@
  * Benchmark entry point: `npm run bench -- <name> [args]` loads bench/<name>.ts and runs it.
  * Each benchmark module exports `run(args: string[]): Promise<void>` and prints its own table.
  */
-const NAMES = ['rpc', 'events', 'raft', 'kv', 'kv-path', 'traffic', 'security'] as const;
+const NAMES = ['rpc', 'events', 'raft', 'kv', 'kv-path', 'traffic', 'security', 'queue'] as const;
 
 async function main(): Promise<void> {
   const [name, ...args] = process.argv.slice(2);

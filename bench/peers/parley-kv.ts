@@ -20,7 +20,7 @@ const IDS = ['s1', 's2', 's3'];
 const START_TIMEOUT_MS = 30_000;
 
 /** Spawns `parley server` and resolves once it printed its "listening on" line. */
-function startMember(args: string[], nodeArgs: string[]): Promise<ChildProcess> {
+export function startMember(args: string[], nodeArgs: string[]): Promise<ChildProcess> {
   const child = spawn(process.execPath, [...nodeArgs, PARLEY_BIN, 'server', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -47,7 +47,7 @@ function startMember(args: string[], nodeArgs: string[]): Promise<ChildProcess> 
 }
 
 /** SIGTERM (a graceful stop, so --cpu-prof writes its profile); SIGKILL after 5 s. */
-function stopMember(child: ChildProcess): Promise<void> {
+export function stopMember(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
     const timer = setTimeout(() => child.kill('SIGKILL'), 5000);

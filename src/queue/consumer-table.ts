@@ -18,6 +18,8 @@ import type {
  * The delivery rules of one consumer live in consumer-state.ts.
  *
  * Invariants:
+ * - Time never goes backwards for consumers: every call uses max(now, largest now seen), which
+ *   the snapshot keeps, so what came due stays due across a leader change and a restore.
  * - Deterministic: consumers are visited in name order (never Map insertion order, which a
  *   restored replica would not share), and delivery tokens come from one counter for the whole
  *   table, so a token is never handed out twice, not even to a consumer re-created under an
@@ -30,6 +32,8 @@ import type {
 export interface ConsumerTableData {
   readonly version: 1;
   readonly lastToken: number;
+  /** The largest command time seen (time never goes backwards for consumers). */
+  readonly clock: number;
   readonly consumers: readonly ConsumerStateData[];
 }
 
@@ -46,6 +50,7 @@ export class ConsumerTable {
   /** Consumer names, sorted (the deterministic visiting order). */
   private names: string[] = [];
   private lastToken = 0;
+  private clock = 0;
   private readonly tokens = { nextToken: () => ++this.lastToken };
 
   constructor(
@@ -61,6 +66,7 @@ export class ConsumerTable {
 
   /** Creates the consumer, or returns it when one with the same config exists (ALREADY_EXISTS for a different config). */
   create(config: ConsumerConfig, now: number): ConsumerInfo {
+    now = this.advance(now);
     const valid = validateConsumerConfig(config);
     const existing = this.consumers.get(valid.name);
     if (existing !== undefined) {
@@ -90,15 +96,18 @@ export class ConsumerTable {
   fetch(name: string, now: number, max: number, maxBytes: number): Delivery[] {
     positiveCount(max, 'max');
     positiveCount(maxBytes, 'maxBytes');
-    return this.get(name).fetch(now, max, maxBytes);
+    const state = this.get(name);
+    return state.fetch(this.advance(now), max, maxBytes);
   }
 
   ack(name: string, now: number, acks: readonly AckEntry[]): AckOutcome[] {
-    return this.get(name).ack(now, acks);
+    const state = this.get(name);
+    return state.ack(this.advance(now), acks);
   }
 
   /** Removes ephemeral consumers idle for their `inactiveMs`, dead-letters expired last deliveries; returns how many were dead-lettered. */
   tick(now: number): number {
+    now = this.advance(now);
     let deadLettered = 0;
     for (const name of [...this.names]) {
       const state = this.consumers.get(name)!;
@@ -152,6 +161,7 @@ export class ConsumerTable {
     return {
       version: 1,
       lastToken: this.lastToken,
+      clock: this.clock,
       consumers: this.names.map((name) => this.consumers.get(name)!.snapshot()),
     };
   }
@@ -163,6 +173,8 @@ export class ConsumerTable {
       d === null ||
       d.version !== 1 ||
       !Number.isSafeInteger(d.lastToken) ||
+      typeof d.clock !== 'number' ||
+      !Number.isFinite(d.clock) ||
       !Array.isArray(d.consumers)
     ) {
       throw new ParleyError(
@@ -172,8 +184,19 @@ export class ConsumerTable {
     }
     const table = new ConsumerTable(log, dlq, place);
     table.lastToken = d.lastToken;
+    table.clock = d.clock;
     for (const c of d.consumers) table.add(ConsumerState.restore(c, log, dlq, table.tokens));
     return table;
+  }
+
+  /**
+   * The consumers' time: the largest `now` seen. A new leader's clock may be behind the old
+   * one's, but a delivery that came due must stay due, and a replica restored from a snapshot
+   * (which holds this time) must decide exactly as the one that took it.
+   */
+  private advance(now: number): number {
+    if (now > this.clock) this.clock = now;
+    return this.clock;
   }
 
   private add(state: ConsumerState): void {

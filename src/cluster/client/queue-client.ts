@@ -303,9 +303,14 @@ export class QueueClient {
   }
 
   /** Stops the client (and its node, when `connectQueues` made it); running `consume` loops end. */
-  async close(): Promise<void> {
+  async stop(): Promise<void> {
     this.closed = true;
     if (this.ownsNode) await this.node.stop();
+  }
+
+  /** The same as `stop()`. */
+  close(): Promise<void> {
+    return this.stop();
   }
 
   // ---- partitions ----

@@ -1,5 +1,6 @@
 import { type Timer, wallTimer } from '../../base/clock.js';
 import { utf8 } from '../../kv/bytes.js';
+import type { Authorizer } from '../../node/authorization/authorizer.js';
 import { defineService } from '../../node/service.js';
 import { commandToPropose } from '../../queue/command-codec.js';
 import type { PartitionStateMachine } from '../../queue/partition-state-machine.js';
@@ -11,6 +12,7 @@ import type { GroupHost } from '../server/group-host.js';
 import { encodePlacement, type Placement, placeGroups, placementKey } from '../server/group-placement.js';
 import type { KvMember } from '../server/kv-member.js';
 import { type AddressOf, notLeader, obj, requireLeader } from '../server/request-guards.js';
+import { guardQueueActions } from './queue-authorization.js';
 import {
   encodeStreamRecord,
   partitionGroupId,
@@ -31,6 +33,8 @@ import {
  *   `info`, `deadLetters`, `dlqReplay`) name a partition's group and run on that group's leader; a member that
  *   does not lead it answers UNAVAILABLE 'not-leader' with the leader it knows (or none).
  *
+ * Under a policy every action first passes its per-stream check (queue-authorization.ts).
+ *
  * Invariants: every change is a command validated here (commandToPropose) and proposed to the
  * group, stamped with this leader's clock as `now`; nothing is replicated that the state machine
  * would refuse for its shape. A partition's state machine learns its stream's config from the KV
@@ -49,6 +53,8 @@ const TICK_EVERY_MS = 1000;
 export interface QueueServiceOptions {
   readonly logger: Logger;
   readonly timer?: Timer;
+  /** The node's policy: every action is checked per stream first (queue-authorization.ts). */
+  readonly authorizer?: Authorizer;
 }
 
 /** A per-message error as it travels in a result (a ParleyError's code, message and details). */
@@ -182,7 +188,7 @@ export function createQueueService(
 
   const service = defineService({
     name: '$queue',
-    actions: {
+    actions: guardQueueActions(options.authorizer, {
       createStream: async (params: unknown) => {
         requireLeader(member, addressOf);
         const config = validateStreamConfig(obj(params).config);
@@ -300,7 +306,7 @@ export function createQueueService(
         const p = obj(params);
         return run(leading(p.group), { type: 'dlq-replay', seqs: p.seqs });
       },
-    },
+    }),
   });
 
   /** One KV transaction: the stream record (if still absent) and its partitions' placements. */

@@ -26,6 +26,17 @@ export function partitionGroupId(stream: string, p: number): string {
   return `q.${stream}.${p}`;
 }
 
+const GROUP_ID = /^q\.([A-Za-z0-9_-]{1,64})\.(0|[1-9][0-9]{0,5})$/;
+
+/**
+ * The stream a partition group id belongs to (`q.<stream>.<partition>`), or undefined when it is
+ * not one. Stream names have no dots, so the id names exactly one stream.
+ */
+export function streamOfGroup(groupId: unknown): string | undefined {
+  if (typeof groupId !== 'string') return undefined;
+  return GROUP_ID.exec(groupId)?.[1];
+}
+
 export function streamKey(name: string): string {
   return STREAM_PREFIX + name;
 }

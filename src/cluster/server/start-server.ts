@@ -219,7 +219,9 @@ export function createServer(options: ServerOptions): KvServer {
   );
   node.addService(createClusterService(member, addressOf, (entry) => node.authorization.record(entry)));
   const queues =
-    groups !== null && options.groups === undefined ? createQueueService(member, groups, addressOf, { logger }) : null;
+    groups !== null && options.groups === undefined
+      ? createQueueService(member, groups, addressOf, { logger, authorizer: node.authorization })
+      : null;
   if (queues !== null) node.addService(queues.service);
   let started: Promise<void> | null = null;
   return {

@@ -18,7 +18,8 @@ export type DenialCounts = Record<
   | 'kvAny'
   | 'internal'
   | 'queuePublish'
-  | 'queueConsume',
+  | 'queueConsume'
+  | 'queueAdmin',
   number
 >;
 
@@ -58,6 +59,7 @@ export class Authorizer {
     internal: 0,
     queuePublish: 0,
     queueConsume: 0,
+    queueAdmin: 0,
   };
 
   /** Throws INVALID_ARGUMENT when the policy (object or file) cannot be used: the node must not start. */
@@ -204,6 +206,7 @@ const VERBS: Record<Permission['kind'], string> = {
   subscribe: 'receive',
   queuePublish: 'publish to',
   queueConsume: 'consume',
+  queueAdmin: 'administer',
   kvRead: 'read',
   kvWrite: 'write',
   kvAny: 'use',
@@ -225,6 +228,7 @@ function targetOf(p: Permission): string {
       return `'${p.event}'`;
     case 'queuePublish':
     case 'queueConsume':
+    case 'queueAdmin':
       return `stream '${p.stream}'`;
     case 'kvRead':
     case 'kvWrite':

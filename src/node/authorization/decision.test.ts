@@ -4,7 +4,14 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import type { Principal } from '../../transport/principal.js';
-import { CompiledPolicy, type Decision, KV_SERVICE_RULE, MEMBERS_RULE, type Permission } from './decision.js';
+import {
+  CompiledPolicy,
+  type Decision,
+  KV_SERVICE_RULE,
+  MEMBERS_RULE,
+  type Permission,
+  QUEUE_SERVICE_RULE,
+} from './decision.js';
 import { covered, intersects, type KeySpan, prefixSpan } from './key-spans.js';
 import { type Policy, type PolicyRule, validatePolicy } from './policy.js';
 
@@ -80,10 +87,11 @@ function oracle(policy: Policy, p: Principal, perm: Permission): { allowed: bool
     const first = mine.find((r) => hits(r).length > 0);
     return ok && first ? { allowed: true, rule: first.name } : { allowed: false };
   }
-  let field: 'call' | 'emit' | 'subscribe' | 'queuePublish' | 'queueConsume';
+  let field: 'call' | 'emit' | 'subscribe' | 'queuePublish' | 'queueConsume' | 'queueAdmin';
   let name: string;
   if (perm.kind === 'call') {
     if (perm.action.startsWith('$kv.')) return { allowed: true, rule: KV_SERVICE_RULE };
+    if (perm.action.startsWith('$queue.')) return { allowed: true, rule: QUEUE_SERVICE_RULE };
     if (perm.action.startsWith('$') && (!perm.action.startsWith('$node.') || member)) return byMembership();
     field = 'call';
     name = perm.action;
@@ -91,7 +99,7 @@ function oracle(policy: Policy, p: Principal, perm: Permission): { allowed: bool
     field = perm.kind;
     name = perm.event;
   } else {
-    const q = perm as { kind: 'queuePublish' | 'queueConsume'; stream: string };
+    const q = perm as { kind: 'queuePublish' | 'queueConsume' | 'queueAdmin'; stream: string };
     field = q.kind;
     name = q.stream;
   }
@@ -118,6 +126,7 @@ const ACTIONS = [
   '$raft.step',
   '$cluster.add',
   '$kv.put',
+  '$queue.publish',
   'x',
 ];
 const EVENTS = ['order.created', 'order.paid', 'user.a.b', 'x'];
@@ -133,6 +142,8 @@ const ruleArb = fc.record({
   kvRead: list(fc.constantFrom(...PREFIXES)),
   kvWrite: list(fc.constantFrom(...PREFIXES)),
   queuePublish: list(fc.constantFrom(...EVENT_PATTERNS)),
+  queueConsume: list(fc.constantFrom(...EVENT_PATTERNS)),
+  queueAdmin: list(fc.constantFrom(...EVENT_PATTERNS)),
 });
 const policyArb = fc
   .record({
@@ -163,7 +174,9 @@ const permissionArb: fc.Arbitrary<Permission> = fc.oneof(
   fc.constantFrom(...ACTIONS).map((action) => ({ kind: 'call' as const, action })),
   fc.constantFrom(...EVENTS).map((event) => ({ kind: 'emit' as const, event })),
   fc.constantFrom(...EVENTS).map((event) => ({ kind: 'subscribe' as const, event })),
-  fc.constantFrom(...EVENTS).map((stream) => ({ kind: 'queuePublish' as const, stream })),
+  fc
+    .tuple(fc.constantFrom('queuePublish', 'queueConsume', 'queueAdmin'), fc.constantFrom(...EVENTS))
+    .map(([kind, stream]) => ({ kind, stream })),
   spanArb.map((span) => ({ kind: 'kvRead' as const, span })),
   spanArb.map((span) => ({ kind: 'kvWrite' as const, span })),
   fc.constant({ kind: 'kvAny' as const }),
@@ -330,6 +343,10 @@ describe('authorization policy: validation', () => {
       /\$raft is reachable only by cluster members/,
     ],
     [{ version: 1, allow: [{ name: 'a', principals: ['*'], call: ['$kv.put'] }] }, /grant kvRead \/ kvWrite/],
+    [
+      { version: 1, allow: [{ name: 'a', principals: ['*'], call: ['$queue.publish'] }] },
+      /\$queue is checked per stream; grant queuePublish/,
+    ],
     [{ version: 1, members: ['unauthenticated'], allow: [] }, /members\[0\] must not be or contain 'unauthenticated'/],
     [
       { version: 1, groups: { guests: ['unauthenticated'] }, members: ['x', 'group:guests'], allow: [] },
@@ -368,6 +385,28 @@ describe('authorization policy: validation', () => {
     assert.equal(example.decide({ ...tok('n1'), via: 'key' }, { kind: 'call', action: '$raft.step' }).allowed, false);
   });
 
+  it('the queue example of docs/SECURITY.md means what the page says', () => {
+    const page = readFileSync(fileURLToPath(new URL('../../../../docs/SECURITY.md', import.meta.url)), 'utf8');
+    const json = /```json\n([\s\S]*?)```/.exec(page.slice(page.indexOf('### Queues')))?.[1];
+    assert.ok(json, 'the Queues section has a JSON example');
+    const example = new CompiledPolicy(validatePolicy(JSON.parse(json)));
+    const tok = (name: string, groups: string[] = []): Principal => ({
+      name,
+      groups,
+      via: 'token',
+      authenticated: true,
+    });
+    const may = (p: Principal, kind: 'queuePublish' | 'queueConsume' | 'queueAdmin', stream: string) =>
+      example.decide(p, { kind, stream }).allowed;
+    assert.equal(may(tok('shop-1'), 'queuePublish', 'orders'), true);
+    assert.equal(may(tok('shop-1'), 'queuePublish', 'payments'), false);
+    assert.equal(may(tok('billing'), 'queueConsume', 'orders'), true);
+    assert.equal(may(tok('billing'), 'queuePublish', 'orders'), false);
+    assert.equal(may(tok('billing'), 'queueConsume', 'audit'), false);
+    assert.equal(may(tok('eve', ['ops']), 'queueAdmin', 'payments'), true);
+    assert.equal(example.decide(tok('shop-1'), { kind: 'call', action: '$queue.publish' }).allowed, true);
+  });
+
   it('accepts a complete policy and keeps what it was given', () => {
     const text = {
       version: 1,
@@ -387,6 +426,7 @@ describe('authorization policy: validation', () => {
           kvWrite: ['k/'],
           queuePublish: ['s'],
           queueConsume: ['s.*'],
+          queueAdmin: ['s'],
         },
       ],
     };

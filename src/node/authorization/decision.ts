@@ -13,7 +13,7 @@ export type Permission =
   /** May this principal's node be sent calls of `action` (does it serve it)? */
   | { readonly kind: 'serve'; readonly action: string }
   | { readonly kind: 'emit' | 'subscribe'; readonly event: string }
-  | { readonly kind: 'queuePublish' | 'queueConsume'; readonly stream: string }
+  | { readonly kind: 'queuePublish' | 'queueConsume' | 'queueAdmin'; readonly stream: string }
   | { readonly kind: 'kvRead' | 'kvWrite'; readonly span: KeySpan }
   | { readonly kind: 'kvAny' }
   | { readonly kind: 'internal'; readonly action: string };
@@ -33,6 +33,7 @@ export type Decision =
 /** The rule names of decisions no written rule made. */
 export const MEMBERS_RULE = '(members)';
 export const KV_SERVICE_RULE = '(checked per key by $kv)';
+export const QUEUE_SERVICE_RULE = '(checked per stream by $queue)';
 
 type PrincipalMatcher = (p: Principal) => boolean;
 
@@ -60,7 +61,8 @@ const MEMBER_SOURCES: readonly Principal['via'][] = ['key', 'secret', 'tls'];
  * become key spans, groups are resolved.
  *
  * Invariants (the order of evaluation): a `$`-internal call or an `internal` permission is allowed
- * exactly to members, whatever the rules say; otherwise the first deny rule whose principals and
+ * exactly to members, whatever the rules say (except `$kv` and `$queue` calls, allowed here and
+ * checked per key / per stream by those services); otherwise the first deny rule whose principals and
  * target match refuses; otherwise an allow rule that matches permits; otherwise it is denied. An
  * unauthenticated principal matches only the pattern `unauthenticated` (directly or through a
  * group listing it): a claimed name never matches a name pattern, and its claimed groups are ignored.
@@ -108,6 +110,7 @@ export class CompiledPolicy {
         );
       case 'queuePublish':
       case 'queueConsume':
+      case 'queueAdmin':
         return this.decideName(principal, permission.kind, permission.stream);
       case 'kvRead':
       case 'kvWrite':
@@ -161,6 +164,7 @@ export class CompiledPolicy {
   private decideCall(principal: Principal, action: string): Decision {
     if (action.startsWith('$')) {
       if (action.startsWith('$kv.')) return { allowed: true, rule: KV_SERVICE_RULE };
+      if (action.startsWith('$queue.')) return { allowed: true, rule: QUEUE_SERVICE_RULE };
       // $node introspection: members, or a rule that names $node explicitly (wildcards never reach `$`).
       if (!action.startsWith('$node.') || this.isMember(principal)) {
         return this.members(principal, `'${action}' is an internal action, reachable only by cluster members`);
@@ -217,6 +221,7 @@ const VERB: Record<PatternField | PrefixField, string> = {
   subscribe: 'receive',
   queuePublish: 'publish to stream',
   queueConsume: 'consume stream',
+  queueAdmin: 'administer stream',
   kvRead: 'read',
   kvWrite: 'write',
 };

@@ -56,20 +56,36 @@ export interface PolicyRule {
   readonly kvRead?: readonly string[];
   /** KV key prefixes a principal may write (put, delete, txn writes, lease revoke). */
   readonly kvWrite?: readonly string[];
-  /** Queue streams (patterns) a principal may publish to (checked once queues exist). */
+  /** Queue streams (names or patterns) a principal may publish to (`$queue.publish`, checked per stream). */
   readonly queuePublish?: readonly string[];
-  /** Queue streams (patterns) a principal may consume (checked once queues exist). */
+  /**
+   * Queue streams a principal may consume: fetch, ack, consumer info, create and delete consumers.
+   * Either queuePublish or queueConsume on a stream also lets a principal read its metadata.
+   */
   readonly queueConsume?: readonly string[];
+  /**
+   * Queue streams a principal may administer: create, delete, read and replay dead letters.
+   * Cluster members may without a rule.
+   */
+  readonly queueAdmin?: readonly string[];
 }
 
-export const PATTERN_FIELDS = ['call', 'serve', 'emit', 'subscribe', 'queuePublish', 'queueConsume'] as const;
+export const PATTERN_FIELDS = [
+  'call',
+  'serve',
+  'emit',
+  'subscribe',
+  'queuePublish',
+  'queueConsume',
+  'queueAdmin',
+] as const;
 export const PREFIX_FIELDS = ['kvRead', 'kvWrite'] as const;
 export type PatternField = (typeof PATTERN_FIELDS)[number];
 export type PrefixField = (typeof PREFIX_FIELDS)[number];
 const RULE_FIELDS = ['name', 'description', 'principals', ...PATTERN_FIELDS, ...PREFIX_FIELDS];
 const POLICY_FIELDS = ['version', 'description', 'groups', 'members', 'deny', 'allow'];
 
-/** The `$` services a rule may name in `call`: the rest are internal (members only) or checked per key. */
+/** The `$` services a rule may name in `call`: the rest are internal (members only) or checked per key / stream. */
 const CALLABLE_INTERNAL = ['$node'];
 
 function bad(path: string, message: string): ParleyError {
@@ -126,6 +142,11 @@ function checkCallPattern(s: string, path: string): void {
   const service = s.split('.')[0]!;
   if (service === '$kv')
     throw bad(path, `'${s}': $kv is checked per key; grant kvRead / kvWrite prefixes instead of calls`);
+  if (service === '$queue')
+    throw bad(
+      path,
+      `'${s}': $queue is checked per stream; grant queuePublish / queueConsume / queueAdmin stream patterns instead of calls`,
+    );
   if (!CALLABLE_INTERNAL.includes(service))
     throw bad(
       path,
