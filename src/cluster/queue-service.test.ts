@@ -57,7 +57,11 @@ describe('durable streams on three members', () => {
       logger: 'silent',
     });
     await client.start();
-    await waitUntil(() => client.nodes().filter((n) => n.connected).length === 3, 10_000, 'client connected');
+    await waitUntil(
+      () => client.nodes().filter((n) => n.connected && n.id.startsWith('s')).length === 3,
+      10_000,
+      'client connected',
+    );
     q = queuesFor(client, { timeoutMs: 15_000 });
   });
 

@@ -35,7 +35,8 @@ import type { WireError } from '../queue/queue-service.js';
  * 'not-leader' (nothing was applied); a publish after an unknown outcome (lost connection,
  * timeout) only when it carries a `msgId`, which the partition deduplicates, so it is stored at
  * most once; acks are idempotent (an acked message answers NOT_FOUND, which `ack()` ignores).
- * Publishes to one partition made in the same turn of the event loop travel as one command.
+ * Publishes to one partition made in the same turn of the event loop travel as one command, and
+ * so do one consumer's acknowledgements on one partition.
  */
 
 export interface PublishOptions {
@@ -124,6 +125,14 @@ const decoder = new TextDecoder();
 
 type PublishResult = { outcomes: ({ seq: number; duplicate?: boolean } | { error: WireError })[] };
 
+type AckOutcomeWire = { ok: true } | { error: WireError };
+
+interface PendingAck {
+  readonly entry: AckEntry;
+  resolve(outcome: AckOutcomeWire): void;
+  reject(err: unknown): void;
+}
+
 interface PendingPublish {
   readonly entry: Record<string, unknown>;
   readonly retryable: boolean;
@@ -143,6 +152,7 @@ export class QueueClient {
   private kvLeader: string | null = null;
   private roundRobin = 0;
   private readonly batches = new Map<string, PendingPublish[]>();
+  private readonly ackBatches = new Map<string, PendingAck[]>();
   private closed = false;
 
   readonly streams = {
@@ -259,13 +269,14 @@ export class QueueClient {
     let stopped = false;
     const concurrency = Math.max(1, options.concurrency ?? 1);
     const onError = options.onError ?? (() => {});
-    const handle = async (m: QueueMessage) => {
+    /** Runs the handler; resolves with the message's ack or nak in flight (a batch's acks travel together). */
+    const handle = async (m: QueueMessage): Promise<{ settled: Promise<void> }> => {
       try {
         await handler(m);
-        await m.ack();
+        return { settled: m.ack().catch(onError) };
       } catch (err) {
         onError(err);
-        await m.nak(undefined, err instanceof Error ? err.message : String(err)).catch(onError);
+        return { settled: m.nak(undefined, err instanceof Error ? err.message : String(err)).catch(onError) };
       }
     };
     // A node that stops drains its in-flight calls: the loops must not start new fetches then.
@@ -279,9 +290,12 @@ export class QueueClient {
         try {
           const batch = await this.fetchPartition(view, p, consumer, { waitMs: 5000, ...options });
           attempt = 0;
+          const settling: Promise<void>[] = [];
           for (let i = 0; i < batch.length && !stopped; i += concurrency) {
-            await Promise.all(batch.slice(i, i + concurrency).map(handle));
+            for (const h of await Promise.all(batch.slice(i, i + concurrency).map(handle))) settling.push(h.settled);
           }
+          // The next fetch after this batch's acks are applied: credit is free again.
+          await Promise.all(settling);
         } catch (err) {
           if (stopped || this.closed || nodeStopping()) return;
           onError(err);
@@ -337,12 +351,14 @@ export class QueueClient {
     d: { message: StoredMessage; deliveries: number; token: number },
   ): QueueMessage {
     const send = async (entry: Omit<AckEntry, 'seq' | 'token'>, ignoreGone: boolean) => {
-      const result = (await this.onPartition(view, partition, 'ack', {
-        consumer,
-        acks: [{ ...entry, seq: d.message.seq, token: d.token }],
-      })) as { outcomes: ({ ok: true } | { error: WireError })[] };
-      const outcome = result.outcomes[0];
-      if (outcome !== undefined && 'error' in outcome) {
+      const outcome = await new Promise<AckOutcomeWire>((resolve, reject) =>
+        this.enqueueAck(view, partition, consumer, {
+          entry: { ...entry, seq: d.message.seq, token: d.token },
+          resolve,
+          reject,
+        }),
+      );
+      if ('error' in outcome) {
         if (ignoreGone && outcome.error.code === 'NOT_FOUND') return;
         throw fromWire(outcome.error);
       }
@@ -359,6 +375,35 @@ export class QueueClient {
       progress: () => send({ kind: 'progress' }, false),
       term: (error) => send({ kind: 'term', ...(error ? { error } : {}) }, false),
     };
+  }
+
+  /** Joins the acknowledgements of one consumer on one partition made in this turn into one command. */
+  private enqueueAck(view: StreamView, partition: number, consumer: string, pending: PendingAck): void {
+    const key = `${view.partitions[partition]!.groupId}\u0000${consumer}`;
+    let batch = this.ackBatches.get(key);
+    if (batch !== undefined) {
+      batch.push(pending);
+      return;
+    }
+    batch = [pending];
+    this.ackBatches.set(key, batch);
+    queueMicrotask(() => {
+      this.ackBatches.delete(key);
+      // Acks are idempotent (an acked message answers NOT_FOUND): an unknown outcome is retried.
+      this.onPartition(view, partition, 'ack', { consumer, acks: batch.map((b) => b.entry) }).then(
+        (result) => {
+          const outcomes = (result as { outcomes: AckOutcomeWire[] }).outcomes;
+          batch.forEach((b, i) => {
+            const o = outcomes[i];
+            if (o === undefined) b.reject(new ParleyError('INTERNAL', 'the server answered fewer outcomes than acks'));
+            else b.resolve(o);
+          });
+        },
+        (err) => {
+          for (const b of batch) b.reject(err);
+        },
+      );
+    });
   }
 
   /** Joins the publishes made to one partition in this turn into one command. */
