@@ -139,7 +139,21 @@ try {
   const expected = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version;
   if (version !== `parley ${expected}`)
     fail(`npx parley --version printed '${version}', expected 'parley ${expected}'`);
-  for (const command of ['up', 'node', 'call', 'emit', 'broadcast', 'status', 'server', 'cluster', 'kv']) {
+  for (const command of [
+    'up',
+    'node',
+    'call',
+    'emit',
+    'broadcast',
+    'status',
+    'server',
+    'cluster',
+    'kv',
+    'stream',
+    'publish',
+    'consume',
+    'dlq',
+  ]) {
     const bin = join(app, 'node_modules', '.bin', 'parley'); // what npx runs, without npx's start-up per command
     if (!run(bin, [command, '--help'], app).includes(`usage: parley ${command}`)) {
       fail(`parley ${command} --help printed no usage`);
@@ -156,6 +170,9 @@ try {
     up.includes('bin/parley')
   ) {
     fail(`npx parley up printed commands that do not work in a consumer project:\n${up}`);
+  }
+  if (!up.includes(`npx parley publish orders.new '{"id":1}' --servers 127.0.0.1:${base},`)) {
+    fail(`npx parley up printed no publish command for its demo stream:\n${up}`);
   }
   if (!up.includes('all nodes stopped')) fail(`npx parley up did not stop cleanly:\n${up}`);
   log('npx parley up runs from the installed package');
