@@ -155,6 +155,16 @@ describe('parley stream, publish, consume and dlq commands', () => {
     const first = JSON.parse((await run('publish', 'bulk.x', 'p', '--msg-id', 'm1', '--json')).stdout);
     const second = JSON.parse((await run('publish', 'bulk.x', 'p', '--msg-id', 'm1', '--json')).stdout);
     assert.deepEqual(second, { ...first, duplicate: true });
+    const follow = await run('consume', 'bulk', 'tail', '--create', '--ack', '--follow', '--max', '2', '--json');
+    assert.equal(follow.code, 0, follow.stderr);
+    assert.deepEqual(
+      follow.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l).seq),
+      [1, 2],
+      '--follow --max 2 prints two messages, then stops',
+    );
     const none = await run('publish', 'nowhere.x', 'p');
     assert.equal(none.code, 1);
     assert.match(none.stderr, /^NOT_FOUND: no stream takes subject 'nowhere\.x'/);
