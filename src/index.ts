@@ -154,6 +154,7 @@ export {
   type EventOptions,
   type EventShape,
   type EventSpec,
+  type LifecycleContext,
   type ServiceDefinition,
 } from './node/service.js';
 /** What a hosted Raft group runs (`ServerOptions.groups`): a deterministic state machine over committed entries. */
