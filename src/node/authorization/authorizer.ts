@@ -5,7 +5,7 @@ import { type Principal, unauthenticatedPrincipal } from '../../transport/princi
 import { ParleyError } from '../../wire/parley-error.js';
 import { AuditLog, type AuditRecord, type AuditSink, loggerSink } from './audit-log.js';
 import { CompiledPolicy, type Decision, describeSpan, type Permission } from './decision.js';
-import { type Policy, parsePolicy, validatePolicy } from './policy.js';
+import { type Policy, parsePolicy, policyFormatOf, validatePolicy } from './policy.js';
 
 /** Denials counted per kind (`internal` = a `$` service only members reach). */
 export type DenialCounts = Record<
@@ -67,15 +67,20 @@ export class Authorizer {
     this.audit = new AuditLog(options.nodeId, options.audit ?? loggerSink(options.logger), options.clock);
     const { policy } = options;
     if (typeof policy === 'string') {
-      this.file = new PolledFile(policy, 'policy file', (text) => parsePolicy(text, `policy file ${policy}`), {
-        onValue: (p) => this.install(p, 'policy-reloaded'),
-        onRejected: (err) =>
-          this.audit.record({
-            event: 'policy-rejected',
-            source: policy,
-            reason: `${err.message}; the last good policy stays in force`,
-          }),
-      });
+      this.file = new PolledFile(
+        policy,
+        'policy file',
+        (text) => parsePolicy(text, `policy file ${policy}`, policyFormatOf(policy)),
+        {
+          onValue: (p) => this.install(p, 'policy-reloaded'),
+          onRejected: (err) =>
+            this.audit.record({
+              event: 'policy-rejected',
+              source: policy,
+              reason: `${err.message}; the last good policy stays in force`,
+            }),
+        },
+      );
       this.install(this.file.load(), 'policy-loaded');
     } else if (policy !== undefined) {
       this.install(validatePolicy(policy), 'policy-loaded');

@@ -209,6 +209,60 @@ describe('authorization: the policy file', () => {
     );
   });
 
+  it('a .yaml file is read as YAML: the same policy as its JSON; a duplicate key or a bad line is refused naming YAML', async () => {
+    const path = join(dir, 'policy.yaml');
+    writeFileSync(
+      path,
+      [
+        'version: 1',
+        'description: finance may charge',
+        'groups:',
+        '  finance: [alice]',
+        'allow:',
+        '  - name: charge',
+        "    principals: ['group:finance']",
+        '    call: [billing.charge]',
+        '',
+      ].join('\n'),
+    );
+    const net = new NamedNetwork();
+    const srv = createNode({ id: 'srv', logger: 'silent', transport: net.transport('srv'), policy: path });
+    srv.addService({ name: 'billing', actions: { charge: () => 'charged', refund: () => 'refunded' } });
+    await srv.start();
+    const alice = createNode({
+      id: 'alice',
+      logger: 'silent',
+      transport: net.transport('alice'),
+      seeds: [srv.address!],
+    });
+    await alice.start();
+    try {
+      await alice.waitFor('billing.charge');
+      assert.equal(await alice.call('billing.charge'), 'charged');
+      await assert.rejects(alice.call('billing.refund'), isCode('PERMISSION_DENIED'));
+    } finally {
+      await alice.stop();
+      await srv.stop();
+    }
+    const twice = join(dir, 'twice.yml');
+    writeFileSync(twice, 'version: 1\nallow: []\nallow: []\n');
+    assert.throws(() => createNode({ policy: twice, logger: 'silent' }), isCode('INVALID_ARGUMENT', /not valid YAML/));
+    const bombs = join(dir, 'bombs.yaml');
+    const lines = ['a: &a [x, x, x, x, x, x, x, x, x, x]'];
+    for (let i = 0; i < 12; i++)
+      lines.push(
+        `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [${Array(10)
+          .fill(`*${String.fromCharCode(97 + i)}`)
+          .join(', ')}]`,
+      );
+    lines.push('version: 1', 'allow: []');
+    writeFileSync(bombs, lines.join('\n'));
+    assert.throws(
+      () => createNode({ policy: bombs, logger: 'silent' }),
+      isCode('INVALID_ARGUMENT', /not valid YAML|alias|version/),
+    );
+  });
+
   it('is re-read: a broken version keeps the last good policy (one error), a good one replaces it', async () => {
     const path = join(dir, 'policy.json');
     writeFileSync(path, JSON.stringify(allowCharge('alice')));

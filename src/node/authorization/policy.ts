@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { ParleyError } from '../../wire/parley-error.js';
 
 /**
@@ -232,13 +233,42 @@ export function validatePolicy(x: unknown): Policy {
   return policy as unknown as Policy;
 }
 
-/** Parses the text of a policy file: JSON, then `validatePolicy`. */
-export function parsePolicy(text: string, source = 'policy'): Policy {
+/** The formats a policy file may be written in. */
+export type PolicyFormat = 'json' | 'yaml';
+
+/** The format of a policy file by its name: `.yaml`/`.yml` is YAML, anything else JSON. */
+export function policyFormatOf(path: string): PolicyFormat {
+  return /\.ya?ml$/i.test(path) ? 'yaml' : 'json';
+}
+
+/**
+ * Parses the text of a policy file (JSON or YAML), then `validatePolicy`. YAML is read with the
+ * `yaml` package, loaded on the first YAML policy: its core schema only (no custom tags), a
+ * duplicate key refused, at most 100 alias expansions (no "billion laughs").
+ */
+export function parsePolicy(text: string, source = 'policy', format: PolicyFormat = 'json'): Policy {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(text);
+    parsed =
+      format === 'yaml'
+        ? loadYaml().parse(text, { schema: 'core', uniqueKeys: true, maxAliasCount: 100 })
+        : JSON.parse(text);
   } catch (err) {
-    throw new ParleyError('INVALID_ARGUMENT', `${source} is not valid JSON: ${(err as Error).message}`);
+    throw new ParleyError(
+      'INVALID_ARGUMENT',
+      `${source} is not valid ${format === 'yaml' ? 'YAML' : 'JSON'}: ${(err as Error).message}`,
+    );
   }
   return validatePolicy(parsed);
+}
+
+type YamlModule = {
+  parse(text: string, options: { schema: 'core'; uniqueKeys: boolean; maxAliasCount: number }): unknown;
+};
+let yamlModule: YamlModule | undefined;
+
+/** The `yaml` package, required on first use (a node without a YAML policy never loads it). */
+function loadYaml(): YamlModule {
+  yamlModule ??= createRequire(import.meta.url)('yaml') as YamlModule;
+  return yamlModule;
 }

@@ -15,6 +15,7 @@ import { FrameBatch } from '../../wire/frame-batch.js';
 import { encodeGoodbye, parseGoodbye } from '../../wire/packets.js';
 import { ParleyError } from '../../wire/parley-error.js';
 import { type Connection, type ConnectionHandlers, outboundQueueFull, type PeerIdentity } from '../connection.js';
+import { EARLY_WRITE_FRAMES } from '../socket-connection.js';
 import { FrameOpener, FrameSealer, type Ordering, SEAL_OVERHEAD } from './frame-sealer.js';
 import type { KeyScheduleOptions } from './key-schedule.js';
 import { isSealError, type SealErrorReason, sealError } from './seal-error.js';
@@ -54,7 +55,9 @@ const RESOLVED = Promise.resolve();
  * and frames after that point — in the same received chunk too — are sealed or must open.
  *
  * Sealed traffic: the frames sent in one tick (the same batching as the connection's writes) are
- * encoded as usual, one after the other, and sealed together into one SEALED frame:
+ * encoded as usual, one after the other, and sealed together into one SEALED frame (the first
+ * EARLY_WRITE_FRAMES of a busy tick are sealed and written at once, as a plain connection writes
+ * them, so the peer starts on them while this side produces the rest):
  *
  *   SEALED frame = header (type SEALED, flags 0, stream 0) || counter || AEAD(frames) || tag
  *
@@ -89,6 +92,8 @@ export class SealedConnection implements Connection {
   /** Frames sent since the last seal, in the clear, waiting to be sealed together. */
   private readonly batch = new FrameBatch(4 * 1024);
   private sealScheduled = false;
+  /** Frames sent since the last scheduled seal (the early write, see send). */
+  private framesThisTick = 0;
   /** Set when this layer closed the connection (a frame failed to open, a counter was lost). */
   private failed = false;
   /** Largest run of encoded frames one SEALED frame can carry. */
@@ -174,8 +179,14 @@ export class SealedConnection implements Connection {
     }
     if (this.batch.byteLength + size > this.maxBatchBytes) this.sealBatch();
     this.batch.append(type, flags, stream, body);
-    if (this.batch.byteLength >= SEAL_THRESHOLD) this.sealBatch();
-    else if (!this.sealScheduled) {
+    this.framesThisTick++;
+    if (this.framesThisTick === EARLY_WRITE_FRAMES) {
+      // As a plain connection does (socket-connection.ts): the first frames of a busy tick leave
+      // at once, so the peer works on them while this side produces the rest.
+      this.sealBatch();
+      this.inner.flush();
+    } else if (this.batch.byteLength >= SEAL_THRESHOLD) this.sealBatch();
+    if (!this.sealScheduled) {
       this.sealScheduled = true;
       RESOLVED.then(this.scheduledSeal);
     }
@@ -183,6 +194,7 @@ export class SealedConnection implements Connection {
 
   private readonly scheduledSeal = (): void => {
     this.sealScheduled = false;
+    this.framesThisTick = 0;
     if (!this.closed) this.sealBatch();
   };
 
