@@ -115,7 +115,14 @@ export {
   type PermissionKind,
 } from './node/authorization/decision.js';
 export type { KeySpan } from './node/authorization/key-spans.js';
-export { type Policy, type PolicyRule, parsePolicy, validatePolicy } from './node/authorization/policy.js';
+export {
+  type Policy,
+  type PolicyFormat,
+  type PolicyRule,
+  parsePolicy,
+  policyFormatOf,
+  validatePolicy,
+} from './node/authorization/policy.js';
 export {
   type Balancer,
   type CallOutcome,
